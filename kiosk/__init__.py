@@ -1,0 +1,1 @@
+"""Self-service payment kiosk for residential estates."""

@@ -1,0 +1,3 @@
+from kiosk.backend_client.client import HostClient
+
+__all__ = ["HostClient"]

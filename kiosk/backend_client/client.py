@@ -1,0 +1,48 @@
+"""Async client to the property host. Converts transport and HTTP failures into
+the kiosk's typed host errors at this boundary (DESIGN §2 rule 4)."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from kiosk.backend_client.wire import parse_household_bill
+from kiosk.domain.bill import HouseholdBill
+from kiosk.domain.errors import BadHostReply, BadHouseNumber, HostRejected, HostUnavailable, HouseNotFound
+from kiosk.domain.house import HouseNumber
+
+
+class HostClient:
+    def __init__(self, base_url: str, *, timeout_s: float = 5.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport,
+                                       headers={"Accept": "application/json"})
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _get(self, path: str) -> Any:
+        try:
+            response = await self._http.get(path)
+        except httpx.TransportError as exc:  # refused, reset, timeout: nothing happened
+            raise HostUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise HostUnavailable(f"HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise BadHostReply(f"HTTP {response.status_code}: not JSON") from exc
+        if response.status_code == 404 and body.get("error") == "house_not_found":
+            raise HouseNotFound(body.get("message", ""))
+        if response.status_code == 400 and body.get("error") == "bad_house_number":
+            raise BadHouseNumber(body.get("message", ""))
+        if response.status_code != 200:
+            raise HostRejected(f"HTTP {response.status_code}: {body.get('error')}")
+        return body
+
+    async def health(self) -> dict[str, Any]:
+        return await self._get("/api/v1/health")
+
+    async def household_bill(self, house: HouseNumber) -> HouseholdBill:
+        return parse_household_bill(await self._get(f"/api/v1/households/{quote(str(house))}/bill"))

@@ -1,0 +1,151 @@
+"""TOML -> typed, validated settings. A bad file fails at start with the file,
+the key and the reason (ConfigError), never with a traceback deep inside."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+T = TypeVar("T")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = PROJECT_ROOT / "config"
+DEMO_KIOSK_CONFIG = CONFIG_DIR / "kiosk.demo.toml"
+
+
+class ConfigError(Exception):
+    def __init__(self, file: Path | str, key: str, reason: str) -> None:
+        super().__init__(f"{file}: {key}: {reason}" if key else f"{file}: {reason}")
+        self.file, self.key, self.reason = str(file), key, reason
+
+
+class Section:
+    """A table of a TOML file that remembers where it came from, so every
+    lookup can name the file and the dotted key in its error."""
+
+    def __init__(self, file: Path | str, data: dict[str, Any], prefix: str = "") -> None:
+        self.file, self.data, self.prefix = file, data, prefix
+        self._seen: set[str] = set()
+
+    def _key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def error(self, name: str, reason: str) -> ConfigError:
+        return ConfigError(self.file, self._key(name), reason)
+
+    def get(self, name: str, kind: type[T], default: T | None = None, *,
+            check: Callable[[T], str | None] | None = None) -> T:
+        self._seen.add(name)
+        if name not in self.data:
+            if default is None:
+                raise self.error(name, "is required")
+            return default
+        value = self.data[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.error(name, f"must be {kind.__name__}, got {type(value).__name__} {value!r}")
+        if check is not None and (problem := check(value)):
+            raise self.error(name, problem)
+        return value
+
+    def section(self, name: str, *, required: bool = False) -> Section:
+        self._seen.add(name)
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                raise self.error(name, "section is required")
+            value = {}
+        if not isinstance(value, dict):
+            raise self.error(name, "must be a table")
+        return Section(self.file, value, f"{self._key(name)}.")
+
+    def reject_unknown(self) -> None:
+        """Typos must not pass silently: an unknown key is an error."""
+        for name in self.data:
+            if name not in self._seen:
+                raise self.error(name, "unknown key")
+
+
+def load_toml(path: Path | str) -> Section:
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return Section(path, tomllib.load(fh))
+    except FileNotFoundError:
+        raise ConfigError(path, "", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+
+
+def positive(value: float | int) -> str | None:
+    return None if value > 0 else "must be greater than 0"
+
+
+def one_of(*choices: str) -> Callable[[str], str | None]:
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
+    return check
+
+
+def http_url(value: str) -> str | None:
+    return None if value.startswith(("http://", "https://")) else "must start with http:// or https://"
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    fullscreen: bool = False
+    width: int = 1280
+    height: int = 800
+    show_cursor: bool = True
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    url: str = "http://127.0.0.1:8700"
+    timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class KioskSettings:
+    kiosk_id: str
+    estate_name: str
+    language: str = "zh"
+    idle_timeout_s: int = 60
+    notices: tuple[str, ...] = ()
+    display: DisplaySettings = field(default_factory=DisplaySettings)
+    host: HostSettings = field(default_factory=HostSettings)
+    source: str = ""
+
+
+def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
+    root = load_toml(path)
+    kiosk = root.section("kiosk", required=True)
+    display = root.section("display")
+    host = root.section("host")
+    notices = kiosk.get("notices", list, [])
+    if not all(isinstance(n, str) for n in notices):
+        raise kiosk.error("notices", "must be a list of strings")
+    settings = KioskSettings(
+        kiosk_id=kiosk.get("id", str),
+        estate_name=kiosk.get("estate_name", str),
+        language=kiosk.get("language", str, "zh", check=one_of("zh", "en")),
+        idle_timeout_s=kiosk.get("idle_timeout_s", int, 60,
+                                 check=lambda v: None if 10 <= v <= 600 else "must be 10..600 seconds"),
+        notices=tuple(notices),
+        display=DisplaySettings(
+            fullscreen=display.get("fullscreen", bool, False),
+            width=display.get("width", int, 1280, check=positive),
+            height=display.get("height", int, 800, check=positive),
+            show_cursor=display.get("show_cursor", bool, True),
+        ),
+        host=HostSettings(
+            url=host.get("url", str, "http://127.0.0.1:8700", check=http_url).rstrip("/"),
+            timeout_s=host.get("timeout_s", float, 5.0, check=positive),
+        ),
+        source=str(path),
+    )
+    for section in (kiosk, display, host, root):
+        section.reject_unknown()
+    return settings
