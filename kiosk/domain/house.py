@@ -31,4 +31,4 @@ class HouseNumber:
 
 def is_plausible_prefix(text: str) -> bool:
     """True while `text` could still grow into a valid house number (keypad guard)."""
-    return re.fullmatch(r"\d{0,3}(-\d{0,2}(-\d{0,4})?)?", text) is not None
+    return text == "" or re.fullmatch(r"\d{1,3}(-(\d{1,2}(-\d{0,4})?)?)?", text) is not None

@@ -1,0 +1,162 @@
+"""Host settings from TOML, validated with the kiosk's Section helpers so a bad
+file names the file, the dotted key and the reason (ConfigError)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from kiosk.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, Section, load_toml, positive
+
+DEMO_HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
+DEFAULT_DB_URL = "sqlite:///var/host.sqlite3"
+
+# Unit prices: positive decimals written as strings (never TOML floats), <= 4 places.
+_PRICE = re.compile(r"^\d{1,6}(\.\d{1,4})?$")
+_QUANTITY = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
+_RATE = re.compile(r"^0(\.\d{1,8})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    up_to: Decimal | None     # upper bound, inclusive; None = open-ended last tier
+    price: Decimal            # yuan per unit
+    price_text: str           # as configured, shown on the wire ("0.4883")
+
+
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    utility: str              # water | electricity | gas | property
+    unit: str                 # m3 | kWh | m2
+    tiers: tuple[Tier, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HostSettings:
+    estate_name: str
+    listen_host: str = "127.0.0.1"
+    listen_port: int = 8700
+    database_url: str = DEFAULT_DB_URL
+    due_days: int = 30                    # due date = issue date (1st of next month) + due_days
+    late_fee_daily_rate: Decimal = Decimal("0.0005")
+    tariffs: tuple[Tariff, ...] = ()      # water, electricity, gas, property (in bill order)
+    source: str = ""
+
+    def tariff(self, utility: str) -> Tariff:
+        for tariff in self.tariffs:
+            if tariff.utility == utility:
+                return tariff
+        raise KeyError(utility)
+
+
+METERED = (("water", "m3"), ("electricity", "kWh"), ("gas", "m3"))
+
+
+def _price(section: Section, name: str) -> tuple[Decimal, str]:
+    value = section.data.get(name)
+    section.get(name, object)  # marks seen / "is required"
+    if not isinstance(value, str):
+        raise section.error(name, f'must be a decimal in quotes, e.g. "0.4883" (got {value!r})')
+    if not _PRICE.match(value) or Decimal(value) <= 0:
+        raise section.error(name, f"must be a positive decimal with at most 4 places, got {value!r}")
+    return Decimal(value), value
+
+
+def _up_to(section: Section) -> Decimal | None:
+    if "up_to" not in section.data:
+        return None
+    value: Any = section.get("up_to", object)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise section.error("up_to", f"must be an integer or a decimal in quotes, got {value!r}")
+    text = str(value)
+    if not _QUANTITY.match(text) or Decimal(text) <= 0:
+        raise section.error("up_to", f"must be a positive quantity with at most 2 places, got {value!r}")
+    return Decimal(text)
+
+
+def _tiers(section: Section) -> tuple[Tier, ...]:
+    raw = section.get("tiers", list)
+    if not raw:
+        raise section.error("tiers", "needs at least one tier")
+    tiers: list[Tier] = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise section.error(f"tiers[{i}]", "must be a table like {up_to = 180, price = \"0.4883\"}")
+        tier = Section(section.file, item, f"{section.prefix}tiers[{i}].")
+        up_to = _up_to(tier)
+        price, text = _price(tier, "price")
+        tier.reject_unknown()
+        last = i == len(raw) - 1
+        if last and up_to is not None:
+            raise tier.error("up_to", "the last tier must be open-ended (no up_to)")
+        if not last and up_to is None:
+            raise tier.error("up_to", "is required on every tier but the last")
+        if up_to is not None and tiers and up_to <= tiers[-1].up_to:  # type: ignore[operator]
+            raise tier.error("up_to", f"must be greater than the previous tier's ({tiers[-1].up_to})")
+        tiers.append(Tier(up_to, price, text))
+    return tuple(tiers)
+
+
+def _rate(section: Section, name: str, default: str) -> Decimal:
+    text = section.get(name, str, default)
+    if not _RATE.match(text):
+        raise section.error(name, f'must be a decimal below 1 in quotes, e.g. "0.0005" (got {text!r})')
+    return Decimal(text)
+
+
+def resolve_db_url(url: str) -> str:
+    """A relative SQLite path is taken from the project root, so the host finds
+    the same file whatever the current directory."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        path = Path(url[len(prefix):])
+        if not path.is_absolute():
+            return prefix + str(PROJECT_ROOT / path)
+    return url
+
+
+def db_url_from_override(value: str) -> str:
+    """--db accepts a URL or a plain file path (taken as SQLite)."""
+    return value if "://" in value else f"sqlite:///{Path(value).resolve()}"
+
+
+def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
+    root = load_toml(path)
+    host = root.section("host", required=True)
+    database = root.section("database")
+    billing = root.section("billing")
+    late = root.section("late_fee")
+    tariffs_section = root.section("tariffs", required=True)
+
+    estate = host.get("estate_name", str, check=lambda v: None if v.strip() else "must not be empty")
+    listen_host = host.get("listen_host", str, "127.0.0.1")
+    port = host.get("listen_port", int, 8700,
+                    check=lambda v: None if 0 <= v <= 65535 else "must be 0..65535")
+    url = database.get("url", str, DEFAULT_DB_URL,
+                       check=lambda v: None if "://" in v else 'must be a SQLAlchemy URL, e.g. "sqlite:///var/host.sqlite3"')
+    due_days = billing.get("due_days", int, 30, check=lambda v: None if 1 <= v <= 120 else "must be 1..120 days")
+    rate = _rate(late, "daily_rate", "0.0005")
+
+    tariffs: list[Tariff] = []
+    for utility, unit in METERED:
+        section = tariffs_section.section(utility, required=True)
+        tariffs.append(Tariff(utility, unit, _tiers(section)))
+        section.reject_unknown()
+    prop = tariffs_section.section("property", required=True)
+    price, text = _price(prop, "price_per_m2")
+    prop.reject_unknown()
+    tariffs.append(Tariff("property", "m2", (Tier(None, price, text),)))
+
+    for section in (host, database, billing, late, tariffs_section, root):
+        section.reject_unknown()
+    return HostSettings(
+        estate_name=estate.strip(), listen_host=listen_host, listen_port=port,
+        database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
+        tariffs=tuple(tariffs), source=str(path),
+    )
+
+
+__all__ = ["ConfigError", "HostSettings", "Tariff", "Tier", "load_host_settings",
+           "DEMO_HOST_CONFIG", "positive", "db_url_from_override", "resolve_db_url"]

@@ -1,0 +1,120 @@
+"""The `kiosk` command: demo | run | host ... | bill."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from kiosk.config import CONFIG_DIR, DEMO_KIOSK_CONFIG, ConfigError
+
+DEMO_HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_HOST_DOWN = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Estate self-service payment kiosk")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="the whole system on one machine (host + kiosk + device bench)")
+    demo.add_argument("--tour", metavar="DIR", type=Path,
+                      help="drive every screen, write a PNG of each into DIR, then exit")
+
+    run = sub.add_parser("run", help="the kiosk alone, full screen, against the configured host")
+    run.add_argument("--config", type=Path, default=DEMO_KIOSK_CONFIG, help="kiosk TOML file")
+
+    host = sub.add_parser("host", help="the reference property / bank host")
+    host_sub = host.add_subparsers(dest="host_command", required=True)
+    for name, text in (("serve", "serve the host API"),
+                       ("seed-demo", "create the demo estate with 3 months of readings and bills"),
+                       ("import-readings", "import a meter-reading CSV and bill its month")):
+        cmd = host_sub.add_parser(name, help=text)
+        cmd.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
+        cmd.add_argument("--db", help="database URL (overrides the config)")
+        if name == "import-readings":
+            cmd.add_argument("file", type=Path, help="CSV export of the meter-reading system")
+        if name == "seed-demo":
+            cmd.add_argument("--households", type=int, default=2400)
+
+    bill = sub.add_parser("bill", help="print a household's itemized bill from a host")
+    bill.add_argument("house", help="house number, building-unit-room, e.g. 3-2-1202")
+    bill.add_argument("--host", dest="host_url", help="host URL (default: from --config)")
+    bill.add_argument("--config", type=Path, default=DEMO_KIOSK_CONFIG, help="kiosk TOML file")
+    bill.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            from kiosk.demo import run_demo
+            return run_demo(tour_dir=args.tour)
+        if args.command == "run":
+            from kiosk.runner import run_kiosk
+            return run_kiosk(args.config)
+        if args.command == "host":
+            return _host(args)
+        if args.command == "bill":
+            return _bill(args)
+    except ConfigError as exc:
+        print(f"kiosk: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_USAGE
+
+
+def _host(args: argparse.Namespace) -> int:
+    from host import cli as host_cli
+
+    if args.host_command == "serve":
+        return host_cli.serve(args.config, db_override=args.db)
+    if args.host_command == "seed-demo":
+        return host_cli.seed_demo(args.config, db_override=args.db, households=args.households)
+    return host_cli.import_readings(args.config, args.file, db_override=args.db)
+
+
+def _bill(args: argparse.Namespace) -> int:
+    from kiosk.billprint import render_bill
+    from kiosk.backend_client.client import HostClient
+    from kiosk.config import load_kiosk_settings
+    from kiosk.domain.errors import HostUnavailable, KioskError
+    from kiosk.services.bills import BillService
+
+    if args.host_url:
+        url, timeout = args.host_url.rstrip("/"), 5.0
+    else:
+        settings = load_kiosk_settings(args.config)
+        url, timeout = settings.host.url, settings.host.timeout_s
+
+    async def lookup():
+        client = HostClient(url, timeout_s=timeout)
+        try:
+            return await BillService(client).lookup(args.house)
+        finally:
+            await client.aclose()
+
+    try:
+        bill = asyncio.run(lookup())
+    except HostUnavailable as exc:
+        print(f"kiosk bill: host {url} unavailable ({exc.detail})", file=sys.stderr)
+        return EXIT_HOST_DOWN
+    except KioskError as exc:
+        print(f"kiosk bill: {args.house}: {type(exc).__name__} {exc.detail}".rstrip(), file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(dataclasses.asdict(bill), default=_json_default, ensure_ascii=False, indent=2))
+    else:
+        print(render_bill(bill))
+    return EXIT_OK
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)

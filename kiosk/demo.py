@@ -1,0 +1,128 @@
+"""`kiosk demo`: the reference host in a background process on SQLite with a
+seeded estate, and the kiosk beside its device bench, all on this machine."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from kiosk.config import CONFIG_DIR, DEMO_KIOSK_CONFIG, PROJECT_ROOT, load_kiosk_settings
+
+DEMO_DIR = PROJECT_ROOT / "var" / "demo"
+HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class DemoHost:
+    """The reference host as a child process; also the bench's host switch
+    (BenchControls): switching it off kills the process, as a crash would."""
+
+    def __init__(self, db_url: str, port: int) -> None:
+        self.db_url, self.port = db_url, port
+        self.url = f"http://127.0.0.1:{port}"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = DEMO_DIR / "host.log"
+
+    @property
+    def host_running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        with self._log.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "kiosk", "host", "serve", "--config", str(HOST_CONFIG),
+                 "--db", self.db_url, "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"the demo host exited at start; see {self._log}")
+            try:
+                if httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the demo host did not answer within {timeout_s:.0f} s; see {self._log}")
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._proc = None
+
+    async def set_host_running(self, running: bool) -> None:
+        await asyncio.to_thread(self.start if running else self.stop)
+
+
+def prepare_database() -> str:
+    """Seed the demo estate once; later runs reuse it (payments persist)."""
+    DEMO_DIR.mkdir(parents=True, exist_ok=True)
+    db_path = DEMO_DIR / "host.db"
+    db_url = f"sqlite:///{db_path}"
+    if not db_path.exists():
+        print("demo: seeding the demo estate (first run only) ...", flush=True)
+        from host import cli as host_cli
+        if host_cli.seed_demo(HOST_CONFIG, db_override=db_url) != 0:
+            raise RuntimeError("seeding the demo estate failed")
+    return db_url
+
+
+def run_demo(tour_dir: Path | None = None) -> int:
+    display = None
+    if not os.environ.get("DISPLAY"):
+        if tour_dir is None:
+            print("kiosk demo: no display. Run it on a desktop, or headless with "
+                  "`kiosk demo --tour DIR` to get a screenshot of every screen.", file=sys.stderr)
+            return 2
+        from kiosk.xvfb import ensure_display
+        display = ensure_display()
+
+    host = DemoHost(prepare_database(), free_port())
+    host.start()
+    try:
+        settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
+        settings = dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=host.url))
+        return asyncio.run(_run_app(settings, host, tour_dir))
+    finally:
+        host.stop()
+        if display is not None:
+            display.stop()
+
+
+async def _run_app(settings, host: DemoHost, tour_dir: Path | None) -> int:
+    import kiosk.ui_env  # noqa: F401  (Kivy environment, before Kivy is imported)
+    from kiosk.bootstrap import build
+    from kiosk.screens.app import KioskApp
+
+    kiosk = build(settings)
+    app = KioskApp(kiosk, controls=host)
+    try:
+        if tour_dir is None:
+            await app.async_run(async_lib="asyncio")
+            return 0
+        from kiosk.tour import run_tour
+        run = asyncio.ensure_future(app.async_run(async_lib="asyncio"))
+        shots = await run_tour(app, tour_dir)
+        await run
+        print("\n".join(str(p) for p in shots))
+        return 0
+    finally:
+        await kiosk.aclose()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything `make demo` and `make test` need on a fresh Debian 12
+# machine: system packages (as root, or through sudo), then a virtualenv.
+# Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  xvfb xauth                      # virtual display for the demo tour and UI tests
+  libgl1-mesa-dri libegl1 libgl1  # Mesa OpenGL for Kivy under Xvfb
+  libmtdev1                       # Kivy's multitouch input (loaded even when unused)
+  fonts-wqy-microhei              # Simplified Chinese font: no glyph renders as a box
+  pcscd vsmartcard-vpcd           # PC/SC daemon + virtual readers for simulated cards
+  libpcsclite-dev swig            # to build pyscard
+  python3-venv python3-dev gcc
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+STAMP=.venv/.installed
+if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
+  echo "setup: creating virtualenv in .venv"
+  [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
+  touch "$STAMP"
+fi

@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import CONFIG_DIR, ConfigError, load_kiosk_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kiosk.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_configs_load():
+    demo = load_kiosk_settings(CONFIG_DIR / "kiosk.demo.toml")
+    assert demo.kiosk_id == "KIOSK-DEMO-01" and demo.language == "zh"
+    site = load_kiosk_settings(CONFIG_DIR / "kiosk.site-example.toml")
+    assert site.display.fullscreen and not site.display.show_cursor
+
+
+@pytest.mark.parametrize("body, key, reason", [
+    ("[kiosk]\nestate_name='x'\n", "kiosk.id", "is required"),
+    ("[kiosk]\nid='K'\nestate_name='x'\nlanguage='fr'\n", "kiosk.language", "must be one of zh, en"),
+    ("[kiosk]\nid='K'\nestate_name='x'\nidle_timeout_s='60'\n", "kiosk.idle_timeout_s", "must be int"),
+    ("[kiosk]\nid='K'\nestate_name='x'\nidle_timeout_s=3\n", "kiosk.idle_timeout_s", "10..600"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[host]\nurl='ftp://h'\n", "host.url", "http://"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[host]\ntimeout_s=0\n", "host.timeout_s", "greater than 0"),
+    ("[kiosk]\nid='K'\nestate_name='x'\nnotices=[1]\n", "kiosk.notices", "list of strings"),
+    ("[kiosk]\nid='K'\nestate_name='x'\nidel_timeout_s=60\n", "kiosk.idel_timeout_s", "unknown key"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[dispaly]\n", "dispaly", "unknown key"),
+    ("[display]\nwidth=1280\n", "kiosk", "section is required"),
+])
+def test_bad_config_names_file_key_and_reason(tmp_path, body, key, reason):
+    path = write(tmp_path, body)
+    with pytest.raises(ConfigError) as err:
+        load_kiosk_settings(path)
+    assert err.value.key == key
+    assert reason in err.value.reason
+    assert str(path) in str(err.value)
+
+
+def test_unreadable_files(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_kiosk_settings(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_kiosk_settings(write(tmp_path, "[kiosk\n"))
