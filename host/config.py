@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, Section, load_toml, positive
+from kiosk.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, Section, load_toml
 
 DEMO_HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
 DEFAULT_DB_URL = "sqlite:///var/host.sqlite3"
@@ -159,4 +159,4 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
 
 
 __all__ = ["ConfigError", "HostSettings", "Tariff", "Tier", "load_host_settings",
-           "DEMO_HOST_CONFIG", "positive", "db_url_from_override", "resolve_db_url"]
+           "DEMO_HOST_CONFIG", "db_url_from_override", "resolve_db_url"]

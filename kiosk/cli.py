@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
         cmd = host_sub.add_parser(name, help=text)
         cmd.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
         cmd.add_argument("--db", help="database URL (overrides the config)")
+        if name == "serve":
+            cmd.add_argument("--port", type=int, help="listen port (overrides the config)")
         if name == "import-readings":
             cmd.add_argument("file", type=Path, help="CSV export of the meter-reading system")
         if name == "seed-demo":
@@ -73,7 +75,7 @@ def _host(args: argparse.Namespace) -> int:
     from host import cli as host_cli
 
     if args.host_command == "serve":
-        return host_cli.serve(args.config, db_override=args.db)
+        return host_cli.serve(args.config, db_override=args.db, port=args.port)
     if args.host_command == "seed-demo":
         return host_cli.seed_demo(args.config, db_override=args.db, households=args.households)
     return host_cli.import_readings(args.config, args.file, db_override=args.db)

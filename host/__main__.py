@@ -1,0 +1,31 @@
+"""`python -m host serve|seed|import`: the same functions `kiosk host ...` calls."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from host import cli
+from host.config import DEMO_HOST_CONFIG
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m host", description="reference property host")
+    parser.add_argument("--config", default=str(DEMO_HOST_CONFIG), help="host TOML file")
+    parser.add_argument("--db", help="database URL or SQLite file (overrides the config)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the host in the foreground")
+    seed = commands.add_parser("seed", help="seed the demo estate")
+    seed.add_argument("--households", type=int, default=2000)
+    seed.add_argument("--fresh", action="store_true", help="wipe every host table first")
+    imp = commands.add_parser("import", help="import a meter-reading CSV and bill")
+    imp.add_argument("csv")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return cli.serve(args.config, args.db)
+    if args.command == "seed":
+        return cli.seed_demo(args.config, args.db, args.households, fresh=args.fresh)
+    return cli.import_readings(args.config, args.csv, args.db)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

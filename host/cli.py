@@ -1,0 +1,110 @@
+"""What `kiosk host ...` calls. Each returns an exit code; user errors (bad
+config, bad CSV, already seeded) print one clear message, never a traceback."""
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, db_url_from_override, load_host_settings
+from host.db import create_tables, drop_tables, make_engine
+from host.db import households as households_t
+
+MAX_LISTED_PROBLEMS = 200
+
+
+def _err(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+
+
+def _open(config_path: Path | str, db_override: str | None) -> tuple[HostSettings, Engine]:
+    settings = load_host_settings(config_path)
+    url = db_url_from_override(db_override) if db_override else settings.database_url
+    engine = make_engine(url)
+    create_tables(engine)   # idempotent: an empty host starts with an empty estate
+    return settings, engine
+
+
+def _guarded(action: Callable[[], int]) -> int:
+    try:
+        return action()
+    except ConfigError as exc:
+        _err(f"bad configuration: {exc}")
+        return 2
+    except SQLAlchemyError as exc:
+        _err(f"database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
+        return 1
+
+
+def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None) -> int:
+    """Run the host in the foreground until Ctrl-C."""
+    import uvicorn
+
+    from host.app import create_app
+
+    def run() -> int:
+        settings, engine = _open(config_path, db_override)
+        shown = make_url(engine.url).render_as_string(hide_password=True)
+        print(f"host for {settings.estate_name} on http://{settings.listen_host}:{settings.listen_port} "
+              f"(database {shown})", flush=True)
+        uvicorn.run(create_app(settings, engine), host=settings.listen_host, port=settings.listen_port,
+                    log_level="info", lifespan="off")
+        return 0
+    return _guarded(run)
+
+
+def seed_demo(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None,
+              households: int = 2000, *, fresh: bool = False, today: date | None = None) -> int:
+    """Seed the demo estate. Refuses a database that already holds households
+    (it could be a real site's) unless `fresh`, which drops every host table first."""
+    from host import seed
+
+    def run() -> int:
+        settings, engine = _open(config_path, db_override)
+        with engine.connect() as conn:
+            existing = conn.execute(select(func.count()).select_from(households_t)).scalar()
+        if existing and not fresh:
+            _err(f"the database already holds {existing} households; not seeding over them "
+                 "(use --fresh to wipe every host table and seed again)")
+            return 1
+        if fresh:
+            drop_tables(engine)
+            create_tables(engine)
+        try:
+            summary = seed.seed_demo(engine, settings, households, today)
+        except ValueError as exc:
+            _err(str(exc))
+            return 2
+        print(summary)
+        print("demo houses: " + ", ".join(f"{h} ({k.replace('_', ' ')})" for k, h in seed.DEMO_HOUSES.items()))
+        return 0
+    return _guarded(run)
+
+
+def import_readings(config_path: Path | str, csv_path: Path | str, db_override: str | None = None) -> int:
+    """Import a meter-reading CSV and bill; problems go to stderr by line number."""
+    from host.readings_import import ImportRejected
+    from host.readings_import import import_readings as do_import
+
+    def run() -> int:
+        if not Path(csv_path).is_file():
+            _err(f"{csv_path}: no such file")
+            return 2
+        settings, engine = _open(config_path, db_override)
+        try:
+            summary = do_import(engine, csv_path, settings)
+        except ImportRejected as exc:
+            _err(str(exc))
+            for problem in exc.problems[:MAX_LISTED_PROBLEMS]:
+                print(f"  {problem}", file=sys.stderr)
+            if len(exc.problems) > MAX_LISTED_PROBLEMS:
+                print(f"  ... and {len(exc.problems) - MAX_LISTED_PROBLEMS} more", file=sys.stderr)
+            return 1
+        print(f"{csv_path}: {summary}")
+        return 0
+    return _guarded(run)

@@ -1,0 +1,148 @@
+"""Schema (SQLAlchemy Core) and engine set-up. Readings and areas are integers of
+hundredths, money integer fen: exact on SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (BigInteger, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData,
+                        String, Table, Text, UniqueConstraint, create_engine, event)
+from sqlalchemy.engine import Connection, Engine, make_url
+
+metadata = MetaData()
+
+estates = Table(
+    "estates", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+)
+
+buildings = Table(
+    "buildings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("estate_id", ForeignKey("estates.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    UniqueConstraint("estate_id", "number"),
+)
+
+units = Table(
+    "units", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("building_id", ForeignKey("buildings.id"), nullable=False),
+    Column("number", Integer, nullable=False),
+    UniqueConstraint("building_id", "number"),
+)
+
+households = Table(
+    "households", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("unit_id", ForeignKey("units.id"), nullable=False),
+    Column("room", String(4), nullable=False),
+    Column("house_no", String(16), nullable=False),   # canonical "building-unit-room"
+    Column("area_m2_x100", Integer, nullable=False),   # 89.50 m2 -> 8950
+    Index("ix_households_house_no", "house_no", unique=True),
+)
+
+UTILITY_UNITS = {"water": "m3", "electricity": "kWh", "gas": "m3"}
+
+meters = Table(
+    "meters", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", ForeignKey("households.id"), nullable=False),
+    Column("utility", String(12), nullable=False),     # water | electricity | gas
+    UniqueConstraint("household_id", "utility"),
+)
+
+readings = Table(
+    "readings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("meter_id", ForeignKey("meters.id"), nullable=False),
+    Column("period", String(7), nullable=False),       # "YYYY-MM": the reading at the end of that month
+    Column("value_x100", BigInteger, nullable=False),  # 10234.50 -> 1023450
+    Column("read_at", String(32)),                     # as the reading system sent it, if it did
+    UniqueConstraint("meter_id", "period"),
+)
+
+bills = Table(
+    "bills", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("household_id", ForeignKey("households.id"), nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("paid_at", DateTime),
+    Column("paid_ref", String(64)),
+    # (household, period) unique: billing twice is impossible; also the lookup index.
+    UniqueConstraint("household_id", "period", name="uq_bills_household_period"),
+)
+
+bill_lines = Table(
+    "bill_lines", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("bill_id", ForeignKey("bills.id"), nullable=False, index=True),
+    Column("position", Integer, nullable=False),       # display order on the bill
+    Column("utility", String(12), nullable=False),
+    Column("unit", String(4), nullable=False),
+    Column("previous_x100", BigInteger),               # null for the property fee
+    Column("current_x100", BigInteger),
+    Column("usage_x100", BigInteger, nullable=False),
+    Column("tiers_json", Text, nullable=False),         # wire-shaped tier list, frozen at billing time
+    Column("amount_fen", BigInteger, nullable=False),
+)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Autocommit at the driver; SQLAlchemy's "begin" event below emits BEGIN itself,
+    # so a transaction really starts where the code says it does (pysqlite otherwise
+    # defers BEGIN to the first write and validation reads would run outside it).
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")      # readers never block the importer
+    cursor.execute("PRAGMA synchronous=FULL")      # a paid bill survives a power cut
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA cache_size=-65536")     # 64 MiB: bulk imports of 10^6 rows stay in memory
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # One pooled connection is used by one request at a time, from a worker thread.
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
+
+
+def create_tables(engine: Engine) -> None:
+    metadata.create_all(engine)
+
+
+def drop_tables(engine: Engine) -> None:
+    metadata.drop_all(engine)
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """executemany. On SQLite the rows go straight to the driver: at a million rows
+    SQLAlchemy's per-row parameter processing costs more than the inserts. Only
+    for tables of integers and text (no type conversion is needed)."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(table.insert(), rows)
+        return
+    names = list(rows[0])
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
+                         f"VALUES ({', '.join(':' + n for n in names)})", rows)  # type: ignore[arg-type]
+
+
+def fmt_x100(value: int) -> str:
+    """1023450 -> "10234.50" (hundredths to decimal text, never via float)."""
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 100)
+    return f"{sign}{whole}.{frac:02d}"

@@ -1,0 +1,179 @@
+"""KioskApp: the touch UI. Runs Kivy under asyncio so httpx shares the loop:
+
+    kiosk = build(settings)
+    app = KioskApp(kiosk, controls=bench_controls_or_None)
+    await app.async_run(async_lib="asyncio")
+    await kiosk.aclose()
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from kiosk import ui_env  # noqa: F401  (sets Kivy's environment before Kivy loads)
+
+import ctypes.util
+
+from kivy.app import App
+from kivy.config import Config
+from kivy.core.window import Window
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from kiosk.bench.controls import BenchControls
+from kiosk.bench.panel import BENCH_WIDTH, BenchPanel
+from kiosk.bootstrap import Kiosk
+from kiosk.i18n import LANGUAGES, other_language, tr
+from kiosk.screens.bill import BillScreen
+from kiosk.screens.entry import EntryScreen
+from kiosk.screens.flow import Flow
+from kiosk.screens.idle import IdleScreen
+from kiosk.screens.message import MessageScreen
+from kiosk.screens.theme import P, kv_files, load_kv, register_font
+from kiosk.screens.timer import IdleTimer
+
+log = logging.getLogger(__name__)
+
+if ctypes.util.find_library("mtdev") is None and Config.has_option("input", "%(name)s"):
+    # Kivy's Linux default probes /dev/input for multitouch devices through
+    # libmtdev; without the library that only logs an error (touchscreens
+    # still arrive through SDL as the mouse).
+    Config.remove_option("input", "%(name)s")
+
+ESCAPE = 27
+BACKSPACE = 8
+ENTER_KEYS = (13, 271)
+
+
+class KioskArea(FloatLayout):
+    """The resident's screen; the bench (if any) sits to its right."""
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if self.collide_point(*touch.pos):
+            App.get_running_app().timer.poke()
+        return super().on_touch_down(touch)
+
+
+class KioskApp(App):
+    lang = StringProperty("zh")
+    u = NumericProperty(8.0)               # layout unit: 1/100 of the kiosk area's short side
+    portrait = BooleanProperty(False)
+    idle_remaining = NumericProperty(0)
+    screens = ObjectProperty(None, allownone=True)   # the ScreenManager
+    kiosk_area = ObjectProperty(None, allownone=True)
+    bench = ObjectProperty(None, allownone=True)
+
+    def __init__(self, kiosk: Kiosk, *, controls: BenchControls | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kiosk = kiosk
+        self.settings = kiosk.settings
+        self.controls = controls
+        self.title = tr("app.title", self.settings.language)
+        self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.flow = Flow(kiosk.bills, self.spawn)
+        self.timer: IdleTimer | None = None
+
+    # --- for kv --------------------------------------------------------------------
+    def t(self, key: str, lang: str | None = None, /, **fields: Any) -> str:
+        return tr(key, lang or self.lang, **fields)
+
+    def toggle_language(self) -> None:
+        self.lang = other_language(self.lang)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run a coroutine on the app's loop, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("UI task failed", exc_info=task.exception())
+
+    # --- building ------------------------------------------------------------------
+    def get_application_config(self, defaultpath: str = "") -> None:  # type: ignore[override]
+        return None  # settings come from kiosk.config; Kivy must not write an .ini beside the code
+
+    def build(self) -> BoxLayout:
+        register_font()
+        load_kv(*kv_files())
+        self.timer = IdleTimer(self.settings.idle_timeout_s)
+        self.timer.bind(remaining=self.setter("idle_remaining"), on_expire=lambda *_: self.flow.go_idle())
+        self.idle_remaining = self.timer.remaining
+
+        root = BoxLayout(orientation="horizontal")
+        self.kiosk_area = KioskArea()
+        self.kiosk_area.bind(size=self._rescale)
+        self.screens = ScreenManager(transition=NoTransition())
+        for screen in (IdleScreen(), EntryScreen(), BillScreen(), MessageScreen()):
+            self.screens.add_widget(screen)
+        self.kiosk_area.add_widget(self.screens)
+        root.add_widget(self.kiosk_area)
+        if self.controls is not None:
+            self.bench = BenchPanel(self.controls)
+            root.add_widget(self.bench)
+        self.flow.bind(screen=self._show_screen)
+        self._configure_window()
+        return root
+
+    def _rescale(self, area: KioskArea, size: tuple[float, float]) -> None:
+        width, height = size
+        self.u = max(1.0, min(width, height) / 100.0)
+        self.portrait = height > width * 1.1
+
+    def _show_screen(self, _flow: Flow, name: str) -> None:
+        self.screens.current = name
+        assert self.timer is not None
+        if name == "idle":
+            self.timer.stop()
+        else:
+            self.timer.restart()
+
+    def _configure_window(self) -> None:
+        display = self.settings.display
+        Window.clearcolor = P.bg
+        if display.fullscreen:
+            Window.borderless = True
+            Window.fullscreen = "auto"
+        else:
+            bench = BENCH_WIDTH if self.controls is not None else 0
+            Window.size = (display.width + bench, display.height)
+        Window.show_cursor = display.show_cursor
+        Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
+
+    def _on_request_close(self, *_: Any, **__: Any) -> bool:
+        return self.settings.display.fullscreen  # True = refuse: a kiosk is not closed by a resident
+
+    def _on_keyboard(self, _window: Any, key: int, _scancode: int, codepoint: str | None,
+                     _modifiers: list[str]) -> bool:
+        if key == ESCAPE:
+            return True  # never quits the kiosk
+        if self.flow.screen != "entry":
+            return False
+        if codepoint and codepoint in "0123456789-":
+            self.flow.press(codepoint)
+        elif key == BACKSPACE:
+            self.flow.press("back")
+        elif key in ENTER_KEYS:
+            self.flow.confirm()
+        else:
+            return False
+        return True
+
+    def on_stop(self) -> None:
+        Window.unbind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
+        if self.timer is not None:
+            self.timer.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # --- for tests and the tour ------------------------------------------------------
+    def screen(self, name: str) -> Any:
+        return self.screens.get_screen(name)

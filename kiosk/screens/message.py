@@ -1,0 +1,8 @@
+"""Errors and "coming soon" notes, with the way out that fits (Flow.message)."""
+from __future__ import annotations
+
+from kivy.uix.screenmanager import Screen
+
+
+class MessageScreen(Screen):
+    pass

@@ -1,0 +1,87 @@
+"""host.cli: exit codes and messages for people, never a traceback; `serve`
+really serves (run as a subprocess, as an operator would)."""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from host import cli
+from host.seed import DEMO_HOUSES
+from host_testlib import TEST_HOST_TOML, write_csv
+from kiosk.config import PROJECT_ROOT
+
+
+def test_seed_refuses_a_seeded_database_unless_fresh(host_toml: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "cli.sqlite3")
+    assert cli.seed_demo(host_toml, db, 2000) == 0
+    out = capsys.readouterr().out
+    assert "seeded 2000 households" in out and "3-2-1202" in out
+    assert cli.seed_demo(host_toml, db, 2000) == 1
+    captured = capsys.readouterr()
+    assert "already holds 2000 households" in captured.err and "--fresh" in captured.err
+    assert cli.seed_demo(host_toml, db, 2100, fresh=True) == 0
+    assert "seeded 2100 households" in capsys.readouterr().out
+
+
+def test_import_prints_problems_by_line_or_the_summary(host_toml: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "cli.sqlite3")
+    assert cli.seed_demo(host_toml, db, 2000) == 0
+    capsys.readouterr()
+    bad = write_csv(tmp_path / "bad.csv", ["2026-11,3-2-1202,electricity,1.00", "2026-11,77-1-101,gas,3.00"])
+    assert cli.import_readings(host_toml, bad, db) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "2 problem(s), nothing imported" in captured.err
+    assert "line 2: 3-2-1202 electricity reading 1.00 for 2026-11 is lower than 2026-10's 10456.70" in captured.err
+    assert "line 3: unknown house 77-1-101" in captured.err
+    assert "Traceback" not in captured.err
+
+    good = write_csv(tmp_path / "good.csv", ["2026-11,3-2-1202,electricity,10600.00"])
+    assert cli.import_readings(host_toml, good, db) == 0
+    assert "1 rows, 1 new readings" in capsys.readouterr().out
+    assert cli.import_readings(host_toml, tmp_path / "missing.csv", db) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(TEST_HOST_TOML.replace("due_days", "due_dayz"), encoding="utf-8")
+    assert cli.seed_demo(config, str(tmp_path / "x.sqlite3")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: bad configuration:") and "billing.due_dayz: unknown key" in err
+    assert "Traceback" not in err
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_runs_in_the_foreground_until_interrupted(host_toml: Path, tmp_path: Path) -> None:
+    port = _free_port()
+    host_toml.write_text(TEST_HOST_TOML.replace("listen_port = 0", f"listen_port = {port}"), encoding="utf-8")
+    db = str(tmp_path / "serve.sqlite3")
+    assert cli.seed_demo(host_toml, db, 2000) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "host", "--config", str(host_toml), "--db", db, "serve"],
+                            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:              # wait for uvicorn to say it is listening
+            if "Uvicorn running on" in line:
+                break
+        reply = httpx.get(f"http://127.0.0.1:{port}/api/v1/households/{DEMO_HOUSES['paid_up']}/bill")
+        assert reply.status_code == 200 and reply.json()["house_no"] == "1-1-101"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0
+    assert f"host for 翠湖花园 on http://127.0.0.1:{port}" in out

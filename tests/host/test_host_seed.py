@@ -1,0 +1,120 @@
+"""The seeded demo estate: size, the documented demo houses, a realistic mix,
+and money that adds up for every household (checked by the kiosk's parser too)."""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from host.billing import household_bill
+from host.config import HostSettings
+from host.db import bills, create_tables, households, make_engine
+from host.seed import DEMO_HOUSES, AlreadySeeded, seed_demo
+from host_testlib import SEED_TODAY
+from kiosk.backend_client.wire import parse_household_bill
+
+
+@pytest.fixture(scope="module")
+def replies(seeded: tuple[HostSettings, Engine]) -> dict[str, dict]:
+    settings, engine = seeded
+    with engine.connect() as conn:
+        numbers = conn.execute(select(households.c.house_no)).scalars().all()
+        return {h: household_bill(conn, h, SEED_TODAY, settings) for h in numbers}
+
+
+def test_size_and_layout(replies: dict[str, dict], seeded: tuple[HostSettings, Engine]) -> None:
+    assert len(replies) == 2000
+    _, engine = seeded
+    with engine.connect() as conn:
+        periods = conn.execute(select(bills.c.period, func.count()).group_by(bills.c.period)).all()
+    assert periods == [("2026-08", 2000), ("2026-09", 2000), ("2026-10", 2000)]
+    areas = [Decimal(r["area_m2"]) for r in replies.values()]
+    assert 60 <= min(areas) and max(areas) <= Decimal("180.80")
+    assert all(len(h.split("-")) == 3 for h in replies)
+
+
+def test_money_adds_up_for_every_household(replies: dict[str, dict]) -> None:
+    for house, reply in replies.items():
+        parse_household_bill(reply)   # the kiosk's own checks (types, line sums, total)
+        current = reply["current"]
+        assert current["amount_fen"] == sum(line["amount_fen"] for line in current["lines"]), house
+        for line in current["lines"]:
+            assert line["amount_fen"] == sum(t["amount_fen"] for t in line["tiers"]), house
+        due_now = 0 if current["paid"] else current["amount_fen"]
+        current_fee = reply["late_fee_fen"] - sum(a["late_fee_fen"] for a in reply["arrears"])
+        assert current_fee == 0, house          # October is not yet due on 2026-11-21
+        assert reply["total_due_fen"] == (due_now + sum(a["amount_fen"] for a in reply["arrears"])
+                                          + reply["late_fee_fen"]), house
+
+
+def test_a_realistic_mix_of_payment_states(replies: dict[str, dict]) -> None:
+    def state(reply: dict) -> str:
+        if reply["total_due_fen"] == 0:
+            return "paid up"
+        return f"{len(reply['arrears'])} arrears"
+    mix = Counter(state(r) for r in replies.values())
+    assert set(mix) == {"paid up", "0 arrears", "1 arrears", "2 arrears"}
+    assert mix["paid up"] > 800 and mix["0 arrears"] > 300 and mix["1 arrears"] > 100 and mix["2 arrears"] > 50
+    overdue = [a for r in replies.values() for a in r["arrears"]]
+    assert all(a["days_overdue"] > 0 and a["late_fee_fen"] > 0 for a in overdue)
+
+
+def test_usage_crosses_tier_boundaries(replies: dict[str, dict]) -> None:
+    tiers_used = Counter((line["utility"], len(line["tiers"]))
+                         for r in replies.values() for line in r["current"]["lines"])
+    assert tiers_used[("electricity", 1)] and tiers_used[("electricity", 2)] and tiers_used[("electricity", 3)]
+    assert tiers_used[("water", 1)] and tiers_used[("water", 2)]
+    assert any(line["usage"] == "0.00" for r in replies.values() for line in r["current"]["lines"])  # empty flats
+
+
+def test_documented_demo_houses(replies: dict[str, dict]) -> None:
+    paid = replies[DEMO_HOUSES["paid_up"]]
+    assert paid["current"]["paid"] and paid["arrears"] == [] and paid["total_due_fen"] == 0
+    current_only = replies[DEMO_HOUSES["current_only"]]
+    assert not current_only["current"]["paid"] and current_only["arrears"] == []
+    assert current_only["total_due_fen"] == current_only["current"]["amount_fen"]
+    one = replies[DEMO_HOUSES["one_arrear"]]
+    assert [a["period"] for a in one["arrears"]] == ["2026-09"] and one["late_fee_fen"] > 0
+    demo = replies["3-2-1202"]
+    assert DEMO_HOUSES["arrears"] == "3-2-1202"
+    assert demo["area_m2"] == "89.50" and not demo["current"]["paid"]
+    assert [(a["period"], a["days_overdue"]) for a in demo["arrears"]] == [("2026-08", 51), ("2026-09", 21)]
+    electricity = next(line for line in demo["current"]["lines"] if line["utility"] == "electricity")
+    assert (electricity["previous_reading"], electricity["current_reading"]) == ("10234.50", "10456.70")
+    assert electricity["amount_fen"] == 11061
+
+
+def _seed(tmp_path: Path, settings: HostSettings, today: date) -> Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / f'seed-{today}.sqlite3'}")
+    create_tables(engine)
+    seed_demo(engine, settings, 2000, today)
+    return engine
+
+
+def test_deterministic_and_refuses_to_seed_twice(tmp_path: Path, settings: HostSettings,
+                                                 seeded: tuple[HostSettings, Engine]) -> None:
+    engine = _seed(tmp_path, settings, SEED_TODAY)
+    query = select(households.c.house_no, bills.c.period, bills.c.amount_fen, bills.c.paid_at) \
+        .join(bills).order_by(households.c.house_no, bills.c.period)
+    with engine.connect() as mine, seeded[1].connect() as shared:
+        assert mine.execute(query).all() == shared.execute(query).all()
+    with pytest.raises(AlreadySeeded):
+        seed_demo(engine, settings, 2000, SEED_TODAY)
+    with pytest.raises(ValueError):
+        seed_demo(engine, settings, 100, SEED_TODAY)
+    engine.dispose()
+
+
+def test_3_2_1202_is_overdue_whatever_the_day(tmp_path: Path, settings: HostSettings) -> None:
+    today = date(2026, 12, 1)   # the day after November: September's bill falls due exactly today
+    engine = _seed(tmp_path, settings, today)
+    with engine.connect() as conn:
+        reply = household_bill(conn, "3-2-1202", today, settings)
+    assert reply["current"]["period"] == "2026-11" and not reply["current"]["paid"]
+    assert reply["arrears"][0]["days_overdue"] > 0 and reply["late_fee_fen"] > 0
+    engine.dispose()

@@ -1,0 +1,161 @@
+"""UI test fixtures: a private Xvfb display, the real reference host on
+loopback, and the real KioskApp built by kiosk.bootstrap, run under asyncio
+and driven by simulated touch.
+
+Modelled on kivy.tests.fixtures.kivy_app: each test gets a fresh Clock,
+Factory and Builder context, so apps do not leak state into each other.
+Nothing imports Kivy at module level: the display must exist first.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk import ui_env  # noqa: F401  (Kivy environment, before any kivy import)
+from kiosk.config import HostSettings as KioskHostSettings
+from kiosk.config import KioskSettings
+from .xdisplay import start_xvfb
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts" / "ui"
+TODAY = date(2026, 11, 21)   # the host's "today" in docs/host-api.md
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kiosk_settings(**fields): KioskSettings overrides for the kiosk_app fixture")
+
+
+@pytest.fixture(scope="session")
+def display() -> Iterator[str]:
+    proc = None
+    if not os.environ.get("DISPLAY"):
+        proc = start_xvfb()
+    yield os.environ["DISPLAY"]
+    if proc is not None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except Exception:  # noqa: BLE001
+            proc.kill()
+
+
+class ServerControls:
+    """BenchControls over the in-process reference host (what `kiosk demo` wires)."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    @property
+    def host_running(self) -> bool:
+        return bool(self.server.running)
+
+    async def set_host_running(self, running: bool) -> None:
+        await asyncio.to_thread(self.server.start if running else self.server.stop)
+
+
+@pytest.fixture(scope="session")
+def reference_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real reference host (host.app under uvicorn, seeded demo estate) on a
+    free loopback port, its date pinned so bills are the same every run."""
+    from host.app import create_app
+    from host.config import load_host_settings
+    from host.db import create_tables, make_engine
+    from host.seed import seed_demo
+    from host.server import HostServer
+
+    db = tmp_path_factory.mktemp("host") / "host.sqlite3"
+    settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
+    engine = make_engine(settings.database_url)
+    create_tables(engine)
+    seed_demo(engine, settings, today=TODAY)
+    server = HostServer(create_app(settings, engine, today=lambda: TODAY), "127.0.0.1", 0)
+    server.start()
+    yield server
+    if server.running:
+        server.stop()
+    engine.dispose()
+
+
+def kiosk_settings(host_url: str, **overrides: Any) -> KioskSettings:
+    base = KioskSettings(
+        kiosk_id="KIOSK-UI-TEST",
+        estate_name="翠湖花园",
+        language="zh",
+        idle_timeout_s=60,
+        notices=("本机支持水费、电费、燃气费、物业费缴纳 / Water, electricity, gas and property fees",
+                 "物业服务中心电话 400-800-1234 / Property office: 400-800-1234"),
+        host=KioskHostSettings(url=host_url, timeout_s=3.0),
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.fixture
+async def kiosk_app(display: str, reference_host: Any, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    marker = request.node.get_closest_marker("kiosk_settings")
+    settings = kiosk_settings(reference_host.url, **(marker.kwargs if marker else {}))
+    if not reference_host.running:
+        reference_host.start()
+
+    os.environ["KIVY_USE_DEFAULTCONFIG"] = "1"
+    from kivy.config import Config
+
+    for name, _value in Config.items("input"):
+        Config.remove_option("input", name)   # no real mouse under Xvfb: touches are posted
+
+    from kivy.base import stopTouchApp
+    from kivy.clock import ClockBase
+    from kivy.context import Context
+    from kivy.core.window import Window
+    from kivy.factory import Factory, FactoryBase
+    from kivy.lang.builder import Builder, BuilderBase
+
+    from kiosk.bootstrap import build
+    from kiosk.screens.app import KioskApp
+    from kiosk.tour import wait_started
+
+    context = Context(init=False)
+    context["Clock"] = ClockBase(async_lib="asyncio")
+    context["Factory"] = FactoryBase.create_from(Factory)
+    context["Builder"] = BuilderBase.create_from(Builder)
+    context.push()
+    Window.create_window()
+    Window.register()
+    Window.initialized = True
+    Window.canvas.clear()
+
+    kiosk = build(settings)
+    app = KioskApp(kiosk, controls=ServerControls(reference_host))
+    run = asyncio.get_running_loop().create_task(app.async_run(async_lib="asyncio"))
+    from kivy.clock import Clock
+
+    Clock._max_fps = 0   # draw as fast as possible: tests wait on frames
+    try:
+        await wait_started(app)
+        yield app
+    finally:
+        stopTouchApp()
+        end = time.monotonic() + 10
+        while not run.done() and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        for child in Window.children[:]:
+            Window.remove_widget(child)
+        context.pop()
+        await kiosk.aclose()
+        if not reference_host.running:
+            reference_host.start()
+        if run.done() and run.exception() is not None:
+            raise run.exception()  # type: ignore[misc]
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
