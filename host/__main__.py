@@ -13,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", default=str(DEMO_HOST_CONFIG), help="host TOML file")
     parser.add_argument("--db", help="database URL or SQLite file (overrides the config)")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the host in the foreground")
+    serve = commands.add_parser("serve", help="run the host in the foreground")
+    serve.add_argument("--port", type=int, help="listen port (overrides the config)")
     seed = commands.add_parser("seed", help="seed the demo estate")
     seed.add_argument("--households", type=int, default=2000)
     seed.add_argument("--fresh", action="store_true", help="wipe every host table first")
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     imp.add_argument("csv")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return cli.serve(args.config, args.db)
+        return cli.serve(args.config, args.db, args.port)
     if args.command == "seed":
         return cli.seed_demo(args.config, args.db, args.households, fresh=args.fresh)
     return cli.import_readings(args.config, args.csv, args.db)

@@ -2,6 +2,7 @@
 config, bad CSV, already seeded) print one clear message, never a traceback."""
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -41,19 +42,29 @@ def _guarded(action: Callable[[], int]) -> int:
         return 1
 
 
-def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None) -> int:
-    """Run the host in the foreground until Ctrl-C."""
+def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None,
+          port: int | None = None) -> int:
+    """Run the host in the foreground until Ctrl-C / SIGTERM. `port` overrides the config's."""
     import uvicorn
 
     from host.app import create_app
 
     def run() -> int:
         settings, engine = _open(config_path, db_override)
+        listen_port = settings.listen_port if port is None else port
         shown = make_url(engine.url).render_as_string(hide_password=True)
-        print(f"host for {settings.estate_name} on http://{settings.listen_host}:{settings.listen_port} "
+        print(f"host for {settings.estate_name} on http://{settings.listen_host}:{listen_port} "
               f"(database {shown})", flush=True)
-        uvicorn.run(create_app(settings, engine), host=settings.listen_host, port=settings.listen_port,
-                    log_level="info", lifespan="off")
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal
+        # to whatever handler was there before; with these no-op handlers that ends
+        # in a clean exit 0 instead of a KeyboardInterrupt traceback or death by signal.
+        previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            uvicorn.run(create_app(settings, engine), host=settings.listen_host, port=listen_port,
+                        log_level="info", lifespan="off")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         return 0
     return _guarded(run)
 

@@ -105,7 +105,7 @@ class KioskApp(App):
         register_font()
         load_kv(*kv_files())
         self.timer = IdleTimer(self.settings.idle_timeout_s)
-        self.timer.bind(remaining=self.setter("idle_remaining"), on_expire=lambda *_: self.flow.go_idle())
+        self.timer.bind(remaining=self.setter("idle_remaining"), on_expire=self._idle_expired)
         self.idle_remaining = self.timer.remaining
 
         root = BoxLayout(orientation="horizontal")
@@ -122,6 +122,11 @@ class KioskApp(App):
         self.flow.bind(screen=self._show_screen)
         self._configure_window()
         return root
+
+    def _idle_expired(self, *_: Any) -> None:
+        """Nobody touched the kiosk: the next resident starts afresh, in the default language."""
+        self.flow.go_idle()
+        self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
 
     def _rescale(self, area: KioskArea, size: tuple[float, float]) -> None:
         width, height = size
@@ -143,6 +148,8 @@ class KioskApp(App):
             Window.borderless = True
             Window.fullscreen = "auto"
         else:
+            Window.fullscreen = False
+            Window.borderless = False
             bench = BENCH_WIDTH if self.controls is not None else 0
             Window.size = (display.width + bench, display.height)
         Window.show_cursor = display.show_cursor

@@ -66,12 +66,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_runs_in_the_foreground_until_interrupted(host_toml: Path, tmp_path: Path) -> None:
-    port = _free_port()
-    host_toml.write_text(TEST_HOST_TOML.replace("listen_port = 0", f"listen_port = {port}"), encoding="utf-8")
+def test_serve_runs_in_the_foreground_until_terminated(host_toml: Path, tmp_path: Path) -> None:
+    port = _free_port()   # the config says port 0; --port overrides it
     db = str(tmp_path / "serve.sqlite3")
     assert cli.seed_demo(host_toml, db, 2000) == 0
-    proc = subprocess.Popen([sys.executable, "-m", "host", "--config", str(host_toml), "--db", db, "serve"],
+    proc = subprocess.Popen([sys.executable, "-m", "host", "--config", str(host_toml), "--db", db,
+                             "serve", "--port", str(port)],
                             cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
@@ -81,7 +81,7 @@ def test_serve_runs_in_the_foreground_until_interrupted(host_toml: Path, tmp_pat
         reply = httpx.get(f"http://127.0.0.1:{port}/api/v1/households/{DEMO_HOUSES['paid_up']}/bill")
         assert reply.status_code == 200 and reply.json()["house_no"] == "1-1-101"
     finally:
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)      # what `kiosk demo` sends
         out, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0
     assert f"host for 翠湖花园 on http://127.0.0.1:{port}" in out

@@ -114,16 +114,18 @@ async def test_countdown_returns_to_idle_and_forgets(kiosk_app: Any) -> None:
     from kiosk.screens.touch import tap, wait_for
 
     app = kiosk_app
+    await tap(app.screen("idle").ids.lang)       # this resident reads English
     await lookup(app, BILL_HOUSE, "bill")
     bar = app.screen("bill").ids.bar
-    assert bar.ids.countdown.text == tr("common.countdown", seconds=3)
+    assert bar.ids.countdown.text == tr("common.countdown", "en", seconds=3)
     await wait_for(lambda: app.idle_remaining <= 2, timeout_s=5, what="the countdown")
-    assert bar.ids.countdown.text == tr("common.countdown", seconds=app.idle_remaining)
+    assert bar.ids.countdown.text == tr("common.countdown", "en", seconds=app.idle_remaining)
     await tap(bar.ids.title)                     # any touch starts it again
     assert app.idle_remaining == 3
     await wait_for(lambda: app.screens.current == "idle", timeout_s=6, what="the idle screen")
     assert app.flow.house_text == "" and app.flow.bill is None
     assert app.screen("bill").ids.rows.children == []
+    assert app.lang == "zh"                      # the next resident starts in the default language
     await tap(app.screen("idle").ids.pay)
     assert (await show(app, "entry")).ids.display.text == tr("entry.placeholder")
 
@@ -144,3 +146,20 @@ async def test_language_toggle_is_one_tap(kiosk_app: Any) -> None:
     await tap(message.ids.bar.ids.lang)
     assert message.ids.body.text == tr("msg.card_soon", "zh")
     await go_home(app)
+
+
+async def test_escape_never_quits_and_keyboard_types(kiosk_app: Any) -> None:
+    from kivy.core.window import Window
+
+    from kiosk.screens.touch import frames, tap
+
+    app = kiosk_app
+    assert Window.dispatch("on_keyboard", 27, 0, None, []) is True    # swallowed
+    await frames(3)
+    assert app.screens.current == "idle" and app.root.parent is Window
+    assert app._on_request_close() is False        # windowed demo: the window may close
+    await tap(app.screen("idle").ids.pay)
+    await show(app, "entry")
+    for char in "3-2-1202":
+        Window.dispatch("on_keyboard", ord(char), 0, char, [])
+    assert app.flow.house_text == "3-2-1202"

@@ -1,0 +1,20 @@
+"""`kiosk demo --tour`: every screen by touch, a PNG of each."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+
+async def test_tour_visits_every_screen(kiosk_app: Any, reference_host: Any, artifacts: Any) -> None:
+    from kiosk.tour import run_tour
+
+    shots = await run_tour(kiosk_app, artifacts / "tour")
+    names = [p.stem.split("-", 1)[1] for p in shots]
+    assert names == ["idle-zh", "idle-en", "entry-typed", "bill-3-2-1202", "pay-coming-soon",
+                     "nothing-due-1-1-101", "unknown-house", "host-unavailable", "retry-after-host-back",
+                     "card-services", "countdown", "back-to-idle"]
+    assert all(p.stat().st_size > 10_000 for p in shots)
+    assert reference_host.running
