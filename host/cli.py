@@ -19,6 +19,10 @@ from host.db import households as households_t
 MAX_LISTED_PROBLEMS = 200
 
 
+class _Stopped(Exception):
+    """SIGINT/SIGTERM outside uvicorn's own handling."""
+
+
 def _err(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
 
@@ -55,13 +59,19 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
         shown = make_url(engine.url).render_as_string(hide_password=True)
         print(f"host for {settings.estate_name} on http://{settings.listen_host}:{listen_port} "
               f"(database {shown})", flush=True)
-        # uvicorn shuts down gracefully on SIGINT/SIGTERM and then re-raises the signal
-        # to whatever handler was there before; with these no-op handlers that ends
-        # in a clean exit 0 instead of a KeyboardInterrupt traceback or death by signal.
-        previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
+        # the handler that was there before. Ours turns it (or one that arrives before
+        # uvicorn takes over) into a clean exit 0: no KeyboardInterrupt traceback,
+        # no death by signal.
+        def stop(_sig: int, _frame: object) -> None:
+            raise _Stopped
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             uvicorn.run(create_app(settings, engine), host=settings.listen_host, port=listen_port,
                         log_level="info", lifespan="off")
+        except _Stopped:
+            pass
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
