@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
         if name == "import-readings":
             cmd.add_argument("file", type=Path, help="CSV export of the meter-reading system")
         if name == "seed-demo":
-            cmd.add_argument("--households", type=int, default=2400)
+            cmd.add_argument("--households", type=int, default=2000)
+            cmd.add_argument("--fresh", action="store_true",
+                             help="wipe every host table first (refused otherwise if households exist)")
 
     bill = sub.add_parser("bill", help="print a household's itemized bill from a host")
     bill.add_argument("house", help="house number, building-unit-room, e.g. 3-2-1202")
@@ -77,7 +79,7 @@ def _host(args: argparse.Namespace) -> int:
     if args.host_command == "serve":
         return host_cli.serve(args.config, db_override=args.db, port=args.port)
     if args.host_command == "seed-demo":
-        return host_cli.seed_demo(args.config, db_override=args.db, households=args.households)
+        return host_cli.seed_demo(args.config, db_override=args.db, households=args.households, fresh=args.fresh)
     return host_cli.import_readings(args.config, args.file, db_override=args.db)
 
 

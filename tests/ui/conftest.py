@@ -13,7 +13,6 @@ import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +21,10 @@ import pytest
 from kiosk import ui_env  # noqa: F401  (Kivy environment, before any kivy import)
 from kiosk.config import HostSettings as KioskHostSettings
 from kiosk.config import KioskSettings
-from .xdisplay import start_xvfb
+from kiosk.xvfb import Xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts" / "ui"
-TODAY = date(2026, 11, 21)   # the host's "today" in docs/host-api.md
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,16 +33,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def display() -> Iterator[str]:
-    proc = None
+    server = None
     if not os.environ.get("DISPLAY"):
-        proc = start_xvfb()
+        server = Xvfb(2400, 2000)   # room for 1920x1080 plus the bench, and portrait 1080x1920
+        os.environ["DISPLAY"] = server.start()
     yield os.environ["DISPLAY"]
-    if proc is not None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except Exception:  # noqa: BLE001
-            proc.kill()
+    if server is not None:
+        server.stop()
 
 
 class ServerControls:
@@ -59,29 +54,6 @@ class ServerControls:
 
     async def set_host_running(self, running: bool) -> None:
         await asyncio.to_thread(self.server.start if running else self.server.stop)
-
-
-@pytest.fixture(scope="session")
-def reference_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The real reference host (host.app under uvicorn, seeded demo estate) on a
-    free loopback port, its date pinned so bills are the same every run."""
-    from host.app import create_app
-    from host.config import load_host_settings
-    from host.db import create_tables, make_engine
-    from host.seed import seed_demo
-    from host.server import HostServer
-
-    db = tmp_path_factory.mktemp("host") / "host.sqlite3"
-    settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
-    engine = make_engine(settings.database_url)
-    create_tables(engine)
-    seed_demo(engine, settings, today=TODAY)
-    server = HostServer(create_app(settings, engine, today=lambda: TODAY), "127.0.0.1", 0)
-    server.start()
-    yield server
-    if server.running:
-        server.stop()
-    engine.dispose()
 
 
 def kiosk_settings(host_url: str, **overrides: Any) -> KioskSettings:
