@@ -42,3 +42,69 @@ class BadHostReply(HostError):
     """The host answered something we cannot understand."""
 
     message_key = "error.host_bad_reply"
+
+
+# --- devices: who must act differs (staff for a fault, resident for a card) --
+class DeviceError(KioskError):
+    message_key = "error.device"
+
+
+class ReaderFault(DeviceError):
+    """The card reader itself failed (port gone, no answer): staff must act."""
+
+    message_key = "error.reader_fault"
+
+
+class BadSwipe(DeviceError):
+    """A partial or garbled swipe, or a number that fails its checks: swipe again."""
+
+    message_key = "error.bad_swipe"
+
+
+class SwipeTimeout(DeviceError):
+    message_key = "error.swipe_timeout"
+
+
+class PinPadFault(DeviceError):
+    message_key = "error.pinpad_fault"
+
+
+class PinEntryCancelled(DeviceError):
+    message_key = "error.pin_cancelled"
+
+
+class PinEntryTimeout(DeviceError):
+    message_key = "error.pin_timeout"
+
+
+class PrinterFault(DeviceError):
+    message_key = "error.printer_fault"
+
+
+class PaperOut(PrinterFault):
+    message_key = "error.paper_out"
+
+
+# --- payments ---------------------------------------------------------------
+class PaymentDeclined(HostRejected):
+    """The bank said no; `code` says why (see kiosk/i18n.py decline.*)."""
+
+    message_key = "error.declined"
+
+    def __init__(self, code: str, detail: str = "", tries_left: int | None = None) -> None:
+        super().__init__(detail or code)
+        self.code, self.tries_left = code, tries_left
+
+
+class OutcomeUnknown(HostError):
+    """No answer, a broken connection or a bad MAC after the request left:
+    a reversal is journaled and sent; the resident is told nothing was charged
+    once it is acknowledged."""
+
+    message_key = "error.outcome_unknown"
+
+
+class PaymentsSuspended(HostError):
+    """A reversal is still pending: no new payment may start."""
+
+    message_key = "error.payments_suspended"

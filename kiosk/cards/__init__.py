@@ -1,0 +1,1 @@
+"""Card applications and the crypto they (and host messages) use."""

@@ -1,0 +1,64 @@
+"""The ports services depend on. Adapters raise only the typed errors of
+kiosk.domain.errors (converting library exceptions at the boundary)."""
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Protocol
+
+from kiosk.domain.card import CardSwipe
+from kiosk.domain.receipt import Receipt
+
+
+class CardReader(Protocol):
+    async def read_swipe(self, timeout_s: float) -> CardSwipe:
+        """Arm the reader and wait for one swipe. Raises BadSwipe (please swipe
+        again), SwipeTimeout, ReaderFault."""
+
+    async def cancel(self) -> None:
+        """Disarm; a pending read_swipe raises SwipeTimeout."""
+
+    async def close(self) -> None: ...
+
+
+class PinKey(enum.Enum):
+    """What the pad reports as keys are pressed: never the digit's value."""
+
+    DIGIT = "digit"
+    BACKSPACE = "backspace"
+    CLEAR = "clear"
+    CANCEL = "cancel"
+    ENTER = "enter"
+
+
+class PinPad(Protocol):
+    async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
+        """Load the PIN working key, encrypted under the pad's terminal master
+        key; the pad checks the KCV. Raises PinPadFault."""
+
+    async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None],
+                          timeout_s: float) -> bytes:
+        """Ask the pad to collect a 6-digit PIN for `pan`. `on_key(key, digits_entered)`
+        is called from the event loop for every key press. Returns the ISO 9564
+        format-0 PIN block encrypted under the PIN key (8 bytes). Raises
+        PinEntryCancelled, PinEntryTimeout, PinPadFault."""
+
+    async def cancel(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class PaperStatus(enum.Enum):
+    OK = "ok"
+    NEAR_END = "near_end"
+    OUT = "out"
+
+
+class ReceiptPrinter(Protocol):
+    async def paper_status(self) -> PaperStatus:
+        """Raises PrinterFault if the printer does not answer."""
+
+    async def print_receipt(self, receipt: Receipt) -> None:
+        """Print as one buffer. Raises PaperOut, PrinterFault."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,52 @@
+"""What a receipt says (the printer adapter decides how it looks on paper)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kiosk.domain.money import Money
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptItem:
+    label: str           # e.g. "电费 2026-10" or "滞纳金"
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    estate: str
+    kiosk_id: str
+    when: datetime
+    house_no: str
+    items: tuple[ReceiptItem, ...]
+    total: Money
+    masked_pan: str      # first 6 / last 4 only
+    txn_id: str          # the kiosk's transaction id
+    reference: str       # the bank's reference number
+    auth_code: str
+    reprint: bool = False
+
+    def lines(self) -> list[str]:
+        """The receipt as text lines (Chinese first, as residents read it)."""
+        out = [self.estate, "自助缴费凭条 / PAYMENT RECEIPT"]
+        if self.reprint:
+            out.append("*** 重打印 REPRINT ***")
+        out += [
+            f"终端号 Kiosk: {self.kiosk_id}",
+            f"时间 Time: {self.when:%Y-%m-%d %H:%M:%S}",
+            f"房号 House: {self.house_no}",
+            "-" * 32,
+        ]
+        out += [f"{item.label}  {item.amount.yuan:>10}" for item in self.items]
+        out += [
+            "-" * 32,
+            f"合计 TOTAL  {self.total.yuan:>10}",
+            f"卡号 Card: {self.masked_pan}",
+            f"参考号 Ref: {self.reference}",
+            f"授权码 Auth: {self.auth_code}",
+            f"流水号 Txn: {self.txn_id}",
+            "交易以银行记录为准",
+            "The bank's journal prevails.",
+        ]
+        return out
