@@ -2,29 +2,42 @@
 the kiosk's typed host errors at this boundary (DESIGN §2 rule 4)."""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import httpx
 
 from kiosk.backend_client.wire import parse_household_bill
 from kiosk.domain.bill import HouseholdBill
 from kiosk.domain.errors import BadHostReply, BadHouseNumber, HostRejected, HostUnavailable, HouseNotFound
 from kiosk.domain.house import HouseNumber
 
+if TYPE_CHECKING:
+    import httpx
+
 
 class HostClient:
     def __init__(self, base_url: str, *, timeout_s: float = 5.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s, transport=transport,
-                                       headers={"Accept": "application/json"})
+        self._options = dict(base_url=base_url, timeout=timeout_s, transport=transport,
+                             headers={"Accept": "application/json"})
+        self._http: httpx.AsyncClient | None = None
+
+    def warm_up(self) -> httpx.AsyncClient:
+        """Import httpx and build the client. Deferred from start-up (~120 ms of
+        imports) until the idle screen is up, so the kiosk shows itself sooner."""
+        if self._http is None:
+            import httpx
+            self._http = httpx.AsyncClient(**self._options)
+        return self._http
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
     async def _get(self, path: str) -> Any:
+        import httpx
+
         try:
-            response = await self._http.get(path)
+            response = await self.warm_up().get(path)
         except httpx.TransportError as exc:  # refused, reset, timeout: nothing happened
             raise HostUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:

@@ -17,6 +17,7 @@ from kiosk import ui_env  # noqa: F401  (sets Kivy's environment before Kivy loa
 import ctypes.util
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.config import Config
 from kivy.core.window import Window
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
@@ -122,6 +123,10 @@ class KioskApp(App):
         self.flow.bind(screen=self._show_screen)
         self._configure_window()
         return root
+
+    def on_start(self) -> None:
+        # after the first frames are drawn: load what start-up deferred (httpx)
+        Clock.schedule_once(lambda _dt: self.kiosk.warm_up(), 0.5)
 
     def _idle_expired(self, *_: Any) -> None:
         """Nobody touched the kiosk: the next resident starts afresh, in the default language."""
