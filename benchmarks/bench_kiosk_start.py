@@ -36,6 +36,8 @@ def hook(app):
 """ % {"idle": IDLE_S}
 
 BARE = COMMON + """
+from kivy.config import Config
+Config.set('graphics', 'width', '1280'); Config.set('graphics', 'height', '800')  # same window as the kiosk
 from kivy.app import App
 from kivy.uix.label import Label
 class Hello(App):

@@ -1,4 +1,4 @@
-"""`python -m host serve|seed|import`: the same functions `kiosk host ...` calls."""
+"""`python -m host serve|seed|import|journal`: the same functions `kiosk host ...` calls."""
 from __future__ import annotations
 
 import argparse
@@ -20,11 +20,15 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--fresh", action="store_true", help="wipe every host table first")
     imp = commands.add_parser("import", help="import a meter-reading CSV and bill")
     imp.add_argument("csv")
+    journal = commands.add_parser("journal", help="print a business day's bank journal as CSV")
+    journal.add_argument("day", help="YYYY-MM-DD")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return cli.serve(args.config, args.db, args.port)
     if args.command == "seed":
         return cli.seed_demo(args.config, args.db, args.households, fresh=args.fresh)
+    if args.command == "journal":
+        return cli.export_journal(args.config, args.day, args.db)
     return cli.import_readings(args.config, args.csv, args.db)
 
 

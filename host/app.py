@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from host.bank.api import bank_routes
 from host.billing import UnknownHouse, household_bill
 from host.config import HostSettings
 from kiosk.domain.errors import BadHouseNumber
@@ -63,6 +64,7 @@ def create_app(settings: HostSettings, engine: Engine, *,
         routes=[
             Route("/api/v1/health", health, methods=["GET"]),
             Route("/api/v1/households/{house_no}/bill", bill, methods=["GET"]),
+            *bank_routes(settings, engine, today),   # payments, keys, journal (docs/payments.md)
         ],
         exception_handlers={500: server_error},
     )

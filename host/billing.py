@@ -172,6 +172,34 @@ def mark_paid(conn: Connection, house_no: str, period: str, *, reference: str,
     return False
 
 
+_PAY = update(bills).where(bills.c.household_id == bindparam("hid"), bills.c.period.in_(bindparam("periods", expanding=True)),
+                           bills.c.paid_at.is_(None)) \
+    .values(paid_at=bindparam("p_at"), paid_ref=bindparam("p_ref"))
+_UNPAY = update(bills).where(bills.c.household_id == bindparam("hid"), bills.c.paid_ref == bindparam("p_ref")) \
+    .values(paid_at=None, paid_ref=None)
+
+
+def pay_bills(conn: Connection, household_id: int, periods: list[str], *, reference: str,
+              paid_at: datetime) -> int:
+    """Mark a household's unpaid bills of `periods` paid with one bank reference
+    (a card payment settles several months at once). Returns how many it paid."""
+    return conn.execute(_PAY, {"hid": household_id, "periods": list(periods), "p_at": paid_at,
+                               "p_ref": reference}).rowcount
+
+
+def unpay_bills(conn: Connection, household_id: int, reference: str) -> int:
+    """Undo pay_bills (a reversal): the bills paid with `reference` are unpaid again."""
+    return conn.execute(_UNPAY, {"hid": household_id, "p_ref": reference}).rowcount
+
+
+def unpaid_periods(bill: dict[str, Any]) -> list[str]:
+    """The months a household_bill() reply asks to be paid, oldest first."""
+    periods = [a["period"] for a in bill["arrears"]]
+    if bill["current"] is not None and not bill["current"]["paid"]:
+        periods.append(bill["current"]["period"])
+    return periods
+
+
 # --- lookup (the per-request path: three indexed queries, statements built once) --
 _HOUSEHOLD = select(households.c.id, households.c.house_no, households.c.area_m2_x100) \
     .where(households.c.house_no == bindparam("house_no"))

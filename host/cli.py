@@ -129,3 +129,24 @@ def import_readings(config_path: Path | str, csv_path: Path | str, db_override: 
         print(f"{csv_path}: {summary}")
         return 0
     return _guarded(run)
+
+
+def export_journal(config_path: Path | str, day: str, db_override: str | None = None) -> int:
+    """`kiosk host journal DAY`: print the bank journal of business day DAY
+    (YYYY-MM-DD) as CSV on stdout, masked PANs only, for reconciliation."""
+    from host.bank.journal import journal_csv
+
+    def run() -> int:
+        try:
+            when = date.fromisoformat(day)
+            if len(day) != 10:
+                raise ValueError(day)
+        except ValueError:
+            _err(f"day {day!r} must be YYYY-MM-DD")
+            return 2
+        _, engine = _open(config_path, db_override)
+        with engine.connect() as conn:
+            sys.stdout.write(journal_csv(conn, when))
+        sys.stdout.flush()
+        return 0
+    return _guarded(run)

@@ -17,6 +17,8 @@ DEFAULT_DB_URL = "sqlite:///var/host.sqlite3"
 _PRICE = re.compile(r"^\d{1,6}(\.\d{1,4})?$")
 _QUANTITY = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
 _RATE = re.compile(r"^0(\.\d{1,8})?$")
+_KEY_HEX = re.compile(r"^[0-9A-Fa-f]{32}$")
+_KIOSK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +44,15 @@ class HostSettings:
     due_days: int = 30                    # due date = issue date (1st of next month) + due_days
     late_fee_daily_rate: Decimal = Decimal("0.0005")
     tariffs: tuple[Tariff, ...] = ()      # water, electricity, gas, property (in bill order)
+    kiosks: tuple[tuple[str, bytes], ...] = ()   # (kiosk id, terminal master key): the fleet
     source: str = ""
+
+    def tmk(self, kiosk_id: str) -> bytes | None:
+        """The kiosk's terminal master key, or None for a kiosk not in the fleet."""
+        for known, key in self.kiosks:
+            if known == kiosk_id:
+                return key
+        return None
 
     def tariff(self, utility: str) -> Tariff:
         for tariff in self.tariffs:
@@ -106,6 +116,23 @@ def _rate(section: Section, name: str, default: str) -> Decimal:
     return Decimal(text)
 
 
+def _kiosks(section: Section) -> tuple[tuple[str, bytes], ...]:
+    """[kiosks."KIOSK-DEMO-01"] tmk = "<32 hex>": one table per kiosk of the fleet."""
+    fleet: list[tuple[str, bytes]] = []
+    for kiosk_id in list(section.data):
+        if not _KIOSK_ID.match(kiosk_id):
+            raise section.error(kiosk_id, "a kiosk id is 1-32 letters, digits, '-', '_' or '.'")
+        kiosk = section.section(kiosk_id)
+        text = kiosk.get("tmk", str, check=lambda v: None if _KEY_HEX.match(v) else
+                         "must be 32 hex digits (a double-length 3DES key)")
+        key = bytes.fromhex(text)
+        if key[:8] == key[8:]:
+            raise kiosk.error("tmk", "its two halves are equal (degenerate 3DES key)")
+        kiosk.reject_unknown()
+        fleet.append((kiosk_id, key))
+    return tuple(fleet)
+
+
 def resolve_db_url(url: str) -> str:
     """A relative SQLite path is taken from the project root, so the host finds
     the same file whatever the current directory."""
@@ -129,6 +156,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     billing = root.section("billing")
     late = root.section("late_fee")
     tariffs_section = root.section("tariffs", required=True)
+    kiosks = _kiosks(root.section("kiosks"))
 
     estate = host.get("estate_name", str, check=lambda v: None if v.strip() else "must not be empty")
     listen_host = host.get("listen_host", str, "127.0.0.1")
@@ -154,7 +182,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     return HostSettings(
         estate_name=estate.strip(), listen_host=listen_host, listen_port=port,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
-        tariffs=tuple(tariffs), source=str(path),
+        tariffs=tuple(tariffs), kiosks=kiosks, source=str(path),
     )
 
 

@@ -92,6 +92,104 @@ bill_lines = Table(
 )
 
 
+# --- bank front-end and payments (docs/payments.md) ---------------------------
+# The full PAN is kept in bank_accounts only (the bank's own card data); every
+# other table holds a masked PAN (first 6 / last 4) or the account id.
+
+kiosks = Table(
+    "kiosks", metadata,
+    Column("kiosk_id", String(32), primary_key=True),
+    Column("last_counter", BigInteger, nullable=False, default=0),   # last accepted message counter
+    Column("key_version", Integer, nullable=False, default=0),       # +1 at every sign-on
+    Column("pik_under_tmk", String(32)),   # working keys as issued: hex, wrapped under the kiosk's TMK
+    Column("mak_under_tmk", String(32)),
+    Column("signed_on_at", DateTime),
+)
+
+bank_accounts = Table(
+    "bank_accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pan", String(19), nullable=False, unique=True),
+    Column("masked_pan", String(19), nullable=False),
+    Column("holder", String(100), nullable=False),
+    Column("expiry", String(4), nullable=False),              # YYMM: valid to the end of that month
+    Column("status", String(8), nullable=False),              # active | blocked
+    Column("balance_fen", BigInteger, nullable=False),
+    Column("daily_limit_fen", BigInteger, nullable=False),
+    Column("pin_salt", String(32), nullable=False),           # hex; the clear PIN is never stored
+    Column("pin_hash", String(64), nullable=False),           # hex SHA-256(salt || PIN)
+    Column("pin_tries", Integer, nullable=False, default=0),  # consecutive wrong PINs; 3 locks the PIN
+)
+
+bank_txns = Table(
+    "bank_txns", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", String(64), nullable=False, unique=True),
+    Column("kiosk_id", String(32), nullable=False),
+    # approved | declined | reversed (a reversal was received: tombstone if nothing was captured)
+    Column("state", String(10), nullable=False),
+    Column("account_id", ForeignKey("bank_accounts.id")),
+    Column("masked_pan", String(19)),
+    Column("household_id", ForeignKey("households.id")),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("reference", String(12), unique=True),
+    Column("business_day", Date, nullable=False),
+    Column("kiosk_time", String(32)),                          # local_time as the kiosk sent it
+    Column("reply_json", Text),                                # the first answer, byte for byte
+    Column("created_at", DateTime, nullable=False),
+    Column("reversed_at", DateTime),
+    Index("ix_bank_txns_account_day", "account_id", "business_day"),
+)
+
+bank_journal = Table(
+    "bank_journal", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("business_day", Date, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("kiosk_id", String(32), nullable=False),
+    Column("txn_id", String(64), nullable=False),
+    Column("type", String(8), nullable=False),      # sale | reversal
+    Column("result", String(10), nullable=False),   # approved | declined (sale); reversed | not_found (reversal)
+    Column("code", String(64)),                     # decline code, or the reversal's reason
+    Column("masked_pan", String(19)),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("reference", String(12)),
+    Column("auth_code", String(6)),
+    Index("ix_bank_journal_day", "business_day"),
+    Index("ix_bank_journal_txn", "txn_id"),
+)
+
+property_ledger = Table(
+    "property_ledger", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),      # payment | reversal
+    Column("household_id", ForeignKey("households.id"), nullable=False),
+    Column("periods", String(200), nullable=False), # "2026-08,2026-09,2026-10"
+    Column("amount_fen", BigInteger, nullable=False),   # bills + late fee; negative for a reversal
+    Column("late_fee_fen", BigInteger, nullable=False), # the late-fee part (negative for a reversal)
+    Column("reference", String(12), nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("at", DateTime, nullable=False),
+    UniqueConstraint("txn_id", "kind", name="uq_property_ledger_txn_kind"),
+)
+
+property_backups = Table(
+    "property_backups", metadata,
+    Column("txn_id", String(64), primary_key=True),
+    Column("kiosk_id", String(32), nullable=False),
+    Column("house_no", String(16)),
+    Column("amount_fen", BigInteger),
+    Column("masked_pan", String(19)),
+    Column("result", String(24)),
+    Column("reference", String(12)),
+    Column("auth_code", String(6)),
+    Column("at", String(32)),
+    Column("txn_json", Text, nullable=False),     # the copy as the kiosk sent it
+    Column("received_at", DateTime, nullable=False),
+)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # Autocommit at the driver; SQLAlchemy's "begin" event below emits BEGIN itself,
     # so a transaction really starts where the code says it does (pysqlite otherwise

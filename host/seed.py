@@ -14,6 +14,8 @@ from datetime import date, datetime, time as dtime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from host.bank.accounts import load_test_cards, seed_accounts
+from host.bank.keys import register_kiosk
 from host.billing import bill_period, due_date, issue_date, parse_period, period_of, shift_period
 from host.config import HostSettings
 from host.db import bills, buildings, bulk_insert, estates, meters, readings, units
@@ -52,10 +54,13 @@ class SeedSummary:
     bills: int
     periods: tuple[str, ...]        # billed months, oldest first
     seconds: float
+    accounts: int = 0               # bank card accounts opened from config/test-cards.toml
+    kiosks: int = 0                 # kiosks of the configured fleet registered
 
     def __str__(self) -> str:
         return (f"seeded {self.households} households, {self.readings} readings, {self.bills} bills "
-                f"for {', '.join(self.periods)} in {self.seconds:.1f} s")
+                f"for {', '.join(self.periods)}, {self.accounts} bank card accounts, "
+                f"{self.kiosks} kiosks in {self.seconds:.1f} s")
 
 
 def _layout(rng: random.Random, count: int) -> list[tuple[int, int, str, int]]:
@@ -122,7 +127,10 @@ def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUS
         reading_rows = _insert_readings(conn, rng, layout, house_ids, all_periods)
         n_bills = sum(bill_period(conn, p, settings).created for p in billed)
         _record_payments(conn, rng, settings, layout, house_ids, billed, today)
-    return SeedSummary(len(layout), reading_rows, n_bills, tuple(billed), time.perf_counter() - started)
+        accounts = seed_accounts(conn, load_test_cards())
+        fleet = sum(register_kiosk(conn, kiosk_id) for kiosk_id, _ in settings.kiosks)
+    return SeedSummary(len(layout), reading_rows, n_bills, tuple(billed), time.perf_counter() - started,
+                       accounts, fleet)
 
 
 def _insert_estate(conn: Connection, settings: HostSettings,

@@ -68,6 +68,12 @@ class Section:
                 raise self.error(name, "unknown key")
 
 
+def _resolve(path: str) -> Path:
+    """Relative paths in config are relative to the project folder."""
+    p = Path(path)
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
 def load_toml(path: Path | str) -> Section:
     path = Path(path)
     try:
@@ -107,6 +113,34 @@ class HostSettings:
     timeout_s: float = 5.0
 
 
+def hex_key(value: str) -> str | None:
+    try:
+        ok = len(bytes.fromhex(value)) == 16
+    except ValueError:
+        ok = False
+    return None if ok else "must be 32 hex digits (a double-length 3DES key)"
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """One device: `kind` picks the adapter ("sim" runs the simulator at the
+    transport and the real driver against it); the rest are its parameters."""
+
+    kind: str = "sim"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+DEVICE_KINDS = {
+    "card_reader": ("sim", "serial"),
+    "pin_pad": ("sim", "serial"),
+    "printer": ("sim", "network", "serial", "usb"),
+}
+DEVICE_PARAMS = {  # name -> type, for every kind of that device
+    "port": str, "baudrate": int, "host": str, "tcp_port": int, "vendor_id": int, "product_id": int,
+    "columns": int,
+}
+
+
 @dataclass(frozen=True)
 class KioskSettings:
     kiosk_id: str
@@ -116,7 +150,13 @@ class KioskSettings:
     notices: tuple[str, ...] = ()
     display: DisplaySettings = field(default_factory=DisplaySettings)
     host: HostSettings = field(default_factory=HostSettings)
+    tmk: bytes = field(default=b"", repr=False)   # terminal master key (demo key in the demo config)
+    journal_path: str = "var/kiosk/journal.sqlite3"
+    devices: dict[str, DeviceSettings] = field(default_factory=dict)
     source: str = ""
+
+    def device(self, name: str) -> DeviceSettings:
+        return self.devices.get(name, DeviceSettings())
 
 
 def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
@@ -124,6 +164,17 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
     kiosk = root.section("kiosk", required=True)
     display = root.section("display")
     host = root.section("host")
+    security = root.section("security")
+    journal = root.section("journal")
+    devices_section = root.section("devices")
+    devices: dict[str, DeviceSettings] = {}
+    device_sections = []
+    for name, kinds in DEVICE_KINDS.items():
+        dev = devices_section.section(name)
+        kind = dev.get("kind", str, "sim", check=one_of(*kinds))
+        params = {key: dev.get(key, kind_) for key, kind_ in DEVICE_PARAMS.items() if key in dev.data}
+        devices[name] = DeviceSettings(kind, params)
+        device_sections.append(dev)
     notices = kiosk.get("notices", list, [])
     if not all(isinstance(n, str) for n in notices):
         raise kiosk.error("notices", "must be a list of strings")
@@ -144,8 +195,11 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
             url=host.get("url", str, "http://127.0.0.1:8700", check=http_url).rstrip("/"),
             timeout_s=host.get("timeout_s", float, 5.0, check=positive),
         ),
+        tmk=bytes.fromhex(security.get("tmk", str, check=hex_key)),
+        journal_path=str(_resolve(journal.get("path", str, "var/kiosk/journal.sqlite3"))),
+        devices=devices,
         source=str(path),
     )
-    for section in (kiosk, display, host, root):
+    for section in (kiosk, display, host, security, journal, devices_section, *device_sections, root):
         section.reject_unknown()
     return settings

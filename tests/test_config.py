@@ -14,11 +14,23 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_shipped_configs_load():
     demo = load_kiosk_settings(CONFIG_DIR / "kiosk.demo.toml")
     assert demo.kiosk_id == "KIOSK-DEMO-01" and demo.language == "zh"
+    assert len(demo.tmk) == 16 and demo.device("printer").kind == "sim"
     site = load_kiosk_settings(CONFIG_DIR / "kiosk.site-example.toml")
     assert site.display.fullscreen and not site.display.show_cursor
+    assert site.device("printer").params == {"host": "192.168.10.20", "tcp_port": 9100, "columns": 32}
+
+
+SECURITY = "[security]\ntmk = '" + "11" * 16 + "'\n"
 
 
 @pytest.mark.parametrize("body, key, reason", [
+    ("[kiosk]\nid='K'\nestate_name='x'\n[security]\ntmk='1234'\n", "security.tmk", "32 hex digits"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[devices.printer]\nkind='laser'\n", "devices.printer.kind",
+     "must be one of sim, network, serial, usb"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[devices.pin_pad]\nkind='serial'\nport=3\n", "devices.pin_pad.port",
+     "must be str"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[devices.card_reader]\nspeed=9600\n", "devices.card_reader.speed",
+     "unknown key"),
     ("[kiosk]\nestate_name='x'\n", "kiosk.id", "is required"),
     ("[kiosk]\nid='K'\nestate_name='x'\nlanguage='fr'\n", "kiosk.language", "must be one of zh, en"),
     ("[kiosk]\nid='K'\nestate_name='x'\nidle_timeout_s='60'\n", "kiosk.idle_timeout_s", "must be int"),
@@ -31,7 +43,7 @@ def test_shipped_configs_load():
     ("[display]\nwidth=1280\n", "kiosk", "section is required"),
 ])
 def test_bad_config_names_file_key_and_reason(tmp_path, body, key, reason):
-    path = write(tmp_path, body)
+    path = write(tmp_path, body if "[security]" in body else body + SECURITY)
     with pytest.raises(ConfigError) as err:
         load_kiosk_settings(path)
     assert err.value.key == key

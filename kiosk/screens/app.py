@@ -59,6 +59,9 @@ class KioskArea(FloatLayout):
         return super().on_touch_down(touch)
 
 
+SCREENS = {"idle": IdleScreen, "entry": EntryScreen, "bill": BillScreen, "message": MessageScreen}
+
+
 class KioskApp(App):
     lang = StringProperty("zh")
     u = NumericProperty(8.0)               # layout unit: 1/100 of the kiosk area's short side
@@ -113,8 +116,7 @@ class KioskApp(App):
         self.kiosk_area = KioskArea()
         self.kiosk_area.bind(size=self._rescale)
         self.screens = ScreenManager(transition=NoTransition())
-        for screen in (IdleScreen(), EntryScreen(), BillScreen(), MessageScreen()):
-            self.screens.add_widget(screen)
+        self.screens.add_widget(IdleScreen())   # the others are built after it is drawn (_warm_up)
         self.kiosk_area.add_widget(self.screens)
         root.add_widget(self.kiosk_area)
         if self.controls is not None:
@@ -126,7 +128,16 @@ class KioskApp(App):
 
     def on_start(self) -> None:
         # after the first frames are drawn: load what start-up deferred (httpx)
-        Clock.schedule_once(lambda _dt: self.kiosk.warm_up(), 0.5)
+        Clock.schedule_once(self._warm_up, 0.5)
+
+    def _warm_up(self, _dt: float) -> None:
+        self.kiosk.warm_up()
+        for name in SCREENS:
+            self._ensure_screen(name)
+
+    def _ensure_screen(self, name: str) -> None:
+        if not self.screens.has_screen(name):
+            self.screens.add_widget(SCREENS[name]())
 
     def _idle_expired(self, *_: Any) -> None:
         """Nobody touched the kiosk: the next resident starts afresh, in the default language."""
@@ -139,6 +150,7 @@ class KioskApp(App):
         self.portrait = height > width * 1.1
 
     def _show_screen(self, _flow: Flow, name: str) -> None:
+        self._ensure_screen(name)
         self.screens.current = name
         assert self.timer is not None
         if name == "idle":
@@ -188,4 +200,5 @@ class KioskApp(App):
 
     # --- for tests and the tour ------------------------------------------------------
     def screen(self, name: str) -> Any:
+        self._ensure_screen(name)
         return self.screens.get_screen(name)

@@ -1,13 +1,20 @@
 """Helpers shared by the host tests (imported by name: tests/host is on sys.path)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from host.db import metadata
+from host.bank import money_totals
+from host.bank.accounts import load_test_cards
+from host.billing import household_bill
+from host.config import HostSettings
+from host.db import bank_accounts, metadata
+from signing_client import KioskSigner, SignedReply  # noqa: F401  (re-exported for the tests)
 
 SEED_TODAY = date(2026, 11, 21)   # "today" of the shared seeded estate
 
@@ -33,7 +40,18 @@ tiers = [{price = "2.63"}]
 
 [tariffs.property]
 price_per_m2 = "2.50"
+
+[kiosks."KIOSK-TEST-01"]
+tmk = "0123456789ABCDEFFEDCBA9876543210"
+
+[kiosks."KIOSK-TEST-02"]
+tmk = "F1E2D3C4B5A69788796A5B4C3D2E1F00"
 """
+
+TEST_KIOSK = "KIOSK-TEST-01"
+TEST_TMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+OTHER_KIOSK = "KIOSK-TEST-02"
+OTHER_TMK = bytes.fromhex("F1E2D3C4B5A69788796A5B4C3D2E1F00")
 
 
 def write_csv(path: Path, lines: list[str], header: str = "period,house_no,utility,reading") -> Path:
@@ -45,3 +63,49 @@ def dump(engine: Engine) -> dict[str, list[tuple[object, ...]]]:
     """Every row of every host table: to prove a refused import changed nothing."""
     with engine.connect() as conn:
         return {t.name: sorted(conn.execute(select(t)).all(), key=repr) for t in metadata.sorted_tables}
+
+
+@dataclass
+class BankEnv:
+    """A running host on loopback with its own database, and a kiosk (not yet signed on)."""
+    url: str
+    settings: HostSettings
+    engine: Engine
+    kiosk: KioskSigner
+
+    def totals(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return money_totals(conn)
+
+    def bill(self, house_no: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            return household_bill(conn, house_no, SEED_TODAY, self.settings)
+
+    def account(self, pan: str) -> Any:
+        with self.engine.connect() as conn:
+            return conn.execute(select(bank_accounts).where(bank_accounts.c.pan == pan)).one()
+
+    def dump(self) -> dict[str, list[tuple[object, ...]]]:
+        return dump(self.engine)
+
+    def signer(self, kiosk_id: str, tmk: bytes) -> KioskSigner:
+        return KioskSigner(self.url, kiosk_id, tmk)
+
+
+CARDS = {card.pan: card for card in load_test_cards()}
+GOOD = CARDS["6222021000000000017"]       # ICBC, ¥5,000.00, PIN 123456
+LOW = CARDS["6217002000000002"]           # CCB, ¥50.00
+EXPIRED = CARDS["6228483000000001"]       # ABC, expired 2312
+BLOCKED = CARDS["6258004000000008"]       # CMB, blocked
+LIMITED = CARDS["6214835000000008"]       # CITIC, daily limit ¥500.00
+
+
+def check_invariants(before: dict[str, int], after: dict[str, int]) -> None:
+    """Money is moved, never made or lost, and the books agree to the fen."""
+    assert after["bank_balances_fen"] + after["journal_net_fen"] == \
+        before["bank_balances_fen"] + before["journal_net_fen"]
+    for totals in (before, after):
+        assert totals["journal_net_fen"] == totals["ledger_fen"]
+        assert totals["ledger_fen"] - totals["ledger_late_fee_fen"] == totals["bills_paid_by_card_fen"]
+    assert after["bills_paid_fen"] - before["bills_paid_fen"] == \
+        after["bills_paid_by_card_fen"] - before["bills_paid_by_card_fen"]

@@ -1,0 +1,71 @@
+"""The kiosks' backup copies of their transactions (store and forward to the
+property host). Idempotent on txn.txn_id; a copy must never hold a full PAN."""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.engine import Connection
+
+from host.bank.security import BadRequest, Context, Message, text_field
+from host.db import property_backups
+from kiosk.domain.card import luhn_ok
+
+_DIGIT_RUN = re.compile(r"\d{13,}")
+_EXISTS = select(property_backups.c.txn_id).where(property_backups.c.txn_id == bindparam("txn_id"))
+
+
+def _scalars(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _scalars(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _scalars(item)
+    elif value is not None and not isinstance(value, bool):
+        yield str(value)
+
+
+def looks_like_pan(text: str) -> bool:
+    """13-19 consecutive digits passing the Luhn check, anywhere in `text`
+    (a longer run of digits is searched for such a window too)."""
+    for match in _DIGIT_RUN.finditer(text):
+        run = match.group()
+        for length in range(13, min(19, len(run)) + 1):
+            if any(luhn_ok(run[i:i + length]) for i in range(len(run) - length + 1)):
+                return True
+    return False
+
+
+def _opt(txn: dict[str, Any], name: str, max_len: int) -> str | None:
+    value = txn.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > max_len:
+        raise BadRequest(f"txn.{name} must be a string of at most {max_len} characters")
+    return value
+
+
+def handle_backup(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
+    txn = message.body.get("txn")
+    if not isinstance(txn, dict):
+        raise BadRequest("txn (an object) is required")
+    # everything but the envelope's own counter is searched (kiosk ids never hold 13 digits)
+    if any(looks_like_pan(s) for s in _scalars({k: v for k, v in message.body.items() if k != "counter"})):
+        raise BadRequest("the copy holds what looks like a full card number; send the masked PAN only")
+    txn_id = text_field(txn, "txn_id")
+    amount = txn.get("amount_fen")
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
+        raise BadRequest("txn.amount_fen must be an integer")
+    if conn.execute(_EXISTS, {"txn_id": txn_id}).first() is None:
+        conn.execute(insert(property_backups).values(
+            txn_id=txn_id, kiosk_id=message.kiosk_id, house_no=_opt(txn, "house_no", 16), amount_fen=amount,
+            masked_pan=_opt(txn, "masked_pan", 19), result=_opt(txn, "result", 24),
+            reference=_opt(txn, "reference", 12), auth_code=_opt(txn, "auth_code", 6),
+            at=_opt(txn, "at", 32), txn_json=json.dumps(txn, ensure_ascii=False, separators=(",", ":")),
+            received_at=ctx.now))
+    return {"stored": True}

@@ -1,0 +1,227 @@
+"""Card payments (sales) and reversals: the bank front-end's business.
+
+Each runs inside the SecureChannel's transaction, so the money movement, the
+journal line, the bills and the property ledger, the stored reply and the
+kiosk's counter are committed together or not at all."""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, Row
+
+from host.bank.accounts import MAX_PIN_TRIES, pin_matches
+from host.bank.journal import write_line
+from host.bank.keys import sign_on
+from host.bank.security import BadRequest, Context, Message, encode, int_field, text_field
+from host.billing import UnknownHouse, household_bill, pay_bills, unpaid_periods, unpay_bills
+from host.db import bank_accounts, bank_txns, households, property_ledger
+from kiosk.cards.crypto import CryptoError, pin_from_block_format0, tdes_decrypt
+from kiosk.domain.card import mask_pan, parse_track2
+from kiosk.domain.errors import BadHouseNumber, BadSwipe
+from kiosk.domain.house import HouseNumber
+
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
+
+_TXN = select(bank_txns).where(bank_txns.c.txn_id == bindparam("txn_id")).with_for_update()
+_ACCOUNT = select(bank_accounts.c.id, bank_accounts.c.masked_pan, bank_accounts.c.expiry,
+                  bank_accounts.c.status, bank_accounts.c.balance_fen, bank_accounts.c.daily_limit_fen,
+                  bank_accounts.c.pin_salt, bank_accounts.c.pin_hash, bank_accounts.c.pin_tries) \
+    .where(bank_accounts.c.pan == bindparam("pan")).with_for_update()
+_HOUSEHOLD = select(households.c.id).where(households.c.house_no == bindparam("house_no")).with_for_update()
+_SPENT_TODAY = select(func.coalesce(func.sum(bank_txns.c.amount_fen), 0)).where(
+    bank_txns.c.account_id == bindparam("account_id"), bank_txns.c.business_day == bindparam("day"),
+    bank_txns.c.state == "approved")
+_SET_TRIES = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
+    .values(pin_tries=bindparam("tries"))
+_MOVE = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
+    .values(balance_fen=bank_accounts.c.balance_fen + bindparam("delta"))
+_NEW_TXN = insert(bank_txns)
+_FINISH_TXN = update(bank_txns).where(bank_txns.c.id == bindparam("t_id")) \
+    .values(reference=bindparam("ref"), reply_json=bindparam("reply"))
+_LEDGER = insert(property_ledger)
+_LEDGER_PAYMENT = select(property_ledger).where(property_ledger.c.txn_id == bindparam("txn_id"),
+                                                property_ledger.c.kind == "payment")
+
+
+def handle_sign_on(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
+    return sign_on(conn, ctx.kiosk, ctx.tmk, ctx.now)
+
+
+def card_expired(expiry: str, business_day: date) -> bool:
+    """YYMM: the card is good to the last day of that month."""
+    return (2000 + int(expiry[:2]), int(expiry[2:])) < (business_day.year, business_day.month)
+
+
+def _declined(txn_id: str, code: str, tries_left: int | None = None) -> dict[str, Any]:
+    return {"txn_id": txn_id, "result": "declined", "code": code, "tries_left": tries_left}
+
+
+def _payment_fields(body: dict[str, Any]) -> dict[str, Any]:
+    txn_id = text_field(body, "txn_id")
+    house_no = text_field(body, "house_no", 16)
+    amount = int_field(body, "amount_fen", 1)
+    periods = body.get("periods")
+    if not isinstance(periods, list) or not periods or not all(
+            isinstance(p, str) and _PERIOD.match(p) for p in periods) or len(set(periods)) != len(periods):
+        raise BadRequest("periods must be a non-empty list of distinct YYYY-MM months")
+    pan = text_field(body, "pan", 19)
+    expiry = text_field(body, "expiry", 4)
+    track2 = text_field(body, "track2", 40)
+    pin_block = text_field(body, "pin_block", 16)
+    if not _HEX16.match(pin_block):
+        raise BadRequest("pin_block must be 16 hex digits (8 bytes)")
+    try:
+        swipe = parse_track2(track2)
+    except BadSwipe:
+        raise BadRequest("track2 is not a readable ISO/IEC 7813 track 2") from None
+    if swipe.pan != pan or swipe.expiry != expiry:
+        raise BadRequest("pan and expiry must be those of track2")
+    try:
+        house = str(HouseNumber.parse(house_no))
+    except BadHouseNumber:
+        raise BadRequest("house_no must be building-unit-room, e.g. 3-2-1202") from None
+    local_time = body.get("local_time")
+    return {"txn_id": txn_id, "house_no": house, "amount_fen": amount, "periods": sorted(periods),
+            "pan": pan, "pin_block": bytes.fromhex(pin_block),
+            "local_time": local_time if isinstance(local_time, str) else None}
+
+
+def _open_pin(block: bytes, pan: str, pik: bytes) -> str | None:
+    try:
+        return pin_from_block_format0(tdes_decrypt(pik, block), pan)
+    except CryptoError:
+        return None     # not a format 0 block under this PIK: counts as a wrong PIN
+
+
+def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:
+    f = _payment_fields(message.body)
+    txn_id = f["txn_id"]
+    existing = conn.execute(_TXN, {"txn_id": txn_id}).first()
+    if existing is not None:
+        if existing.kiosk_id != message.kiosk_id:
+            raise BadRequest("this txn_id belongs to another kiosk")
+        if existing.state == "reversed":
+            return _declined(txn_id, "reversed")
+        return existing.reply_json.encode("utf-8")    # the first answer, unchanged
+    household_id = conn.execute(_HOUSEHOLD, {"house_no": f["house_no"]}).scalar()
+    if household_id is None:
+        raise BadRequest(f"no household {f['house_no']} on this estate")
+    account = conn.execute(_ACCOUNT, {"pan": f["pan"]}).first()
+    day = ctx.business_day
+
+    reply, bill = _decide(conn, f, account, household_id, ctx)
+    approved = reply["result"] == "approved"
+    row = {"txn_id": txn_id, "kiosk_id": message.kiosk_id, "state": "approved" if approved else "declined",
+           "account_id": account.id if account is not None else None,
+           "masked_pan": account.masked_pan if account is not None else mask_pan(f["pan"]),
+           "household_id": household_id, "amount_fen": f["amount_fen"], "reference": None,
+           "business_day": day, "kiosk_time": f["local_time"], "reply_json": None, "created_at": ctx.now}
+    txn_pk = conn.execute(_NEW_TXN, row).inserted_primary_key[0]
+    if approved:
+        assert account is not None and bill is not None
+        reference = f"{day:%y%m%d}{txn_pk % 1_000_000:06d}"
+        reply.update(reference=reference, auth_code=f"{secrets.randbelow(10 ** 6):06d}")
+        conn.execute(_MOVE, {"a_id": account.id, "delta": -f["amount_fen"]})
+        paid = pay_bills(conn, household_id, f["periods"], reference=reference, paid_at=ctx.now)
+        if paid != len(f["periods"]):
+            raise RuntimeError(f"expected to pay {len(f['periods'])} bills, paid {paid}")
+        conn.execute(_LEDGER, {"txn_id": txn_id, "kind": "payment", "household_id": household_id,
+                               "periods": ",".join(f["periods"]), "amount_fen": f["amount_fen"],
+                               "late_fee_fen": bill["late_fee_fen"], "reference": reference,
+                               "business_day": day, "at": ctx.now})
+    body = encode(reply)
+    conn.execute(_FINISH_TXN, {"t_id": txn_pk, "ref": reply.get("reference"), "reply": body.decode("utf-8")})
+    write_line(conn, day=day, at=ctx.now, kiosk_id=message.kiosk_id, txn_id=txn_id, type_="sale",
+               result=reply["result"], code=reply.get("code"), masked_pan=row["masked_pan"],
+               amount_fen=f["amount_fen"], reference=reply.get("reference"), auth_code=reply.get("auth_code"))
+    return body
+
+
+def _decide(conn: Connection, f: dict[str, Any], account: Row[Any] | None, household_id: int,
+            ctx: Context) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The checks, in order: card, PIN, bill, limits. (reply, the bill if approved)."""
+    txn_id = f["txn_id"]
+    if account is None:
+        return _declined(txn_id, "unknown_card"), None
+    if account.status != "active":
+        return _declined(txn_id, "card_blocked"), None
+    if card_expired(account.expiry, ctx.business_day):
+        return _declined(txn_id, "expired_card"), None
+    if account.pin_tries >= MAX_PIN_TRIES:
+        return _declined(txn_id, "pin_locked", 0), None
+    assert ctx.kiosk.pik is not None
+    pin = _open_pin(f["pin_block"], f["pan"], ctx.kiosk.pik)
+    if pin is None or not pin_matches(account.pin_salt, account.pin_hash, pin):
+        tries = account.pin_tries + 1
+        conn.execute(_SET_TRIES, {"a_id": account.id, "tries": tries})
+        if tries >= MAX_PIN_TRIES:
+            return _declined(txn_id, "pin_locked", 0), None
+        return _declined(txn_id, "wrong_pin", MAX_PIN_TRIES - tries), None
+    if account.pin_tries:
+        conn.execute(_SET_TRIES, {"a_id": account.id, "tries": 0})
+
+    try:
+        bill = household_bill(conn, f["house_no"], ctx.business_day, ctx.settings)
+    except UnknownHouse:
+        raise BadRequest(f"no household {f['house_no']} on this estate") from None
+    if bill["total_due_fen"] == 0:
+        return _declined(txn_id, "nothing_due"), None
+    if f["amount_fen"] != bill["total_due_fen"] or f["periods"] != unpaid_periods(bill):
+        return _declined(txn_id, "bill_changed"), None
+    spent = conn.execute(_SPENT_TODAY, {"account_id": account.id, "day": ctx.business_day}).scalar_one()
+    if spent + f["amount_fen"] > account.daily_limit_fen:
+        return _declined(txn_id, "daily_limit"), None
+    if account.balance_fen < f["amount_fen"]:
+        return _declined(txn_id, "insufficient_funds"), None
+    return {"txn_id": txn_id, "result": "approved", "reference": None, "auth_code": None,
+            "business_day": ctx.business_day.isoformat(), "amount_fen": f["amount_fen"]}, bill
+
+
+def handle_reversal(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
+    txn_id = text_field(message.body, "txn_id")
+    amount = int_field(message.body, "amount_fen", 0)
+    reason = message.body.get("reason", "")
+    if not isinstance(reason, str):
+        raise BadRequest("reason must be a string")
+    reason = reason[:64] or None
+    txn = conn.execute(_TXN, {"txn_id": txn_id}).first()
+    day, now = ctx.business_day, ctx.now
+
+    def line(result: str, masked: str | None, amount_fen: int, reference: str | None) -> None:
+        write_line(conn, day=day, at=now, kiosk_id=message.kiosk_id, txn_id=txn_id, type_="reversal",
+                   result=result, code=reason, masked_pan=masked, amount_fen=amount_fen,
+                   reference=reference, auth_code=None)
+
+    if txn is None:   # nothing captured: a tombstone, so a late payment is declined `reversed`
+        conn.execute(_NEW_TXN, {"txn_id": txn_id, "kiosk_id": message.kiosk_id, "state": "reversed",
+                                "account_id": None, "masked_pan": None, "household_id": None,
+                                "amount_fen": amount, "reference": None, "business_day": day,
+                                "kiosk_time": None, "reply_json": None, "created_at": now, "reversed_at": now})
+        line("not_found", None, amount, None)
+        return {"txn_id": txn_id, "status": "not_found"}
+    if txn.kiosk_id != message.kiosk_id:
+        raise BadRequest("this txn_id belongs to another kiosk")
+    if txn.state == "reversed":
+        return {"txn_id": txn_id, "status": "already_reversed" if txn.reference else "not_found"}
+    if txn.state == "declined":
+        conn.execute(update(bank_txns).where(bank_txns.c.id == txn.id).values(state="reversed", reversed_at=now))
+        line("not_found", txn.masked_pan, amount, None)
+        return {"txn_id": txn_id, "status": "not_found"}
+
+    if amount != txn.amount_fen:
+        raise BadRequest(f"amount_fen {amount} is not the captured {txn.amount_fen}")
+    conn.execute(_MOVE, {"a_id": txn.account_id, "delta": txn.amount_fen})
+    unpay_bills(conn, txn.household_id, txn.reference)
+    payment = conn.execute(_LEDGER_PAYMENT, {"txn_id": txn_id}).one()
+    conn.execute(_LEDGER, {"txn_id": txn_id, "kind": "reversal", "household_id": payment.household_id,
+                           "periods": payment.periods, "amount_fen": -payment.amount_fen,
+                           "late_fee_fen": -payment.late_fee_fen, "reference": payment.reference,
+                           "business_day": day, "at": now})
+    conn.execute(update(bank_txns).where(bank_txns.c.id == txn.id).values(state="reversed", reversed_at=now))
+    line("reversed", txn.masked_pan, txn.amount_fen, txn.reference)
+    return {"txn_id": txn_id, "status": "reversed"}

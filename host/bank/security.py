@@ -1,0 +1,177 @@
+"""Message security for every kiosk -> host POST under /api/v1/bank/ and
+/api/v1/property/ (docs/payments.md):
+
+1. the body is JSON with "kiosk_id" and "counter"        else 400 bad_request
+2. the kiosk is in the configured fleet                    else 401 unknown_kiosk
+3. it has signed on (the MAK is known; sign-on uses the TMK) else 401 not_signed_on
+4. header X-MAC = X9.19 MAC of the exact body bytes        else 401 bad_mac
+5. counter > the last accepted one                         else 409 replay
+6. the handler's own checks                                else 400 bad_request
+
+Steps 3-6 and the business effect run in one database transaction, which also
+stores the new counter; any refusal rolls it back, so a refused message
+changes nothing. Every reply sent once the key is known (4-6 and the
+answer) carries X-MAC over its exact body bytes under that same key."""
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from Crypto.Cipher import DES
+from sqlalchemy.engine import Connection, Engine
+
+from host.bank.keys import KioskState, advance_counter, load_kiosk
+from host.config import HostSettings
+
+
+class BadRequest(ValueError):
+    """A handler's refusal: 400 {"error": "bad_request", "message": ...}; rolls back."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    kiosk_id: str
+    counter: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    settings: HostSettings
+    kiosk: KioskState
+    tmk: bytes
+    business_day: date
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    mac: str | None          # hex, upper case; None when no key is known for the sender
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+# A handler returns the reply body: a dict to serialise, or bytes already
+# serialised (an idempotent repeat returns the first answer byte for byte).
+Handler = Callable[[Connection, Message, Context], "dict[str, Any] | bytes"]
+
+
+def encode(reply: dict[str, Any]) -> bytes:
+    return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def mac_x919(key: bytes, data: bytes) -> bytes:
+    """ANSI X9.19 (ISO 9797-1 algorithm 3, padding method 1), byte-for-byte the
+    same as kiosk.cards.crypto.mac_x919 (a test checks it) but with the CBC
+    chain done by pycryptodome: ~15x faster on a payment message."""
+    if len(key) != 16:
+        raise ValueError("X9.19 needs a double-length key")
+    padded = data + bytes(-len(data) % 8) if data else bytes(8)
+    last = DES.new(key[:8], DES.MODE_CBC, iv=bytes(8)).encrypt(padded)[-8:]
+    return DES.new(key[:8], DES.MODE_ECB).encrypt(DES.new(key[8:], DES.MODE_ECB).decrypt(last))
+
+
+def mac_ok(key: bytes, body: bytes, header: str | None) -> bool:
+    if not header:
+        return False
+    try:
+        given = bytes.fromhex(header.strip())
+    except ValueError:
+        return False
+    return hmac.compare_digest(mac_x919(key, body), given)
+
+
+def _signed(status: int, reply: dict[str, Any] | bytes, key: bytes | None) -> Reply:
+    body = reply if isinstance(reply, bytes) else encode(reply)
+    return Reply(status, body, mac_x919(key, body).hex().upper() if key is not None else None)
+
+
+def _error(status: int, code: str, message: str, key: bytes | None = None) -> Reply:
+    return _signed(status, {"error": code, "message": message}, key)
+
+
+class SecureChannel:
+    """Runs a handler behind the message checks, in one transaction per message.
+    On SQLite the transactions of this process run one at a time (a lock), so a
+    read-then-write never meets another writer; elsewhere rows are locked with
+    SELECT ... FOR UPDATE."""
+
+    def __init__(self, engine: Engine, settings: HostSettings, *,
+                 today: Callable[[], date] = date.today,
+                 now: Callable[[], datetime] = datetime.now) -> None:
+        self.engine, self.settings, self.today, self.now = engine, settings, today, now
+        self._lock: AbstractContextManager[Any] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext())
+
+    def handle(self, handler: Handler, raw: bytes, mac_header: str | None, *,
+               under_tmk: bool = False) -> Reply:
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "bad_request", "the body is not JSON")
+        if not isinstance(body, dict):
+            return _error(400, "bad_request", "the body must be a JSON object")
+        kiosk_id, counter = body.get("kiosk_id"), body.get("counter")
+        if not isinstance(kiosk_id, str) or not kiosk_id:
+            return _error(400, "bad_request", "kiosk_id (a string) is required")
+        if not isinstance(counter, int) or isinstance(counter, bool) or not 0 <= counter < 2 ** 63:
+            return _error(400, "bad_request", "counter (a non-negative integer) is required")
+        tmk = self.settings.tmk(kiosk_id)
+        if tmk is None:
+            return _error(401, "unknown_kiosk", "this kiosk is not in the host's fleet")
+
+        with self._lock, self.engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                state = load_kiosk(conn, kiosk_id, tmk)
+                key = tmk if under_tmk else state.mak
+                if key is None:
+                    tx.rollback()
+                    return _error(401, "not_signed_on", "sign on first (POST /api/v1/bank/sign-on)")
+                if not mac_ok(key, raw, mac_header):
+                    tx.rollback()
+                    return _error(401, "bad_mac", "the message MAC does not verify", key)
+                if counter <= state.last_counter:
+                    tx.rollback()
+                    return _error(409, "replay", f"counter {counter} is not above the last accepted "
+                                  f"{state.last_counter}", key)
+                context = Context(self.settings, state, tmk, self.today(), self.now())
+                try:
+                    reply = handler(conn, Message(kiosk_id, counter, body), context)
+                except BadRequest as exc:
+                    tx.rollback()
+                    return _error(400, "bad_request", str(exc), key)
+                advance_counter(conn, kiosk_id, counter)
+                tx.commit()
+            except BaseException:
+                if tx.is_active:
+                    tx.rollback()
+                raise
+        # sign-on replies under the TMK; everything else under the MAK the request used
+        return _signed(200, reply, key)
+
+
+# --- field helpers for handlers ---------------------------------------------------
+def text_field(body: dict[str, Any], name: str, max_len: int = 64, *, required: bool = True) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value or len(value) > max_len:
+        raise BadRequest(f"{name} must be a non-empty string of at most {max_len} characters")
+    return value
+
+
+def int_field(body: dict[str, Any], name: str, minimum: int = 0) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value < 2 ** 63:
+        raise BadRequest(f"{name} must be an integer >= {minimum}")
+    return value

@@ -1,0 +1,85 @@
+"""Signed kiosk -> host messages (docs/payments.md): a JSON body holding the
+kiosk id and a strictly increasing counter, MACed (ANSI X9.19) over its exact
+bytes; the reply's MAC is checked the same way.
+
+Failure mapping, by what we can know about the money:
+- connection refused            -> HostUnavailable: the request never left
+- timeout / broken connection,
+  5xx, or a reply whose MAC fails -> OutcomeUnknown (financial) / HostUnavailable
+- 401 bad MAC / not signed on   -> NotSignedOn: sign on again (the host changed nothing)
+- other 4xx                     -> HostRejected (the host changed nothing)
+"""
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from kiosk.cards.crypto import mac_x919
+from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, OutcomeUnknown
+
+if TYPE_CHECKING:
+    import httpx
+
+
+class NotSignedOn(HostRejected):
+    """The host does not accept our MAC key (restarted keys, new kiosk): sign on again."""
+
+
+def encode_body(fields: dict[str, Any]) -> bytes:
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def mac_hex(key: bytes, body: bytes) -> str:
+    return mac_x919(key, body).hex().upper()
+
+
+class SignedChannel:
+    def __init__(self, base_url: str, kiosk_id: str, next_counter: Callable[[], int], *,
+                 timeout_s: float, transport: "httpx.AsyncBaseTransport | None" = None) -> None:
+        self.kiosk_id = kiosk_id
+        self._next_counter = next_counter
+        self._options = dict(base_url=base_url, timeout=timeout_s, transport=transport)
+        self._http: httpx.AsyncClient | None = None
+
+    def _client(self) -> "httpx.AsyncClient":
+        if self._http is None:
+            import httpx
+            self._http = httpx.AsyncClient(**self._options)
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def post(self, path: str, fields: dict[str, Any], key: bytes, *, financial: bool) -> dict[str, Any]:
+        import httpx
+
+        body = encode_body({"kiosk_id": self.kiosk_id, "counter": self._next_counter(), **fields})
+        unknown = OutcomeUnknown if financial else HostUnavailable
+        try:
+            response = await self._client().post(path, content=body, headers={
+                "Content-Type": "application/json", "X-MAC": mac_hex(key, body)})
+        except httpx.ConnectError as exc:  # no connection was made: nothing was sent
+            raise HostUnavailable(f"{path}: {exc}") from exc
+        except httpx.TransportError as exc:  # it may have arrived and been acted on
+            raise unknown(f"{path}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 500:
+            raise unknown(f"{path}: HTTP {response.status_code}")
+        reply_mac = response.headers.get("X-MAC", "")
+        if not hmac.compare_digest(reply_mac.upper(), mac_hex(key, response.content)):
+            if response.status_code == 401:
+                raise NotSignedOn(f"{path}: HTTP 401, reply not under our key")
+            raise unknown(f"{path}: reply MAC does not verify")
+        try:
+            reply = json.loads(response.content)
+        except ValueError as exc:
+            raise unknown(f"{path}: reply is not JSON") from exc
+        if response.status_code == 401:
+            raise NotSignedOn(f"{path}: {reply.get('error')}")
+        if response.status_code != 200:
+            raise HostRejected(f"{path}: HTTP {response.status_code} {reply.get('error')}")
+        if not isinstance(reply, dict):
+            raise (unknown if financial else BadHostReply)(f"{path}: reply is not an object")
+        return reply

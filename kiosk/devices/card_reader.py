@@ -1,0 +1,189 @@
+"""CardReader adapter for a serial magnetic-stripe reader (pyserial).
+
+The byte protocol is in msr_codec; this module only does the I/O: open the
+port, arm, wait for one swipe, disarm. Blocking pyserial calls run in a worker
+thread (asyncio.to_thread), never on the event loop. Track data is never
+logged: only events and frame errors are."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import termios
+import time
+from collections import deque
+
+import serial
+
+from kiosk.devices import msr_codec as codec
+from kiosk.devices.msr_codec import CardData, Command, FrameError, TrackStatus
+from kiosk.domain.card import CardSwipe, parse_track2
+from kiosk.domain.errors import BadSwipe, ReaderFault, SwipeTimeout
+
+log = logging.getLogger(__name__)
+
+# What pyserial lets through when a port fails: its own exception, OSError from
+# the fd, and termios.error (not an OSError) from tcflush/tcsetattr on a tty
+# whose other end is gone.
+_IO_ERRORS = (serial.SerialException, OSError, termios.error)
+
+POLL_S = 0.05          # how often the worker looks at the cancel flag and deadline
+ACK_TIMEOUT_S = 1.0    # reader must answer a command within this
+FRAME_GAP_S = 0.5      # silence inside a frame longer than this = frame cut short
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class SerialCardReader:
+    """Implements kiosk.devices.ports.CardReader.
+
+    The port is opened on first use (in the worker thread) and reopened after an
+    I/O failure, so a reader that was unplugged and plugged back works again."""
+
+    def __init__(self, port_path: str, baudrate: int = 9600, *,
+                 ack_timeout_s: float = ACK_TIMEOUT_S) -> None:
+        self.port_path, self.baudrate = port_path, baudrate
+        self._ack_timeout_s = ack_timeout_s
+        self._serial: serial.Serial | None = None
+        self._cancel = threading.Event()
+        self._io_lock = threading.Lock()      # one worker on the port at a time
+        self._busy = asyncio.Lock()
+
+    async def read_swipe(self, timeout_s: float) -> CardSwipe:
+        async with self._busy:
+            self._cancel.clear()
+            try:
+                track2 = await asyncio.to_thread(self._read_blocking, timeout_s)
+            except asyncio.CancelledError:
+                self._cancel.set()   # the worker thread stops at its next poll
+                raise
+        # parse_track2 raises BadSwipe, never anything else, on a garbled track
+        return parse_track2(track2)
+
+    async def cancel(self) -> None:
+        self._cancel.set()
+
+    async def close(self) -> None:
+        self._cancel.set()
+        await asyncio.to_thread(self._close_port)
+
+    # --- worker thread -------------------------------------------------------
+    def _read_blocking(self, timeout_s: float) -> str:
+        deadline = time.monotonic() + timeout_s
+        with self._io_lock:
+            try:
+                port = self._open()
+                port.reset_input_buffer()   # stale bytes of an earlier exchange
+                link = _Link(port)
+                self._command(link, Command.ARM)
+                try:
+                    return self._await_card(link, deadline)
+                finally:
+                    self._disarm_quietly(link)
+            except _IO_ERRORS as exc:
+                self._close_port()
+                raise ReaderFault(f"card reader I/O failed on {self.port_path}") from exc
+            except _Cancelled:
+                raise SwipeTimeout("swipe cancelled") from None
+
+    def _open(self) -> serial.Serial:
+        if self._serial is None:
+            try:
+                self._serial = serial.Serial(self.port_path, self.baudrate, timeout=POLL_S,
+                                             write_timeout=self._ack_timeout_s)
+            except (*_IO_ERRORS, ValueError) as exc:
+                raise ReaderFault(f"cannot open card reader port {self.port_path}") from exc
+        return self._serial
+
+    def _close_port(self) -> None:
+        port, self._serial = self._serial, None
+        if port is not None:
+            try:
+                port.close()
+            except _IO_ERRORS:
+                pass
+
+    def _command(self, link: _Link, command: Command) -> None:
+        """Send a command and wait for its ACK; one retry on NAK (line noise).
+        Anything else that arrives meanwhile is kept for the caller."""
+        held: list[codec.Event] = []
+        try:
+            for _attempt in range(2):
+                link.port.write(codec.encode_command(command))
+                limit = time.monotonic() + self._ack_timeout_s
+                while (event := link.next_event(limit)) is not None:
+                    if isinstance(event, codec.Ack):
+                        return
+                    if isinstance(event, codec.Nak):
+                        break
+                    held.append(event)
+                else:
+                    raise ReaderFault(f"card reader did not answer {command.name}")
+            raise ReaderFault(f"card reader refused {command.name}")
+        finally:
+            link.pending.extendleft(reversed(held))
+
+    def _await_card(self, link: _Link, deadline: float) -> str:
+        while True:
+            event = link.next_event(min(deadline, time.monotonic() + POLL_S))
+            if event is None:
+                if self._cancel.is_set():
+                    raise _Cancelled()
+                if time.monotonic() >= deadline and not link.decoder.in_frame:
+                    raise SwipeTimeout("no card swiped")
+                continue
+            if isinstance(event, FrameError):
+                log.info("card reader: bad frame (%s)", event.reason)
+                raise BadSwipe(f"bad frame from reader: {event.reason}")
+            if isinstance(event, CardData):
+                return self._track2_of(event)
+            # a stray ACK/NAK while waiting for a card: nothing to do
+
+    @staticmethod
+    def _track2_of(card: CardData) -> str:
+        status = card.track2.status
+        log.info("card reader: swipe received, track 2 %s", status.name)
+        if status is TrackStatus.OK:
+            return card.track2.data
+        if status is TrackStatus.ERROR:
+            raise BadSwipe("track 2 read error")
+        raise BadSwipe("track 2 blank")
+
+    def _disarm_quietly(self, link: _Link) -> None:
+        """Always leave the reader disarmed (a swipe after we stopped listening
+        must not be sent later). Errors here must not hide the real outcome;
+        a dead port shows up on the next read."""
+        try:
+            self._command(link, Command.DISARM)
+        except (ReaderFault, *_IO_ERRORS):
+            log.debug("card reader: disarm not acknowledged")
+
+
+class _Link:
+    """The port, its decoder, and events decoded but not yet consumed (one read
+    may carry an ACK and a card frame together)."""
+
+    def __init__(self, port: serial.Serial) -> None:
+        self.port = port
+        self.decoder = codec.ReaderDecoder()
+        self.pending: deque[codec.Event] = deque()
+        self._last_byte = time.monotonic()
+
+    def next_event(self, until: float) -> codec.Event | None:
+        """The next event, or None once `until` has passed. A frame that stops
+        arriving for FRAME_GAP_S becomes a FrameError (cut short)."""
+        while not self.pending:
+            data = self.port.read(1)          # waits up to POLL_S
+            if data:
+                if self.port.in_waiting:
+                    data += self.port.read(self.port.in_waiting)
+                self._last_byte = time.monotonic()
+                self.pending.extend(self.decoder.feed(data))
+            elif (self.decoder.in_frame
+                  and time.monotonic() - self._last_byte > FRAME_GAP_S):
+                self.pending.extend(self.decoder.expire())
+            if not self.pending and time.monotonic() >= until:
+                return None
+        return self.pending.popleft()

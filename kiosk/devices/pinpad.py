@@ -1,0 +1,243 @@
+"""PinPad adapter for a serial encrypting PIN pad (pyserial).
+
+The byte protocol is in pinpad_codec; this module does the I/O in a worker
+thread (asyncio.to_thread) and hands key events to the event loop with
+loop.call_soon_threadsafe. The app never sees a PIN digit: the pad reports
+key kinds and counts, and returns the PIN block encrypted under the PIN key.
+PIN blocks and PANs are never logged."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import termios
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+import serial
+
+from kiosk.devices import pinpad_codec as codec
+from kiosk.devices.pinpad_codec import Cmd, KeyEvent, PinOutcome, PinResult, Status, StatusReply
+from kiosk.devices.ports import PinKey
+from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
+
+log = logging.getLogger(__name__)
+
+# pyserial's exception, OSError from the fd, termios.error (not an OSError)
+# from tcflush/tcsetattr once the other end of the line is gone.
+_IO_ERRORS = (serial.SerialException, OSError, termios.error)
+
+POLL_S = 0.05          # how often the worker looks at the abort flag
+ACK_TIMEOUT_S = 0.5    # the pad ACKs a frame at once
+REPLY_TIMEOUT_S = 2.0  # ... and answers it soon after
+FRAME_GAP_S = 0.5      # silence inside a frame longer than this = frame cut short
+GRACE_S = 2.0          # the pad ends its own entry timeout; we wait this much longer
+SENDS = 3              # a frame is sent at most this often when NAKed
+
+
+class SerialPinPad:
+    """Implements kiosk.devices.ports.PinPad. The port is opened on first use
+    and reopened after an I/O failure."""
+
+    def __init__(self, port_path: str, baudrate: int = 9600, *, pin_length: int = 6,
+                 reply_timeout_s: float = REPLY_TIMEOUT_S) -> None:
+        self.port_path, self.baudrate, self.pin_length = port_path, baudrate, pin_length
+        self._reply_timeout_s = reply_timeout_s
+        self._serial: serial.Serial | None = None
+        self._abort = threading.Event()
+        self._io_lock = threading.Lock()     # one exchange on the port at a time
+
+    async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
+        try:
+            request = codec.encode_load_pin_key(wrapped, check_value)
+        except ValueError as exc:
+            raise PinPadFault(str(exc)) from exc
+        reply = await asyncio.to_thread(self._exchange, request, Cmd.LOAD_PIN_KEY_RESULT)
+        if reply is Status.KCV_MISMATCH:
+            raise PinPadFault("PIN key check value does not match")
+        if reply is not Status.OK:
+            raise PinPadFault(f"PIN pad refused the PIN key ({reply.name})")
+        log.info("PIN pad: PIN key loaded")
+
+    async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None],
+                          timeout_s: float) -> bytes:
+        loop = asyncio.get_running_loop()
+        request = codec.encode_start_pin(pan, timeout_s, self.pin_length)
+
+        def deliver(key: PinKey, digits: int) -> None:   # runs on the loop thread
+            try:
+                on_key(key, digits)
+            except Exception:
+                log.exception("PIN pad on_key callback failed")
+
+        def post(key: PinKey, digits: int) -> None:      # runs in the worker thread
+            try:
+                loop.call_soon_threadsafe(deliver, key, digits)
+            except RuntimeError:    # loop closed: nobody is listening any more
+                pass
+
+        self._abort.clear()
+        try:
+            return await asyncio.to_thread(self._collect_blocking, request, post, timeout_s)
+        except asyncio.CancelledError:
+            self._abort.set()      # the worker aborts the entry on the pad
+            raise
+
+    async def cancel(self) -> None:
+        """Abort a running PIN entry: collect_pin raises PinEntryCancelled."""
+        self._abort.set()
+
+    async def close(self) -> None:
+        self._abort.set()
+        await asyncio.to_thread(self._close_port)
+
+    # --- worker thread -------------------------------------------------------
+    def _exchange(self, request: bytes, reply_cmd: Cmd) -> Status:
+        with self._io_lock:
+            try:
+                link = self._link()
+                return link.transact(request, reply_cmd)
+            except _IO_ERRORS as exc:
+                self._close_port()
+                raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
+
+    def _collect_blocking(self, request: bytes, post: Callable[[PinKey, int], None],
+                          timeout_s: float) -> bytes:
+        with self._io_lock:
+            try:
+                link = self._link()
+                status = link.transact(request, Cmd.START_PIN_RESULT)
+                if status is Status.BUSY:     # an entry left over (we crashed?): end it
+                    link.transact(codec.encode_abort(), Cmd.ABORT_RESULT)
+                    status = link.transact(request, Cmd.START_PIN_RESULT)
+                if status is Status.NO_PIN_KEY:
+                    raise PinPadFault("no PIN key loaded in the PIN pad")
+                if status is not Status.OK:
+                    raise PinPadFault(f"PIN pad refused to start PIN entry ({status.name})")
+                result, timed_out = self._await_result(link, post, timeout_s)
+            except _IO_ERRORS as exc:
+                self._close_port()
+                raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
+        if result.outcome is PinOutcome.OK:
+            return result.block
+        if result.outcome is PinOutcome.TIMEOUT or timed_out:
+            raise PinEntryTimeout("no PIN entered in time")
+        raise PinEntryCancelled("PIN entry cancelled")
+
+    def _await_result(self, link: _Link, post: Callable[[PinKey, int], None],
+                      timeout_s: float) -> tuple[PinResult, bool]:
+        """Relay key events until the pad's PIN result. On abort() or when the
+        pad overstays its own timeout, send ABORT and keep waiting for the
+        result (the pad may have finished in the meantime: its answer wins)."""
+        deadline = time.monotonic() + timeout_s + GRACE_S
+        abort_sent_at: float | None = None
+        timed_out = False
+        while True:
+            now = time.monotonic()
+            if abort_sent_at is None and (self._abort.is_set() or now >= deadline):
+                timed_out = not self._abort.is_set()
+                link.send(codec.encode_abort())
+                abort_sent_at = now
+            elif abort_sent_at is not None and now - abort_sent_at > self._reply_timeout_s:
+                raise PinPadFault("PIN pad did not end the PIN entry")
+            message = link.next_message(now + POLL_S)
+            if isinstance(message, KeyEvent):
+                post(message.key, message.digits)
+            elif isinstance(message, PinResult):
+                return message, timed_out
+            # None (nothing yet), ACK of our ABORT, its 83 reply: keep waiting
+
+    def _link(self) -> _Link:
+        if self._serial is None:
+            try:
+                self._serial = serial.Serial(self.port_path, self.baudrate, timeout=POLL_S,
+                                             write_timeout=ACK_TIMEOUT_S)
+            except (*_IO_ERRORS, ValueError) as exc:
+                raise PinPadFault(f"cannot open PIN pad port {self.port_path}") from exc
+            self._serial.reset_input_buffer()
+        return _Link(self._serial, self._reply_timeout_s)
+
+    def _close_port(self) -> None:
+        port, self._serial = self._serial, None
+        if port is not None:
+            try:
+                port.close()
+            except _IO_ERRORS:
+                pass
+
+
+class _Link:
+    """Frames on the port: send with ACK/NAK retries, receive typed messages."""
+
+    def __init__(self, port: serial.Serial, reply_timeout_s: float) -> None:
+        self.port = port
+        self.reply_timeout_s = reply_timeout_s
+        self.decoder = codec.FrameDecoder()
+        self.pending: deque[codec.Event] = deque()
+        self._last_byte = time.monotonic()
+
+    def send(self, frame: bytes) -> None:
+        self.port.write(frame)
+
+    def transact(self, request: bytes, reply_cmd: Cmd) -> Status:
+        """Send a request (resent on NAK), then wait for its status reply."""
+        for _attempt in range(SENDS):
+            self.port.write(request)
+            event = self._next_link_answer(time.monotonic() + ACK_TIMEOUT_S)
+            if isinstance(event, codec.Ack):
+                break
+            if event is None:
+                raise PinPadFault("PIN pad does not answer")
+        else:
+            raise PinPadFault("PIN pad keeps refusing our frames")
+        limit = time.monotonic() + self.reply_timeout_s
+        while (message := self.next_message(limit)) is not None:
+            if isinstance(message, StatusReply) and message.cmd is reply_cmd:
+                return message.status
+            # a stray key event or result of an earlier entry: not ours
+        raise PinPadFault(f"PIN pad did not answer {Cmd(request[3]).name}")
+
+    def _next_link_answer(self, until: float) -> codec.Ack | codec.Nak | None:
+        """The pad's ACK/NAK for our frame; frames that arrive meanwhile are
+        put back, in order, for whoever reads messages next."""
+        held: list[codec.Event] = []
+        try:
+            while (event := self.next_event(until)) is not None:
+                if isinstance(event, (codec.Ack, codec.Nak)):
+                    return event
+                held.append(event)
+            return None
+        finally:
+            self.pending.extendleft(reversed(held))
+
+    def next_message(self, until: float) -> codec.PadMessage | None:
+        """The next well-formed pad message, or None once `until` has passed.
+        Corrupt frames are skipped (a lost key event heals with the next one;
+        a lost result ends in the host's deadline)."""
+        while (event := self.next_event(until)) is not None:
+            if isinstance(event, codec.Frame):
+                try:
+                    return codec.decode_pad_message(event)
+                except ValueError as exc:
+                    log.warning("PIN pad: bad message skipped (%s)", exc)
+            elif isinstance(event, codec.FrameError):
+                log.warning("PIN pad: bad frame skipped (%s)", event.reason)
+        return None
+
+    def next_event(self, until: float) -> codec.Event | None:
+        """The next link event, or None once `until` has passed. A frame that
+        stops arriving for FRAME_GAP_S becomes a FrameError (cut short)."""
+        while not self.pending:
+            data = self.port.read(1)          # waits up to POLL_S
+            if data:
+                if self.port.in_waiting:
+                    data += self.port.read(self.port.in_waiting)
+                self._last_byte = time.monotonic()
+                self.pending.extend(self.decoder.feed(data))
+            elif (self.decoder.in_frame
+                  and time.monotonic() - self._last_byte > FRAME_GAP_S):
+                self.pending.extend(self.decoder.expire())
+            if not self.pending and time.monotonic() >= until:
+                return None
+        return self.pending.popleft()

@@ -1,0 +1,277 @@
+"""Byte protocol of the serial encrypting PIN pad (pure: no I/O).
+
+Every message, both ways, is one frame::
+
+    STX(02) LEN_H LEN_L CMD DATA... ETX(03) LRC
+    LEN = len(CMD + DATA), big-endian;  LRC = XOR of LEN_H .. ETX
+
+The pad answers every host frame with ACK(06) as soon as it has checked it,
+or NAK(15) for a bad LRC / layout (the host sends it again); then the answer
+frame follows. Frames from the pad are not acknowledged (a lost key event is
+healed by the next one: each carries the digit count).
+
+Host -> pad                                    pad -> host
+  31 LOAD PIN KEY  wrapped key 16 ‖ KCV 3        81 status  (00 ok, 01 KCV mismatch, 04 bad request)
+  32 START PIN     PAN 12 digits (ASCII) ‖       82 status  (00 started, 02 no PIN key, 03 busy,
+                   min len 1 ‖ max len 1 ‖                      04 bad request)
+                   timeout 2 (1/10 s)            90 key event: key 1 ‖ digits entered 1 (never values)
+                                                 91 PIN result: 00 ‖ PIN block 8 (format 0 under the
+                                                    PIN key, 3DES) | 01 cancelled | 02 timed out
+                                                    | 03 aborted by host
+  33 ABORT         -                             83 status 00 (then 91 03 if an entry was running)
+
+Key codes: 01 digit, 02 backspace, 03 clear, 04 cancel, 05 enter.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from kiosk.devices.ports import PinKey
+
+STX, ETX, ACK, NAK = 0x02, 0x03, 0x06, 0x15
+MAX_LEN = 64          # longest CMD+DATA we accept; more is line garbage
+
+
+class Cmd(enum.IntEnum):
+    LOAD_PIN_KEY = 0x31
+    START_PIN = 0x32
+    ABORT = 0x33
+    LOAD_PIN_KEY_RESULT = 0x81
+    START_PIN_RESULT = 0x82
+    ABORT_RESULT = 0x83
+    KEY_EVENT = 0x90
+    PIN_RESULT = 0x91
+
+
+REPLY_TO = {Cmd.LOAD_PIN_KEY: Cmd.LOAD_PIN_KEY_RESULT, Cmd.START_PIN: Cmd.START_PIN_RESULT,
+            Cmd.ABORT: Cmd.ABORT_RESULT}
+
+
+class Status(enum.IntEnum):
+    OK = 0x00
+    KCV_MISMATCH = 0x01
+    NO_PIN_KEY = 0x02
+    BUSY = 0x03
+    BAD_REQUEST = 0x04
+
+
+class PinOutcome(enum.IntEnum):
+    OK = 0x00
+    CANCELLED = 0x01
+    TIMEOUT = 0x02
+    ABORTED = 0x03
+
+
+KEY_CODES: dict[PinKey, int] = {PinKey.DIGIT: 0x01, PinKey.BACKSPACE: 0x02,
+                                PinKey.CLEAR: 0x03, PinKey.CANCEL: 0x04, PinKey.ENTER: 0x05}
+KEYS_BY_CODE = {code: key for key, code in KEY_CODES.items()}
+
+
+# --- frames -----------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Frame:
+    cmd: int
+    data: bytes = field(default=b"", repr=False)   # may be a PIN block: not in reprs
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Nak:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FrameError:
+    reason: str
+
+
+Event = Frame | Ack | Nak | FrameError
+
+
+def lrc(data: bytes) -> int:
+    value = 0
+    for b in data:
+        value ^= b
+    return value
+
+
+def encode_frame(cmd: int, data: bytes = b"") -> bytes:
+    body = (len(data) + 1).to_bytes(2, "big") + bytes([cmd]) + data + bytes([ETX])
+    return bytes([STX]) + body + bytes([lrc(body)])
+
+
+class FrameDecoder:
+    """Incremental decoder, used on both ends. Outside a frame: ACK/NAK become
+    events, STX starts a frame, any other byte is noise and skipped. expire()
+    turns a frame that stopped arriving into FrameError."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    @property
+    def in_frame(self) -> bool:
+        return bool(self._buf)
+
+    def expire(self) -> list[Event]:
+        if not self._buf:
+            return []
+        self._buf.clear()
+        return [FrameError("truncated frame")]
+
+    def feed(self, data: bytes) -> list[Event]:
+        events: list[Event] = []
+        for byte in data:
+            if not self._buf:
+                if byte == ACK:
+                    events.append(Ack())
+                elif byte == NAK:
+                    events.append(Nak())
+                elif byte == STX:
+                    self._buf.append(byte)
+                continue
+            self._buf.append(byte)
+            event = self._try_frame()
+            if event is not None:
+                events.append(event)
+                self._buf.clear()
+        return events
+
+    def _try_frame(self) -> Event | None:
+        buf = self._buf
+        if len(buf) < 3:
+            return None
+        length = int.from_bytes(buf[1:3], "big")
+        if not 1 <= length <= MAX_LEN:
+            return FrameError(f"bad length {length}")
+        total = 1 + 2 + length + 2
+        if len(buf) < total:
+            return None
+        if buf[total - 2] != ETX:
+            return FrameError("ETX missing")
+        if lrc(buf[1:total - 1]) != buf[total - 1]:
+            return FrameError("bad LRC")
+        return Frame(buf[3], bytes(buf[4:total - 2]))
+
+
+# --- host side: requests out, typed answers in ------------------------------
+def pan_field(pan: str) -> str:
+    """The 12 PAN digits the format-0 block uses: rightmost 12 without the check
+    digit. Only these go to the pad."""
+    if not pan.isdigit() or len(pan) < 13:
+        raise ValueError("PAN must be at least 13 digits")
+    return pan[:-1][-12:]
+
+
+def encode_load_pin_key(wrapped: bytes, check_value: bytes) -> bytes:
+    if len(wrapped) != 16 or len(check_value) != 3:
+        raise ValueError("PIN key is 16 bytes wrapped, KCV 3 bytes")
+    return encode_frame(Cmd.LOAD_PIN_KEY, wrapped + check_value)
+
+
+def encode_start_pin(pan: str, timeout_s: float, pin_length: int = 6) -> bytes:
+    tenths = max(1, min(0xFFFF, round(timeout_s * 10)))
+    data = (pan_field(pan).encode("ascii") + bytes([pin_length, pin_length])
+            + tenths.to_bytes(2, "big"))
+    return encode_frame(Cmd.START_PIN, data)
+
+
+def encode_abort() -> bytes:
+    return encode_frame(Cmd.ABORT)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReply:
+    cmd: Cmd                 # which request it answers (81/82/83)
+    status: Status
+
+
+@dataclass(frozen=True, slots=True)
+class KeyEvent:
+    key: PinKey
+    digits: int
+
+
+@dataclass(frozen=True, slots=True)
+class PinResult:
+    outcome: PinOutcome
+    block: bytes = field(default=b"", repr=False)
+
+
+PadMessage = StatusReply | KeyEvent | PinResult
+
+
+def decode_pad_message(frame: Frame) -> PadMessage:
+    """A pad frame -> typed message; ValueError if it makes no sense."""
+    data = frame.data
+    if frame.cmd in (Cmd.LOAD_PIN_KEY_RESULT, Cmd.START_PIN_RESULT, Cmd.ABORT_RESULT):
+        if len(data) != 1:
+            raise ValueError("status reply must carry one byte")
+        return StatusReply(Cmd(frame.cmd), Status(data[0]))
+    if frame.cmd == Cmd.KEY_EVENT:
+        if len(data) != 2 or data[0] not in KEYS_BY_CODE:
+            raise ValueError("bad key event")
+        return KeyEvent(KEYS_BY_CODE[data[0]], data[1])
+    if frame.cmd == Cmd.PIN_RESULT:
+        if not data:
+            raise ValueError("empty PIN result")
+        outcome = PinOutcome(data[0])
+        if len(data) != (9 if outcome is PinOutcome.OK else 1):
+            raise ValueError("bad PIN result length")
+        return PinResult(outcome, bytes(data[1:]))
+    raise ValueError(f"unknown pad message 0x{frame.cmd:02X}")
+
+
+# --- pad side (the simulator; a real pad's firmware) -------------------------
+@dataclass(frozen=True, slots=True)
+class LoadPinKey:
+    wrapped: bytes = field(repr=False)
+    check_value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StartPin:
+    pan12: str = field(repr=False)
+    min_len: int
+    max_len: int
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Abort:
+    pass
+
+
+HostRequest = LoadPinKey | StartPin | Abort
+
+
+def decode_host_request(frame: Frame) -> HostRequest:
+    data = frame.data
+    if frame.cmd == Cmd.LOAD_PIN_KEY and len(data) == 19:
+        return LoadPinKey(bytes(data[:16]), bytes(data[16:]))
+    if frame.cmd == Cmd.START_PIN and len(data) == 16:
+        pan12 = data[:12].decode("ascii", "replace")
+        if not pan12.isdigit():
+            raise ValueError("PAN field must be 12 digits")
+        return StartPin(pan12, data[12], data[13], int.from_bytes(data[14:16], "big") / 10)
+    if frame.cmd == Cmd.ABORT and not data:
+        return Abort()
+    raise ValueError(f"bad request 0x{frame.cmd:02X}")
+
+
+def encode_status(cmd: Cmd, status: Status) -> bytes:
+    return encode_frame(cmd, bytes([status]))
+
+
+def encode_key_event(key: PinKey, digits: int) -> bytes:
+    return encode_frame(Cmd.KEY_EVENT, bytes([KEY_CODES[key], digits]))
+
+
+def encode_pin_result(outcome: PinOutcome, block: bytes = b"") -> bytes:
+    if (outcome is PinOutcome.OK) != (len(block) == 8):
+        raise ValueError("an OK result carries exactly the 8-byte block")
+    return encode_frame(Cmd.PIN_RESULT, bytes([outcome]) + block)

@@ -1,0 +1,161 @@
+"""The kiosk's transaction journal: SQLite, WAL, synchronous=FULL.
+
+A financial step is written *before* its request leaves the kiosk and its
+outcome after (DESIGN §3). Never holds a full PAN, track data or a PIN block:
+only what a receipt may show (first 6 / last 4).
+
+States of a payment:
+  intent    -> journaled, request about to leave (or left: we cannot know)
+  approved  -> the bank approved; receipt may be printed / reprinted
+  declined  -> the bank declined; nothing charged
+  not_sent  -> the request provably never left (connection refused)
+  reversing -> outcome unknown: a reversal is pending until acknowledged
+  reversed  -> the reversal was acknowledged: nothing charged
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS txns (
+    txn_id      TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,            -- 'bill_payment'
+    house_no    TEXT NOT NULL,
+    amount_fen  INTEGER NOT NULL CHECK (amount_fen >= 0),
+    masked_pan  TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    detail      TEXT NOT NULL DEFAULT '{}',   -- JSON: items, periods, reference, auth code, decline code
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS txns_state ON txns(state);
+CREATE TABLE IF NOT EXISTS outbox (          -- backup copies for the property host (store and forward)
+    txn_id  TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,
+    sent_at TEXT
+);
+"""
+
+PENDING_STATES = ("intent", "reversing")
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    txn_id: str
+    kind: str
+    house_no: str
+    amount_fen: int
+    masked_pan: str
+    state: str
+    detail: dict[str, Any]
+    created_at: str
+    updated_at: str
+
+
+class Journal:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # One connection, used from the event loop and worker threads alike; the lock
+        # keeps each write-and-commit whole.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._lock = threading.Lock()
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @staticmethod
+    def _now() -> str:
+        return datetime.now().isoformat(timespec="seconds")
+
+    def next_counter(self) -> int:
+        """The message counter, strictly increasing across restarts: committed
+        before the message that carries it is sent."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("UPDATE counter SET value = value + 1 WHERE id = 1")
+            (value,) = self._db.execute("SELECT value FROM counter WHERE id = 1").fetchone()
+            self._db.execute("COMMIT")
+        return int(value)
+
+    def bump_counter_to(self, value: int) -> None:
+        """After sign-on the host says which counter it last accepted."""
+        with self._lock:
+            self._db.execute("UPDATE counter SET value = MAX(value, ?) WHERE id = 1", (value,))
+
+    def record_intent(self, txn_id: str, *, kind: str, house_no: str, amount_fen: int,
+                      masked_pan: str, detail: dict[str, Any]) -> None:
+        now = self._now()
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO txns (txn_id, kind, house_no, amount_fen, masked_pan, state, detail,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'intent', ?, ?, ?)",
+                (txn_id, kind, house_no, amount_fen, masked_pan, json.dumps(detail, ensure_ascii=False), now, now))
+
+    def set_state(self, txn_id: str, state: str, **detail: Any) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            row = self._db.execute("SELECT detail FROM txns WHERE txn_id = ?", (txn_id,)).fetchone()
+            if row is None:
+                self._db.execute("ROLLBACK")
+                raise KeyError(txn_id)
+            merged = {**json.loads(row[0]), **detail}
+            self._db.execute("UPDATE txns SET state = ?, detail = ?, updated_at = ? WHERE txn_id = ?",
+                             (state, json.dumps(merged, ensure_ascii=False), self._now(), txn_id))
+            self._db.execute("COMMIT")
+
+    def get(self, txn_id: str) -> JournalEntry | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM txns WHERE txn_id = ?", (txn_id,)).fetchone()
+        return self._entry(row) if row else None
+
+    def in_state(self, *states: str) -> list[JournalEntry]:
+        marks = ",".join("?" * len(states))
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM txns WHERE state IN ({marks}) ORDER BY created_at",
+                                    states).fetchall()
+        return [self._entry(r) for r in rows]
+
+    def pending(self) -> list[JournalEntry]:
+        """Payments whose outcome is not settled: no new payment may start."""
+        return self.in_state(*PENDING_STATES)
+
+    def recent(self, limit: int = 20) -> list[JournalEntry]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM txns ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                                    (limit,)).fetchall()
+        return [self._entry(r) for r in rows]
+
+    # --- store and forward ------------------------------------------------------
+    def queue_backup(self, txn_id: str, payload: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO outbox (txn_id, payload, sent_at) VALUES (?, ?, NULL)",
+                             (txn_id, json.dumps(payload, ensure_ascii=False)))
+
+    def unsent_backups(self) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            rows = self._db.execute("SELECT txn_id, payload FROM outbox WHERE sent_at IS NULL ORDER BY rowid"
+                                    ).fetchall()
+        return [(txn_id, json.loads(payload)) for txn_id, payload in rows]
+
+    def mark_backup_sent(self, txn_id: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE outbox SET sent_at = ? WHERE txn_id = ?", (self._now(), txn_id))
+
+    @staticmethod
+    def _entry(row: tuple[Any, ...]) -> JournalEntry:
+        txn_id, kind, house_no, amount, masked, state, detail, created, updated = row
+        return JournalEntry(txn_id, kind, house_no, amount, masked, state, json.loads(detail), created, updated)
