@@ -1,8 +1,8 @@
 """CardReader adapter for a serial magnetic-stripe reader (pyserial).
 
 The byte protocol is in msr_codec; this module only does the I/O: open the
-port, arm, wait for one swipe, disarm. Blocking pyserial calls run in a worker
-thread (asyncio.to_thread), never on the event loop. Track data is never
+port, arm, wait for one swipe, disarm. Blocking pyserial calls run in the
+reader's own worker thread, never on the event loop. Track data is never
 logged: only events and frame errors are."""
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import threading
 import termios
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 import serial
 
@@ -47,18 +48,20 @@ class SerialCardReader:
         self.port_path, self.baudrate = port_path, baudrate
         self._ack_timeout_s = ack_timeout_s
         self._serial: serial.Serial | None = None
-        self._cancel = threading.Event()
-        self._io_lock = threading.Lock()      # one worker on the port at a time
-        self._busy = asyncio.Lock()
+        # One worker thread owns the port: jobs run one after the other, so a
+        # read abandoned by a cancelled task has disarmed the reader before the
+        # next read arms it.
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="card-reader")
+        self._cancel = threading.Event()     # the current read's cancel flag
 
     async def read_swipe(self, timeout_s: float) -> CardSwipe:
-        async with self._busy:
-            self._cancel.clear()
-            try:
-                track2 = await asyncio.to_thread(self._read_blocking, timeout_s)
-            except asyncio.CancelledError:
-                self._cancel.set()   # the worker thread stops at its next poll
-                raise
+        self._cancel = cancel = threading.Event()
+        job = self._worker.submit(self._read_blocking, timeout_s, cancel)
+        try:
+            track2 = await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            cancel.set()       # the worker disarms and stops at its next poll
+            raise
         # parse_track2 raises BadSwipe, never anything else, on a garbled track
         return parse_track2(track2)
 
@@ -67,26 +70,25 @@ class SerialCardReader:
 
     async def close(self) -> None:
         self._cancel.set()
-        await asyncio.to_thread(self._close_port)
+        await asyncio.wrap_future(self._worker.submit(self._close_port))
 
     # --- worker thread -------------------------------------------------------
-    def _read_blocking(self, timeout_s: float) -> str:
+    def _read_blocking(self, timeout_s: float, cancel: threading.Event) -> str:
         deadline = time.monotonic() + timeout_s
-        with self._io_lock:
+        try:
+            port = self._open()
+            port.reset_input_buffer()   # stale bytes of an earlier exchange
+            link = _Link(port)
+            self._command(link, Command.ARM)
             try:
-                port = self._open()
-                port.reset_input_buffer()   # stale bytes of an earlier exchange
-                link = _Link(port)
-                self._command(link, Command.ARM)
-                try:
-                    return self._await_card(link, deadline)
-                finally:
-                    self._disarm_quietly(link)
-            except _IO_ERRORS as exc:
-                self._close_port()
-                raise ReaderFault(f"card reader I/O failed on {self.port_path}") from exc
-            except _Cancelled:
-                raise SwipeTimeout("swipe cancelled") from None
+                return self._await_card(link, deadline, cancel)
+            finally:
+                self._disarm_quietly(link)
+        except _IO_ERRORS as exc:
+            self._close_port()
+            raise ReaderFault(f"card reader I/O failed on {self.port_path}") from exc
+        except _Cancelled:
+            raise SwipeTimeout("swipe cancelled") from None
 
     def _open(self) -> serial.Serial:
         if self._serial is None:
@@ -125,11 +127,11 @@ class SerialCardReader:
         finally:
             link.pending.extendleft(reversed(held))
 
-    def _await_card(self, link: _Link, deadline: float) -> str:
+    def _await_card(self, link: _Link, deadline: float, cancel: threading.Event) -> str:
         while True:
             event = link.next_event(min(deadline, time.monotonic() + POLL_S))
             if event is None:
-                if self._cancel.is_set():
+                if cancel.is_set():
                     raise _Cancelled()
                 if time.monotonic() >= deadline and not link.decoder.in_frame:
                     raise SwipeTimeout("no card swiped")

@@ -1,7 +1,7 @@
 """PinPad adapter for a serial encrypting PIN pad (pyserial).
 
-The byte protocol is in pinpad_codec; this module does the I/O in a worker
-thread (asyncio.to_thread) and hands key events to the event loop with
+The byte protocol is in pinpad_codec; this module does the I/O in the pad's
+own worker thread and hands key events to the event loop with
 loop.call_soon_threadsafe. The app never sees a PIN digit: the pad reports
 key kinds and counts, and returns the PIN block encrypted under the PIN key.
 PIN blocks and PANs are never logged."""
@@ -14,6 +14,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import TypeVar
+from concurrent.futures import ThreadPoolExecutor
 
 import serial
 
@@ -23,6 +25,7 @@ from kiosk.devices.ports import PinKey
 from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # pyserial's exception, OSError from the fd, termios.error (not an OSError)
 # from tcflush/tcsetattr once the other end of the line is gone.
@@ -45,15 +48,21 @@ class SerialPinPad:
         self.port_path, self.baudrate, self.pin_length = port_path, baudrate, pin_length
         self._reply_timeout_s = reply_timeout_s
         self._serial: serial.Serial | None = None
-        self._abort = threading.Event()
-        self._io_lock = threading.Lock()     # one exchange on the port at a time
+        # One worker thread owns the port: exchanges run one after the other, so
+        # an entry abandoned by a cancelled task is aborted on the pad before
+        # the next request goes out.
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="pinpad")
+        self._abort = threading.Event()      # the current entry's abort flag
+
+    async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
+        return await asyncio.wrap_future(self._worker.submit(fn, *args))
 
     async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
         try:
             request = codec.encode_load_pin_key(wrapped, check_value)
         except ValueError as exc:
             raise PinPadFault(str(exc)) from exc
-        reply = await asyncio.to_thread(self._exchange, request, Cmd.LOAD_PIN_KEY_RESULT)
+        reply = await self._run(self._exchange, request, Cmd.LOAD_PIN_KEY_RESULT)
         if reply is Status.KCV_MISMATCH:
             raise PinPadFault("PIN key check value does not match")
         if reply is not Status.OK:
@@ -77,11 +86,11 @@ class SerialPinPad:
             except RuntimeError:    # loop closed: nobody is listening any more
                 pass
 
-        self._abort.clear()
+        self._abort = abort = threading.Event()
         try:
-            return await asyncio.to_thread(self._collect_blocking, request, post, timeout_s)
+            return await self._run(self._collect_blocking, request, post, timeout_s, abort)
         except asyncio.CancelledError:
-            self._abort.set()      # the worker aborts the entry on the pad
+            abort.set()            # the worker aborts the entry on the pad
             raise
 
     async def cancel(self) -> None:
@@ -90,35 +99,32 @@ class SerialPinPad:
 
     async def close(self) -> None:
         self._abort.set()
-        await asyncio.to_thread(self._close_port)
+        await self._run(self._close_port)
 
     # --- worker thread -------------------------------------------------------
     def _exchange(self, request: bytes, reply_cmd: Cmd) -> Status:
-        with self._io_lock:
-            try:
-                link = self._link()
-                return link.transact(request, reply_cmd)
-            except _IO_ERRORS as exc:
-                self._close_port()
-                raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
+        try:
+            return self._link().transact(request, reply_cmd)
+        except _IO_ERRORS as exc:
+            self._close_port()
+            raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
 
     def _collect_blocking(self, request: bytes, post: Callable[[PinKey, int], None],
-                          timeout_s: float) -> bytes:
-        with self._io_lock:
-            try:
-                link = self._link()
+                          timeout_s: float, abort: threading.Event) -> bytes:
+        try:
+            link = self._link()
+            status = link.transact(request, Cmd.START_PIN_RESULT)
+            if status is Status.BUSY:     # an entry left over (we crashed?): end it
+                link.transact(codec.encode_abort(), Cmd.ABORT_RESULT)
                 status = link.transact(request, Cmd.START_PIN_RESULT)
-                if status is Status.BUSY:     # an entry left over (we crashed?): end it
-                    link.transact(codec.encode_abort(), Cmd.ABORT_RESULT)
-                    status = link.transact(request, Cmd.START_PIN_RESULT)
-                if status is Status.NO_PIN_KEY:
-                    raise PinPadFault("no PIN key loaded in the PIN pad")
-                if status is not Status.OK:
-                    raise PinPadFault(f"PIN pad refused to start PIN entry ({status.name})")
-                result, timed_out = self._await_result(link, post, timeout_s)
-            except _IO_ERRORS as exc:
-                self._close_port()
-                raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
+            if status is Status.NO_PIN_KEY:
+                raise PinPadFault("no PIN key loaded in the PIN pad")
+            if status is not Status.OK:
+                raise PinPadFault(f"PIN pad refused to start PIN entry ({status.name})")
+            result, timed_out = self._await_result(link, post, timeout_s, abort)
+        except _IO_ERRORS as exc:
+            self._close_port()
+            raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
         if result.outcome is PinOutcome.OK:
             return result.block
         if result.outcome is PinOutcome.TIMEOUT or timed_out:
@@ -126,7 +132,7 @@ class SerialPinPad:
         raise PinEntryCancelled("PIN entry cancelled")
 
     def _await_result(self, link: _Link, post: Callable[[PinKey, int], None],
-                      timeout_s: float) -> tuple[PinResult, bool]:
+                      timeout_s: float, abort: threading.Event) -> tuple[PinResult, bool]:
         """Relay key events until the pad's PIN result. On abort() or when the
         pad overstays its own timeout, send ABORT and keep waiting for the
         result (the pad may have finished in the meantime: its answer wins)."""
@@ -135,8 +141,8 @@ class SerialPinPad:
         timed_out = False
         while True:
             now = time.monotonic()
-            if abort_sent_at is None and (self._abort.is_set() or now >= deadline):
-                timed_out = not self._abort.is_set()
+            if abort_sent_at is None and (abort.is_set() or now >= deadline):
+                timed_out = not abort.is_set()
                 link.send(codec.encode_abort())
                 abort_sent_at = now
             elif abort_sent_at is not None and now - abort_sent_at > self._reply_timeout_s:

@@ -55,6 +55,9 @@ class PaperStatus(enum.Enum):
 
 
 class ReceiptPrinter(Protocol):
+    async def prepare(self) -> None:
+        """Load the driver / open the device ahead of the first receipt (at start)."""
+
     async def paper_status(self) -> PaperStatus:
         """Raises PrinterFault if the printer does not answer."""
 

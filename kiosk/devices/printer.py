@@ -67,6 +67,9 @@ class EscposReceiptPrinter:
         """The python-escpos printer underneath (for diagnostics)."""
         return self._printer
 
+    async def prepare(self) -> None:
+        """Nothing to load: the connection opens on the first call."""
+
     async def paper_status(self) -> PaperStatus:
         return await asyncio.to_thread(self._locked, self._paper_status)
 

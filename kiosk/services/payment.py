@@ -83,6 +83,7 @@ class PaymentService:
         for entry in self.journal.in_state("intent"):
             log.warning("payment %s was in flight at start-up: reversing", entry.txn_id)
             self.journal.set_state(entry.txn_id, "reversing", reason="kiosk restarted")
+        await self.printer.prepare()
         try:
             await self.sign_on()
         except KioskError as exc:  # host down: the workers keep trying

@@ -28,10 +28,11 @@ class SimCardReader:
     def armed(self) -> bool:
         return self._armed
 
-    def wait_armed(self, timeout: float) -> bool:
-        """Block until the driver has armed the reader (tests, bench scripts)."""
+    def wait_armed(self, timeout: float, armed: bool = True) -> bool:
+        """Block until the driver has armed (or with armed=False: disarmed) the
+        reader; False on timeout. For tests and bench scripts."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._armed, timeout)
+            return self._cond.wait_for(lambda: self._armed == armed, timeout)
 
     def swipe(self, track2: str, track1: str | None = None,
               track3: str | None = None) -> bool:
