@@ -31,11 +31,16 @@ def _scalars(value: Any) -> Iterator[str]:
 
 
 def looks_like_pan(text: str) -> bool:
-    """13-19 consecutive digits passing the Luhn check, anywhere in `text`
-    (a longer run of digits is searched for such a window too)."""
+    """A run of 13-19 digits passing the Luhn check, anywhere in `text`. A run
+    longer than 19 digits (no legitimate field has one) is refused if any
+    13-19 digit window of it passes, so a PAN cannot hide behind a prefix."""
     for match in _DIGIT_RUN.finditer(text):
         run = match.group()
-        for length in range(13, min(19, len(run)) + 1):
+        if len(run) <= 19:
+            if luhn_ok(run):
+                return True
+            continue
+        for length in range(13, 20):
             if any(luhn_ok(run[i:i + length]) for i in range(len(run) - length + 1)):
                 return True
     return False

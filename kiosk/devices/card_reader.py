@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import termios
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -56,7 +56,10 @@ class SerialCardReader:
 
     async def read_swipe(self, timeout_s: float) -> CardSwipe:
         self._cancel = cancel = threading.Event()
-        job = self._worker.submit(self._read_blocking, timeout_s, cancel)
+        try:
+            job = self._worker.submit(self._read_blocking, timeout_s, cancel)
+        except RuntimeError as exc:     # the executor is shut down: close() was called
+            raise ReaderFault("card reader is closed") from exc
         try:
             track2 = await asyncio.wrap_future(job)
         except asyncio.CancelledError:
@@ -69,8 +72,13 @@ class SerialCardReader:
         self._cancel.set()
 
     async def close(self) -> None:
+        """Stop a pending read, close the port and end the worker thread."""
         self._cancel.set()
-        await asyncio.wrap_future(self._worker.submit(self._close_port))
+        try:
+            await asyncio.wrap_future(self._worker.submit(self._close_port))
+        except RuntimeError:            # closed already
+            return
+        self._worker.shutdown(wait=False)
 
     # --- worker thread -------------------------------------------------------
     def _read_blocking(self, timeout_s: float, cancel: threading.Event) -> str:

@@ -14,13 +14,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TypeVar
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import serial
 
 from kiosk.devices import pinpad_codec as codec
-from kiosk.devices.pinpad_codec import Cmd, KeyEvent, PinOutcome, PinResult, Status, StatusReply
+from kiosk.devices.pinpad_codec import (
+    Cmd,
+    KeyEvent,
+    PinOutcome,
+    PinResult,
+    Status,
+    StatusReply,
+)
 from kiosk.devices.ports import PinKey
 from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
 
@@ -55,7 +62,11 @@ class SerialPinPad:
         self._abort = threading.Event()      # the current entry's abort flag
 
     async def _run(self, fn: Callable[..., _T], *args: object) -> _T:
-        return await asyncio.wrap_future(self._worker.submit(fn, *args))
+        try:
+            job = self._worker.submit(fn, *args)
+        except RuntimeError as exc:     # the executor is shut down: close() was called
+            raise PinPadFault("PIN pad is closed") from exc
+        return await asyncio.wrap_future(job)
 
     async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
         try:
@@ -98,8 +109,13 @@ class SerialPinPad:
         self._abort.set()
 
     async def close(self) -> None:
+        """Abort a running entry, close the port and end the worker thread."""
         self._abort.set()
-        await self._run(self._close_port)
+        try:
+            await self._run(self._close_port)
+        except PinPadFault:             # closed already
+            return
+        self._worker.shutdown(wait=False)
 
     # --- worker thread -------------------------------------------------------
     def _exchange(self, request: bytes, reply_cmd: Cmd) -> Status:

@@ -10,15 +10,17 @@ or NAK(15) for a bad LRC / layout (the host sends it again); then the answer
 frame follows. Frames from the pad are not acknowledged (a lost key event is
 healed by the next one: each carries the digit count).
 
-Host -> pad                                    pad -> host
-  31 LOAD PIN KEY  wrapped key 16 ‖ KCV 3        81 status  (00 ok, 01 KCV mismatch, 04 bad request)
-  32 START PIN     PAN 12 digits (ASCII) ‖       82 status  (00 started, 02 no PIN key, 03 busy,
-                   min len 1 ‖ max len 1 ‖                      04 bad request)
-                   timeout 2 (1/10 s)            90 key event: key 1 ‖ digits entered 1 (never values)
-                                                 91 PIN result: 00 ‖ PIN block 8 (format 0 under the
-                                                    PIN key, 3DES) | 01 cancelled | 02 timed out
-                                                    | 03 aborted by host
-  33 ABORT         -                             83 status 00 (then 91 03 if an entry was running)
+Host -> pad
+  31 LOAD PIN KEY  wrapped key 16 ‖ KCV 3
+  32 START PIN     PAN 12 digits (ASCII) ‖ min len 1 ‖ max len 1 ‖ timeout 2 (1/10 s)
+  33 ABORT         (no data)
+Pad -> host
+  81 load-key status   00 ok, 01 KCV mismatch, 03 busy, 04 bad request
+  82 start status      00 started, 02 no PIN key, 03 busy, 04 bad request
+  83 abort status      00 (then 91 03 if an entry was running)
+  90 key event         key 1 ‖ digits entered 1 (never a digit's value)
+  91 PIN result        00 ‖ PIN block 8 (ISO 9564 format 0, 3DES under the PIN key)
+                       | 01 cancelled | 02 timed out | 03 aborted by host
 
 Key codes: 01 digit, 02 backspace, 03 clear, 04 cancel, 05 enter.
 """

@@ -1,6 +1,14 @@
-"""What the resident is doing: which screen, what is typed, the bill shown.
-The flow only routes; bills come from BillService and every rule about them
-lives there (DESIGN §2 rule 1). Kivy properties let the .kv files bind to it."""
+"""What the resident is doing: which screen, what is typed, the bill shown,
+where a card payment has got to. The flow only routes; bills come from
+BillService, payments from PaymentService, and every rule about them lives
+there (DESIGN §2 rule 1). Kivy properties let the .kv files bind to it.
+
+Card payment (docs/ui.md "Screen flow"):
+
+    bill ─Pay─▶ (paper check) ─▶ swipe ─▶ pin ─▶ processing ─▶ result
+                 ├─ out: message "no paper: continue without receipt?"
+                 └─ suspended: message "card payment unavailable"
+"""
 from __future__ import annotations
 
 import asyncio
@@ -10,27 +18,54 @@ from dataclasses import dataclass
 from typing import Any
 
 from kivy.event import EventDispatcher
-from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
+from typing import TYPE_CHECKING
 
-from kiosk.domain.errors import (BadHostReply, BadHouseNumber, HostUnavailable, HouseNotFound,
-                                 KioskError)
+from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty, StringProperty
+
+from kiosk.devices.ports import PaperStatus, PinKey
+from kiosk.domain.errors import (BadHostReply, BadHouseNumber, BadSwipe, HostUnavailable, HouseNotFound,
+                                 KioskError, OutcomeUnknown, PaymentsSuspended, PinEntryCancelled,
+                                 SwipeTimeout)
 from kiosk.domain.house import HouseNumber, is_plausible_prefix
 from kiosk.services.bills import BillService
+
+if TYPE_CHECKING:
+    from kiosk.domain.card import CardSwipe
+    from kiosk.services.payment import PaymentOutcome, PaymentService
 
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None]], "asyncio.Task[None]"]
 KEYS = tuple("0123456789-")
 MAX_TYPED = 12
+SWIPE_TIMEOUT_S = 45.0
+PIN_SLOTS = 6
+
+# What a resident can do after each decline (docs/payments.md codes). The
+# bank's reason is shown as decline.<code>; wrong_pin goes straight back to
+# the PIN screen with the same card.
+DECLINE_ACTION = {
+    "pin_locked": "another_card", "insufficient_funds": "another_card", "card_blocked": "another_card",
+    "expired_card": "another_card", "daily_limit": "another_card", "unknown_card": "another_card",
+    "bill_changed": "lookup_again", "nothing_due": "", "reversed": "retry",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
     title_key: str
     body_key: str
-    action: str = ""        # "" | "reenter" | "retry" | "home"
+    action: str = ""        # "" | "reenter" | "retry" | "home" | "no_receipt"
     back_to: str = "idle"   # where Back leads
     tone: str = "error"     # "error" | "info"
+
+
+def payment_message(error: BaseException) -> Message:
+    """A payment step that cannot go on: say so, and who must act."""
+    key = error.message_key if isinstance(error, KioskError) else "error.generic"
+    if isinstance(error, PaymentsSuspended):
+        return Message("msg.payments_off.title", key, action="home", back_to="bill", tone="info")
+    return Message("msg.sorry", key, action="home", back_to="bill")
 
 
 def message_for(error: BaseException) -> Message:
@@ -44,7 +79,8 @@ def message_for(error: BaseException) -> Message:
 
 
 class Flow(EventDispatcher):
-    screen = StringProperty("idle")             # idle | entry | bill | message
+    # idle | entry | bill | message | swipe | pin | processing | result
+    screen = StringProperty("idle")
     house_text = StringProperty("")
     hint_key = StringProperty("entry.hint.continue")
     hint_arg = StringProperty("")
@@ -56,19 +92,51 @@ class Flow(EventDispatcher):
     msg_body = StringProperty("error.generic")
     msg_action = StringProperty("home")
     msg_tone = StringProperty("error")
+    # --- card payment ---------------------------------------------------------
+    amount_text = StringProperty("")          # what is being paid, "¥1,269.31"
+    house_no = StringProperty("")
+    paper_note = StringProperty("")           # "" | "pay.paper_low" | "pay.no_receipt"
+    swipe_again = BooleanProperty(False)      # the last swipe was unreadable
+    card_text = StringProperty("")            # masked PAN of the swiped card
+    pin_digits = NumericProperty(0)           # asterisks: digits typed on the pad
+    pin_note = StringProperty("")             # "" | "pin.wrong" | "pin.wrong_plain" | "pin.again"
+    pin_tries = NumericProperty(0)
+    result_kind = StringProperty("approved")  # approved | declined | unknown | unavailable
+    result_title = StringProperty("result.approved.title")
+    result_body = StringProperty("")
+    result_action = StringProperty("")        # "" | another_card | lookup_again | retry
+    result_reference = StringProperty("")
+    receipt_state = StringProperty("")        # "" | printing | printed | not_printed | skipped
+    __events__ = ("on_activity",)             # the resident did something off-screen (PIN pad)
 
-    def __init__(self, bills: BillService, spawn: Spawn, **kwargs: Any) -> None:
+    def __init__(self, bills: BillService, spawn: Spawn, payments: PaymentService | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._bills = bills
         self._spawn = spawn
+        self._payments = payments
         self._task: asyncio.Task[None] | None = None
         self._looked_up = ""
+        self._swipe: CardSwipe | None = None   # in memory only, forgotten as soon as possible
+        self._with_receipt = True
         self.message = Message("msg.sorry", "error.generic", action="home")
 
+    def on_activity(self) -> None:
+        pass
+
     # --- navigation ---------------------------------------------------------
+    @property
+    def payments_enabled(self) -> bool:
+        return self._payments is not None
+
     def go_idle(self) -> None:
-        """Back to the attract screen; forget everything the resident typed or saw."""
+        """Back to the attract screen; forget everything the resident typed or saw.
+        Never while the bank is being asked: that answer must be heard."""
+        if self.screen == "processing":
+            log.warning("go_idle refused while a payment is processing")
+            return
         self._cancel()
+        self._forget_payment()
         self.house_text = ""
         self.bill = None
         self._looked_up = ""
@@ -85,7 +153,19 @@ class Flow(EventDispatcher):
         self.show(Message("msg.card_soon.title", "msg.card_soon", action="home", back_to="idle", tone="info"))
 
     def pay(self) -> None:
-        self.show(Message("msg.pay_soon.title", "msg.pay_soon", action="home", back_to="bill", tone="info"))
+        """Pay on the bill screen: check payments can start and the paper, then swipe."""
+        if self._payments is None:
+            self.show(Message("msg.pay_soon.title", "msg.pay_soon", action="home", back_to="bill", tone="info"))
+            return
+        if self.busy or self.bill is None or self.bill.nothing_due:
+            return
+        try:
+            self._payments.check_can_pay()
+        except PaymentsSuspended as exc:
+            self.show(payment_message(exc))
+            return
+        self.busy = True
+        self._task = self._spawn(self._check_paper())
 
     def show(self, message: Message) -> None:
         self.message = message
@@ -98,6 +178,15 @@ class Flow(EventDispatcher):
             self.go_idle()
         elif self.screen == "bill":
             self.screen = "entry"
+        elif self.screen in ("swipe", "pin"):
+            self._stop_payment()
+            self.screen = "bill"
+        elif self.screen == "result":
+            if self.result_kind in ("approved", "unknown") or self.bill is None:
+                self.go_idle()
+            else:
+                self._stop_payment()
+                self.screen = "bill"
         elif self.screen == "message":
             target = self.message.back_to
             self.go_idle() if target == "idle" else setattr(self, "screen", target)
@@ -108,8 +197,216 @@ class Flow(EventDispatcher):
             self.retry()
         elif action == "reenter":
             self.screen = "entry"
+        elif action == "no_receipt":
+            self.continue_without_receipt()
         else:
             self.go_idle()
+
+    # --- card payment -------------------------------------------------------------
+    async def _check_paper(self) -> None:
+        assert self._payments is not None
+        try:
+            paper = await self._payments.paper_status()
+        finally:
+            self._task = None
+            self.busy = False
+        if self.screen != "bill":
+            return      # the resident left meanwhile
+        if paper is PaperStatus.OUT:
+            self.show(Message("msg.no_paper.title", "msg.no_paper", action="no_receipt", back_to="bill",
+                              tone="info"))
+            return
+        self._begin(with_receipt=True, paper_low=paper is PaperStatus.NEAR_END)
+
+    def continue_without_receipt(self) -> None:
+        if self._payments is not None and self.bill is not None:
+            self._begin(with_receipt=False)
+
+    def _begin(self, *, with_receipt: bool, paper_low: bool = False) -> None:
+        assert self.bill is not None
+        self._with_receipt = with_receipt
+        self.paper_note = "pay.no_receipt" if not with_receipt else ("pay.paper_low" if paper_low else "")
+        self.amount_text = self.bill.total_due.display()
+        self.house_no = str(self.bill.house)
+        self.start_swipe()
+
+    def start_swipe(self) -> None:
+        """Arm the reader and wait for a card (again after a bad swipe)."""
+        self._cancel()
+        self._swipe = None
+        self.card_text = ""
+        self.swipe_again = False
+        self.screen = "swipe"
+        self._task = self._spawn(self._read_card())
+
+    async def _read_card(self) -> None:
+        assert self._payments is not None
+        while True:
+            try:
+                swipe = await self._payments.read_card(SWIPE_TIMEOUT_S)
+            except BadSwipe:
+                self.swipe_again = True      # "please swipe again"; the loop re-arms the reader
+                self.dispatch("on_activity")
+                continue
+            except SwipeTimeout:
+                self._task = None
+                self.screen = "bill"         # nobody swiped: back to the bill
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+                self._task = None
+                self._fail(exc, "card read")
+                return
+            break
+        self._task = None
+        self._swipe = swipe
+        self.card_text = swipe.masked_pan
+        self.dispatch("on_activity")
+        self.start_pin()
+
+    def start_pin(self, note: str = "", tries: int = 0) -> None:
+        """Collect the PIN for the swiped card on the PIN pad."""
+        assert self._swipe is not None
+        self._cancel()
+        self.pin_digits = 0
+        self.pin_note, self.pin_tries = note, tries
+        self.screen = "pin"
+        self._task = self._spawn(self._collect_pin(self._swipe))
+
+    def _on_pin_key(self, key: PinKey, digits: int) -> None:
+        self.pin_digits = min(digits, PIN_SLOTS)
+        self.dispatch("on_activity")
+
+    async def _collect_pin(self, swipe: CardSwipe) -> None:
+        assert self._payments is not None
+        try:
+            pin_block = await self._payments.collect_pin(swipe, self._on_pin_key)
+        except asyncio.CancelledError:
+            raise
+        except PinEntryCancelled:
+            self._task = None
+            self.go_idle()                   # Cancel on the pad: nothing charged
+            return
+        except HostUnavailable:
+            self._task = None
+            self._show_result("unavailable", "result.unavailable.title", "pay.host_unavailable", action="retry")
+            return
+        except Exception as exc:  # noqa: BLE001
+            self._task = None
+            self._fail(exc, "PIN entry")
+            return
+        self._task = None
+        self._process(swipe, pin_block)
+
+    def _process(self, swipe: CardSwipe, pin_block: bytes) -> None:
+        assert self.bill is not None
+        self.screen = "processing"
+        self._spawn(self._pay(self.bill, swipe, pin_block))   # never cancelled (go_idle refuses)
+
+    async def _pay(self, bill: Any, swipe: CardSwipe, pin_block: bytes) -> None:
+        assert self._payments is not None
+        try:
+            outcome = await self._payments.pay(bill, swipe, pin_block)
+        except HostUnavailable:
+            self._show_result("unavailable", "result.unavailable.title", "pay.host_unavailable", action="retry")
+            return
+        except OutcomeUnknown:
+            self._swipe = None
+            self._show_result("unknown", "result.unknown.title", "error.outcome_unknown")
+            return
+        except Exception as exc:  # noqa: BLE001
+            self.screen = "bill"             # leave "processing" so the message can show
+            self._fail(exc, "payment")
+            return
+        if outcome.approved:
+            self._approved(outcome)
+        else:
+            self._declined(outcome)
+
+    def _approved(self, outcome: PaymentOutcome) -> None:
+        self._swipe = None
+        self.result_reference = outcome.reference
+        self.card_text = outcome.masked_pan
+        self.amount_text = outcome.amount.display()
+        self.receipt_state = "printing" if self._with_receipt else "skipped"
+        self._show_result("approved", "result.approved.title", "result.approved")
+        if self._with_receipt:
+            self._spawn(self._print(outcome.txn_id))   # not self._task: Done must not stop it
+
+    async def _print(self, txn_id: str) -> None:
+        assert self._payments is not None
+        printed = await self._payments.print_receipt(txn_id)
+        if self.screen == "result" and self.result_kind == "approved":
+            self.receipt_state = "printed" if printed else "not_printed"
+
+    def _declined(self, outcome: PaymentOutcome) -> None:
+        code = outcome.decline_code
+        if code == "wrong_pin" and outcome.tries_left != 0 and self._swipe is not None:
+            if outcome.tries_left is None:
+                self.start_pin("pin.wrong_plain")
+            else:
+                self.start_pin("pin.wrong", outcome.tries_left)
+            return
+        if code == "wrong_pin":
+            code = "pin_locked"
+        self._swipe = None
+        key = f"decline.{code}" if code in DECLINE_ACTION else "decline.other"
+        self._show_result("declined", "result.declined.title", key, action=DECLINE_ACTION.get(code, "another_card"))
+
+    def _show_result(self, kind: str, title: str, body: str, *, action: str = "") -> None:
+        if kind != "approved":
+            self.receipt_state = ""
+            self.result_reference = ""
+        self.result_kind, self.result_title, self.result_body = kind, title, body
+        self.result_action = action
+        self.screen = "result"
+
+    def result_next(self) -> None:
+        """The result screen's main button."""
+        action = self.result_action
+        if action == "another_card":
+            self.start_swipe()
+        elif action == "retry":
+            if self._swipe is not None:
+                self.start_pin("pin.again")     # not sent: the same card, a fresh PIN block
+            else:
+                self.start_swipe()
+        elif action == "lookup_again":
+            self._forget_payment()
+            self.retry()
+        else:
+            self.go_idle()
+
+    def cancel_payment(self) -> None:
+        """Cancel on the swipe or PIN screen: back to the start, nothing charged."""
+        self.go_idle()
+
+    def _fail(self, exc: BaseException, step: str) -> None:
+        if isinstance(exc, KioskError):
+            log.info("payment %s: %s (%s)", step, type(exc).__name__, exc)
+        else:
+            log.error("payment %s failed unexpectedly", step, exc_info=exc)
+        self._swipe = None
+        self.show(payment_message(exc))
+
+    def _stop_payment(self) -> None:
+        """Stop a device step (swipe, PIN) and disarm the devices."""
+        self._cancel()
+        self._swipe = None
+        if self._payments is not None:
+            self._spawn(self._payments.cancel_devices())
+
+    def _forget_payment(self) -> None:
+        if self._swipe is not None or self.screen in ("swipe", "pin"):
+            self._stop_payment()
+        self._swipe = None
+        self.card_text = self.amount_text = self.house_no = self.paper_note = ""
+        self.pin_digits = 0
+        self.pin_note = ""
+        self.swipe_again = False
+        self.result_reference = self.receipt_state = ""
+        self._with_receipt = True
 
     # --- keypad ---------------------------------------------------------------
     def press(self, key: str) -> None:

@@ -3,8 +3,16 @@ as data: bytes in -> events out, events in -> bytes out."""
 import pytest
 
 from kiosk.devices import msr_codec as codec
-from kiosk.devices.msr_codec import (Ack, CardData, Command, FrameError, Nak, ReaderDecoder,
-                                     Track, TrackStatus)
+from kiosk.devices.msr_codec import (
+    Ack,
+    CardData,
+    Command,
+    FrameError,
+    Nak,
+    ReaderDecoder,
+    Track,
+    TrackStatus,
+)
 
 TRACK2 = ";6222021000000000017=30121010000?"                        # 33 = 0x21 bytes
 TRACK1 = "%B6222021000000000017^ICBC/DEMO CARD^30121010000000000?"   # 55 = 0x37 bytes

@@ -9,6 +9,7 @@ from kiosk.devices import msr_codec as codec
 from kiosk.devices.card_reader import SerialCardReader
 from kiosk.devices.msr_codec import Track
 from kiosk.devices.sim.card_reader import SimCardReader
+from kiosk.devices.sim.pty import PtyPort
 from kiosk.devices.sim.test_cards import load_test_cards
 from kiosk.domain.card import parse_track2
 from kiosk.domain.errors import BadSwipe, ReaderFault, SwipeTimeout
@@ -39,8 +40,11 @@ async def swipe_once(reader, sim, action, timeout_s=3.0):
     return await task
 
 
-def frame(track2: Track, track1: Track = Track.blank()) -> bytes:
-    return codec.encode_card_data((track1, track2, Track.blank()))
+BLANK = Track.blank()
+
+
+def frame(track2: Track, track1: Track = BLANK) -> bytes:
+    return codec.encode_card_data((track1, track2, BLANK))
 
 
 @pytest.mark.parametrize("card", WALLET.cards, ids=[c.masked_pan for c in WALLET.cards])
@@ -183,3 +187,33 @@ def test_test_cards_load_with_valid_tracks():
     assert WALLET.by_pan(GOOD.pan) is GOOD
     with pytest.raises(BadSwipe):
         parse_track2(DAMAGED.track2)
+
+
+# --- a reader that misbehaves on the line --------------------------------------
+@pytest.mark.parametrize("answer, message", [
+    (b"", "did not answer ARM"),                 # powered but mute
+    (bytes([codec.NAK]), "refused ARM"),         # NAKs every command
+])
+async def test_reader_that_does_not_ack_is_a_reader_fault(answer, message):
+    port: PtyPort
+
+    def reply(_data: bytes) -> None:
+        if answer:
+            port.write(answer)
+
+    port = PtyPort(reply, name="mute-reader")
+    reader = SerialCardReader(port.path, ack_timeout_s=0.2)
+    try:
+        with pytest.raises(ReaderFault, match=message):
+            await reader.read_swipe(5)
+    finally:
+        await reader.close()
+        port.close()
+
+
+async def test_closed_reader_refuses_further_reads(msr_sim):
+    reader = SerialCardReader(msr_sim.path)
+    await reader.close()
+    await reader.close()                           # twice is fine
+    with pytest.raises(ReaderFault):
+        await reader.read_swipe(0.5)

@@ -2,9 +2,22 @@
 import pytest
 
 from kiosk.devices import pinpad_codec as codec
-from kiosk.devices.pinpad_codec import (Abort, Ack, Cmd, Frame, FrameDecoder, FrameError,
-                                        KeyEvent, LoadPinKey, Nak, PinOutcome, PinResult,
-                                        StartPin, Status, StatusReply)
+from kiosk.devices.pinpad_codec import (
+    Abort,
+    Ack,
+    Cmd,
+    Frame,
+    FrameDecoder,
+    FrameError,
+    KeyEvent,
+    LoadPinKey,
+    Nak,
+    PinOutcome,
+    PinResult,
+    StartPin,
+    Status,
+    StatusReply,
+)
 from kiosk.devices.ports import PinKey
 
 PAN = "6222021000000000017"            # format-0 PAN field: 100000000001

@@ -70,16 +70,19 @@ class SimPinPad:
     def digits(self) -> int:
         return self.state.digits
 
-    def wait_entering(self, timeout: float) -> bool:
-        """Block until the host has started a PIN entry (tests, bench scripts)."""
+    def wait_entering(self, timeout: float, entering: bool = True) -> bool:
+        """Block until a PIN entry is running (or with entering=False: is over);
+        False on timeout. For tests and bench scripts."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._entering, timeout)
+            return self._cond.wait_for(lambda: self._entering == entering, timeout)
 
     # --- the keypad ---------------------------------------------------------
     def press(self, key: str) -> bool:
         """'0'..'9', 'backspace', 'clear', 'cancel' or 'enter'. Returns whether
         the pad took the key (not entering, a 7th digit, or enter before the
         PIN is complete are ignored, as on a real pad: it just beeps)."""
+        if not (len(key) == 1 and key.isdigit()) and key not in KEYS:
+            raise ValueError(f"no such key: {key!r}")
         with self._cond:
             if not self._entering:
                 return False
@@ -88,7 +91,7 @@ class SimPinPad:
                     return False
                 self._pin += key
                 self._send_key(PinKey.DIGIT)
-            elif key in KEYS:
+            else:
                 pin_key = KEYS[key]
                 if pin_key is PinKey.ENTER:
                     if len(self._pin) < self._min_len:
@@ -106,8 +109,6 @@ class SimPinPad:
                 else:
                     self._pin = self._pin[:-1] if pin_key is PinKey.BACKSPACE else ""
                     self._send_key(pin_key)
-            else:
-                raise ValueError(f"no such key: {key!r}")
             return True
 
     def type_pin(self, pin: str) -> bool:

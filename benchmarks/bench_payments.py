@@ -1,0 +1,145 @@
+"""Benchmark (not a test): durable approved card payments per second.
+
+Seeds the demo estate into a SQLite file (WAL, synchronous=FULL: the host's
+own settings) under var/, opens bench card accounts, signs a kiosk on, and
+builds one payment message per household that owes something (each paid
+once: bill lookup, PIN check, debit, journal, bills, ledger, stored reply,
+counter, one commit). The kiosk's side (PIN blocks, MACs) is built before the
+clock starts; the host's side is timed in-process and sequentially through the
+same SecureChannel the HTTP endpoint calls (MAC check, counter, payment,
+reply MAC). Next to it, on the same disk in the same run: raw SQLite
+single-row-insert commits per second with the same pragmas. Target: the host
+reaches >= 50 % of the raw commit rate.
+
+    .venv/bin/python benchmarks/bench_payments.py [--households 20000] [--payments 5000]
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from host.bank.accounts import Card, seed_accounts  # noqa: E402
+from host.bank.keys import KioskState  # noqa: E402,F401
+from host.bank.payments import handle_payment, handle_sign_on  # noqa: E402
+from host.bank.security import SecureChannel, encode, mac_x919  # noqa: E402
+from host.billing import household_bill, unpaid_periods  # noqa: E402
+from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
+from host.db import create_tables, households, make_engine  # noqa: E402
+from host.seed import seed_demo  # noqa: E402
+from kiosk.cards.crypto import pin_block_format0, tdes_encrypt, unwrap_key  # noqa: E402
+from kiosk.config import PROJECT_ROOT  # noqa: E402
+from kiosk.domain.card import luhn_ok  # noqa: E402
+
+TODAY = date(2026, 11, 21)
+KIOSK = "KIOSK-DEMO-01"
+
+
+def bench_pan(i: int) -> str:
+    body = f"621700{i:09d}"
+    return next(body + str(d) for d in range(10) if luhn_ok(body + str(d)))
+
+
+def raw_commits(folder: Path, count: int) -> float:
+    path = folder / "raw.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, txn_id TEXT NOT NULL, amount_fen INTEGER NOT NULL)")
+    for i in range(200):   # warm-up
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t (txn_id, amount_fen) VALUES (?, ?)", (f"W-{i}", i))
+        conn.execute("COMMIT")
+    started = time.perf_counter()
+    for i in range(count):
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO t (txn_id, amount_fen) VALUES (?, ?)", (f"T-{i}", i))
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return count / elapsed
+
+
+def main() -> None:  # noqa: C901
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=20_000)
+    parser.add_argument("--payments", type=int, default=5000, help="at most this many (one per household due)")
+    args = parser.parse_args()
+
+    settings = load_host_settings(DEMO_HOST_CONFIG)
+    tmk = settings.tmk(KIOSK)
+    assert tmk is not None
+    (PROJECT_ROOT / "var").mkdir(exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="bench-payments-", dir=PROJECT_ROOT / "var"))
+    try:
+        engine = make_engine(f"sqlite:///{folder / 'host.sqlite3'}")
+        create_tables(engine)
+        started = time.perf_counter()
+        summary = seed_demo(engine, settings, args.households, TODAY)
+        cards = [Card(f"bench {i}", bench_pan(i), "3012", "123456", 10 ** 12, 10 ** 12, "active")
+                 for i in range(100)]
+        with engine.begin() as conn:
+            seed_accounts(conn, cards)
+            numbers = conn.execute(select(households.c.house_no).order_by(households.c.id)).scalars().all()
+            due = []
+            for house in numbers:
+                bill = household_bill(conn, house, TODAY, settings)
+                if bill["total_due_fen"]:
+                    due.append((house, bill["total_due_fen"], unpaid_periods(bill)))
+                if len(due) == args.payments:
+                    break
+        print(f"seeded {summary.households} households in {time.perf_counter() - started:.1f} s; "
+              f"{len(due)} owe something and pay once each")
+
+        channel = SecureChannel(engine, settings, today=lambda: TODAY, now=lambda: datetime(2026, 11, 21, 10, 30))
+        counter = 1
+        raw = encode({"kiosk_id": KIOSK, "counter": counter})
+        keys = channel.handle(handle_sign_on, raw, mac_x919(tmk, raw).hex(), under_tmk=True).json()
+        pik = unwrap_key(tmk, bytes.fromhex(keys["pin_key"]), bytes.fromhex(keys["pin_kcv"]))
+        mak = unwrap_key(tmk, bytes.fromhex(keys["mac_key"]), bytes.fromhex(keys["mac_kcv"]))
+
+        messages = []   # the kiosk's work, done before the clock starts
+        for i, (house, amount, periods) in enumerate(due):
+            counter += 1
+            card = cards[i % len(cards)]
+            body = encode({"kiosk_id": KIOSK, "counter": counter, "txn_id": f"{KIOSK}-20261121-{i:06d}",
+                           "house_no": house, "amount_fen": amount, "periods": periods, "pan": card.pan,
+                           "track2": f";{card.pan}={card.expiry}1010000?", "expiry": card.expiry,
+                           "pin_block": tdes_encrypt(pik, pin_block_format0(card.pin, card.pan)).hex().upper(),
+                           "local_time": "2026-11-21T10:30:00"})
+            messages.append((body, mac_x919(mak, body).hex().upper()))
+
+        timings: list[float] = []
+        started = time.perf_counter()
+        for body, mac in messages:
+            t0 = time.perf_counter()
+            reply = channel.handle(handle_payment, body, mac)
+            timings.append(time.perf_counter() - t0)
+            if reply.status != 200 or reply.json()["result"] != "approved":
+                raise SystemExit(f"not approved: {reply.status} {reply.body!r}")
+        elapsed = time.perf_counter() - started
+        engine.dispose()
+        host_rate = len(messages) / elapsed
+        raw_rate = raw_commits(folder, max(2000, len(messages)))
+
+        timings.sort()
+        ms = [timings[int(q * (len(timings) - 1))] * 1000 for q in (0.5, 0.9, 0.99)]
+        print(f"host: {len(messages)} approved payments in {elapsed:.2f} s = {host_rate:,.0f} payments/s "
+              f"(p50 {ms[0]:.2f} ms, p90 {ms[1]:.2f} ms, p99 {ms[2]:.2f} ms)")
+        print(f"raw SQLite (WAL, synchronous=FULL) single-row-insert commits: {raw_rate:,.0f} commits/s")
+        print(f"ratio: {host_rate / raw_rate:.0%} of the raw commit rate (target >= 50 %)")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

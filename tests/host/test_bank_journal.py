@@ -1,0 +1,101 @@
+"""The kiosks' backup copies, the bank journal's CSV export (HTTP and CLI) and
+the money totals helper."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from host import cli
+from host.bank.backups import looks_like_pan
+from host.billing import unpaid_periods
+from host.db import property_backups
+from host_testlib import EXPIRED, GOOD, BankEnv, check_invariants
+from kiosk.domain.card import mask_pan
+
+
+def _copy(txn_id: str, **extra: object) -> dict[str, object]:
+    return {"txn_id": txn_id, "house_no": "3-2-1202", "amount_fen": 126931, "masked_pan": mask_pan(GOOD.pan),
+            "result": "approved", "reference": "261121000001", "auth_code": "123456",
+            "at": "2026-11-21T10:31:07", **extra}
+
+
+def test_backup_copy_is_stored_once(bank: BankEnv) -> None:
+    kiosk = bank.kiosk
+    kiosk.sign_on()
+    reply = kiosk.backup(_copy("T-1"))
+    assert reply.status == 200 and reply.mac_ok and reply.json == {"stored": True}
+    again = kiosk.backup(_copy("T-1", result="reversed"))          # idempotent on txn.txn_id
+    assert again.status == 200 and again.json == {"stored": True}
+    with bank.engine.connect() as conn:
+        rows = conn.execute(select(property_backups)).all()
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.txn_id, row.kiosk_id, row.house_no, row.amount_fen, row.masked_pan, row.result, row.reference) == \
+        ("T-1", "KIOSK-TEST-01", "3-2-1202", 126931, "622202*********0017", "approved", "261121000001")
+
+
+@pytest.mark.parametrize("txn", [
+    _copy("T-2", masked_pan=GOOD.pan),                                   # the full PAN instead of the mask
+    _copy("T-3", note=f"card {GOOD.pan} swiped"),                        # anywhere in the copy
+    _copy("T-4", track=f";{EXPIRED.pan}=23121010000?"),
+    _copy("T-5", digits=int(GOOD.pan)),                                  # as a number
+    _copy("T-6", nested={"deep": ["x", f"00{GOOD.pan}"]}),               # inside a longer run of digits
+])
+def test_backup_with_a_full_pan_is_refused(bank: BankEnv, txn: dict[str, object]) -> None:
+    kiosk = bank.kiosk
+    kiosk.sign_on()
+    before = bank.dump()
+    reply = kiosk.backup(txn)
+    assert reply.status == 400 and reply.mac_ok and reply.json["error"] == "bad_request"
+    assert "card number" in reply.json["message"]
+    assert bank.dump() == before
+
+
+def test_what_looks_like_a_pan() -> None:
+    assert looks_like_pan(GOOD.pan) and looks_like_pan("x4111111111111111y")
+    assert not looks_like_pan("4111111111111112")                         # Luhn fails
+    assert not looks_like_pan("622202*********0017") and not looks_like_pan("261121000001")
+    assert not looks_like_pan("KIOSK-DEMO-01-20261121-000042") and not looks_like_pan("2026-11-21T10:31:05")
+
+
+def _journal(url: str, day: str) -> httpx.Response:
+    return httpx.get(f"{url}/api/v1/bank/journal", params={"day": day})
+
+
+def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_toml: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    kiosk = bank.kiosk
+    kiosk.sign_on()
+    before = bank.totals()
+    bill = bank.bill("3-2-1202")
+    approved = kiosk.pay("T-1", "3-2-1202", bill["total_due_fen"], unpaid_periods(bill), GOOD).json
+    kiosk.pay("T-2", "2-1-601", 47853, ["2026-10"], EXPIRED)
+    kiosk.reverse("T-1", bill["total_due_fen"], "printer jam")
+    check_invariants(before, bank.totals())
+
+    response = _journal(bank.url, "2026-11-21")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [(r["txn_id"], r["type"], r["result"], r["code"], r["amount_fen"]) for r in rows] == [
+        ("T-1", "sale", "approved", "", "126931"),
+        ("T-2", "sale", "declined", "expired_card", "47853"),
+        ("T-1", "reversal", "reversed", "printer jam", "126931")]
+    assert rows[0]["reference"] == approved["reference"] and rows[0]["auth_code"] == approved["auth_code"]
+    assert {r["masked_pan"] for r in rows} == {mask_pan(GOOD.pan), mask_pan(EXPIRED.pan)}
+    assert GOOD.pan not in response.text and EXPIRED.pan not in response.text
+    assert all(r["business_day"] == "2026-11-21" and r["kiosk_id"] == "KIOSK-TEST-01" for r in rows)
+
+    assert _journal(bank.url, "2026-11-20").text.count("\n") == 1                   # the header only
+    assert _journal(bank.url, "2026-13-01").status_code == 400
+    assert _journal(bank.url, "yesterday").status_code == 400
+
+    db = bank.engine.url.database
+    assert cli.export_journal(host_toml, "2026-11-21", db) == 0
+    assert capsys.readouterr().out == response.text
+    assert cli.export_journal(host_toml, "21/11/2026", db) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
