@@ -221,6 +221,28 @@ def _opt(value: int | None) -> str | None:
     return None if value is None else fmt_x100(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Dues:
+    """What a household owes as of a day: the payment path's lean view of
+    household_bill() (same query, same arithmetic; a test checks they agree)."""
+    periods: tuple[str, ...]    # unpaid months, oldest first
+    total_due_fen: int          # == household_bill()["total_due_fen"]
+    late_fee_fen: int           # == household_bill()["late_fee_fen"]
+
+
+def dues(conn: Connection, household_id: int, as_of: date, settings: HostSettings) -> Dues:
+    periods: list[str] = []
+    total = late = 0
+    for row in conn.execute(_BILLS, {"hid": household_id, "as_of": as_of}):
+        if row.paid_at is not None:
+            continue
+        fee = late_fee_fen(row.amount_fen, max(0, (as_of - row.due_on).days), settings.late_fee_daily_rate)
+        periods.append(row.period)
+        total += row.amount_fen + fee
+        late += fee
+    return Dues(tuple(periods), total, late)
+
+
 def household_bill(conn: Connection, house_no: str, as_of: date, settings: HostSettings) -> dict[str, Any]:
     """The docs/host-api.md reply. Raises BadHouseNumber or UnknownHouse.
     Bills not yet issued as of `as_of` are not shown."""

@@ -12,6 +12,11 @@ TODAY = date(2026, 11, 21)   # the host's "today": bills and late fees are the s
 
 
 @pytest.fixture(scope="session")
+def today() -> date:
+    return TODAY
+
+
+@pytest.fixture(scope="session")
 def reference_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real reference host (host.app under uvicorn, seeded demo estate) on a
     free loopback port, its date pinned to TODAY."""

@@ -8,7 +8,10 @@ from __future__ import annotations
 import re
 import secrets
 from datetime import date
+from functools import lru_cache
 from typing import Any
+
+from Crypto.Cipher import DES3
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
@@ -17,9 +20,9 @@ from host.bank.accounts import MAX_PIN_TRIES, pin_matches
 from host.bank.journal import write_line
 from host.bank.keys import sign_on
 from host.bank.security import BadRequest, Context, Message, encode, int_field, text_field
-from host.billing import UnknownHouse, household_bill, pay_bills, unpaid_periods, unpay_bills
+from host.billing import Dues, dues, pay_bills, unpay_bills
 from host.db import bank_accounts, bank_txns, households, property_ledger
-from kiosk.cards.crypto import CryptoError, pin_from_block_format0, tdes_decrypt
+from kiosk.cards.crypto import CryptoError, pin_from_block_format0
 from kiosk.domain.card import mask_pan, parse_track2
 from kiosk.domain.errors import BadHouseNumber, BadSwipe
 from kiosk.domain.house import HouseNumber
@@ -28,18 +31,22 @@ _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
 
 _TXN = select(bank_txns).where(bank_txns.c.txn_id == bindparam("txn_id")).with_for_update()
+# the card, with what it has spent on this business day (captured and not reversed)
+_SPENT_TODAY = select(func.coalesce(func.sum(bank_txns.c.amount_fen), 0)).where(
+    bank_txns.c.account_id == bank_accounts.c.id, bank_txns.c.business_day == bindparam("day"),
+    bank_txns.c.state == "approved").scalar_subquery()
 _ACCOUNT = select(bank_accounts.c.id, bank_accounts.c.masked_pan, bank_accounts.c.expiry,
                   bank_accounts.c.status, bank_accounts.c.balance_fen, bank_accounts.c.daily_limit_fen,
-                  bank_accounts.c.pin_salt, bank_accounts.c.pin_hash, bank_accounts.c.pin_tries) \
+                  bank_accounts.c.pin_salt, bank_accounts.c.pin_hash, bank_accounts.c.pin_tries,
+                  _SPENT_TODAY.label("spent_today_fen")) \
     .where(bank_accounts.c.pan == bindparam("pan")).with_for_update()
 _HOUSEHOLD = select(households.c.id).where(households.c.house_no == bindparam("house_no")).with_for_update()
-_SPENT_TODAY = select(func.coalesce(func.sum(bank_txns.c.amount_fen), 0)).where(
-    bank_txns.c.account_id == bindparam("account_id"), bank_txns.c.business_day == bindparam("day"),
-    bank_txns.c.state == "approved")
 _SET_TRIES = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
     .values(pin_tries=bindparam("tries"))
 _MOVE = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
     .values(balance_fen=bank_accounts.c.balance_fen + bindparam("delta"))
+_DEBIT = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
+    .values(balance_fen=bank_accounts.c.balance_fen - bindparam("amount"), pin_tries=0)
 _NEW_TXN = insert(bank_txns)
 _FINISH_TXN = update(bank_txns).where(bank_txns.c.id == bindparam("t_id")) \
     .values(reference=bindparam("ref"), reply_json=bindparam("reply"))
@@ -91,9 +98,14 @@ def _payment_fields(body: dict[str, Any]) -> dict[str, Any]:
             "local_time": local_time if isinstance(local_time, str) else None}
 
 
+@lru_cache(maxsize=256)
+def _pik_cipher(pik: bytes) -> Any:
+    return DES3.new(pik, DES3.MODE_ECB)   # = crypto.tdes_decrypt, set up once per PIK (ECB is stateless)
+
+
 def _open_pin(block: bytes, pan: str, pik: bytes) -> str | None:
     try:
-        return pin_from_block_format0(tdes_decrypt(pik, block), pan)
+        return pin_from_block_format0(_pik_cipher(pik).decrypt(block), pan)
     except CryptoError:
         return None     # not a format 0 block under this PIK: counts as a wrong PIN
 
@@ -111,7 +123,7 @@ def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str
     household_id = conn.execute(_HOUSEHOLD, {"house_no": f["house_no"]}).scalar()
     if household_id is None:
         raise BadRequest(f"no household {f['house_no']} on this estate")
-    account = conn.execute(_ACCOUNT, {"pan": f["pan"]}).first()
+    account = conn.execute(_ACCOUNT, {"pan": f["pan"], "day": ctx.business_day}).first()
     day = ctx.business_day
 
     reply, bill = _decide(conn, f, account, household_id, ctx)
@@ -126,13 +138,13 @@ def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str
         assert account is not None and bill is not None
         reference = f"{day:%y%m%d}{txn_pk % 1_000_000:06d}"
         reply.update(reference=reference, auth_code=f"{secrets.randbelow(10 ** 6):06d}")
-        conn.execute(_MOVE, {"a_id": account.id, "delta": -f["amount_fen"]})
+        conn.execute(_DEBIT, {"a_id": account.id, "amount": f["amount_fen"]})   # and a right PIN resets the count
         paid = pay_bills(conn, household_id, f["periods"], reference=reference, paid_at=ctx.now)
         if paid != len(f["periods"]):
             raise RuntimeError(f"expected to pay {len(f['periods'])} bills, paid {paid}")
         conn.execute(_LEDGER, {"txn_id": txn_id, "kind": "payment", "household_id": household_id,
                                "periods": ",".join(f["periods"]), "amount_fen": f["amount_fen"],
-                               "late_fee_fen": bill["late_fee_fen"], "reference": reference,
+                               "late_fee_fen": bill.late_fee_fen, "reference": reference,
                                "business_day": day, "at": ctx.now})
     body = encode(reply)
     conn.execute(_FINISH_TXN, {"t_id": txn_pk, "ref": reply.get("reference"), "reply": body.decode("utf-8")})
@@ -143,7 +155,7 @@ def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str
 
 
 def _decide(conn: Connection, f: dict[str, Any], account: Row[Any] | None, household_id: int,
-            ctx: Context) -> tuple[dict[str, Any], dict[str, Any] | None]:
+            ctx: Context) -> tuple[dict[str, Any], Dues | None]:
     """The checks, in order: card, PIN, bill, limits. (reply, the bill if approved)."""
     txn_id = f["txn_id"]
     if account is None:
@@ -162,19 +174,22 @@ def _decide(conn: Connection, f: dict[str, Any], account: Row[Any] | None, house
         if tries >= MAX_PIN_TRIES:
             return _declined(txn_id, "pin_locked", 0), None
         return _declined(txn_id, "wrong_pin", MAX_PIN_TRIES - tries), None
-    if account.pin_tries:
+    approve = _business_checks(conn, f, account, household_id, ctx)
+    if account.pin_tries and approve[1] is None:   # an approval resets it with the debit
         conn.execute(_SET_TRIES, {"a_id": account.id, "tries": 0})
+    return approve
 
-    try:
-        bill = household_bill(conn, f["house_no"], ctx.business_day, ctx.settings)
-    except UnknownHouse:
-        raise BadRequest(f"no household {f['house_no']} on this estate") from None
-    if bill["total_due_fen"] == 0:
+
+def _business_checks(conn: Connection, f: dict[str, Any], account: Row[Any], household_id: int,
+                     ctx: Context) -> tuple[dict[str, Any], Dues | None]:
+    txn_id = f["txn_id"]
+    # the amount due now, as the bill lookup (household_bill) computes it
+    bill = dues(conn, household_id, ctx.business_day, ctx.settings)
+    if bill.total_due_fen == 0:
         return _declined(txn_id, "nothing_due"), None
-    if f["amount_fen"] != bill["total_due_fen"] or f["periods"] != unpaid_periods(bill):
+    if f["amount_fen"] != bill.total_due_fen or tuple(f["periods"]) != bill.periods:
         return _declined(txn_id, "bill_changed"), None
-    spent = conn.execute(_SPENT_TODAY, {"account_id": account.id, "day": ctx.business_day}).scalar_one()
-    if spent + f["amount_fen"] > account.daily_limit_fen:
+    if account.spent_today_fen + f["amount_fen"] > account.daily_limit_fen:
         return _declined(txn_id, "daily_limit"), None
     if account.balance_fen < f["amount_fen"]:
         return _declined(txn_id, "insufficient_funds"), None

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from Crypto.Cipher import DES
@@ -69,6 +70,11 @@ def encode(reply: dict[str, Any]) -> bytes:
     return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+@lru_cache(maxsize=256)
+def _des_ecb(key8: bytes) -> Any:
+    return DES.new(key8, DES.MODE_ECB)   # ECB objects are stateless: one per key is enough
+
+
 def mac_x919(key: bytes, data: bytes) -> bytes:
     """ANSI X9.19 (ISO 9797-1 algorithm 3, padding method 1), byte-for-byte the
     same as kiosk.cards.crypto.mac_x919 (a test checks it) but with the CBC
@@ -77,7 +83,7 @@ def mac_x919(key: bytes, data: bytes) -> bytes:
         raise ValueError("X9.19 needs a double-length key")
     padded = data + bytes(-len(data) % 8) if data else bytes(8)
     last = DES.new(key[:8], DES.MODE_CBC, iv=bytes(8)).encrypt(padded)[-8:]
-    return DES.new(key[:8], DES.MODE_ECB).encrypt(DES.new(key[8:], DES.MODE_ECB).decrypt(last))
+    return _des_ecb(key[:8]).encrypt(_des_ecb(key[8:]).decrypt(last))
 
 
 def mac_ok(key: bytes, body: bytes, header: str | None) -> bool:

@@ -34,6 +34,10 @@ from kiosk.screens.entry import EntryScreen
 from kiosk.screens.flow import Flow
 from kiosk.screens.idle import IdleScreen
 from kiosk.screens.message import MessageScreen
+from kiosk.screens.pin import PinScreen
+from kiosk.screens.processing import ProcessingScreen
+from kiosk.screens.result import ResultScreen
+from kiosk.screens.swipe import SwipeScreen
 from kiosk.screens.theme import P, kv_files, load_kv, register_font
 from kiosk.screens.timer import IdleTimer
 
@@ -59,7 +63,9 @@ class KioskArea(FloatLayout):
         return super().on_touch_down(touch)
 
 
-SCREENS = {"idle": IdleScreen, "entry": EntryScreen, "bill": BillScreen, "message": MessageScreen}
+SCREENS = {"idle": IdleScreen, "entry": EntryScreen, "bill": BillScreen, "message": MessageScreen,
+           "swipe": SwipeScreen, "pin": PinScreen, "processing": ProcessingScreen, "result": ResultScreen}
+NO_COUNTDOWN = ("idle", "processing")   # the bank's answer is always awaited
 
 
 class KioskApp(App):
@@ -79,7 +85,7 @@ class KioskApp(App):
         self.title = tr("app.title", self.settings.language)
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.flow = Flow(kiosk.bills, self.spawn)
+        self.flow = Flow(kiosk.bills, self.spawn, kiosk.payments)
         self.timer: IdleTimer | None = None
 
     # --- for kv --------------------------------------------------------------------
@@ -120,15 +126,26 @@ class KioskApp(App):
         self.kiosk_area.add_widget(self.screens)
         root.add_widget(self.kiosk_area)
         if self.controls is not None:
-            self.bench = BenchPanel(self.controls)
+            self.bench = BenchPanel(self.controls, sims=self.kiosk.sims)
             root.add_widget(self.bench)
-        self.flow.bind(screen=self._show_screen)
+        self.flow.bind(screen=self._show_screen, on_activity=lambda *_: self.timer and self.timer.poke())
         self._configure_window()
         return root
 
     def on_start(self) -> None:
+        # sign-on and recovery run beside the idle screen, never before it
+        self.spawn(self._start_kiosk())
         # after the first frames are drawn: load what start-up deferred (httpx)
         Clock.schedule_once(self._warm_up, 0.5)
+
+    async def _start_kiosk(self) -> None:
+        await asyncio.sleep(0)   # let the first frame be drawn
+        try:
+            await self.kiosk.start()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - payments recover on their own; the kiosk stays up
+            log.exception("kiosk start-up (sign-on, recovery) failed")
 
     def _warm_up(self, _dt: float) -> None:
         self.kiosk.warm_up()
@@ -153,7 +170,7 @@ class KioskApp(App):
         self._ensure_screen(name)
         self.screens.current = name
         assert self.timer is not None
-        if name == "idle":
+        if name in NO_COUNTDOWN:
             self.timer.stop()
         else:
             self.timer.restart()

@@ -14,6 +14,7 @@ class LinkMode(enum.Enum):
     DOWN = "down"                  # connections refused
     DROP_REPLIES = "drop_replies"  # requests pass, replies are swallowed: the kiosk times out
     CUT_AFTER_REQUEST = "cut"      # requests pass, then the connection is reset
+    TAMPER_REPLIES = "tamper"      # a reply's last body byte is altered in transit (its MAC fails)
 
 
 class FaultyLink:
@@ -93,6 +94,8 @@ class FaultyLink:
                         return
                 elif mode is LinkMode.UP:
                     dst.sendall(data)
+                elif mode is LinkMode.TAMPER_REPLIES:
+                    dst.sendall(_tamper(data))
                 # DROP_REPLIES: the reply is read and thrown away
         except OSError:
             pass
@@ -102,3 +105,13 @@ class FaultyLink:
                     sock.close()
                 except OSError:
                     pass
+
+
+def _tamper(data: bytes) -> bytes:
+    """Change one digit or letter near the end of a JSON reply, keeping its length."""
+    for i in range(len(data) - 1, max(len(data) - 64, -1), -1):
+        ch = data[i:i + 1]
+        if ch.isalnum():
+            swapped = b"1" if ch != b"1" else b"2"
+            return data[:i] + swapped + data[i + 1:]
+    return data

@@ -1,0 +1,153 @@
+"""When the outcome is unknown the kiosk reverses, and no new payment starts
+until the bank acknowledges; after a crash it reverses before serving."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from conftest import GOOD, enter_pin, kiosk_settings, money_is_conserved, pay, settled, swipe
+from kiosk.bootstrap import build
+from kiosk.devices.sim.network import LinkMode
+from kiosk.domain.errors import HostUnavailable, OutcomeUnknown, PaymentsSuspended
+
+HOUSE = "3-2-1202"
+
+
+async def _prepared(kiosk, house=HOUSE, card=GOOD):
+    bill = await kiosk.bills.lookup(house)
+    swiped = await swipe(kiosk, card.track2)
+    return bill, swiped, await enter_pin(kiosk, swiped, card.pin)
+
+
+@pytest.mark.parametrize("fault", [LinkMode.DROP_REPLIES, LinkMode.CUT_AFTER_REQUEST, LinkMode.TAMPER_REPLIES])
+async def test_unknown_outcome_is_reversed_and_nothing_is_charged(kiosk, host, link, fault):
+    before, balance, due = host.totals(), host.balance(GOOD.pan), host.bill(HOUSE)["total_due_fen"]
+    bill, swiped, block = await _prepared(kiosk)
+    link.set_mode(fault)
+    with pytest.raises(OutcomeUnknown):
+        await kiosk.payments.pay(bill, swiped, block)
+    # the bank did capture it (the request arrived); the kiosk cannot know that
+    assert host.balance(GOOD.pan) == balance - due
+    (entry,) = kiosk.journal.pending()
+    assert entry.state == "reversing"
+    with pytest.raises(PaymentsSuspended):       # no new payment while it is pending
+        await kiosk.payments.read_card(1)
+
+    link.set_mode(LinkMode.UP)
+    await settled(kiosk)
+    assert kiosk.journal.get(entry.txn_id).state == "reversed"
+    assert host.balance(GOOD.pan) == balance
+    assert host.bill(HOUSE)["total_due_fen"] == due
+    after = host.totals()
+    money_is_conserved(before, after)
+    assert after["bank_balances_fen"] == before["bank_balances_fen"]
+    _, again = await pay(kiosk, HOUSE, GOOD)      # and the kiosk is back in service
+    assert again.approved
+
+
+async def test_host_refusing_connections_means_nothing_was_sent(kiosk, host, link):
+    before = host.totals()
+    bill, swiped, block = await _prepared(kiosk)
+    link.set_mode(LinkMode.DOWN)
+    with pytest.raises(HostUnavailable):
+        await kiosk.payments.pay(bill, swiped, block)
+    assert [e.state for e in kiosk.journal.recent()] == ["not_sent"]
+    assert not kiosk.payments.suspended and host.totals() == before
+
+
+async def test_reversal_retries_until_the_host_is_back(kiosk, host, link):
+    before = host.totals()
+    bill, swiped, block = await _prepared(kiosk)
+    link.set_mode(LinkMode.DROP_REPLIES)
+    with pytest.raises(OutcomeUnknown):
+        await kiosk.payments.pay(bill, swiped, block)
+    link.set_mode(LinkMode.DOWN)
+    assert not await kiosk.payments.settle_once()
+    assert kiosk.payments.suspended
+    link.set_mode(LinkMode.UP)
+    await settled(kiosk)          # the background worker or this pass: either acknowledges once
+    assert not kiosk.payments.suspended
+    reversals = host.query("SELECT COUNT(*) FROM bank_journal WHERE type = 'reversal'")[0][0]
+    assert reversals == 1
+    money_is_conserved(before, host.totals())
+
+
+async def test_backup_copies_are_stored_and_forwarded(kiosk, host, link):
+    _, outcome = await pay(kiosk, HOUSE, GOOD)
+    link.set_mode(LinkMode.DOWN)
+    await kiosk.payments.settle_once()
+    link.set_mode(LinkMode.UP)
+    await settled(kiosk)
+    assert kiosk.journal.unsent_backups() == []
+    rows = host.query("SELECT txn_id FROM property_backups")
+    assert [r[0] for r in rows] == [outcome.txn_id]
+
+
+async def test_stale_mac_key_signs_on_again(kiosk, host):
+    """The host forgot our working keys (or issued new ones): the refusal changes
+    nothing, the kiosk signs on again and the payment goes through."""
+    from kiosk.backend_client.bank import WorkingKeys
+    keys = kiosk.payments.bank.keys
+    kiosk.payments.bank.keys = WorkingKeys(keys.pin_key_wrapped, keys.pin_kcv, bytes(range(16)), 0)
+    _, outcome = await pay(kiosk, HOUSE, GOOD)
+    assert outcome.approved
+
+
+KILLED_KIOSK = textwrap.dedent("""
+    import asyncio, dataclasses, sys
+    sys.path[:0] = {paths!r}
+    from conftest import GOOD, enter_pin, kiosk_settings, swipe
+    from pathlib import Path
+    from kiosk.bootstrap import build
+
+    async def main():
+        kiosk = build(kiosk_settings(Path({tmp!r}), {url!r}, timeout_s=60))
+        await kiosk.start()
+        bill = await kiosk.bills.lookup({house!r})
+        swiped = await swipe(kiosk, GOOD.track2)
+        block = await enter_pin(kiosk, swiped, GOOD.pin)
+        print("SENDING", flush=True)
+        await kiosk.payments.pay(bill, swiped, block)   # the reply never comes: killed first
+    asyncio.run(main())
+""")
+
+
+async def test_kiosk_killed_after_sending_reverses_on_restart(tmp_path, host, link):
+    before, balance = host.totals(), host.balance(GOOD.pan)
+    link.set_mode(LinkMode.UP)
+    here = os.path.dirname(__file__)
+    script = KILLED_KIOSK.format(paths=[here, os.path.dirname(here)], tmp=str(tmp_path), url=link.url,
+                                 house=HOUSE)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "SENDING"
+        link.set_mode(LinkMode.DROP_REPLIES)   # the request gets through; its answer does not
+        deadline = time.monotonic() + 20
+        while host.balance(GOOD.pan) == balance:   # wait until the bank has captured it
+            assert time.monotonic() < deadline, "the payment never reached the bank"
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert host.bill(HOUSE)["total_due_fen"] == 0       # captured: the money moved
+
+    link.set_mode(LinkMode.UP)
+    restarted = build(kiosk_settings(tmp_path, link.url))
+    try:
+        (entry,) = restarted.journal.in_state("intent")  # journaled before it was sent
+        await restarted.start()                          # resolves it before serving
+        await settled(restarted)
+        assert restarted.journal.get(entry.txn_id).state == "reversed"
+    finally:
+        await restarted.aclose()
+    assert host.balance(GOOD.pan) == balance and host.bill(HOUSE)["total_due_fen"] > 0
+    money_is_conserved(before, host.totals())
