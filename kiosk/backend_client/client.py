@@ -36,10 +36,16 @@ class HostClient:
     async def _get(self, path: str) -> Any:
         import httpx
 
-        try:
-            response = await self.warm_up().get(path)
-        except httpx.TransportError as exc:  # refused, reset, timeout: nothing happened
-            raise HostUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        for attempt in (1, 2):
+            try:
+                response = await self.warm_up().get(path)
+                break
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                # a pooled connection the network broke while idle: a GET is safe to repeat once
+                if attempt == 2:
+                    raise HostUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            except httpx.TransportError as exc:  # refused, timeout: nothing happened
+                raise HostUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:
             raise HostUnavailable(f"HTTP {response.status_code}")
         try:

@@ -46,7 +46,10 @@ class SignedChannel:
     def _client(self) -> "httpx.AsyncClient":
         if self._http is None:
             import httpx
-            self._http = httpx.AsyncClient(**self._options)
+            # A fresh connection per message, as payment terminals do: a pooled one the
+            # network closed while idle would fail as "disconnected without a response",
+            # indistinguishable from a lost reply, and force a needless reversal.
+            self._http = httpx.AsyncClient(**self._options, limits=httpx.Limits(max_keepalive_connections=0))
         return self._http
 
     async def aclose(self) -> None:

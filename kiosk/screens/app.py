@@ -212,6 +212,8 @@ class KioskApp(App):
         Window.unbind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
         if self.timer is not None:
             self.timer.close()
+        if self.bench is not None:
+            self.bench.detach()
         for task in list(self._tasks):
             task.cancel()
 

@@ -85,7 +85,7 @@ class SwipeArt(Looping):
     """A card sliding through a magnetic-stripe reader's slot."""
 
 
-class Spinner(Looping):
+class BusySpinner(Looping):
     """A turning arc: the bank is being asked."""
 
 

@@ -74,6 +74,7 @@ class PaymentService:
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._sign_on_lock = asyncio.Lock()
+        self._settle_lock = asyncio.Lock()   # one settling pass at a time: each reversal is sent once
         self.signed_on = False
 
     # --- life cycle ----------------------------------------------------------------
@@ -149,7 +150,14 @@ class PaymentService:
                   "expiry": swipe.expiry, "pin_block": pin_block.hex().upper(),
                   "local_time": now.isoformat(timespec="seconds")}
         try:
-            reply = await self._with_sign_on(lambda: self.bank.pay(fields))
+            reply = await self.bank.pay(fields)
+        except NotSignedOn as exc:
+            # the host changed nothing; new working keys mean a new PIN key, so the
+            # PIN block we hold is void: sign on and ask for the PIN again
+            self.journal.set_state(txn_id, "not_sent", reason="working keys renewed")
+            self.signed_on = False
+            await self.sign_on()
+            raise HostUnavailable("working keys renewed: enter the PIN again") from exc
         except HostUnavailable:
             self.journal.set_state(txn_id, "not_sent")
             raise
@@ -215,6 +223,10 @@ class PaymentService:
 
     async def settle_once(self) -> bool:
         """Send pending reversals, then backup copies. True when nothing is left."""
+        async with self._settle_lock:
+            return await self._settle()
+
+    async def _settle(self) -> bool:
         for entry in self.journal.in_state("reversing"):
             if not await self._reverse(entry):
                 return False

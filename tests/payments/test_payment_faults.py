@@ -20,6 +20,18 @@ from kiosk.domain.errors import HostUnavailable, OutcomeUnknown, PaymentsSuspend
 HOUSE = "3-2-1202"
 
 
+async def until(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def captured(host, txn_id: str) -> bool:
+    return bool(host.query("SELECT 1 FROM bank_journal WHERE txn_id = :t AND type = 'sale' AND result = 'approved'",
+                           t=txn_id))
+
+
 async def _prepared(kiosk, house=HOUSE, card=GOOD):
     bill = await kiosk.bills.lookup(house)
     swiped = await swipe(kiosk, card.track2)
@@ -33,10 +45,10 @@ async def test_unknown_outcome_is_reversed_and_nothing_is_charged(kiosk, host, l
     link.set_mode(fault)
     with pytest.raises(OutcomeUnknown):
         await kiosk.payments.pay(bill, swiped, block)
-    # the bank did capture it (the request arrived); the kiosk cannot know that
-    assert host.balance(GOOD.pan) == balance - due
     (entry,) = kiosk.journal.pending()
     assert entry.state == "reversing"
+    # the bank did capture it (the request arrived); the kiosk cannot know that
+    await until(lambda: captured(host, entry.txn_id))
     with pytest.raises(PaymentsSuspended):       # no new payment while it is pending
         await kiosk.payments.read_card(1)
 
@@ -90,12 +102,18 @@ async def test_backup_copies_are_stored_and_forwarded(kiosk, host, link):
     assert [r[0] for r in rows] == [outcome.txn_id]
 
 
-async def test_stale_mac_key_signs_on_again(kiosk, host):
-    """The host forgot our working keys (or issued new ones): the refusal changes
-    nothing, the kiosk signs on again and the payment goes through."""
+async def test_stale_mac_key_signs_on_again_and_asks_for_the_pin_again(kiosk, host):
+    """The host no longer accepts our MAC key: its refusal changes nothing; the
+    kiosk signs on again (new keys, so the PIN block it holds is void) and the
+    resident enters the PIN again. The wrong-PIN counter is not touched."""
     from kiosk.backend_client.bank import WorkingKeys
+    before = host.totals()
     keys = kiosk.payments.bank.keys
     kiosk.payments.bank.keys = WorkingKeys(keys.pin_key_wrapped, keys.pin_kcv, bytes(range(16)), 0)
+    with pytest.raises(HostUnavailable):
+        await pay(kiosk, HOUSE, GOOD)
+    assert [e.state for e in kiosk.journal.recent()] == ["not_sent"] and host.totals() == before
+    assert kiosk.payments.bank.keys.key_version > keys.key_version
     _, outcome = await pay(kiosk, HOUSE, GOOD)
     assert outcome.approved
 
@@ -113,7 +131,8 @@ KILLED_KIOSK = textwrap.dedent("""
         bill = await kiosk.bills.lookup({house!r})
         swiped = await swipe(kiosk, GOOD.track2)
         block = await enter_pin(kiosk, swiped, GOOD.pin)
-        print("SENDING", flush=True)
+        print("READY", flush=True)
+        sys.stdin.readline()                            # the test breaks the link, then says go
         await kiosk.payments.pay(bill, swiped, block)   # the reply never comes: killed first
     asyncio.run(main())
 """)
@@ -125,14 +144,14 @@ async def test_kiosk_killed_after_sending_reverses_on_restart(tmp_path, host, li
     here = os.path.dirname(__file__)
     script = KILLED_KIOSK.format(paths=[here, os.path.dirname(here)], tmp=str(tmp_path), url=link.url,
                                  house=HOUSE)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
     try:
-        assert proc.stdout.readline().strip() == "SENDING"
+        assert proc.stdout.readline().strip() == "READY"
         link.set_mode(LinkMode.DROP_REPLIES)   # the request gets through; its answer does not
-        deadline = time.monotonic() + 20
-        while host.balance(GOOD.pan) == balance:   # wait until the bank has captured it
-            assert time.monotonic() < deadline, "the payment never reached the bank"
-            await asyncio.sleep(0.05)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        await until(lambda: host.balance(GOOD.pan) != balance, 20)   # the bank has captured it
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
     finally:

@@ -36,7 +36,7 @@ class FaultyLink:
 
     def set_mode(self, mode: LinkMode) -> None:
         previous, self.mode = self.mode, mode
-        if mode is not LinkMode.UP:
+        if mode is LinkMode.DOWN:
             self._drop_all()   # established keep-alive connections break too
         if mode is LinkMode.DOWN and self._listener is not None:
             self._stop_listening()   # nobody listens: connections are refused
@@ -90,7 +90,16 @@ class FaultyLink:
                 if is_request:
                     dst.sendall(data)
                     if mode is LinkMode.CUT_AFTER_REQUEST:
-                        self._drop_all()
+                        # forward the rest of the request (headers and body may come in
+                        # separate writes), then the kiosk's side breaks; the host still
+                        # gets and serves the request
+                        src.settimeout(0.1)
+                        try:
+                            while more := src.recv(65536):
+                                dst.sendall(more)
+                        except TimeoutError:
+                            pass
+                        src.shutdown(socket.SHUT_RDWR)
                         return
                 elif mode is LinkMode.UP:
                     dst.sendall(data)
@@ -100,11 +109,12 @@ class FaultyLink:
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+            if not (is_request and self.mode is LinkMode.CUT_AFTER_REQUEST):
+                for sock in (src, dst):
+                    try:
+                        sock.close()
+                    except OSError:
+                        pass
 
 
 def _tamper(data: bytes) -> bytes:

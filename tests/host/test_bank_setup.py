@@ -1,0 +1,121 @@
+"""The bank side's set-up: the kiosk fleet in the host config, accounts and
+kiosks from the seed, the payment path's dues == the bill lookup's total,
+concurrent kiosks, and no card data in the logs."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from host.bank.accounts import load_test_cards, pin_matches
+from host.billing import dues, household_bill, unpaid_periods
+from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
+from host.db import bank_accounts, households, kiosks
+from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY, TEST_HOST_TOML, BankEnv, check_invariants
+from kiosk.cards.crypto import mac_x919
+from kiosk.config import CONFIG_DIR
+
+
+def test_fleet_in_the_configs() -> None:
+    demo = load_host_settings(DEMO_HOST_CONFIG)
+    example = load_host_settings(CONFIG_DIR / "host.site-example.toml")
+    assert [k for k, _ in demo.kiosks] == ["KIOSK-DEMO-01"] and len(demo.tmk("KIOSK-DEMO-01") or b"") == 16
+    assert example.tmk("KIOSK-DEMO-01") == demo.tmk("KIOSK-DEMO-01")     # the example says: replace it
+    assert "REPLACE" in (CONFIG_DIR / "host.site-example.toml").read_text(encoding="utf-8")
+    assert "DEMO" in DEMO_HOST_CONFIG.read_text(encoding="utf-8")
+    assert demo.tmk("KIOSK-NOBODY") is None
+
+
+@pytest.mark.parametrize("old,new,key,reason", [
+    ('tmk = "0123456789ABCDEFFEDCBA9876543210"', 'tmk = "0123"', 'kiosks.KIOSK-TEST-01.tmk', "32 hex"),
+    ('tmk = "0123456789ABCDEFFEDCBA9876543210"', 'tmk = "0123456789ABCDEF0123456789ABCDEF"',
+     'kiosks.KIOSK-TEST-01.tmk', "degenerate"),
+    ('tmk = "0123456789ABCDEFFEDCBA9876543210"', 'tmk = "0123456789ABCDEFFEDCBA9876543210"\npin = 1',
+     'kiosks.KIOSK-TEST-01.pin', "unknown key"),
+    ('[kiosks."KIOSK-TEST-01"]', '[kiosks."KIOSK TEST"]', 'kiosks.KIOSK TEST', "kiosk id"),
+])
+def test_bad_fleet_entries(tmp_path: Path, old: str, new: str, key: str, reason: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(TEST_HOST_TOML.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_host_settings(path)
+    assert info.value.key == key and reason in str(info.value)
+
+
+def test_seed_opens_the_test_card_accounts_and_registers_the_fleet(seeded: tuple[HostSettings, Engine]) -> None:
+    settings, engine = seeded
+    cards = load_test_cards()
+    with engine.connect() as conn:
+        accounts = {row.pan: row for row in conn.execute(select(bank_accounts))}
+        fleet = conn.execute(select(kiosks.c.kiosk_id, kiosks.c.last_counter, kiosks.c.key_version)).all()
+    assert set(accounts) == {c.pan for c in cards}
+    for card in cards:
+        row = accounts[card.pan]
+        assert (row.balance_fen, row.daily_limit_fen, row.status, row.expiry, row.pin_tries) == \
+            (card.balance_fen, card.daily_limit_fen, card.status, card.expiry, 0)
+        assert card.pin not in (row.pin_hash, row.pin_salt) and pin_matches(row.pin_salt, row.pin_hash, card.pin)
+        assert not pin_matches(row.pin_salt, row.pin_hash, "000000")
+    assert accounts[GOOD.pan].balance_fen == 500_000
+    assert sorted(fleet) == [("KIOSK-TEST-01", 0, 0), ("KIOSK-TEST-02", 0, 0)]
+    salts = [row.pin_salt for row in accounts.values()]
+    assert len(set(salts)) == len(salts)
+
+
+def test_payment_dues_agree_with_the_bill_lookup(seeded: tuple[HostSettings, Engine]) -> None:
+    settings, engine = seeded
+    with engine.connect() as conn:
+        for household_id, house_no in conn.execute(select(households.c.id, households.c.house_no)):
+            bill = household_bill(conn, house_no, SEED_TODAY, settings)
+            owed = dues(conn, household_id, SEED_TODAY, settings)
+            assert (owed.total_due_fen, owed.late_fee_fen, list(owed.periods)) == \
+                (bill["total_due_fen"], bill["late_fee_fen"], unpaid_periods(bill)), house_no
+
+
+async def test_two_kiosks_paying_the_same_house_at_once(bank: BankEnv) -> None:
+    """Two kiosks send a payment for the same house at the same moment (each
+    kiosk has one message in flight, as a kiosk does): the house is paid once,
+    the other is declined, and the books still agree."""
+    first, second = bank.kiosk, bank.signer(OTHER_KIOSK, OTHER_TMK)
+    try:
+        first.sign_on()
+        second.sign_on()
+        before = bank.totals()
+        houses = ["2-1-601", "2-2-902", "3-2-1202"]
+        bills = {h: bank.bill(h) for h in houses}
+        async with httpx.AsyncClient(base_url=bank.url) as client:
+            for house in houses:
+                requests = []
+                for kiosk in (first, second):
+                    raw = kiosk.body(kiosk.payment_fields(f"{kiosk.kiosk_id}-{house}", house,
+                                                          bills[house]["total_due_fen"],
+                                                          unpaid_periods(bills[house]), GOOD))
+                    requests.append((raw, mac_x919(kiosk.mak, raw).hex()))
+                replies = await asyncio.gather(*(client.post("/api/v1/bank/payments", content=raw,
+                                                             headers={"X-MAC": mac}) for raw, mac in requests))
+                assert [r.status_code for r in replies] == [200, 200]
+                results = sorted((r.json()["result"], r.json().get("code")) for r in replies)
+                assert results == [("approved", None), ("declined", "nothing_due")], house
+        assert all(bank.bill(h)["total_due_fen"] == 0 for h in houses)
+        after = bank.totals()
+        check_invariants(before, after)
+        assert before["bank_balances_fen"] - after["bank_balances_fen"] == \
+            sum(b["total_due_fen"] for b in bills.values())
+    finally:
+        second.close()
+
+
+def test_no_card_data_in_the_logs(bank: BankEnv, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    kiosk = bank.kiosk
+    kiosk.sign_on()
+    bill = bank.bill("3-2-1202")
+    kiosk.pay("T-1", "3-2-1202", bill["total_due_fen"], unpaid_periods(bill), GOOD)
+    kiosk.pay("T-2", "2-1-601", 1, ["2026-10"], GOOD, pin="999999")
+    kiosk.backup({"txn_id": "T-3", "masked_pan": GOOD.pan})
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert GOOD.pan not in text and GOOD.pin not in text
