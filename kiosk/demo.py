@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from kiosk.config import CONFIG_DIR, DEMO_KIOSK_CONFIG, PROJECT_ROOT, load_kiosk_settings
+from kiosk.devices.sim.network import FaultyLink, LinkMode
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
@@ -27,14 +28,23 @@ def free_port() -> int:
 
 
 class DemoHost:
-    """The reference host as a child process; also the bench's host switch
-    (BenchControls): switching it off kills the process, as a crash would."""
+    """The reference host as a child process behind a breakable network link;
+    the bench's switches (BenchControls): switching the host off stops the
+    process; the network switch breaks the link the kiosk talks through."""
 
     def __init__(self, db_url: str, port: int) -> None:
         self.db_url, self.port = db_url, port
         self.url = f"http://127.0.0.1:{port}"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log = DEMO_DIR / "host.log"
+        self.link = FaultyLink("127.0.0.1", port)   # the kiosk's URL is self.link.url
+
+    @property
+    def network_mode(self) -> LinkMode:
+        return self.link.mode
+
+    async def set_network_mode(self, mode: LinkMode) -> None:
+        await asyncio.to_thread(self.link.set_mode, mode)
 
     @property
     def host_running(self) -> bool:
@@ -73,16 +83,28 @@ class DemoHost:
 
 
 def prepare_database() -> str:
-    """Seed the demo estate once; later runs reuse it (payments persist)."""
+    """Seed the demo estate once; later runs reuse it (payments persist). A
+    database from an older demo without the bank's card accounts is seeded afresh."""
     DEMO_DIR.mkdir(parents=True, exist_ok=True)
     db_path = DEMO_DIR / "host.db"
     db_url = f"sqlite:///{db_path}"
-    if not db_path.exists():
-        print("demo: seeding the demo estate (first run only) ...", flush=True)
+    if not _has_card_accounts(db_path):
+        print("demo: seeding the demo estate and its bank accounts ...", flush=True)
         from host import cli as host_cli
-        if host_cli.seed_demo(HOST_CONFIG, db_override=db_url) != 0:
+        if host_cli.seed_demo(HOST_CONFIG, db_override=db_url, fresh=True) != 0:
             raise RuntimeError("seeding the demo estate failed")
     return db_url
+
+
+def _has_card_accounts(db_path: Path) -> bool:
+    import sqlite3
+    if not db_path.exists():
+        return False
+    with sqlite3.connect(db_path) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM bank_accounts").fetchone()[0] > 0
+        except sqlite3.OperationalError:
+            return False
 
 
 def run_demo(tour_dir: Path | None = None) -> int:
@@ -99,10 +121,11 @@ def run_demo(tour_dir: Path | None = None) -> int:
     host.start()
     try:
         settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
-        settings = dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=host.url))
+        settings = dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=host.link.url))
         return asyncio.run(_run_app(settings, host, tour_dir))
     finally:
         host.stop()
+        host.link.close()
         if display is not None:
             display.stop()
 
