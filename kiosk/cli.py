@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     host = sub.add_parser("host", help="the reference property / bank host")
     host_sub = host.add_subparsers(dest="host_command", required=True)
     for name, text in (("serve", "serve the host API"),
+                       ("journal", "print the bank journal of a business day as CSV"),
                        ("seed-demo", "create the demo estate with 3 months of readings and bills"),
                        ("import-readings", "import a meter-reading CSV and bill its month")):
         cmd = host_sub.add_parser(name, help=text)
@@ -39,10 +40,16 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--port", type=int, help="listen port (overrides the config)")
         if name == "import-readings":
             cmd.add_argument("file", type=Path, help="CSV export of the meter-reading system")
+        if name == "journal":
+            cmd.add_argument("day", help="business day, YYYY-MM-DD")
         if name == "seed-demo":
             cmd.add_argument("--households", type=int, default=2000)
             cmd.add_argument("--fresh", action="store_true",
                              help="wipe every host table first (refused otherwise if households exist)")
+
+    reprint = sub.add_parser("reprint", help="reprint a payment's receipt from the kiosk journal")
+    reprint.add_argument("txn_id", nargs="?", help="transaction id (default: the latest approved payment)")
+    reprint.add_argument("--config", type=Path, default=DEMO_KIOSK_CONFIG, help="kiosk TOML file")
 
     bill = sub.add_parser("bill", help="print a household's itemized bill from a host")
     bill.add_argument("house", help="house number, building-unit-room, e.g. 3-2-1202")
@@ -65,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             return _host(args)
         if args.command == "bill":
             return _bill(args)
+        if args.command == "reprint":
+            return _reprint(args)
     except ConfigError as exc:
         print(f"kiosk: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -78,6 +87,8 @@ def _host(args: argparse.Namespace) -> int:
 
     if args.host_command == "serve":
         return host_cli.serve(args.config, db_override=args.db, port=args.port)
+    if args.host_command == "journal":
+        return host_cli.export_journal(args.config, args.day, db_override=args.db)
     if args.host_command == "seed-demo":
         return host_cli.seed_demo(args.config, db_override=args.db, households=args.households, fresh=args.fresh)
     return host_cli.import_readings(args.config, args.file, db_override=args.db)
@@ -122,3 +133,28 @@ def _json_default(value: object) -> object:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
+
+
+def _reprint(args: argparse.Namespace) -> int:
+    """For staff: the receipt again, marked REPRINT, from the journal alone."""
+    from kiosk.bootstrap import build
+    from kiosk.config import load_kiosk_settings
+
+    async def reprint() -> int:
+        kiosk = build(load_kiosk_settings(args.config), with_payments=True)
+        try:
+            assert kiosk.journal is not None and kiosk.payments is not None
+            approved = [e for e in kiosk.journal.recent(500) if e.state == "approved"]
+            txn_id = args.txn_id or (approved[0].txn_id if approved else None)
+            if txn_id is None or not any(e.txn_id == txn_id for e in approved):
+                print(f"kiosk reprint: no approved payment {txn_id or ''} in the journal".rstrip(), file=sys.stderr)
+                return EXIT_ERROR
+            if not await kiosk.payments.print_receipt(txn_id, reprint=True):
+                print("kiosk reprint: the printer did not print (paper out or offline)", file=sys.stderr)
+                return EXIT_ERROR
+            print(f"reprinted {txn_id}")
+            return EXIT_OK
+        finally:
+            await kiosk.aclose()
+
+    return asyncio.run(reprint())

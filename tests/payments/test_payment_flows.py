@@ -131,3 +131,22 @@ async def test_paper_near_end_is_reported(kiosk):
 async def test_printer_offline_reads_as_no_paper(kiosk):
     kiosk.sims.printer.offline = True
     assert await kiosk.payments.paper_status() is PaperStatus.OUT
+
+
+async def test_staff_reprint_from_the_journal(kiosk, host, tmp_path):
+    """`kiosk reprint` prints the latest approved payment's receipt again, from the journal alone."""
+    import subprocess
+    import sys
+
+    from kiosk.config import DEMO_KIOSK_CONFIG
+    _, outcome = await pay(kiosk, HOUSE, GOOD)
+    journal = kiosk.settings.journal_path
+    config = tmp_path / "kiosk.toml"
+    config.write_text(DEMO_KIOSK_CONFIG.read_text(encoding="utf-8").replace(
+        'path = "var/demo/journal.sqlite3"', f'path = "{journal}"'), encoding="utf-8")
+    done = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "kiosk", "reprint", "--config", str(config)],
+                                   capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert outcome.txn_id in done.stdout
+    texts = [p.read_text(encoding="utf-8") for p in (tmp_path / "kiosk" / "receipts").glob("*.txt")]
+    assert any("REPRINT" in t and outcome.reference in t for t in texts)
