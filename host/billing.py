@@ -172,8 +172,8 @@ def mark_paid(conn: Connection, house_no: str, period: str, *, reference: str,
     return False
 
 
-_PAY = update(bills).where(bills.c.household_id == bindparam("hid"), bills.c.period.in_(bindparam("periods", expanding=True)),
-                           bills.c.paid_at.is_(None)) \
+_PAY = update(bills).where(bills.c.household_id == bindparam("hid"),
+                           bills.c.period.in_(bindparam("periods", expanding=True)), bills.c.paid_at.is_(None)) \
     .values(paid_at=bindparam("p_at"), paid_ref=bindparam("p_ref"))
 _UNPAY = update(bills).where(bills.c.household_id == bindparam("hid"), bills.c.paid_ref == bindparam("p_ref")) \
     .values(paid_at=None, paid_ref=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
@@ -30,12 +31,26 @@ def _scalars(value: Any) -> Iterator[str]:
         yield str(value)
 
 
+def _timestamp(run: str) -> bool:
+    """YYYYMMDD... with a 20xx date: a compact time stamp (kiosk txn ids hold one,
+    e.g. KIOSK-DEMO-01-20261121105310-8C6EDC). No card scheme issues PANs that
+    begin with 20 (Mastercard's 2-series is 2221-2720), so this never hides a PAN."""
+    try:
+        date(int(run[:4]), int(run[4:6]), int(run[6:8]))
+    except ValueError:
+        return False
+    return run.startswith("20")
+
+
 def looks_like_pan(text: str) -> bool:
-    """A run of 13-19 digits passing the Luhn check, anywhere in `text`. A run
-    longer than 19 digits (no legitimate field has one) is refused if any
-    13-19 digit window of it passes, so a PAN cannot hide behind a prefix."""
+    """A run of 13-19 digits passing the Luhn check, anywhere in `text`, unless
+    it is a time stamp. A run longer than 19 digits (no legitimate field has one)
+    is refused if any 13-19 digit window of it passes, so a PAN cannot hide
+    behind a prefix."""
     for match in _DIGIT_RUN.finditer(text):
         run = match.group()
+        if _timestamp(run):
+            continue
         if len(run) <= 19:
             if luhn_ok(run):
                 return True

@@ -37,7 +37,7 @@ def new_key() -> bytes:
 
 _KIOSK = select(kiosks.c.kiosk_id, kiosks.c.last_counter, kiosks.c.key_version,
                 kiosks.c.pik_under_tmk, kiosks.c.mak_under_tmk) \
-    .where(kiosks.c.kiosk_id == bindparam("kiosk_id"))
+    .where(kiosks.c.kiosk_id == bindparam("kiosk_id")).with_for_update()   # one message per kiosk at a time
 
 
 @lru_cache(maxsize=256)

@@ -61,6 +61,9 @@ def test_what_looks_like_a_pan() -> None:
     assert not looks_like_pan("4111111111111112")                         # Luhn fails
     assert not looks_like_pan("622202*********0017") and not looks_like_pan("261121000001")
     assert not looks_like_pan("KIOSK-DEMO-01-20261121-000042") and not looks_like_pan("2026-11-21T10:31:05")
+    # compact time stamps in txn ids: 10 % of them pass Luhn, none is a PAN (no PAN begins with 20)
+    assert not looks_like_pan("KIOSK-DEMO-01-20261121105310-8C6EDC") and not looks_like_pan("20261121105310102")
+    assert looks_like_pan("5221000000000002") and looks_like_pan("2221000000000009")   # Mastercard 5- and 2-series
 
 
 def _journal(url: str, day: str) -> httpx.Response:
