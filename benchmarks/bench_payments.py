@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from host.bank.accounts import Card, seed_accounts  # noqa: E402
 from host.bank.payments import handle_payment, handle_sign_on  # noqa: E402
-from host.bank.security import SecureChannel, encode, mac_x919  # noqa: E402
+from host.bank.security import SecureChannel, encode  # noqa: E402
+from kiosk.cards.crypto import mac_x919  # noqa: E402
 from host.billing import household_bill, unpaid_periods  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
 from host.db import create_tables, households, make_engine  # noqa: E402

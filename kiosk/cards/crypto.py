@@ -84,11 +84,8 @@ def _pad_method2(data: bytes) -> bytes:
 
 
 def _cbc_mac(key8: bytes, padded: bytes) -> bytes:
-    des = DES.new(key8, DES.MODE_ECB)
-    state = bytes(8)
-    for i in range(0, len(padded), 8):
-        state = des.encrypt(bytes(a ^ b for a, b in zip(state, padded[i:i + 8])))
-    return state
+    """Single-DES CBC with a zero IV; the MAC is the last cipher block."""
+    return DES.new(key8, DES.MODE_CBC, iv=bytes(8)).encrypt(padded)[-8:]
 
 
 def mac_x919(key: bytes, data: bytes) -> bytes:

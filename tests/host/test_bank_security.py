@@ -5,12 +5,10 @@ change nothing."""
 from __future__ import annotations
 
 import json
-import random
 
 import httpx
 import pytest
 
-from host.bank.security import mac_x919 as host_mac
 from host.billing import unpaid_periods
 from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK, TEST_TMK, BankEnv
 from kiosk.cards.crypto import kcv, mac_x919, tdes_decrypt
@@ -172,16 +170,6 @@ def test_lower_case_mac_is_accepted(bank: BankEnv) -> None:
     raw = kiosk.body({"txn": {"txn_id": "X-2"}})
     reply = kiosk.send("/api/v1/property/transactions", raw, kiosk.mak, mac=mac_x919(kiosk.mak, raw).hex())
     assert reply.status == 200
-
-
-def test_host_mac_is_the_kiosk_mac() -> None:
-    """host.bank.security.mac_x919 (fast CBC) == kiosk.cards.crypto.mac_x919, byte for byte."""
-    rng = random.Random(919)
-    for length in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 344, 1000]:
-        for _ in range(5):
-            key = bytes(rng.randrange(256) for _ in range(16))
-            data = bytes(rng.randrange(256) for _ in range(length))
-            assert host_mac(key, data) == mac_x919(key, data)
 
 
 def test_get_is_not_a_way_around(bank: BankEnv) -> None:
