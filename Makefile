@@ -13,9 +13,12 @@ test: setup
 tour: setup
 	.venv/bin/kiosk demo --tour docs/screenshots
 
+# Benchmarks print figures (docs/performance.md); they are not tests.
 bench: setup
 	.venv/bin/python benchmarks/bench_bill_lookup.py
 	.venv/bin/python benchmarks/bench_kiosk_start.py
+	.venv/bin/python benchmarks/bench_pin_to_approved.py
+	.venv/bin/python benchmarks/bench_payments.py
 
 clean:
 	rm -rf .venv var tests/artifacts
