@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 BILL_HOUSE = "3-2-1202"      # arrears, late fee and the latest month (host.seed.DEMO_HOUSES)
 PAID_HOUSE = "1-1-101"       # nothing due
 UNKNOWN_HOUSE = "88-8-8888"  # well-formed, not on the estate
+PAY_CARD = "0017"            # ICBC debit, PIN 123456 (config/test-cards.toml)
+PAY_PIN = "123456"
+DECLINE_CARD = "0001"        # ABC debit, expired, PIN 222222
+DECLINE_PIN = "222222"
 
 
 async def wait_started(app: KioskApp, timeout_s: float = 20.0) -> None:
@@ -93,10 +97,152 @@ async def set_host(app: KioskApp, running: bool) -> None:
                    timeout_s=20, what=f"host running={running}")
 
 
-def snapshot(app: KioskApp, path: Path) -> Path:
+def snapshot(app: KioskApp, path: Path, *, with_bench: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    app.kiosk_area.export_to_png(str(path))
+    (app.root if with_bench else app.kiosk_area).export_to_png(str(path))
     return path
+
+
+# --- the device bench, by touch -------------------------------------------------------
+def _bench(app: KioskApp) -> Any:
+    if app.bench is None:
+        raise RuntimeError("this step needs the device bench (KioskApp(..., controls=...))")
+    return app.bench
+
+
+async def bench_tap(app: KioskApp, widget: Any) -> None:
+    """Scroll the bench to `widget` and touch it."""
+    from kiosk.screens.touch import frames, tap
+
+    scroll = _bench(app).ids.scroll
+    x, y = widget.to_window(*widget.center)
+    sx, sy = scroll.to_window(scroll.x, scroll.y)
+    if not (sy + 4 < y < sy + scroll.height - 4):
+        scroll.scroll_to(widget, padding=12, animate=False)
+        await frames(2)
+    await tap(widget)
+
+
+def wallet_button(app: KioskApp, which: str) -> Any:
+    """The bench's wallet button of the card whose PAN ends in `which`, or
+    "damaged" for the damaged stripe."""
+    from kiosk.bench.panel import WalletCard
+    from kiosk.screens.touch import find
+
+    def match(w: Any) -> bool:
+        if not isinstance(w, WalletCard):
+            return False
+        pan = getattr(w.card, "pan", None)
+        return pan is None if which == "damaged" else bool(pan and pan.endswith(which))
+
+    return find(_bench(app), match)
+
+
+def pad_key(app: KioskApp, key: str) -> Any:
+    from kiosk.bench.panel import BenchButton
+    from kiosk.screens.touch import find
+
+    return find(_bench(app), lambda w: isinstance(w, BenchButton) and getattr(w, "key", None) == key)
+
+
+async def swipe(app: KioskApp, which: str) -> None:
+    """Wait until the reader is armed, then tap that card in the bench's wallet."""
+    from kiosk.screens.touch import wait_for
+
+    sims = app.kiosk.sims
+    assert sims is not None and sims.reader is not None
+    await wait_for(lambda: sims.reader.armed, timeout_s=10, what="the card reader to be armed")
+    await bench_tap(app, wallet_button(app, which))
+
+
+async def press_pad(app: KioskApp, keys: list[str] | str, *, wait_entering: bool = True) -> None:
+    """Keys on the bench's PIN pad ("123" = three digits; or a list such as ["clear"])."""
+    from kiosk.screens.touch import wait_for
+
+    sims = app.kiosk.sims
+    assert sims is not None and sims.pinpad is not None
+    if wait_entering:
+        await wait_for(lambda: sims.pinpad.entering, timeout_s=10, what="the PIN pad to collect a PIN")
+    for key in keys:
+        await bench_tap(app, pad_key(app, key))
+
+
+async def enter_pin(app: KioskApp, pin: str) -> None:
+    await press_pad(app, [*pin, "enter"])
+
+
+async def start_payment(app: KioskApp, house: str) -> Any:
+    """Look up `house` and press Pay: returns the screen that follows (swipe,
+    or a message)."""
+    from kiosk.screens.touch import tap, wait_for
+
+    await lookup(app, house, "bill")
+    await tap(app.screen("bill").ids.pay)
+    await wait_for(lambda: app.screens.current in ("swipe", "message") and not app.flow.busy,
+                   timeout_s=10, what="the swipe screen")
+    return await show(app, app.screens.current)
+
+
+async def pay_tour(app: KioskApp, house: str, shot: Any) -> None:
+    """The card payment screens, from the bill on screen: swipe, a decline,
+    the PIN with three digits typed, processing (if the bank is slow enough to
+    catch it), approved with the receipt on the bench."""
+    from kiosk.screens.touch import frames, tap, wait_for
+
+    bill = app.screen("bill")
+    if bill.nothing_due:
+        log.warning("tour: %s has nothing due (paid on an earlier run?): no payment screens", house)
+        return
+    await tap(bill.ids.pay)
+    screen = await wait_for(lambda: app.screens.current in ("swipe", "message") and not app.flow.busy
+                            and app.screens.current, timeout_s=10, what="the swipe screen")
+    if screen == "message":     # no paper, or payments suspended
+        await show(app, "message")
+        shot("pay-" + app.flow.msg_title.split(".")[1].replace("_", "-"))
+        if app.flow.msg_action != "no_receipt":
+            return
+        await tap(app.screen("message").ids.action)
+    await show(app, "swipe")
+    await frames(10)            # the card is part-way through the slot
+    shot("swipe")
+    await swipe(app, "damaged")
+    await wait_for(lambda: app.flow.swipe_again, timeout_s=10, what="'please swipe again'")
+    await frames(3)
+    shot("swipe-again")
+    await swipe(app, DECLINE_CARD)
+    await show(app, "pin")
+    await enter_pin(app, DECLINE_PIN)
+    await show(app, "result")
+    shot("declined")
+    await tap(app.screen("result").ids.action)          # use another card
+    await show(app, "swipe")
+    await swipe(app, PAY_CARD)
+    await show(app, "pin")
+    await press_pad(app, PAY_PIN[:3])
+    await wait_for(lambda: app.flow.pin_digits == 3, timeout_s=5, what="three asterisks")
+    await frames(2)
+    shot("pin-3-digits")
+    await press_pad(app, [*PAY_PIN[3:], "enter"], wait_entering=False)
+    try:
+        await wait_for(lambda: app.screens.current == "processing", timeout_s=2, what="processing")
+        await frames(2)
+        shot("processing")
+    except TimeoutError:
+        log.info("tour: the bank answered too fast to catch 'processing'")
+    await show(app, "result")
+    sims = app.kiosk.sims
+    printer = sims.printer if sims is not None else None
+    await wait_for(lambda: app.flow.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
+    if printer is not None and app.flow.receipt_state == "printed":
+        await wait_for(lambda: app.bench.receipts > 0 and app.bench.receipt_texture is not None,
+                       timeout_s=5, what="the receipt on the bench")
+        app.bench.ids.scroll.scroll_to(app.bench.ids.receipt_section, padding=12, animate=False)
+    await frames(3)
+    shot("approved")
+    shot("approved-with-bench", with_bench=True)
+    app.bench.ids.scroll.scroll_y = 1
+    await tap(app.screen("result").ids.action)          # done
+    await show(app, "idle")
 
 
 async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE,
@@ -106,8 +252,8 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
     out_dir = Path(out_dir)
     shots: list[Path] = []
 
-    def shot(name: str) -> None:
-        shots.append(snapshot(app, out_dir / f"{len(shots) + 1:02d}-{name}.png"))
+    def shot(name: str, *, with_bench: bool = False) -> None:
+        shots.append(snapshot(app, out_dir / f"{len(shots) + 1:02d}-{name}.png", with_bench=with_bench))
 
     try:
         await wait_started(app)
@@ -129,11 +275,12 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
         await tap(app.screen("entry").ids.confirm)
         await show(app, "bill")
         shot(f"bill-{bill_house}")
-        await tap(app.screen("bill").ids.pay)
-        await show(app, "message")
-        shot("pay-coming-soon")
-        await tap(app.screen("message").ids.bar.ids.back)   # back to the bill
-        await show(app, "bill")
+        if not app.flow.payments_enabled:
+            await tap(app.screen("bill").ids.pay)
+            await show(app, "message")
+            shot("pay-coming-soon")
+            await tap(app.screen("message").ids.bar.ids.back)   # back to the bill
+            await show(app, "bill")
         await tap(app.screen("bill").ids.bar.ids.back)      # back to the keypad
 
         await lookup(app, paid_house, "bill")
@@ -155,6 +302,11 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
             shot("retry-after-host-back")
         else:
             log.warning("tour: no device bench, so no host-down screens")
+
+        if app.bench is not None and app.flow.payments_enabled:
+            await pay_tour(app, bill_house, shot)
+        elif app.flow.payments_enabled:
+            log.warning("tour: no device bench, so no card payment screens")
 
         await go_home(app)
         await tap(app.screen("idle").ids.card)

@@ -15,7 +15,7 @@ from kiosk.i18n import CATALOGUE, LANGUAGES, format_date, pick, tr
 
 ROOT = Path(__file__).resolve().parent.parent
 UI_SOURCES = [*sorted((ROOT / "kiosk" / "screens").rglob("*.kv")), *sorted((ROOT / "kiosk" / "screens").rglob("*.py")),
-              *sorted((ROOT / "kiosk" / "bench").glob("*.kv")), ROOT / "kiosk" / "bench" / "panel.py",
+              *sorted((ROOT / "kiosk" / "bench").glob("*.kv")), *sorted((ROOT / "kiosk" / "bench").glob("*.py")),
               ROOT / "kiosk" / "tour.py"]
 NAMESPACES = {key.split(".", 1)[0] for key in CATALOGUE}
 QUOTED_KEY = re.compile(r"""['"]([a-z_]+(?:\.[A-Za-z0-9_]+)+)['"]""")
@@ -101,3 +101,21 @@ def test_the_kiosk_font_has_every_glyph() -> None:
     chars = {c for text in texts for c in text if not c.isspace()}
     missing = sorted(c for c in chars if bytes(font.getmask(c)) == missing_mask)
     assert not missing, f"no glyph for {missing}"
+
+
+def test_payment_keys_exist() -> None:
+    """Keys the payment screens build at run time (decline.<code>, receipt.<state>)."""
+    from kiosk.screens.flow import DECLINE_ACTION
+
+    codes = {"wrong_pin", "pin_locked", "insufficient_funds", "card_blocked", "expired_card", "daily_limit",
+             "unknown_card", "bill_changed", "nothing_due", "reversed"}   # docs/payments.md
+    assert set(DECLINE_ACTION) | {"wrong_pin"} == codes
+    for code in codes | {"other"}:
+        assert f"decline.{code}" in CATALOGUE, code
+    for state in ("printing", "printed", "not_printed", "skipped"):
+        assert f"receipt.{state}" in CATALOGUE
+    for key in ("error.device", "error.reader_fault", "error.bad_swipe", "error.swipe_timeout",
+                "error.pinpad_fault", "error.pin_cancelled", "error.pin_timeout", "error.printer_fault",
+                "error.paper_out", "error.declined", "error.outcome_unknown", "error.payments_suspended"):
+        assert key in CATALOGUE, key
+    assert tr("pin.wrong", "en", tries=2) == "Wrong PIN. 2 tries left: please enter it again."

@@ -20,7 +20,7 @@ from typing import Any
 from kivy.event import EventDispatcher
 from typing import TYPE_CHECKING
 
-from kivy.properties import BooleanProperty, DictProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 
 from kiosk.devices.ports import PaperStatus, PinKey
 from kiosk.domain.errors import (BadHostReply, BadHouseNumber, BadSwipe, HostUnavailable, HouseNotFound,

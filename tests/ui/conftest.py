@@ -13,6 +13,7 @@ import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,15 @@ from kiosk.config import KioskSettings
 from kiosk.xvfb import Xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
+TODAY = date(2026, 11, 21)   # the host's "today", as tests/conftest.py pins it
 ARTIFACTS = ROOT / "tests" / "artifacts" / "ui"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "kiosk_settings(**fields): KioskSettings overrides for the kiosk_app fixture")
+    config.addinivalue_line("markers", "kiosk_settings(**fields): KioskSettings overrides for the kiosk_app fixture "
+                            "(host_timeout_s= for the host client's timeout)")
+    config.addinivalue_line("markers", "kiosk_payments: card payment on (demo TMK, KIOSK-DEMO-01, a tmp journal, "
+                            "sim devices) against a freshly seeded host of its own, behind a FaultyLink")
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +48,14 @@ def display() -> Iterator[str]:
 
 
 class ServerControls:
-    """BenchControls over the in-process reference host (what `kiosk demo` wires)."""
+    """BenchControls over the in-process reference host (what `kiosk demo` wires);
+    with a FaultyLink in front of the host, the network switch too."""
 
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: Any, link: Any = None) -> None:
         self.server = server
+        self.link = link
+        if link is not None:   # only then does the runner offer the network switch
+            self.set_network_mode = self._set_network_mode
 
     @property
     def host_running(self) -> bool:
@@ -55,8 +64,52 @@ class ServerControls:
     async def set_host_running(self, running: bool) -> None:
         await asyncio.to_thread(self.server.start if running else self.server.stop)
 
+    @property
+    def network_mode(self) -> Any:
+        from kiosk.devices.sim.network import LinkMode
 
-def kiosk_settings(host_url: str, **overrides: Any) -> KioskSettings:
+        return self.link.mode if self.link is not None else LinkMode.UP
+
+    async def _set_network_mode(self, mode: Any) -> None:
+        await asyncio.to_thread(self.link.set_mode, mode)
+
+
+def start_seeded_host(db: Path) -> Any:
+    """A reference host of its own (as tests/conftest.py reference_host), for
+    tests that change the estate or the bank: payments, wrong-PIN counters."""
+    from host.app import create_app
+    from host.config import load_host_settings
+    from host.db import create_tables, make_engine
+    from host.seed import seed_demo
+    from host.server import HostServer
+
+    settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
+    engine = make_engine(settings.database_url)
+    create_tables(engine)
+    seed_demo(engine, settings, today=TODAY)
+    server = HostServer(create_app(settings, engine, today=lambda: TODAY), "127.0.0.1", 0)
+    server.engine = engine
+    server.start()
+    return server
+
+
+@pytest.fixture
+def ui_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The session's reference host, or (kiosk_payments) a fresh one: a payment
+    changes the estate, and a fresh journal restarts the kiosk's message counter."""
+    if request.node.get_closest_marker("kiosk_payments") is None:
+        yield request.getfixturevalue("reference_host")
+        return
+    server = start_seeded_host(tmp_path / "host.sqlite3")
+    try:
+        yield server
+    finally:
+        if server.running:
+            server.stop()
+        server.engine.dispose()
+
+
+def kiosk_settings(host_url: str, *, host_timeout_s: float = 3.0, **overrides: Any) -> KioskSettings:
     base = KioskSettings(
         kiosk_id="KIOSK-UI-TEST",
         estate_name="翠湖花园",
@@ -64,15 +117,29 @@ def kiosk_settings(host_url: str, **overrides: Any) -> KioskSettings:
         idle_timeout_s=60,
         notices=("本机支持水费、电费、燃气费、物业费缴纳 / Water, electricity, gas and property fees",
                  "物业服务中心电话 400-800-1234 / Property office: 400-800-1234"),
-        host=KioskHostSettings(url=host_url, timeout_s=3.0),
+        host=KioskHostSettings(url=host_url, timeout_s=host_timeout_s),
     )
     return dataclasses.replace(base, **overrides)
 
 
 @pytest.fixture
-async def kiosk_app(display: str, reference_host: Any, request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
+                    tmp_path: Path) -> AsyncIterator[Any]:
+    reference_host = ui_host
     marker = request.node.get_closest_marker("kiosk_settings")
-    settings = kiosk_settings(reference_host.url, **(marker.kwargs if marker else {}))
+    overrides = dict(marker.kwargs if marker else {})
+    link = None
+    host_url = reference_host.url
+    if request.node.get_closest_marker("kiosk_payments") is not None:
+        from kiosk.config import load_kiosk_settings
+        from kiosk.devices.sim.network import FaultyLink
+
+        demo = load_kiosk_settings()
+        link = FaultyLink("127.0.0.1", reference_host.port)
+        host_url = link.url
+        overrides = {"kiosk_id": demo.kiosk_id, "tmk": demo.tmk,
+                     "journal_path": str(tmp_path / "kiosk" / "journal.sqlite3"), **overrides}
+    settings = kiosk_settings(host_url, **overrides)
     if not reference_host.running:
         reference_host.start()
 
@@ -104,7 +171,7 @@ async def kiosk_app(display: str, reference_host: Any, request: pytest.FixtureRe
     Window.canvas.clear()
 
     kiosk = build(settings)
-    app = KioskApp(kiosk, controls=ServerControls(reference_host))
+    app = KioskApp(kiosk, controls=ServerControls(reference_host, link))
     run = asyncio.get_running_loop().create_task(app.async_run(async_lib="asyncio"))
     from kivy.clock import Clock
 
@@ -121,6 +188,8 @@ async def kiosk_app(display: str, reference_host: Any, request: pytest.FixtureRe
             Window.remove_widget(child)
         context.pop()
         await kiosk.aclose()
+        if link is not None:
+            link.close()
         if not reference_host.running:
             reference_host.start()
         if run.done() and run.exception() is not None:

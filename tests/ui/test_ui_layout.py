@@ -66,3 +66,45 @@ async def test_no_clipping(kiosk_app: Any, artifacts: Any, width: int, height: i
     if app.bench is not None:
         problems += [f"{width}x{height} bench: {p}" for p in layout_problems(app.bench, app.bench)]
     assert not problems, "\n".join(problems)
+
+
+# The card payment screens, staged through the Flow's own properties (a view
+# model: this checks rendering only; tests/ui/test_ui_payment.py drives the
+# real payments). The longest texts of each screen are used.
+PAYMENT_STATES: list[tuple[str, str, dict[str, Any]]] = [
+    ("swipe", "swipe", {"paper_note": "pay.paper_low", "swipe_again": True}),
+    ("pin", "pin", {"card_text": "622202*********0017", "pin_digits": 3, "pin_note": "pin.wrong", "pin_tries": 2}),
+    ("processing", "processing", {"card_text": "622202*********0017"}),
+    ("result-approved", "result", {"card_text": "622202*********0017", "result_kind": "approved",
+                                   "result_title": "result.approved.title", "result_body": "result.approved",
+                                   "result_action": "", "result_reference": "261121000001",
+                                   "receipt_state": "not_printed"}),
+    ("result-declined", "result", {"result_kind": "declined", "result_title": "result.declined.title",
+                                   "result_body": "decline.daily_limit", "result_action": "another_card",
+                                   "receipt_state": "", "result_reference": ""}),
+    ("result-unknown", "result", {"result_kind": "unknown", "result_title": "result.unknown.title",
+                                  "result_body": "error.outcome_unknown", "result_action": ""}),
+]
+
+
+@pytest.mark.parametrize("width,height", RESOLUTIONS, ids=[f"{w}x{h}" for w, h in RESOLUTIONS])
+async def test_payment_screens_fit(kiosk_app: Any, artifacts: Any, width: int, height: int) -> None:
+    from kiosk.screens.flow import Message
+    from kiosk.screens.touch import frames
+
+    app = kiosk_app
+    await resize(app, width, height)
+    flow = app.flow
+    flow.amount_text, flow.house_no = "¥12,345.67", "12-3-2502"
+    problems: list[str] = []
+    for name, screen, props in PAYMENT_STATES:
+        for key, value in props.items():
+            setattr(flow, key, value)
+        flow.screen = screen
+        await frames(3)
+        problems += await check(app, name, artifacts)
+    flow.show(Message("msg.no_paper.title", "msg.no_paper", action="no_receipt", back_to="bill", tone="info"))
+    await frames(3)
+    problems += await check(app, "message-no-paper", artifacts)
+    flow.screen = "idle"
+    assert not problems, "\n".join(problems)
