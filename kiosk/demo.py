@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +18,8 @@ import httpx
 from kiosk.config import CONFIG_DIR, DEMO_KIOSK_CONFIG, PROJECT_ROOT, load_kiosk_settings
 from kiosk.devices.sim.network import FaultyLink, LinkMode
 
-DEMO_DIR = PROJECT_ROOT / "var" / "demo"
+DEMO_DIR = PROJECT_ROOT / "var" / "demo"   # the interactive demo: payments persist between runs
+TOUR_DIR = PROJECT_ROOT / "var" / "tour"   # the screenshot tour: a fresh estate every time
 HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
 
 
@@ -32,11 +34,11 @@ class DemoHost:
     the bench's switches (BenchControls): switching the host off stops the
     process; the network switch breaks the link the kiosk talks through."""
 
-    def __init__(self, db_url: str, port: int) -> None:
+    def __init__(self, db_url: str, port: int, log: Path) -> None:
         self.db_url, self.port = db_url, port
         self.url = f"http://127.0.0.1:{port}"
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = DEMO_DIR / "host.log"
+        self._log = log
         self.link = FaultyLink("127.0.0.1", port)   # the kiosk's URL is self.link.url
 
     @property
@@ -82,11 +84,13 @@ class DemoHost:
         await asyncio.to_thread(self.start if running else self.stop)
 
 
-def prepare_database() -> str:
+def prepare_database(folder: Path, *, fresh: bool) -> str:
     """Seed the demo estate once; later runs reuse it (payments persist). A
     database from an older demo without the bank's card accounts is seeded afresh."""
-    DEMO_DIR.mkdir(parents=True, exist_ok=True)
-    db_path = DEMO_DIR / "host.db"
+    if fresh:
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    db_path = folder / "host.db"
     db_url = f"sqlite:///{db_path}"
     if not _has_card_accounts(db_path):
         print("demo: seeding the demo estate and its bank accounts ...", flush=True)
@@ -117,11 +121,13 @@ def run_demo(tour_dir: Path | None = None) -> int:
         from kiosk.xvfb import ensure_display
         display = ensure_display()
 
-    host = DemoHost(prepare_database(), free_port())
+    folder = DEMO_DIR if tour_dir is None else TOUR_DIR
+    host = DemoHost(prepare_database(folder, fresh=tour_dir is not None), free_port(), folder / "host.log")
     host.start()
     try:
         settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
-        settings = dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=host.link.url))
+        settings = dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=host.link.url),
+                                       journal_path=str(folder / "journal.sqlite3"))
         return asyncio.run(_run_app(settings, host, tour_dir))
     finally:
         host.stop()
