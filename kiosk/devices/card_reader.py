@@ -11,10 +11,11 @@ import logging
 import termios
 import threading
 import time
-from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 import serial
+
+from kiosk.devices.framing import EventPump
 
 from kiosk.devices import msr_codec as codec
 from kiosk.devices.msr_codec import CardData, Command, FrameError, TrackStatus
@@ -30,7 +31,6 @@ _IO_ERRORS = (serial.SerialException, OSError, termios.error)
 
 POLL_S = 0.05          # how often the worker looks at the cancel flag and deadline
 ACK_TIMEOUT_S = 1.0    # reader must answer a command within this
-FRAME_GAP_S = 0.5      # silence inside a frame longer than this = frame cut short
 
 
 class _Cancelled(Exception):
@@ -171,29 +171,5 @@ class SerialCardReader:
             log.debug("card reader: disarm not acknowledged")
 
 
-class _Link:
-    """The port, its decoder, and events decoded but not yet consumed (one read
-    may carry an ACK and a card frame together)."""
-
-    def __init__(self, port: serial.Serial) -> None:
-        self.port = port
-        self.decoder = codec.ReaderDecoder()
-        self.pending: deque[codec.Event] = deque()
-        self._last_byte = time.monotonic()
-
-    def next_event(self, until: float) -> codec.Event | None:
-        """The next event, or None once `until` has passed. A frame that stops
-        arriving for FRAME_GAP_S becomes a FrameError (cut short)."""
-        while not self.pending:
-            data = self.port.read(1)          # waits up to POLL_S
-            if data:
-                if self.port.in_waiting:
-                    data += self.port.read(self.port.in_waiting)
-                self._last_byte = time.monotonic()
-                self.pending.extend(self.decoder.feed(data))
-            elif (self.decoder.in_frame
-                  and time.monotonic() - self._last_byte > FRAME_GAP_S):
-                self.pending.extend(self.decoder.expire())
-            if not self.pending and time.monotonic() >= until:
-                return None
-        return self.pending.popleft()
+def _Link(port: serial.Serial) -> EventPump[codec.Event]:
+    return EventPump(port, codec.ReaderDecoder())

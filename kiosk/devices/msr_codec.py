@@ -33,7 +33,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-STX, ETX, ACK, NAK = 0x02, 0x03, 0x06, 0x15
+from kiosk.devices.framing import ACK, ETX, NAK, STX, Ack, FramedDecoder, FrameError, Nak, lrc  # noqa: F401 (re-exported)
 CARD_DATA = ord("C")
 MAX_TRACK_LEN = (79, 40, 107)   # ISO/IEC 7811 track capacities incl. sentinels
 
@@ -77,31 +77,7 @@ class CardData:
         return self.tracks[1]
 
 
-@dataclass(frozen=True, slots=True)
-class Ack:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Nak:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class FrameError:
-    """A frame that cannot be trusted: bad LRC, bad layout or cut short."""
-
-    reason: str
-
-
 Event = Ack | Nak | CardData | FrameError
-
-
-def lrc(data: bytes) -> int:
-    value = 0
-    for b in data:
-        value ^= b
-    return value
 
 
 # --- host side ---------------------------------------------------------------
@@ -153,47 +129,12 @@ class CommandSplitter:
             del self._buf[:4]
 
 
-class ReaderDecoder:
+class ReaderDecoder(FramedDecoder):
     """Host side: incremental decoder of the reader's byte stream.
 
     feed() returns the complete events so far; expire() is called by the driver
     when the line has been quiet too long in the middle of a frame (the frame
     was cut short) and turns the partial frame into a FrameError."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-
-    @property
-    def in_frame(self) -> bool:
-        return bool(self._buf)
-
-    def reset(self) -> None:
-        self._buf.clear()
-
-    def expire(self) -> list[Event]:
-        if not self._buf:
-            return []
-        self._buf.clear()
-        return [FrameError("truncated frame")]
-
-    def feed(self, data: bytes) -> list[Event]:
-        events: list[Event] = []
-        for byte in data:
-            if not self._buf:
-                if byte == ACK:
-                    events.append(Ack())
-                elif byte == NAK:
-                    events.append(Nak())
-                elif byte == STX:
-                    self._buf.append(byte)
-                # anything else between frames is line noise: skipped
-                continue
-            self._buf.append(byte)
-            outcome = self._try_frame()
-            if outcome is not None:
-                events.append(outcome)
-                self._buf.clear()
-        return events
 
     def _try_frame(self) -> Event | None:
         """None while the frame is incomplete, else the decoded event."""

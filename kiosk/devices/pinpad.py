@@ -12,7 +12,6 @@ import logging
 import termios
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -20,6 +19,7 @@ from typing import TypeVar
 import serial
 
 from kiosk.devices import pinpad_codec as codec
+from kiosk.devices.framing import EventPump
 from kiosk.devices.pinpad_codec import (
     Cmd,
     KeyEvent,
@@ -41,7 +41,6 @@ _IO_ERRORS = (serial.SerialException, OSError, termios.error)
 POLL_S = 0.05          # how often the worker looks at the abort flag
 ACK_TIMEOUT_S = 0.5    # the pad ACKs a frame at once
 REPLY_TIMEOUT_S = 2.0  # ... and answers it soon after
-FRAME_GAP_S = 0.5      # silence inside a frame longer than this = frame cut short
 GRACE_S = 2.0          # the pad ends its own entry timeout; we wait this much longer
 SENDS = 3              # a frame is sent at most this often when NAKed
 
@@ -189,15 +188,12 @@ class SerialPinPad:
                 pass
 
 
-class _Link:
+class _Link(EventPump[codec.Event]):
     """Frames on the port: send with ACK/NAK retries, receive typed messages."""
 
     def __init__(self, port: serial.Serial, reply_timeout_s: float) -> None:
-        self.port = port
+        super().__init__(port, codec.FrameDecoder())
         self.reply_timeout_s = reply_timeout_s
-        self.decoder = codec.FrameDecoder()
-        self.pending: deque[codec.Event] = deque()
-        self._last_byte = time.monotonic()
 
     def send(self, frame: bytes) -> None:
         self.port.write(frame)
@@ -246,20 +242,3 @@ class _Link:
             elif isinstance(event, codec.FrameError):
                 log.warning("PIN pad: bad frame skipped (%s)", event.reason)
         return None
-
-    def next_event(self, until: float) -> codec.Event | None:
-        """The next link event, or None once `until` has passed. A frame that
-        stops arriving for FRAME_GAP_S becomes a FrameError (cut short)."""
-        while not self.pending:
-            data = self.port.read(1)          # waits up to POLL_S
-            if data:
-                if self.port.in_waiting:
-                    data += self.port.read(self.port.in_waiting)
-                self._last_byte = time.monotonic()
-                self.pending.extend(self.decoder.feed(data))
-            elif (self.decoder.in_frame
-                  and time.monotonic() - self._last_byte > FRAME_GAP_S):
-                self.pending.extend(self.decoder.expire())
-            if not self.pending and time.monotonic() >= until:
-                return None
-        return self.pending.popleft()

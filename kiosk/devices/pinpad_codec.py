@@ -29,9 +29,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from kiosk.devices.framing import ACK, ETX, NAK, STX, Ack, FramedDecoder, FrameError, Nak, lrc  # noqa: F401 (re-exported)
 from kiosk.devices.ports import PinKey
 
-STX, ETX, ACK, NAK = 0x02, 0x03, 0x06, 0x15
 MAX_LEN = 64          # longest CMD+DATA we accept; more is line garbage
 
 
@@ -77,29 +77,7 @@ class Frame:
     data: bytes = field(default=b"", repr=False)   # may be a PIN block: not in reprs
 
 
-@dataclass(frozen=True, slots=True)
-class Ack:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Nak:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class FrameError:
-    reason: str
-
-
 Event = Frame | Ack | Nak | FrameError
-
-
-def lrc(data: bytes) -> int:
-    value = 0
-    for b in data:
-        value ^= b
-    return value
 
 
 def encode_frame(cmd: int, data: bytes = b"") -> bytes:
@@ -107,41 +85,10 @@ def encode_frame(cmd: int, data: bytes = b"") -> bytes:
     return bytes([STX]) + body + bytes([lrc(body)])
 
 
-class FrameDecoder:
+class FrameDecoder(FramedDecoder):
     """Incremental decoder, used on both ends. Outside a frame: ACK/NAK become
     events, STX starts a frame, any other byte is noise and skipped. expire()
     turns a frame that stopped arriving into FrameError."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-
-    @property
-    def in_frame(self) -> bool:
-        return bool(self._buf)
-
-    def expire(self) -> list[Event]:
-        if not self._buf:
-            return []
-        self._buf.clear()
-        return [FrameError("truncated frame")]
-
-    def feed(self, data: bytes) -> list[Event]:
-        events: list[Event] = []
-        for byte in data:
-            if not self._buf:
-                if byte == ACK:
-                    events.append(Ack())
-                elif byte == NAK:
-                    events.append(Nak())
-                elif byte == STX:
-                    self._buf.append(byte)
-                continue
-            self._buf.append(byte)
-            event = self._try_frame()
-            if event is not None:
-                events.append(event)
-                self._buf.clear()
-        return events
 
     def _try_frame(self) -> Event | None:
         buf = self._buf
