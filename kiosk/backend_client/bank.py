@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.backend_client.signed import SignedChannel
+from kiosk.backend_client.signed import NotSignedOn, SignedChannel
 from kiosk.cards.crypto import CryptoError, unwrap_key
 from kiosk.domain.errors import BadHostReply, OutcomeUnknown
 
@@ -42,7 +42,7 @@ class BankClient:
 
     def _mak(self) -> bytes:
         if self.keys is None:
-            raise RuntimeError("not signed on")
+            raise NotSignedOn("no working keys yet")
         return self.keys.mac_key
 
     async def pay(self, fields: dict[str, Any]) -> dict[str, Any]:

@@ -227,10 +227,19 @@ class PaymentService:
             return await self._settle()
 
     async def _settle(self) -> bool:
-        for entry in self.journal.in_state("reversing"):
+        reversals, backups = self.journal.in_state("reversing"), self.journal.unsent_backups()
+        if not reversals and not backups:
+            return True
+        if not self.signed_on:   # e.g. started while the host was down
+            try:
+                await self.sign_on()
+            except KioskError as exc:
+                log.info("not signed on yet, %d reversal(s) waiting: %s", len(reversals), exc)
+                return False
+        for entry in reversals:
             if not await self._reverse(entry):
                 return False
-        for txn_id, payload in self.journal.unsent_backups():
+        for txn_id, payload in backups:
             try:
                 await self._with_sign_on(lambda: self.bank.send_backup(payload))
             except KioskError as exc:
@@ -241,8 +250,6 @@ class PaymentService:
 
     async def _reverse(self, entry: JournalEntry) -> bool:
         try:
-            if not self.signed_on:
-                await self.sign_on()
             status = await self._with_sign_on(
                 lambda: self.bank.reverse(entry.txn_id, entry.amount_fen, entry.detail.get("reason", "")))
         except KioskError as exc:
@@ -257,7 +264,11 @@ class PaymentService:
         backoff = self._first_backoff_s
         while True:
             self._wake.clear()   # before the pass: a wake during it must not be lost
-            done = await self.settle_once()
+            try:
+                done = await self.settle_once()
+            except Exception:    # this task must outlive any surprise: money waits on it
+                log.exception("settling failed; retrying")
+                done = False
             backoff = self._first_backoff_s if done else min(backoff * 2, self.MAX_BACKOFF_S)
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=None if done else backoff)

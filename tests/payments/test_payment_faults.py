@@ -170,3 +170,59 @@ async def test_kiosk_killed_after_sending_reverses_on_restart(tmp_path, host, li
         await restarted.aclose()
     assert host.balance(GOOD.pan) == balance and host.bill(HOUSE)["total_due_fen"] > 0
     money_is_conserved(before, host.totals())
+
+
+async def test_restart_while_the_host_is_down_waits_then_reverses(tmp_path, host, link):
+    """A kiosk restarted with a reversal pending and the host unreachable goes
+    into service for look-ups, refuses payments, and reverses once the host is back."""
+    before, balance = host.totals(), host.balance(GOOD.pan)
+    first = build(kiosk_settings(tmp_path, link.url))
+    await first.start()
+    try:
+        bill, swiped, block = await _prepared(first)
+        link.set_mode(LinkMode.DROP_REPLIES)
+        with pytest.raises(OutcomeUnknown):
+            await first.payments.pay(bill, swiped, block)
+        link.set_mode(LinkMode.DOWN)
+    finally:
+        await first.aclose()
+
+    restarted = build(kiosk_settings(tmp_path, link.url))
+    restarted.payments._first_backoff_s = 0.05
+    try:
+        await restarted.start()                       # must not fail with the host down
+        assert restarted.payments.suspended and not restarted.payments.signed_on
+        with pytest.raises(PaymentsSuspended):
+            await restarted.payments.read_card(1)
+        link.set_mode(LinkMode.UP)
+        await until(lambda: not restarted.payments.suspended)   # the background task, on its own
+        await settled(restarted)
+    finally:
+        await restarted.aclose()
+    assert host.balance(GOOD.pan) == balance
+    money_is_conserved(before, host.totals())
+
+
+async def test_restart_with_unsent_backup_copies_and_the_host_down(tmp_path, host, link):
+    """Backup copies still in the outbox at start-up wait for the host (they used
+    to crash the settling task when the kiosk had no working keys yet)."""
+    first = build(kiosk_settings(tmp_path, link.url))
+    await first.start()
+    try:
+        await first.payments.stop()                    # no background sending: the copy stays queued
+        _, outcome = await pay(first, HOUSE, GOOD)
+        assert [t for t, _ in first.journal.unsent_backups()] == [outcome.txn_id]
+        link.set_mode(LinkMode.DOWN)
+    finally:
+        await first.aclose()
+
+    restarted = build(kiosk_settings(tmp_path, link.url))
+    restarted.payments._first_backoff_s = 0.05
+    try:
+        await restarted.start()
+        assert restarted.journal.unsent_backups() and not restarted.payments.suspended
+        link.set_mode(LinkMode.UP)
+        await until(lambda: not restarted.journal.unsent_backups())   # the background task, on its own
+    finally:
+        await restarted.aclose()
+    assert [r[0] for r in host.query("SELECT txn_id FROM property_backups")] == [outcome.txn_id]
