@@ -14,7 +14,8 @@ from datetime import date, datetime, time as dtime, timedelta
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from host.bank.accounts import load_test_cards, seed_accounts
+from host.bank.accounts import seed_accounts
+from kiosk.devices.sim.test_cards import load_test_cards
 from host.bank.keys import register_kiosk
 from host.billing import bill_period, due_date, issue_date, parse_period, period_of, shift_period
 from host.config import HostSettings
@@ -127,7 +128,7 @@ def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUS
         reading_rows = _insert_readings(conn, rng, layout, house_ids, all_periods)
         n_bills = sum(bill_period(conn, p, settings).created for p in billed)
         _record_payments(conn, rng, settings, layout, house_ids, billed, today)
-        accounts = seed_accounts(conn, load_test_cards())
+        accounts = seed_accounts(conn, load_test_cards().cards)
         fleet = sum(register_kiosk(conn, kiosk_id) for kiosk_id, _ in settings.kiosks)
     return SeedSummary(len(layout), reading_rows, n_bills, tuple(billed), time.perf_counter() - started,
                        accounts, fleet)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from host.bank import money_totals
-from host.bank.accounts import load_test_cards
+from kiosk.devices.sim.test_cards import load_test_cards
 from host.billing import household_bill
 from host.config import HostSettings
 from host.db import bank_accounts, metadata
@@ -92,7 +92,7 @@ class BankEnv:
         return KioskSigner(self.url, kiosk_id, tmk)
 
 
-CARDS = {card.pan: card for card in load_test_cards()}
+CARDS = {card.pan: card for card in load_test_cards().cards}
 GOOD = CARDS["6222021000000000017"]       # ICBC, ¥5,000.00, PIN 123456
 LOW = CARDS["6217002000000002"]           # CCB, ¥50.00
 EXPIRED = CARDS["6228483000000001"]       # ABC, expired 2312

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from host.bank.accounts import Card
+from kiosk.devices.sim.test_cards import DemoCard as Card
 from kiosk.cards.crypto import kcv, mac_x919, pin_block_format0, tdes_encrypt, unwrap_key
 
 
@@ -32,10 +32,6 @@ class SignedReply:
         if self.mac is None or self.key is None:
             return False
         return mac_x919(self.key, self.body) == bytes.fromhex(self.mac)
-
-
-def track2(card: Card) -> str:
-    return f";{card.pan}={card.expiry}1010000?"
 
 
 @dataclass
@@ -90,7 +86,7 @@ class KioskSigner:
     def payment_fields(self, txn_id: str, house_no: str, amount_fen: int, periods: list[str],
                        card: Card, pin: str | None = None) -> dict[str, Any]:
         return {"txn_id": txn_id, "house_no": house_no, "amount_fen": amount_fen, "periods": periods,
-                "pan": card.pan, "track2": track2(card), "expiry": card.expiry,
+                "pan": card.pan, "track2": card.track2, "expiry": card.expiry,
                 "pin_block": self.pin_block(card.pin if pin is None else pin, card.pan),
                 "local_time": "2026-11-21T10:31:05"}
 

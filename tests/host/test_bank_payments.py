@@ -3,6 +3,7 @@ total from the card to the property ledger in one transaction; every decline
 code; idempotency on txn_id; money adds up to the fen before and after."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from sqlalchemy import select
@@ -127,7 +128,7 @@ def test_card_declines(bank: BankEnv) -> None:
 def test_unknown_card(bank: BankEnv) -> None:
     kiosk = bank.kiosk
     kiosk.sign_on()
-    stranger = type(GOOD)("stranger", "4111111111111111", "3012", "1234", 0, 0, "active")
+    stranger = dataclasses.replace(GOOD, name="stranger", pan="4111111111111111", pin="1234")
     reply = _pay(bank, "T-U", "2-1-601", stranger)
     assert reply["code"] == "unknown_card"
     with bank.engine.connect() as conn:

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from host.bank.accounts import load_test_cards, pin_matches
+from host.bank.accounts import pin_matches
+from kiosk.devices.sim.test_cards import load_test_cards
 from host.billing import dues, household_bill, unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
 from host.db import bank_accounts, households, kiosks
@@ -49,7 +50,7 @@ def test_bad_fleet_entries(tmp_path: Path, old: str, new: str, key: str, reason:
 
 def test_seed_opens_the_test_card_accounts_and_registers_the_fleet(seeded: tuple[HostSettings, Engine]) -> None:
     settings, engine = seeded
-    cards = load_test_cards()
+    cards = load_test_cards().cards
     with engine.connect() as conn:
         accounts = {row.pan: row for row in conn.execute(select(bank_accounts))}
         fleet = conn.execute(select(kiosks.c.kiosk_id, kiosks.c.last_counter, kiosks.c.key_version)).all()
@@ -57,7 +58,7 @@ def test_seed_opens_the_test_card_accounts_and_registers_the_fleet(seeded: tuple
     for card in cards:
         row = accounts[card.pan]
         assert (row.balance_fen, row.daily_limit_fen, row.status, row.expiry, row.pin_tries) == \
-            (card.balance_fen, card.daily_limit_fen, card.status, card.expiry, 0)
+            (card.balance.fen, card.daily_limit.fen, card.status, card.expiry, 0)
         assert card.pin not in (row.pin_hash, row.pin_salt) and pin_matches(row.pin_salt, row.pin_hash, card.pin)
         assert not pin_matches(row.pin_salt, row.pin_hash, "000000")
     assert accounts[GOOD.pan].balance_fen == 500_000

@@ -4,14 +4,14 @@ fields. Demo data only: these PANs and PINs are published on purpose."""
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.domain.card import mask_pan
+from kiosk.config import CONFIG_DIR, Section, load_toml
+from kiosk.domain.card import luhn_ok, mask_pan
 from kiosk.domain.money import Money
 
-TEST_CARDS_FILE = Path(__file__).resolve().parents[3] / "config" / "test-cards.toml"
+TEST_CARDS_FILE = CONFIG_DIR / "test-cards.toml"
 
 # Discretionary data after the service code: PVKI 0 + PVV 000 (nothing checks
 # it; the same value as the example in docs/payments.md).
@@ -72,14 +72,30 @@ class DemoWallet:
 
 
 def load_test_cards(path: Path | str = TEST_CARDS_FILE) -> DemoWallet:
-    with open(path, "rb") as fh:
-        data = tomllib.load(fh)
-    cards = tuple(
-        DemoCard(name=c["name"], pan=c["pan"], expiry=c["expiry"],
-                 service_code=c["service_code"], pin=c["pin"],
-                 balance=Money.parse(c["balance"]), daily_limit=Money.parse(c["daily_limit"]),
-                 status=c["status"])
-        for c in data.get("card", []))
-    bad = tuple(DemoBadSwipe(name=b["name"], track2=b["track2"])
-                for b in data.get("bad_swipe", []))
-    return DemoWallet(cards, bad)
+    """Read and check the file; a bad entry is a ConfigError naming file, key and reason.
+    The one reader of this file: the bench's wallet and the host's bank accounts both use it."""
+    root = load_toml(path)
+    cards = []
+    for i, item in enumerate(root.get("card", list, [])):
+        c = Section(root.file, item, f"card[{i}].")
+        cards.append(DemoCard(
+            name=c.get("name", str),
+            pan=c.get("pan", str, check=lambda v: None if v.isdigit() and 13 <= len(v) <= 19 and luhn_ok(v)
+                      else "must be 13-19 digits with a valid check digit"),
+            expiry=c.get("expiry", str, check=lambda v: None if len(v) == 4 and v.isdigit()
+                         and 1 <= int(v[2:]) <= 12 else "must be YYMM"),
+            service_code=c.get("service_code", str, "101"),
+            pin=c.get("pin", str, check=lambda v: None if v.isdigit() and 4 <= len(v) <= 12
+                      else "must be 4-12 digits"),
+            balance=Money.parse(c.get("balance", str)),
+            daily_limit=Money.parse(c.get("daily_limit", str)),
+            status=c.get("status", str, "active",
+                         check=lambda v: None if v in ("active", "blocked") else "must be active or blocked")))
+        c.reject_unknown()
+    bad = []
+    for i, item in enumerate(root.get("bad_swipe", list, [])):
+        b = Section(root.file, item, f"bad_swipe[{i}].")
+        bad.append(DemoBadSwipe(name=b.get("name", str), track2=b.get("track2", str)))
+        b.reject_unknown()
+    root.reject_unknown()
+    return DemoWallet(tuple(cards), tuple(bad))
