@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from kiosk.domain.bill import HouseholdBill
+from kiosk.i18n import tr
 
-UTILITY_NAMES = {"water": "水费 Water", "electricity": "电费 Electricity",
-                 "gas": "燃气费 Gas", "property": "物业费 Property fee"}
+
+def _both(key: str) -> str:
+    """'水费 Water': staff read either language."""
+    return f"{tr(key, 'zh')} {tr(key, 'en')}"
 
 
 def render_bill(bill: HouseholdBill) -> str:
@@ -19,7 +22,7 @@ def render_bill(bill: HouseholdBill) -> str:
             reading = ""
             if line.previous_reading is not None:
                 reading = f"  {line.previous_reading} -> {line.current_reading}"
-            out.append(f"  {UTILITY_NAMES.get(line.utility, line.utility):<22}{line.amount.yuan:>12}"
+            out.append(f"  {_both(f'utility.{line.utility}'):<22}{line.amount.yuan:>12}"
                        f"{reading}  usage {line.usage} {line.unit}")
             for tier in line.tiers:
                 out.append(f"      tier {tier.tier}: {tier.quantity} x {tier.unit_price} = {tier.amount.yuan}")

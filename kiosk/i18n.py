@@ -85,6 +85,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "bill.arrears": ("往期欠费", "Earlier unpaid months"),
     "bill.arrear": ("{period}（已逾期 {days} 天）", "{period} ({days} days overdue)"),
     "bill.late_fee": ("滞纳金", "Late fee"),
+    "receipt.arrear": ("欠费", "Arrears"),
     "bill.late_fee_detail": ("其中 {period} 滞纳金 {amount}", "of which {period}: {amount}"),
     "bill.total": ("应缴合计", "Total due"),
     "bill.pay": ("缴费", "Pay"),

@@ -19,11 +19,12 @@ from kiosk.domain.errors import (HostError, HostUnavailable, KioskError, Outcome
                                  PrinterFault)
 from kiosk.domain.money import Money
 from kiosk.domain.receipt import Receipt, ReceiptItem
+from kiosk.i18n import tr
 from kiosk.services.journal import Journal, JournalEntry
 
 log = logging.getLogger(__name__)
 
-UTILITY_LABELS = {"water": "水费", "electricity": "电费", "gas": "燃气费", "property": "物业费"}
+RECEIPT_LANGUAGE = "zh"   # receipts are printed in Chinese (GB18030)
 
 
 @dataclass(frozen=True)
@@ -43,12 +44,12 @@ def bill_items(bill: HouseholdBill) -> list[ReceiptItem]:
     items: list[ReceiptItem] = []
     if bill.current is not None and not bill.current.paid:
         for line in bill.current.lines:
-            items.append(ReceiptItem(f"{UTILITY_LABELS.get(line.utility, line.utility)} {bill.current.period}",
+            items.append(ReceiptItem(f"{tr(f'utility.{line.utility}', RECEIPT_LANGUAGE)} {bill.current.period}",
                                      line.amount))
     for arrear in bill.arrears:
-        items.append(ReceiptItem(f"欠费 {arrear.period}", arrear.amount))
+        items.append(ReceiptItem(f"{tr('receipt.arrear', RECEIPT_LANGUAGE)} {arrear.period}", arrear.amount))
     if bill.late_fee:
-        items.append(ReceiptItem("滞纳金", bill.late_fee))
+        items.append(ReceiptItem(tr("bill.late_fee", RECEIPT_LANGUAGE), bill.late_fee))
     return items
 
 
