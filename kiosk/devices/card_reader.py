@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import termios
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import serial
 
-from kiosk.devices.framing import EventPump
+from kiosk.devices.framing import SERIAL_ERRORS, EventPump, close_quietly
 
 from kiosk.devices import msr_codec as codec
 from kiosk.devices.msr_codec import CardData, Command, FrameError, TrackStatus
@@ -23,11 +22,6 @@ from kiosk.domain.card import CardSwipe, parse_track2
 from kiosk.domain.errors import BadSwipe, ReaderFault, SwipeTimeout
 
 log = logging.getLogger(__name__)
-
-# What pyserial lets through when a port fails: its own exception, OSError from
-# the fd, and termios.error (not an OSError) from tcflush/tcsetattr on a tty
-# whose other end is gone.
-_IO_ERRORS = (serial.SerialException, OSError, termios.error)
 
 POLL_S = 0.05          # how often the worker looks at the cancel flag and deadline
 ACK_TIMEOUT_S = 1.0    # reader must answer a command within this
@@ -92,7 +86,7 @@ class SerialCardReader:
                 return self._await_card(link, deadline, cancel)
             finally:
                 self._disarm_quietly(link)
-        except _IO_ERRORS as exc:
+        except SERIAL_ERRORS as exc:
             self._close_port()
             raise ReaderFault(f"card reader I/O failed on {self.port_path}") from exc
         except _Cancelled:
@@ -103,17 +97,13 @@ class SerialCardReader:
             try:
                 self._serial = serial.Serial(self.port_path, self.baudrate, timeout=POLL_S,
                                              write_timeout=self._ack_timeout_s)
-            except (*_IO_ERRORS, ValueError) as exc:
+            except (*SERIAL_ERRORS, ValueError) as exc:
                 raise ReaderFault(f"cannot open card reader port {self.port_path}") from exc
         return self._serial
 
     def _close_port(self) -> None:
         port, self._serial = self._serial, None
-        if port is not None:
-            try:
-                port.close()
-            except _IO_ERRORS:
-                pass
+        close_quietly(port)
 
     def _command(self, link: _Link, command: Command) -> None:
         """Send a command and wait for its ACK; one retry on NAK (line noise).
@@ -167,7 +157,7 @@ class SerialCardReader:
         a dead port shows up on the next read."""
         try:
             self._command(link, Command.DISARM)
-        except (ReaderFault, *_IO_ERRORS):
+        except (ReaderFault, *SERIAL_ERRORS):
             log.debug("card reader: disarm not acknowledged")
 
 

@@ -4,13 +4,30 @@ pump that turns port reads into decoded events. Each device's codec says only
 how its own frames look (`_try_frame`)."""
 from __future__ import annotations
 
+import termios
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+import serial
+
 STX, ETX, ACK, NAK = 0x02, 0x03, 0x06, 0x15
 FRAME_GAP_S = 0.5      # silence inside a frame longer than this = frame cut short
+
+# What pyserial lets through when a port fails: its own exception, OSError from
+# the fd, and termios.error (not an OSError) from tcflush/tcsetattr on a tty
+# whose other end is gone.
+SERIAL_ERRORS = (serial.SerialException, OSError, termios.error)
+
+
+def close_quietly(port: serial.Serial | None) -> None:
+    """Close a port that may already be broken."""
+    if port is not None:
+        try:
+            port.close()
+        except SERIAL_ERRORS:
+            pass
 
 
 @dataclass(frozen=True, slots=True)

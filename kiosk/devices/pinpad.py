@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import termios
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from typing import TypeVar
 import serial
 
 from kiosk.devices import pinpad_codec as codec
-from kiosk.devices.framing import EventPump
+from kiosk.devices.framing import SERIAL_ERRORS, EventPump, close_quietly
 from kiosk.devices.pinpad_codec import (
     Cmd,
     KeyEvent,
@@ -33,10 +32,6 @@ from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
-
-# pyserial's exception, OSError from the fd, termios.error (not an OSError)
-# from tcflush/tcsetattr once the other end of the line is gone.
-_IO_ERRORS = (serial.SerialException, OSError, termios.error)
 
 POLL_S = 0.05          # how often the worker looks at the abort flag
 ACK_TIMEOUT_S = 0.5    # the pad ACKs a frame at once
@@ -120,7 +115,7 @@ class SerialPinPad:
     def _exchange(self, request: bytes, reply_cmd: Cmd) -> Status:
         try:
             return self._link().transact(request, reply_cmd)
-        except _IO_ERRORS as exc:
+        except SERIAL_ERRORS as exc:
             self._close_port()
             raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
 
@@ -137,7 +132,7 @@ class SerialPinPad:
             if status is not Status.OK:
                 raise PinPadFault(f"PIN pad refused to start PIN entry ({status.name})")
             result, timed_out = self._await_result(link, post, timeout_s, abort)
-        except _IO_ERRORS as exc:
+        except SERIAL_ERRORS as exc:
             self._close_port()
             raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
         if result.outcome is PinOutcome.OK:
@@ -174,18 +169,14 @@ class SerialPinPad:
             try:
                 self._serial = serial.Serial(self.port_path, self.baudrate, timeout=POLL_S,
                                              write_timeout=ACK_TIMEOUT_S)
-            except (*_IO_ERRORS, ValueError) as exc:
+            except (*SERIAL_ERRORS, ValueError) as exc:
                 raise PinPadFault(f"cannot open PIN pad port {self.port_path}") from exc
             self._serial.reset_input_buffer()
         return _Link(self._serial, self._reply_timeout_s)
 
     def _close_port(self) -> None:
         port, self._serial = self._serial, None
-        if port is not None:
-            try:
-                port.close()
-            except _IO_ERRORS:
-                pass
+        close_quietly(port)
 
 
 class _Link(EventPump[codec.Event]):
