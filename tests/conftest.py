@@ -1,9 +1,12 @@
-"""Fixtures shared across the suite: the real reference host on loopback."""
+"""Fixtures shared across the suite: the demo estate, seeded once, and real
+reference hosts on loopback, each on its own copy of it."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,23 +20,48 @@ def today() -> date:
 
 
 @pytest.fixture(scope="session")
-def reference_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The real reference host (host.app under uvicorn, seeded demo estate) on a
-    free loopback port, its date pinned to TODAY."""
-    from host.app import create_app
+def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo estate and its bank accounts as of TODAY: seeded once, copied per host."""
     from host.config import load_host_settings
     from host.db import create_tables, make_engine
     from host.seed import seed_demo
-    from host.server import HostServer
 
-    db = tmp_path_factory.mktemp("host") / "host.sqlite3"
-    settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
+    path = tmp_path_factory.mktemp("demo-estate") / "host.sqlite3"
+    settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{path}")
     engine = make_engine(settings.database_url)
     create_tables(engine)
     seed_demo(engine, settings, today=TODAY)
-    server = HostServer(create_app(settings, engine, today=lambda: TODAY), "127.0.0.1", 0)
-    server.start()
+    engine.dispose()   # the last connection checkpoints the WAL into the main file
+    return path
+
+
+@pytest.fixture(scope="session")
+def start_host(demo_db: Path) -> Callable[[Path], Any]:
+    """Start a real host (host.app under uvicorn on a free loopback port, date
+    pinned to TODAY) on a fresh copy of the demo estate in `folder`. The server
+    carries its `.engine`; stop it and dispose the engine when done."""
+    from host.app import create_app
+    from host.config import load_host_settings
+    from host.db import make_engine
+    from host.server import HostServer
+
+    def start(folder: Path) -> Any:
+        db = folder / "host.sqlite3"
+        shutil.copy(demo_db, db)
+        settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
+        engine = make_engine(settings.database_url)
+        server = HostServer(create_app(settings, engine, today=lambda: TODAY), "127.0.0.1", 0)
+        server.engine = engine
+        server.start()
+        return server
+    return start
+
+
+@pytest.fixture(scope="session")
+def reference_host(tmp_path_factory: pytest.TempPathFactory, start_host: Callable[[Path], Any]) -> Iterator[Any]:
+    """One host for the session, for tests that only read (bill look-ups)."""
+    server = start_host(tmp_path_factory.mktemp("host"))
     yield server
     if server.running:
         server.stop()
-    engine.dispose()
+    server.engine.dispose()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,22 +24,6 @@ from kiosk.domain.card import CardSwipe
 
 WALLET = load_test_cards()
 GOOD, LOW_BALANCE, EXPIRED, BLOCKED, LIMITED = WALLET.cards[:5]
-
-
-@pytest.fixture(scope="session")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory, today) -> Path:
-    """The demo estate with its bank accounts, seeded once and copied per test."""
-    from host.config import load_host_settings
-    from host.db import create_tables, make_engine
-    from host.seed import seed_demo
-
-    path = tmp_path_factory.mktemp("template") / "host.sqlite3"
-    settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{path}")
-    engine = make_engine(settings.database_url)
-    create_tables(engine)
-    seed_demo(engine, settings, today=today)
-    engine.dispose()   # the last connection checkpoints the WAL into the main file
-    return path
 
 
 @dataclass
@@ -70,22 +53,13 @@ class RunningHost:
 
 
 @pytest.fixture
-def host(tmp_path: Path, seeded_db: Path, today) -> Iterator[RunningHost]:
-    from host.app import create_app
-    from host.config import load_host_settings
-    from host.db import make_engine
-    from host.server import HostServer
-
-    db = tmp_path / "host.sqlite3"
-    shutil.copy(seeded_db, db)
-    settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
-    engine = make_engine(settings.database_url)
-    server = HostServer(create_app(settings, engine, today=lambda: today), "127.0.0.1", 0)
-    server.start()
-    yield RunningHost(server.url, engine, server)
+def host(tmp_path: Path, start_host) -> Iterator[RunningHost]:
+    """A host of its own per test, on a fresh copy of the demo estate (tests/conftest.py)."""
+    server = start_host(tmp_path)
+    yield RunningHost(server.url, server.engine, server)
     if server.running:
         server.stop()
-    engine.dispose()
+    server.engine.dispose()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import dataclasses
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,6 @@ from kiosk.config import KioskSettings
 from kiosk.xvfb import Xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
-TODAY = date(2026, 11, 21)   # the host's "today", as tests/conftest.py pins it
 ARTIFACTS = ROOT / "tests" / "artifacts" / "ui"
 
 
@@ -74,25 +72,6 @@ class ServerControls:
         await asyncio.to_thread(self.link.set_mode, mode)
 
 
-def start_seeded_host(db: Path) -> Any:
-    """A reference host of its own (as tests/conftest.py reference_host), for
-    tests that change the estate or the bank: payments, wrong-PIN counters."""
-    from host.app import create_app
-    from host.config import load_host_settings
-    from host.db import create_tables, make_engine
-    from host.seed import seed_demo
-    from host.server import HostServer
-
-    settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
-    engine = make_engine(settings.database_url)
-    create_tables(engine)
-    seed_demo(engine, settings, today=TODAY)
-    server = HostServer(create_app(settings, engine, today=lambda: TODAY), "127.0.0.1", 0)
-    server.engine = engine
-    server.start()
-    return server
-
-
 @pytest.fixture
 def ui_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """The session's reference host, or (kiosk_payments) a fresh one: a payment
@@ -100,7 +79,7 @@ def ui_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     if request.node.get_closest_marker("kiosk_payments") is None:
         yield request.getfixturevalue("reference_host")
         return
-    server = start_seeded_host(tmp_path / "host.sqlite3")
+    server = request.getfixturevalue("start_host")(tmp_path)
     try:
         yield server
     finally:
