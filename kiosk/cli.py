@@ -144,10 +144,15 @@ def _reprint(args: argparse.Namespace) -> int:
         kiosk = build(load_kiosk_settings(args.config), with_payments=True)
         try:
             assert kiosk.journal is not None and kiosk.payments is not None
-            approved = [e for e in kiosk.journal.recent(500) if e.state == "approved"]
-            txn_id = args.txn_id or (approved[0].txn_id if approved else None)
-            if txn_id is None or not any(e.txn_id == txn_id for e in approved):
-                print(f"kiosk reprint: no approved payment {txn_id or ''} in the journal".rstrip(), file=sys.stderr)
+            if args.txn_id:
+                entry = kiosk.journal.get(args.txn_id)
+                txn_id = args.txn_id if entry is not None and entry.state == "approved" else None
+            else:
+                approved = kiosk.journal.in_state("approved")   # oldest first
+                txn_id = approved[-1].txn_id if approved else None
+            if txn_id is None:
+                print(f"kiosk reprint: no approved payment {args.txn_id or ''} in the journal".rstrip(),
+                      file=sys.stderr)
                 return EXIT_ERROR
             if not await kiosk.payments.print_receipt(txn_id, reprint=True):
                 print("kiosk reprint: the printer did not print (paper out or offline)", file=sys.stderr)

@@ -45,7 +45,7 @@ PIN_SLOTS = 6
 # bank's reason is shown as decline.<code>; wrong_pin goes straight back to
 # the PIN screen with the same card.
 DECLINE_ACTION = {
-    "pin_locked": "another_card", "insufficient_funds": "another_card", "card_blocked": "another_card",
+    "wrong_pin": "another_card", "pin_locked": "another_card", "insufficient_funds": "another_card", "card_blocked": "another_card",
     "expired_card": "another_card", "daily_limit": "another_card", "unknown_card": "another_card",
     "bill_changed": "lookup_again", "nothing_due": "", "reversed": "retry",
 }
@@ -348,8 +348,6 @@ class Flow(EventDispatcher):
             else:
                 self.start_pin("pin.wrong", outcome.tries_left)
             return
-        if code == "wrong_pin":
-            code = "pin_locked"
         self._swipe = None
         key = f"decline.{code}" if code in DECLINE_ACTION else "decline.other"
         self._show_result("declined", "result.declined.title", key, action=DECLINE_ACTION.get(code, "another_card"))

@@ -125,7 +125,7 @@ class Journal:
     def in_state(self, *states: str) -> list[JournalEntry]:
         marks = ",".join("?" * len(states))
         with self._lock:
-            rows = self._db.execute(f"SELECT * FROM txns WHERE state IN ({marks}) ORDER BY created_at",
+            rows = self._db.execute(f"SELECT * FROM txns WHERE state IN ({marks}) ORDER BY created_at, rowid",
                                     states).fetchall()
         return [self._entry(r) for r in rows]
 
