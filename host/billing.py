@@ -153,25 +153,6 @@ def bill_period(conn: Connection, period: str, settings: HostSettings) -> Billin
 
 
 # --- payment -----------------------------------------------------------------
-def mark_paid(conn: Connection, house_no: str, period: str, *, reference: str,
-              paid_at: datetime | None = None) -> bool:
-    """Record that a month was paid. True if this call paid it; False if it was
-    already paid (a repeated bank approval must not fail). LookupError if no bill."""
-    household_id = conn.execute(_HOUSEHOLD_ID, {"house_no": str(HouseNumber.parse(house_no))}).scalar()
-    if household_id is None:
-        raise UnknownHouse(house_no)
-    result = conn.execute(
-        update(bills)
-        .where(bills.c.household_id == household_id, bills.c.period == period, bills.c.paid_at.is_(None))
-        .values(paid_at=paid_at or datetime.now(), paid_ref=reference))
-    if result.rowcount == 1:
-        return True
-    if conn.execute(select(bills.c.id).where(bills.c.household_id == household_id,
-                                             bills.c.period == period)).first() is None:
-        raise LookupError(f"no bill for {house_no} {period}")
-    return False
-
-
 _PAY = update(bills).where(bills.c.household_id == bindparam("hid"),
                            bills.c.period.in_(bindparam("periods", expanding=True)), bills.c.paid_at.is_(None)) \
     .values(paid_at=bindparam("p_at"), paid_ref=bindparam("p_ref"))

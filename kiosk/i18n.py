@@ -207,7 +207,6 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                           "The PIN was not entered in time. Nothing was charged. Please start again."),
     "error.printer_fault": ("凭条打印机暂时无法使用。", "The receipt printer is not working."),
     "error.paper_out": ("凭条打印机缺纸。", "The receipt printer has no paper."),
-    "error.declined": ("银行拒绝了这笔缴费，本次没有扣款。", "The bank declined this payment. Nothing was charged."),
     "error.outcome_unknown": ("我们未能确认这笔缴费。系统正在自动撤销，不会从您的银行卡扣款。",
                               "We could not confirm the payment. It is being cancelled automatically, "
                               "and nothing will be charged to your card."),

@@ -109,13 +109,13 @@ def test_payment_keys_exist() -> None:
 
     codes = {"wrong_pin", "pin_locked", "insufficient_funds", "card_blocked", "expired_card", "daily_limit",
              "unknown_card", "bill_changed", "nothing_due", "reversed"}   # docs/payments.md
-    assert set(DECLINE_ACTION) | {"wrong_pin"} == codes
+    assert set(DECLINE_ACTION) == codes
     for code in codes | {"other"}:
         assert f"decline.{code}" in CATALOGUE, code
     for state in ("printing", "printed", "not_printed", "skipped"):
         assert f"receipt.{state}" in CATALOGUE
     for key in ("error.device", "error.reader_fault", "error.bad_swipe", "error.swipe_timeout",
                 "error.pinpad_fault", "error.pin_cancelled", "error.pin_timeout", "error.printer_fault",
-                "error.paper_out", "error.declined", "error.outcome_unknown", "error.payments_suspended"):
+                "error.paper_out", "error.outcome_unknown", "error.payments_suspended"):
         assert key in CATALOGUE, key
     assert tr("pin.wrong", "en", tries=2) == "Wrong PIN. 2 tries left: please enter it again."

@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from host.db import bank_accounts
@@ -45,4 +45,3 @@ def seed_accounts(conn: Connection, cards: tuple[DemoCard, ...]) -> int:
     return len(rows)
 
 
-ACCOUNT_BY_PAN = select(bank_accounts).where(bank_accounts.c.pan == bindparam("pan"))

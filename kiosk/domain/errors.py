@@ -86,16 +86,6 @@ class PaperOut(PrinterFault):
 
 
 # --- payments ---------------------------------------------------------------
-class PaymentDeclined(HostRejected):
-    """The bank said no; `code` says why (see kiosk/i18n.py decline.*)."""
-
-    message_key = "error.declined"
-
-    def __init__(self, code: str, detail: str = "", tries_left: int | None = None) -> None:
-        super().__init__(detail or code)
-        self.code, self.tries_left = code, tries_left
-
-
 class OutcomeUnknown(HostError):
     """No answer, a broken connection or a bad MAC after the request left:
     a reversal is journaled and sent; the resident is told nothing was charged

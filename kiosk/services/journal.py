@@ -91,11 +91,6 @@ class Journal:
             self._db.execute("COMMIT")
         return int(value)
 
-    def bump_counter_to(self, value: int) -> None:
-        """After sign-on the host says which counter it last accepted."""
-        with self._lock:
-            self._db.execute("UPDATE counter SET value = MAX(value, ?) WHERE id = 1", (value,))
-
     def record_intent(self, txn_id: str, *, kind: str, house_no: str, amount_fen: int,
                       masked_pan: str, detail: dict[str, Any]) -> None:
         now = self._now()

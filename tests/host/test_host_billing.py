@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from host.billing import UnknownHouse, bill_period, household_bill, late_fee_fen, mark_paid
+from host.billing import UnknownHouse, bill_period, household_bill, late_fee_fen, pay_bills
 from host.config import HostSettings
-from host.db import bills
+from host.db import bills, households
 from host.estate import add_households
 from host.readings_import import import_readings
 from host_testlib import write_csv
@@ -112,24 +112,23 @@ def test_bills_not_yet_issued_are_not_shown(billed: Engine, settings: HostSettin
 
 
 def test_paying_months(billed: Engine, settings: HostSettings) -> None:
-    as_of = date(2026, 11, 21)
+    as_of, at = date(2026, 11, 21), datetime(2026, 11, 21, 9)
     with billed.begin() as conn:
-        assert mark_paid(conn, "1-1-101", "2026-08", reference="BANK-1", paid_at=datetime(2026, 11, 21, 9)) is True
-        assert mark_paid(conn, "1-1-101", "2026-08", reference="BANK-1") is False   # repeated approval
+        hid = conn.execute(select(households.c.id).where(households.c.house_no == "1-1-101")).scalar_one()
+        assert pay_bills(conn, hid, ["2026-08"], reference="BANK-1", paid_at=at) == 1
+        assert pay_bills(conn, hid, ["2026-08"], reference="BANK-1", paid_at=at) == 0   # already paid
     reply = lookup(billed, settings, "1-1-101", as_of)
     assert [a["period"] for a in reply["arrears"]] == ["2026-09"]
     assert reply["total_due_fen"] == OCT + SEP + 369
 
     with billed.begin() as conn:
-        mark_paid(conn, "1-1-101", "2026-10", reference="BANK-2")
+        assert pay_bills(conn, hid, ["2026-10"], reference="BANK-2", paid_at=at) == 1
     reply = lookup(billed, settings, "1-1-101", as_of)
     assert reply["current"]["paid"] is True      # latest month shown even when paid
     assert reply["total_due_fen"] == SEP + 369   # the unpaid earlier month still counts
 
     with billed.begin() as conn:
-        mark_paid(conn, "1-1-101", "2026-09", reference="BANK-3")
-        with pytest.raises(LookupError):
-            mark_paid(conn, "1-1-101", "2026-05", reference="BANK-4")
+        assert pay_bills(conn, hid, ["2026-09", "2026-05"], reference="BANK-3", paid_at=at) == 1  # no May bill
     reply = lookup(billed, settings, "1-1-101", as_of)
     assert (reply["arrears"], reply["late_fee_fen"], reply["total_due_fen"]) == ([], 0, 0)
 
