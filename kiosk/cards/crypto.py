@@ -108,3 +108,29 @@ def mac_pboc(key: bytes, data: bytes) -> bytes:
     if len(key) != 8:
         raise CryptoError("MAC key must be 8 or 16 bytes")
     return _cbc_mac(key, _pad_method2(data))[:4]
+
+
+# --- PBOC e-purse keys (DESIGN §5) ------------------------------------------
+def diversify(master: bytes, app_serial: bytes) -> bytes:
+    """A card's own 16-byte key from an issuer master key, by the last 8 bytes F
+    of its application serial number: 3DES(MK, F) ‖ 3DES(MK, ~F)."""
+    if len(app_serial) < 8:
+        raise CryptoError("application serial number must be at least 8 bytes")
+    f = app_serial[-8:]
+    return tdes_encrypt(master, f) + tdes_encrypt(master, bytes(b ^ 0xFF for b in f))
+
+
+def load_session_key(card_key: bytes, random: bytes, online_counter: bytes) -> bytes:
+    """Session key for load and unload: 3DES(DLK|DUK, random ‖ online counter ‖ 8000),
+    8 bytes, used as a single-DES key by mac_pboc."""
+    if len(random) != 4 or len(online_counter) != 2:
+        raise CryptoError("random is 4 bytes and the counter 2")
+    return tdes_encrypt(card_key, random + online_counter + b"\x80\x00")
+
+
+def purchase_session_key(card_key: bytes, random: bytes, offline_counter: bytes, term_txn_no: bytes) -> bytes:
+    """Session key for purchase: 3DES(DPK, random ‖ offline counter ‖ last 2 bytes
+    of the terminal transaction number)."""
+    if len(random) != 4 or len(offline_counter) != 2 or len(term_txn_no) != 4:
+        raise CryptoError("random and term txn no are 4 bytes, the counter 2")
+    return tdes_encrypt(card_key, random + offline_counter + term_txn_no[-2:])
