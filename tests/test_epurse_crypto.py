@@ -42,3 +42,22 @@ def test_purchase_session_key_mac1_mac2_and_tac():
     assert mac_pboc(sk, amount).hex().upper() == "919E23CE"
     tac_data = amount + kind + TERM + txn_no + WHEN
     assert mac_pboc(diversify(DTK, SERIAL), tac_data).hex().upper() == "5A715055"
+
+
+def test_the_shared_mac_functions_give_the_same_answers():
+    from datetime import datetime
+
+    from kiosk.cards.epurse_crypto import (DEMO_ISSUER_KEYS, TxnType, bcd_when, load_mac1, load_mac2, load_tac,
+                                           online_session_key, purchase_mac1, purchase_mac2, purchase_sk,
+                                           purchase_tac)
+    card = DEMO_ISSUER_KEYS.for_card(SERIAL)
+    when = bcd_when(datetime(2026, 11, 21, 12, 0, 0))
+    assert when == WHEN
+    sk = online_session_key(card.dlk, bytes.fromhex("11223344"), 5)
+    assert load_mac1(sk, 10000, 10000, TxnType.EP_LOAD, TERM).hex().upper() == "C6A0DC28"
+    assert load_mac2(sk, 10000, TxnType.EP_LOAD, TERM, when).hex().upper() == "185C5752"
+    assert load_tac(card.dtk, 20000, 5, 10000, TxnType.EP_LOAD, TERM, when).hex().upper() == "4E7820CC"
+    psk = purchase_sk(card.dpk, bytes.fromhex("55667788"), 3, 1)
+    assert purchase_mac1(psk, 3000, TxnType.EP_PURCHASE, TERM, when).hex().upper() == "F43A2D3E"
+    assert purchase_mac2(psk, 3000).hex().upper() == "919E23CE"
+    assert purchase_tac(card.dtk, 3000, TxnType.EP_PURCHASE, TERM, 1, when).hex().upper() == "5A715055"
