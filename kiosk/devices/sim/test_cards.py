@@ -59,10 +59,38 @@ class DemoBadSwipe:
     track2: str = field(repr=False)
 
 
+# The purse and passbook maximums a card is personalised with (docs/cards.md §2).
+EP_MAX = Money.parse("1000.00")
+ED_MAX = Money.parse("50000.00")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoIcCard:
+    """A CPU card with the e-purse (docs/cards.md)."""
+    name: str
+    serial: str            # application serial number, 20 hex digits (upper case)
+    holder: str
+    media: str             # contact | contactless: the reader the bench offers it on
+    pin: str = field(repr=False)
+    ed_balance: Money
+    ep_balance: Money
+    status: str            # active | lost | blacklisted
+    pin_tries_left: int = 3
+    ed_max: Money = ED_MAX
+    ep_max: Money = EP_MAX
+
+
 @dataclass(frozen=True, slots=True)
 class DemoWallet:
     cards: tuple[DemoCard, ...]
     bad_swipes: tuple[DemoBadSwipe, ...]
+    ic_cards: tuple[DemoIcCard, ...] = ()
+
+    def ic_card(self, serial: str) -> DemoIcCard:
+        for card in self.ic_cards:
+            if card.serial == serial.upper():
+                return card
+        raise KeyError(serial)
 
     def by_pan(self, pan: str) -> DemoCard:
         for card in self.cards:
@@ -97,5 +125,26 @@ def load_test_cards(path: Path | str = TEST_CARDS_FILE) -> DemoWallet:
         b = Section(root.file, item, f"bad_swipe[{i}].")
         bad.append(DemoBadSwipe(name=b.get("name", str), track2=b.get("track2", str)))
         b.reject_unknown()
+    ic = []
+    for i, item in enumerate(root.get("ic_card", list, [])):
+        c = Section(root.file, item, f"ic_card[{i}].")
+        ed, ep = Money.parse(c.get("ed_balance", str)), Money.parse(c.get("ep_balance", str))
+        ic.append(DemoIcCard(
+            name=c.get("name", str),
+            serial=c.get("serial", str, check=lambda v: None if re.fullmatch(r"[0-9A-Fa-f]{20}", v)
+                         else "must be 20 hex digits").upper(),
+            holder=c.get("holder", str),
+            media=c.get("media", str, check=lambda v: None if v in ("contact", "contactless")
+                        else "must be contact or contactless"),
+            pin=c.get("pin", str, check=lambda v: None if v.isdigit() and 4 <= len(v) <= 12
+                      else "must be 4-12 digits"),
+            ed_balance=ed, ep_balance=ep,
+            status=c.get("status", str, "active", check=lambda v: None if v in ("active", "lost", "blacklisted")
+                         else "must be active, lost or blacklisted"),
+            pin_tries_left=c.get("pin_tries_left", int, 3, check=lambda v: None if 0 <= v <= 3
+                                 else "must be 0 to 3")))
+        if not (Money(0) <= ed <= ED_MAX and Money(0) <= ep <= EP_MAX):
+            raise c.error("ed_balance", f"balances must be within 0..{ED_MAX} (ED) and 0..{EP_MAX} (EP)")
+        c.reject_unknown()
     root.reject_unknown()
-    return DemoWallet(tuple(cards), tuple(bad))
+    return DemoWallet(tuple(cards), tuple(bad), tuple(ic))
