@@ -4,7 +4,8 @@ the benchmarks all build the same graph (DESIGN §2 rule 6)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +17,14 @@ if TYPE_CHECKING:
     import httpx
 
     from kiosk.devices.sim.card_reader import SimCardReader
+    from kiosk.devices.sim.cpu_card import VirtualCpuCard
+    from kiosk.devices.sim.pcscd import PrivatePcscd
+    from kiosk.devices.sim.vpcd import VpcdSlot
     from kiosk.devices.sim.pinpad import SimPinPad
     from kiosk.devices.sim.printer import SimPrinter
     from kiosk.services.journal import Journal
     from kiosk.services.payment import PaymentService
+    from kiosk.services.wallet import WalletService
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +36,19 @@ class SimDevices:
     reader: SimCardReader | None = None
     pinpad: SimPinPad | None = None
     printer: SimPrinter | None = None
+    pcscd: PrivatePcscd | None = None                                  # behind the IC card readers
+    ic_slots: dict[str, VpcdSlot] = field(default_factory=dict)        # "contact" | "contactless"
+    ic_cards: dict[str, VirtualCpuCard] = field(default_factory=dict)  # by serial: the bench's wallet
+    own_pcscd: bool = True                                             # False: the caller stops it
 
     def close(self) -> None:
+        for slot in self.ic_slots.values():
+            slot.remove()
         for sim in (self.reader, self.pinpad, self.printer):
             if sim is not None:
                 sim.close()
+        if self.pcscd is not None and self.own_pcscd:
+            self.pcscd.stop()
 
 
 @dataclass
@@ -46,8 +59,10 @@ class Kiosk:
     host: HostClient
     bills: BillService
     payments: PaymentService | None = None
+    wallet: WalletService | None = None
     journal: Journal | None = None
     sims: SimDevices | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)   # e.g. card watchers
 
     def warm_up(self) -> None:
         """Load what start-up deferred; called once the idle screen is drawn."""
@@ -56,10 +71,14 @@ class Kiosk:
     async def start(self) -> None:
         """Sign on and settle anything a crash left in flight (reversals, backup
         copies) before payments are offered."""
+        if self.wallet is not None:
+            self.wallet.recover_at_start()   # before the settling task starts
         if self.payments is not None:
             await self.payments.start()
 
     async def aclose(self) -> None:
+        for close in self.closers:
+            close()
         if self.payments is not None:
             await self.payments.stop()
             await self.payments.bank.aclose()
@@ -73,12 +92,18 @@ class Kiosk:
 
 
 def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport | None" = None,
-          with_payments: bool | None = None) -> Kiosk:
-    """`with_payments` defaults to whether the settings carry a terminal master key."""
+          with_payments: bool | None = None, with_wallet: bool = True,
+          pcscd: "PrivatePcscd | None" = None) -> Kiosk:
+    """`with_payments` defaults to whether the settings carry a terminal master key;
+    the IC wallet comes with payments when the settings have a [wallet] section.
+    `pcscd`: an already running private pcscd for simulated IC readers (tests
+    share one per session); otherwise one is started when a reader is "sim"."""
     host = HostClient(settings.host.url, timeout_s=settings.host.timeout_s, transport=host_transport)
     kiosk = Kiosk(settings=settings, host=host, bills=BillService(host))
     if with_payments if with_payments is not None else bool(settings.tmk):
         _add_payments(kiosk, host_transport)
+        if with_wallet and settings.wallet is not None:
+            _add_wallet(kiosk, pcscd)
     return kiosk
 
 
@@ -87,6 +112,7 @@ def _add_payments(kiosk: Kiosk, transport: Any) -> None:
     from kiosk.backend_client.signed import SignedChannel
     from kiosk.services.journal import Journal
     from kiosk.services.payment import PaymentService
+    from kiosk.services.wallet import WalletService
 
     settings = kiosk.settings
     kiosk.journal = journal = Journal(settings.journal_path)
@@ -98,6 +124,57 @@ def _add_payments(kiosk: Kiosk, transport: Any) -> None:
         bank=BankClient(channel, settings.tmk),
         reader=_card_reader(settings, sims), pinpad=_pin_pad(settings, sims),
         printer=_printer(settings, sims, Path(settings.journal_path).parent / "receipts"))
+
+
+IC_READERS = (("contact", "ic_contact"), ("contactless", "ic_contactless"))
+
+
+def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
+    from kiosk.backend_client.cards import CardCentreClient
+    from kiosk.devices.pcsc import CardWatcher, PcscReader
+    from kiosk.services.wallet import WalletLimits, WalletService
+
+    settings, sims = kiosk.settings, kiosk.sims
+    assert settings.wallet is not None and kiosk.payments is not None and kiosk.journal is not None
+    assert sims is not None
+    devices = {name: settings.device(key) for name, key in IC_READERS}
+    if any(d.kind == "sim" for d in devices.values()):
+        _start_virtual_cards(sims, Path(settings.journal_path).parent, pcscd,
+                             devices["contact"].params.get("vpcd_port", 35990))
+    readers = {}
+    for i, (name, device) in enumerate(devices.items()):
+        pcsc_name = device.params["reader"] if device.kind == "pcsc" else sims.pcscd.reader_names[i]
+        readers[name] = PcscReader(pcsc_name)
+    by_pcsc_name = {reader.name: name for name, reader in readers.items()}
+
+    def watch(on_event: Callable[[str, bool], None]) -> None:
+        watcher = CardWatcher(list(by_pcsc_name), lambda ev: on_event(by_pcsc_name[ev.reader], ev.present))
+        kiosk.closers.append(watcher.stop)
+
+    w = settings.wallet
+    kiosk.wallet = WalletService(
+        kiosk_id=settings.kiosk_id, estate=settings.estate_name, term_id=w.terminal_id, journal=kiosk.journal,
+        centre=CardCentreClient(kiosk.payments.bank), payments=kiosk.payments, readers=readers,
+        limits=WalletLimits(w.min_load, w.max_load, w.presets), watch=watch)
+
+
+def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int) -> None:
+    """The demo's IC cards: a pcscd of our own with two vpcd slots, and the
+    cards of config/test-cards.toml (their state kept in <journal dir>/cards)."""
+    from kiosk.devices.sim.cpu_card import VirtualCpuCard
+    from kiosk.devices.sim.pcscd import PrivatePcscd
+    from kiosk.devices.sim.test_cards import load_test_cards
+    from kiosk.devices.sim.vpcd import VpcdSlot
+
+    if pcscd is None:
+        pcscd = PrivatePcscd(folder / "pcscd", base_port)
+        pcscd.start()
+    else:
+        sims.own_pcscd = False
+    sims.pcscd = pcscd
+    sims.ic_slots = {"contact": VpcdSlot(pcscd.ports[0]), "contactless": VpcdSlot(pcscd.ports[1])}
+    cards_dir = folder / "cards"
+    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir) for c in load_test_cards().ic_cards}
 
 
 def _card_reader(settings: KioskSettings, sims: SimDevices) -> Any:

@@ -141,20 +141,29 @@ def _reprint(args: argparse.Namespace) -> int:
     from kiosk.config import load_kiosk_settings
 
     async def reprint() -> int:
-        kiosk = build(load_kiosk_settings(args.config), with_payments=True)
+        from kiosk.services.wallet import wallet_receipt
+
+        kiosk = build(load_kiosk_settings(args.config), with_payments=True, with_wallet=False)
         try:
             assert kiosk.journal is not None and kiosk.payments is not None
+            done = ("approved", "completed", "confirming")   # bank-card payments; wallet transactions
             if args.txn_id:
                 entry = kiosk.journal.get(args.txn_id)
-                txn_id = args.txn_id if entry is not None and entry.state == "approved" else None
+                entry = entry if entry is not None and entry.state in done else None
             else:
-                approved = kiosk.journal.in_state("approved")   # oldest first
-                txn_id = approved[-1].txn_id if approved else None
-            if txn_id is None:
-                print(f"kiosk reprint: no approved payment {args.txn_id or ''} in the journal".rstrip(),
+                finished = kiosk.journal.in_state(*done)   # oldest first
+                entry = finished[-1] if finished else None
+            if entry is None:
+                print(f"kiosk reprint: no finished transaction {args.txn_id or ''} in the journal".rstrip(),
                       file=sys.stderr)
                 return EXIT_ERROR
-            if not await kiosk.payments.print_receipt(txn_id, reprint=True):
+            txn_id, payments = entry.txn_id, kiosk.payments
+            if entry.kind == "bill_payment":
+                printed = await payments.print_receipt(txn_id, reprint=True)
+            else:
+                printed = await payments.print(wallet_receipt(entry, kiosk.settings.estate_name,
+                                                              kiosk.settings.kiosk_id, reprint=True))
+            if not printed:
                 print("kiosk reprint: the printer did not print (paper out or offline)", file=sys.stderr)
                 return EXIT_ERROR
             print(f"reprinted {txn_id}")

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from kiosk.domain.money import Money
+
 T = TypeVar("T")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -134,11 +136,24 @@ DEVICE_KINDS = {
     "card_reader": ("sim", "serial"),
     "pin_pad": ("sim", "serial"),
     "printer": ("sim", "network", "serial", "usb"),
+    "ic_contact": ("sim", "pcsc"),        # IC card readers (docs/cards.md §4)
+    "ic_contactless": ("sim", "pcsc"),
 }
 DEVICE_PARAMS = {  # name -> type, for every kind of that device
     "port": str, "baudrate": int, "host": str, "tcp_port": int, "vendor_id": int, "product_id": int,
-    "columns": int,
+    "columns": int, "reader": str, "vpcd_port": int,
 }
+
+
+@dataclass(frozen=True)
+class WalletSettings:
+    """The IC wallet (docs/cards.md): this terminal's 6-byte id on the card and
+    the load limits shown to card holders."""
+
+    terminal_id: bytes = bytes.fromhex("000000000001")
+    min_load: Money = Money(100)
+    max_load: Money = Money(100_000)
+    presets: tuple[Money, ...] = (Money(5_000), Money(10_000), Money(20_000), Money(50_000))
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,7 @@ class KioskSettings:
     tmk: bytes = field(default=b"", repr=False)   # terminal master key (demo key in the demo config)
     journal_path: str = "var/kiosk/journal.sqlite3"
     devices: dict[str, DeviceSettings] = field(default_factory=dict)
+    wallet: WalletSettings | None = None   # None: no [wallet] section, no IC card services
     source: str = ""
 
     def device(self, name: str) -> DeviceSettings:
@@ -166,6 +182,7 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
     host = root.section("host")
     security = root.section("security")
     journal = root.section("journal")
+    wallet = root.section("wallet")
     devices_section = root.section("devices")
     devices: dict[str, DeviceSettings] = {}
     device_sections = []
@@ -198,8 +215,41 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
         tmk=bytes.fromhex(security.get("tmk", str, check=hex_key)),
         journal_path=str(_resolve(journal.get("path", str, "var/kiosk/journal.sqlite3"))),
         devices=devices,
+        wallet=_wallet(wallet) if "wallet" in root.data else None,
         source=str(path),
     )
-    for section in (kiosk, display, host, security, journal, devices_section, *device_sections, root):
+    for section in (kiosk, display, host, security, journal, wallet, devices_section, *device_sections, root):
         section.reject_unknown()
     return settings
+
+
+def _money(section: Section, name: str, default: Money) -> Money:
+    text = section.get(name, str, default.yuan)
+    try:
+        value = Money.parse(text)
+    except (ValueError, ArithmeticError):
+        raise section.error(name, "must be an amount in yuan, e.g. \"100.00\"") from None
+    if value.fen <= 0:
+        raise section.error(name, "must be more than 0")
+    return value
+
+
+def _wallet(section: Section) -> WalletSettings:
+    default = WalletSettings()
+    term = section.get("terminal_id", str, default.terminal_id.hex(),
+                       check=lambda v: None if len(v) == 12 and all(c in "0123456789abcdefABCDEF" for c in v)
+                       else "must be 12 hex digits (6 bytes)")
+    low, high = _money(section, "min_load", default.min_load), _money(section, "max_load", default.max_load)
+    if low > high:
+        raise section.error("min_load", "must not exceed max_load")
+    presets = section.get("presets", list, [p.yuan for p in default.presets])
+    amounts = []
+    for text in presets:
+        try:
+            amount = Money.parse(text) if isinstance(text, str) else None
+        except (ValueError, ArithmeticError):
+            amount = None
+        if amount is None or not low <= amount <= high:
+            raise section.error("presets", f"each must be an amount in quotes within {low.yuan}..{high.yuan}")
+        amounts.append(amount)
+    return WalletSettings(bytes.fromhex(term), low, high, tuple(amounts))

@@ -36,6 +36,10 @@ CREATE TABLE IF NOT EXISTS txns (
     updated_at  TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS txns_state ON txns(state);
+CREATE TABLE IF NOT EXISTS blacklist (       -- IC cards the card centre listed (lost / blacklisted)
+    serial  TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS blacklist_version (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (          -- backup copies for the property host (store and forward)
     txn_id  TEXT PRIMARY KEY,
     payload TEXT NOT NULL,
@@ -72,6 +76,7 @@ class Journal:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)")
+        self._db.execute("INSERT OR IGNORE INTO blacklist_version (id, value) VALUES (1, 0)")
 
     def close(self) -> None:
         with self._lock:
@@ -133,6 +138,28 @@ class Journal:
             rows = self._db.execute("SELECT * FROM txns ORDER BY created_at DESC, rowid DESC LIMIT ?",
                                     (limit,)).fetchall()
         return [self._entry(r) for r in rows]
+
+    # --- the IC card blacklist, downloaded incrementally from the card centre -----
+    def blacklist_version(self) -> int:
+        with self._lock:
+            (value,) = self._db.execute("SELECT value FROM blacklist_version WHERE id = 1").fetchone()
+        return int(value)
+
+    def apply_blacklist(self, version: int, changes: list[tuple[str, bool]]) -> None:
+        """(serial, listed) changes up to `version`, in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            for serial, listed in changes:
+                if listed:
+                    self._db.execute("INSERT OR IGNORE INTO blacklist (serial) VALUES (?)", (serial,))
+                else:
+                    self._db.execute("DELETE FROM blacklist WHERE serial = ?", (serial,))
+            self._db.execute("UPDATE blacklist_version SET value = ? WHERE id = 1", (version,))
+            self._db.execute("COMMIT")
+
+    def is_blacklisted(self, serial: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM blacklist WHERE serial = ?", (serial,)).fetchone() is not None
 
     # --- store and forward ------------------------------------------------------
     def queue_backup(self, txn_id: str, payload: dict[str, Any]) -> None:

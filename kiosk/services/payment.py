@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +24,9 @@ from kiosk.services.journal import Journal, JournalEntry
 
 log = logging.getLogger(__name__)
 
-RECEIPT_LANGUAGE = "zh"   # receipts are printed in Chinese (GB18030)
+RECEIPT_LANGUAGE = "zh"
+# journal states that hold new financial transactions back until acknowledged
+UNSETTLED = ("reversing", "cancelling", "confirming")   # receipts are printed in Chinese (GB18030)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class PaymentService:
         self._workers: list[asyncio.Task[None]] = []
         self._sign_on_lock = asyncio.Lock()
         self._settle_lock = asyncio.Lock()   # one settling pass at a time: each reversal is sent once
+        self._settlers: list[Callable[[], Awaitable[bool]]] = []
         self.signed_on = False
 
     # --- life cycle ----------------------------------------------------------------
@@ -107,8 +110,17 @@ class PaymentService:
 
     @property
     def suspended(self) -> bool:
-        """True while a reversal is unacknowledged: no new payment may start."""
-        return bool(self.journal.in_state("reversing"))
+        """True while a reversal, or a wallet cancel or confirmation, is
+        unacknowledged: no new financial transaction may start (DESIGN §3)."""
+        return bool(self.journal.in_state(*UNSETTLED))
+
+    def add_settler(self, settle: Callable[[], Awaitable[bool]]) -> None:
+        """Another service's unacknowledged messages, sent by the same settling
+        task (after reversals, before backup copies); True when none is left."""
+        self._settlers.append(settle)
+
+    def wake_settler(self) -> None:
+        self._wake.set()
 
     # --- steps the screens call, one by one -------------------------------------------
     async def paper_status(self) -> PaperStatus:
@@ -179,7 +191,7 @@ class PaymentService:
         self._queue_backup(txn_id)
         return outcome
 
-    async def _with_sign_on(self, call):  # type: ignore[no-untyped-def]
+    async def with_sign_on(self, call):  # type: ignore[no-untyped-def]
         try:
             return await call()
         except NotSignedOn:   # the host changed nothing: sign on and send once more
@@ -198,6 +210,15 @@ class PaymentService:
             total=Money(entry.amount_fen), masked_pan=entry.masked_pan, txn_id=txn_id,
             reference=entry.detail.get("reference", ""), auth_code=entry.detail.get("auth_code", ""),
             reprint=reprint)
+
+    async def print(self, receipt: Receipt) -> bool:
+        """True if printed; a failure is logged, never raised (receipts can be reprinted)."""
+        try:
+            await self.printer.print_receipt(receipt)
+        except PrinterFault as exc:
+            log.warning("receipt for %s not printed: %s", receipt.txn_id, exc)
+            return False
+        return True
 
     async def print_receipt(self, txn_id: str, *, reprint: bool = False) -> bool:
         """True if printed. A failure never touches the payment: the receipt can
@@ -229,7 +250,7 @@ class PaymentService:
 
     async def _settle(self) -> bool:
         reversals, backups = self.journal.in_state("reversing"), self.journal.unsent_backups()
-        if not reversals and not backups:
+        if not reversals and not backups and not self.journal.in_state(*UNSETTLED):
             return True
         if not self.signed_on:   # e.g. started while the host was down
             try:
@@ -240,9 +261,12 @@ class PaymentService:
         for entry in reversals:
             if not await self._reverse(entry):
                 return False
-        for txn_id, payload in backups:
+        for settle in self._settlers:
+            if not await settle():
+                return False
+        for txn_id, payload in self.journal.unsent_backups():
             try:
-                await self._with_sign_on(lambda: self.bank.send_backup(payload))
+                await self.with_sign_on(lambda: self.bank.send_backup(payload))
             except KioskError as exc:
                 log.info("backup copy of %s not sent yet: %s", txn_id, exc)
                 return False
@@ -251,7 +275,7 @@ class PaymentService:
 
     async def _reverse(self, entry: JournalEntry) -> bool:
         try:
-            status = await self._with_sign_on(
+            status = await self.with_sign_on(
                 lambda: self.bank.reverse(entry.txn_id, entry.amount_fen, entry.detail.get("reason", "")))
         except KioskError as exc:
             log.info("reversal of %s not acknowledged yet: %s", entry.txn_id, exc)

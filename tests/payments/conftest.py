@@ -69,10 +69,13 @@ def link(host: RunningHost) -> Iterator[FaultyLink]:
     link.close()
 
 
-def kiosk_settings(tmp_path: Path, url: str, timeout_s: float = 1.5) -> Any:
+def kiosk_settings(tmp_path: Path, url: str, timeout_s: float = 1.5, *, wallet: bool = False) -> Any:
+    """The demo kiosk's settings against `url`; without the IC wallet unless asked
+    (bank-card payment tests need no card readers)."""
     settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
     return dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=url, timeout_s=timeout_s),
-                               journal_path=str(tmp_path / "kiosk" / "journal.sqlite3"))
+                               journal_path=str(tmp_path / "kiosk" / "journal.sqlite3"),
+                               wallet=settings.wallet if wallet else None)
 
 
 @pytest.fixture
