@@ -179,6 +179,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                          "This payment was cancelled and nothing was charged. Please try again."),
     "decline.other": ("银行拒绝了这笔缴费，本次没有扣款。请换一张卡。",
                       "The bank declined this payment. Nothing was charged. Please use another card."),
+    # --- IC wallet receipts and names (kiosk/services/wallet.py) ------------------------
+    "wallet.ED": ("电子存折", "passbook"),
+    "wallet.EP": ("电子钱包", "purse"),
+    "wallet.receipt.load": ("圈存 {wallet}", "Load to {wallet}"),
+    "wallet.receipt.unload": ("圈提 {wallet}", "Unload from {wallet}"),
+    "wallet.receipt.purchase": ("IC卡缴费 {wallet}", "Paid from {wallet}"),
+    "wallet.receipt.card": ("IC卡号 Card", "IC card"),
+    "wallet.receipt.balance": ("{wallet}余额 Balance", "{wallet} balance"),
+    "wallet.receipt.title.wallet_load": ("IC卡圈存凭条 / CARD LOAD RECEIPT", "CARD LOAD RECEIPT"),
+    "wallet.receipt.title.wallet_unload": ("IC卡圈提凭条 / CARD UNLOAD RECEIPT", "CARD UNLOAD RECEIPT"),
+    "wallet.receipt.title.wallet_purchase": ("IC卡缴费凭条 / PAID BY IC CARD", "PAID BY IC CARD"),
+    "error.card_not_same": ("这不是刚才那张卡，请放回刚才使用的卡片。",
+                            "This is not the card you used. Please put back the same card."),
+
     # --- errors (message_key of kiosk/domain/errors.py) ----------------------------------
     "error.generic": ("系统暂时出了点问题，请稍后再试。", "Something went wrong. Please try again later."),
     "error.bad_house_number": ("房号格式不正确，请按 楼栋-单元-房号 输入，例如 3-2-1202。",
@@ -212,6 +226,34 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                               "and nothing will be charged to your card."),
     "error.payments_suspended": ("刷卡缴费暂时无法使用，请稍后再试。",
                                  "Card payment is temporarily unavailable. Please try again later."),
+    # --- IC card errors ------------------------------------------------------------------
+    "error.card": ("这张卡暂时无法使用，请取回卡片后重新放好。",
+                   "This card can't be used right now. Please take it and present it again."),
+    "error.card_removed": ("卡片已移开，请把卡片放回读卡区，并保持不动。",
+                           "The card was moved away. Please put it back on the reader and hold it still."),
+    "error.card_fault": ("无法读取这张卡，请取回卡片后重新放好。",
+                         "The card could not be read. Please take the card and present it again."),
+    "error.not_our_card": ("本机不能使用这张卡，请使用小区的IC卡。",
+                           "This kiosk can't use this card. Please use your estate IC card."),
+    "error.card_pin_wrong": ("卡片密码错误，请重新输入。", "Wrong card PIN. Please enter it again."),
+    "error.card_pin_blocked": ("卡片密码输错次数过多，已被锁定。请到物业服务中心解锁。",
+                               "Too many wrong PINs: the card's PIN is locked. "
+                               "Please ask the property office to unlock it."),
+    "error.wallet_insufficient": ("卡内余额不足，卡内的钱没有扣减。",
+                                  "There is not enough money on the card. Nothing was taken from it."),
+    "error.wallet_limit": ("存入后卡内余额将超过上限，本次没有扣款。请减少金额。",
+                           "That would take the card over its maximum balance. Nothing was charged. "
+                           "Please choose a smaller amount."),
+    "error.card_mac_invalid": ("卡片没有接受这笔交易，卡内余额没有变化。如已从银行卡扣款，系统将自动退回。",
+                               "The card did not accept the transaction, so its balance has not changed. "
+                               "If your bank card was charged, the money will be returned automatically."),
+    "error.card_key_missing": ("这张卡不支持此项业务，本次没有扣款。",
+                               "This card does not support this service. Nothing was charged."),
+    "error.card_blacklisted": ("这张卡已挂失或停用，不能使用。请联系物业服务中心。",
+                               "This card has been reported lost or is blocked. Please contact the property office."),
+    "error.card_torn": ("交易时卡片被移开了。请把同一张卡放回读卡区并保持不动，我们会确认交易结果。",
+                        "The card was moved away during the transaction. Please put the same card back "
+                        "and hold it still, so we can check whether it went through."),
     # --- device bench (demo only) --------------------------------------------------------
     "bench.title": ("设备台", "Device bench"),
     "bench.subtitle": ("演示用：模拟设备和故障", "Demo only: simulated devices and faults"),

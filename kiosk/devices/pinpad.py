@@ -4,7 +4,9 @@ The byte protocol is in pinpad_codec; this module does the I/O in the pad's
 own worker thread and hands key events to the event loop with
 loop.call_soon_threadsafe. The app never sees a PIN digit: the pad reports
 key kinds and counts, and returns the PIN block encrypted under the PIN key.
-PIN blocks and PANs are never logged."""
+The one exception is an IC card's own PIN (collect_card_pin): the pad returns
+its digits, which the caller hands to the card and to nothing else.
+PIN blocks, card PINs and PANs are never logged."""
 from __future__ import annotations
 
 import asyncio
@@ -20,6 +22,7 @@ import serial
 from kiosk.devices import pinpad_codec as codec
 from kiosk.devices.framing import SERIAL_ERRORS, EventPump, close_quietly
 from kiosk.devices.pinpad_codec import (
+    CardPinResult,
     Cmd,
     KeyEvent,
     PinOutcome,
@@ -32,6 +35,7 @@ from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+_R = TypeVar("_R", PinResult, CardPinResult)
 
 POLL_S = 0.05          # how often the worker looks at the abort flag
 ACK_TIMEOUT_S = 0.5    # the pad ACKs a frame at once
@@ -76,8 +80,22 @@ class SerialPinPad:
 
     async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None],
                           timeout_s: float) -> bytes:
-        loop = asyncio.get_running_loop()
         request = codec.encode_start_pin(pan, timeout_s, self.pin_length)
+        result = await self._collect(request, PinResult, on_key, timeout_s)
+        return result.block
+
+    async def collect_card_pin(self, on_key: Callable[[PinKey, int], None], timeout_s: float,
+                               min_len: int = 6, max_len: int = 6) -> str:
+        """An IC card's PIN, in clear, for the card only (docs/cards.md §6)."""
+        request = codec.encode_start_card_pin(timeout_s, min_len, max_len)   # ValueError: our bug
+        result = await self._collect(request, CardPinResult, on_key, timeout_s)
+        if not min_len <= len(result.pin) <= max_len:
+            raise PinPadFault("PIN pad returned a card PIN of the wrong length")
+        return result.pin
+
+    async def _collect(self, request: bytes, result_type: type[_R],
+                       on_key: Callable[[PinKey, int], None], timeout_s: float) -> _R:
+        loop = asyncio.get_running_loop()
 
         def deliver(key: PinKey, digits: int) -> None:   # runs on the loop thread
             try:
@@ -93,13 +111,14 @@ class SerialPinPad:
 
         self._abort = abort = threading.Event()
         try:
-            return await self._run(self._collect_blocking, request, post, timeout_s, abort)
+            return await self._run(self._collect_blocking, request, result_type, post, timeout_s, abort)
         except asyncio.CancelledError:
             abort.set()            # the worker aborts the entry on the pad
             raise
 
     async def cancel(self) -> None:
-        """Abort a running PIN entry: collect_pin raises PinEntryCancelled."""
+        """Abort a running PIN entry: collect_pin / collect_card_pin raise
+        PinEntryCancelled."""
         self._abort.set()
 
     async def close(self) -> None:
@@ -119,8 +138,9 @@ class SerialPinPad:
             self._close_port()
             raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
 
-    def _collect_blocking(self, request: bytes, post: Callable[[PinKey, int], None],
-                          timeout_s: float, abort: threading.Event) -> bytes:
+    def _collect_blocking(self, request: bytes, result_type: type[_R],
+                          post: Callable[[PinKey, int], None], timeout_s: float,
+                          abort: threading.Event) -> _R:
         try:
             link = self._link()
             status = link.transact(request, Cmd.START_PIN_RESULT)
@@ -131,19 +151,20 @@ class SerialPinPad:
                 raise PinPadFault("no PIN key loaded in the PIN pad")
             if status is not Status.OK:
                 raise PinPadFault(f"PIN pad refused to start PIN entry ({status.name})")
-            result, timed_out = self._await_result(link, post, timeout_s, abort)
+            result, timed_out = self._await_result(link, result_type, post, timeout_s, abort)
         except SERIAL_ERRORS as exc:
             self._close_port()
             raise PinPadFault(f"PIN pad I/O failed on {self.port_path}") from exc
         if result.outcome is PinOutcome.OK:
-            return result.block
+            return result
         if result.outcome is PinOutcome.TIMEOUT or timed_out:
             raise PinEntryTimeout("no PIN entered in time")
         raise PinEntryCancelled("PIN entry cancelled")
 
-    def _await_result(self, link: _Link, post: Callable[[PinKey, int], None],
-                      timeout_s: float, abort: threading.Event) -> tuple[PinResult, bool]:
-        """Relay key events until the pad's PIN result. On abort() or when the
+    def _await_result(self, link: _Link, result_type: type[_R], post: Callable[[PinKey, int], None],
+                      timeout_s: float, abort: threading.Event) -> tuple[_R, bool]:
+        """Relay key events until the pad's result of the kind we started
+        (a result of the other kind is a leftover: skipped). On abort() or when the
         pad overstays its own timeout, send ABORT and keep waiting for the
         result (the pad may have finished in the meantime: its answer wins)."""
         deadline = time.monotonic() + timeout_s + GRACE_S
@@ -160,7 +181,7 @@ class SerialPinPad:
             message = link.next_message(now + POLL_S)
             if isinstance(message, KeyEvent):
                 post(message.key, message.digits)
-            elif isinstance(message, PinResult):
+            elif isinstance(message, result_type):
                 return message, timed_out
             # None (nothing yet), ACK of our ABORT, its 83 reply: keep waiting
 

@@ -14,13 +14,21 @@ Host -> pad
   31 LOAD PIN KEY  wrapped key 16 ‖ KCV 3
   32 START PIN     PAN 12 digits (ASCII) ‖ min len 1 ‖ max len 1 ‖ timeout 2 (1/10 s)
   33 ABORT         (no data)
+  34 START CARD PIN  min len 1 ‖ max len 1 ‖ timeout 2 (1/10 s)   (lengths 4..12)
 Pad -> host
   81 load-key status   00 ok, 01 KCV mismatch, 03 busy, 04 bad request
   82 start status      00 started, 02 no PIN key, 03 busy, 04 bad request
-  83 abort status      00 (then 91 03 if an entry was running)
+                       (answers both 32 and 34; 34 needs no PIN key)
+  83 abort status      00 (then 91 03 / 92 03 if an entry was running)
   90 key event         key 1 ‖ digits entered 1 (never a digit's value)
   91 PIN result        00 ‖ PIN block 8 (ISO 9564 format 0, 3DES under the PIN key)
                        | 01 cancelled | 02 timed out | 03 aborted by host
+  92 card PIN result   00 ‖ PIN digits (ASCII, 4..12)
+                       | 01 cancelled | 02 timed out | 03 aborted by host
+
+A card PIN (an IC card's own PIN, docs/cards.md §6) goes in clear from the pad
+to the app and from there only to the card: it is never logged, and neither
+Frame nor CardPinResult show their data in a repr.
 
 Key codes: 01 digit, 02 backspace, 03 clear, 04 cancel, 05 enter.
 """
@@ -39,15 +47,19 @@ class Cmd(enum.IntEnum):
     LOAD_PIN_KEY = 0x31
     START_PIN = 0x32
     ABORT = 0x33
+    START_CARD_PIN = 0x34
     LOAD_PIN_KEY_RESULT = 0x81
     START_PIN_RESULT = 0x82
     ABORT_RESULT = 0x83
     KEY_EVENT = 0x90
     PIN_RESULT = 0x91
+    CARD_PIN_RESULT = 0x92
 
 
 REPLY_TO = {Cmd.LOAD_PIN_KEY: Cmd.LOAD_PIN_KEY_RESULT, Cmd.START_PIN: Cmd.START_PIN_RESULT,
-            Cmd.ABORT: Cmd.ABORT_RESULT}
+            Cmd.ABORT: Cmd.ABORT_RESULT, Cmd.START_CARD_PIN: Cmd.START_PIN_RESULT}
+
+CARD_PIN_MIN, CARD_PIN_MAX = 4, 12
 
 
 class Status(enum.IntEnum):
@@ -122,11 +134,19 @@ def encode_load_pin_key(wrapped: bytes, check_value: bytes) -> bytes:
     return encode_frame(Cmd.LOAD_PIN_KEY, wrapped + check_value)
 
 
+def _tenths(timeout_s: float) -> bytes:
+    return max(1, min(0xFFFF, round(timeout_s * 10))).to_bytes(2, "big")
+
+
 def encode_start_pin(pan: str, timeout_s: float, pin_length: int = 6) -> bytes:
-    tenths = max(1, min(0xFFFF, round(timeout_s * 10)))
-    data = (pan_field(pan).encode("ascii") + bytes([pin_length, pin_length])
-            + tenths.to_bytes(2, "big"))
+    data = pan_field(pan).encode("ascii") + bytes([pin_length, pin_length]) + _tenths(timeout_s)
     return encode_frame(Cmd.START_PIN, data)
+
+
+def encode_start_card_pin(timeout_s: float, min_len: int = 6, max_len: int = 6) -> bytes:
+    if not CARD_PIN_MIN <= min_len <= max_len <= CARD_PIN_MAX:
+        raise ValueError(f"card PIN lengths must satisfy {CARD_PIN_MIN} <= min <= max <= {CARD_PIN_MAX}")
+    return encode_frame(Cmd.START_CARD_PIN, bytes([min_len, max_len]) + _tenths(timeout_s))
 
 
 def encode_abort() -> bytes:
@@ -151,7 +171,13 @@ class PinResult:
     block: bytes = field(default=b"", repr=False)
 
 
-PadMessage = StatusReply | KeyEvent | PinResult
+@dataclass(frozen=True, slots=True)
+class CardPinResult:
+    outcome: PinOutcome
+    pin: str = field(default="", repr=False)    # the clear card PIN: never in a repr
+
+
+PadMessage = StatusReply | KeyEvent | PinResult | CardPinResult
 
 
 def decode_pad_message(frame: Frame) -> PadMessage:
@@ -172,6 +198,17 @@ def decode_pad_message(frame: Frame) -> PadMessage:
         if len(data) != (9 if outcome is PinOutcome.OK else 1):
             raise ValueError("bad PIN result length")
         return PinResult(outcome, bytes(data[1:]))
+    if frame.cmd == Cmd.CARD_PIN_RESULT:
+        if not data:
+            raise ValueError("empty card PIN result")
+        outcome = PinOutcome(data[0])
+        if outcome is not PinOutcome.OK:
+            if len(data) != 1:
+                raise ValueError("bad card PIN result length")
+            return CardPinResult(outcome)
+        if not _card_pin_ok(data[1:]):
+            raise ValueError("card PIN result is not 4 to 12 digits")   # never the digits themselves
+        return CardPinResult(outcome, data[1:].decode("ascii"))
     raise ValueError(f"unknown pad message 0x{frame.cmd:02X}")
 
 
@@ -191,11 +228,18 @@ class StartPin:
 
 
 @dataclass(frozen=True, slots=True)
+class StartCardPin:
+    min_len: int
+    max_len: int
+    timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Abort:
     pass
 
 
-HostRequest = LoadPinKey | StartPin | Abort
+HostRequest = LoadPinKey | StartPin | StartCardPin | Abort
 
 
 def decode_host_request(frame: Frame) -> HostRequest:
@@ -207,6 +251,8 @@ def decode_host_request(frame: Frame) -> HostRequest:
         if not pan12.isdigit():
             raise ValueError("PAN field must be 12 digits")
         return StartPin(pan12, data[12], data[13], int.from_bytes(data[14:16], "big") / 10)
+    if frame.cmd == Cmd.START_CARD_PIN and len(data) == 4:
+        return StartCardPin(data[0], data[1], int.from_bytes(data[2:4], "big") / 10)
     if frame.cmd == Cmd.ABORT and not data:
         return Abort()
     raise ValueError(f"bad request 0x{frame.cmd:02X}")
@@ -224,3 +270,14 @@ def encode_pin_result(outcome: PinOutcome, block: bytes = b"") -> bytes:
     if (outcome is PinOutcome.OK) != (len(block) == 8):
         raise ValueError("an OK result carries exactly the 8-byte block")
     return encode_frame(Cmd.PIN_RESULT, bytes([outcome]) + block)
+
+
+def encode_card_pin_result(outcome: PinOutcome, pin: str = "") -> bytes:
+    digits = pin.encode("ascii", "replace")
+    if (outcome is PinOutcome.OK) != bool(pin) or (pin and not _card_pin_ok(digits)):
+        raise ValueError("an OK card PIN result carries 4 to 12 digits, the others none")
+    return encode_frame(Cmd.CARD_PIN_RESULT, bytes([outcome]) + digits)
+
+
+def _card_pin_ok(digits: bytes) -> bool:
+    return CARD_PIN_MIN <= len(digits) <= CARD_PIN_MAX and digits.isdigit()

@@ -43,6 +43,13 @@ class PinPad(Protocol):
         format-0 PIN block encrypted under the PIN key (8 bytes). Raises
         PinEntryCancelled, PinEntryTimeout, PinPadFault."""
 
+    async def collect_card_pin(self, on_key: Callable[[PinKey, int], None], timeout_s: float,
+                               min_len: int = 6, max_len: int = 6) -> str:
+        """Ask the pad for an IC card's own PIN (min_len..max_len digits, within
+        4..12), with key events as for collect_pin. Returns the digits in clear:
+        they go to the card and nowhere else (never a log, journal or disk).
+        Needs no PIN key. Raises PinEntryCancelled, PinEntryTimeout, PinPadFault."""
+
     async def cancel(self) -> None: ...
 
     async def close(self) -> None: ...

@@ -98,3 +98,80 @@ class PaymentsSuspended(HostError):
     """A reversal is still pending: no new payment may start."""
 
     message_key = "error.payments_suspended"
+
+
+# --- IC cards (docs/cards.md §3): the resident must act, unless it is a fault --
+class CardError(DeviceError):
+    """Something about the IC card in the reader (not the reader itself:
+    that is ReaderFault)."""
+
+    message_key = "error.card"
+
+
+class CardRemoved(CardError):
+    """The card left the field. Raised by the transport; a service that was
+    writing turns it into CardTorn."""
+
+    message_key = "error.card_removed"
+
+
+class CardFault(CardError):
+    """The card answered something unexpected or nothing usable: take it and
+    present it again."""
+
+    message_key = "error.card_fault"
+
+
+class NotOurCard(CardError):
+    """The card has no e-purse application of ours (6A82 on select)."""
+
+    message_key = "error.not_our_card"
+
+
+class CardPinWrong(CardError):
+    message_key = "error.card_pin_wrong"
+
+    def __init__(self, tries_left: int, detail: str = "") -> None:
+        super().__init__(detail or f"wrong card PIN, {tries_left} tries left")
+        self.tries_left = tries_left
+
+
+class CardPinBlocked(CardError):
+    message_key = "error.card_pin_blocked"
+
+
+class WalletInsufficient(CardError):
+    message_key = "error.wallet_insufficient"
+
+
+class WalletLimitExceeded(CardError):
+    """The load would take the wallet over its maximum balance (9402)."""
+
+    message_key = "error.wallet_limit"
+
+
+class CardMacInvalid(CardError):
+    """The card refused a MAC (9302): it did not apply the transaction."""
+
+    message_key = "error.card_mac_invalid"
+
+
+class CardKeyMissing(CardError):
+    """The card has no key for the requested operation (9403)."""
+
+    message_key = "error.card_key_missing"
+
+
+class CardBlacklisted(CardError):
+    message_key = "error.card_blacklisted"
+
+
+class CardTorn(CardError):
+    """The card left during a write: whether it applied the transaction is
+    unknown until the same card (`serial`, 20 hex digits) is back."""
+
+    message_key = "error.card_torn"
+
+    def __init__(self, serial: str, detail: str = "") -> None:
+        super().__init__(detail or f"card {serial} torn during a write")
+        self.serial = serial

@@ -24,6 +24,7 @@ from kiosk.backend_client.signed import NotSignedOn
 from kiosk.cards.apdu import ApduTransport
 from kiosk.cards.epurse import EPurse
 from kiosk.cards.epurse_crypto import TxnType, Wallet
+from kiosk.devices.ports import PinKey
 from kiosk.domain.bill import HouseholdBill
 from kiosk.domain.card import CardSwipe
 from kiosk.domain.errors import (CardBlacklisted, CardError, CardFault, CardMacInvalid, CardRemoved, CardTorn,
@@ -483,6 +484,15 @@ class WalletService:
             self.journal.set_state(torn.txn_id, "left_pending", reason="card not returned")
             log.warning("%s %s left pending at the card centre (card %s not returned)",
                         torn.kind, torn.txn_id, torn.serial)
+
+    # --- the card PIN, on the PIN pad ----------------------------------------------------
+    async def collect_card_pin(self, on_key: Callable[[PinKey, int], None]) -> str:
+        """The card's PIN from the pad's card-PIN mode: held in memory only, for
+        the card's VERIFY / CHANGE PIN, never journaled or logged."""
+        return await self.payments.pinpad.collect_card_pin(on_key, self.payments.PIN_TIMEOUT_S)
+
+    async def cancel_pin_entry(self) -> None:
+        await self.payments.pinpad.cancel()
 
     # --- change PIN -------------------------------------------------------------------
     async def change_pin(self, card: CardView, old: str, new: str) -> None:

@@ -3,7 +3,9 @@
 It does what the pad's secure processor does: holds the terminal master key,
 unwraps and checks the PIN working key, collects the digits itself, and only
 ever sends key events (no values) and the finished PIN block, ISO 9564 format 0
-encrypted under the PIN key. The clear PIN never leaves this object.
+encrypted under the PIN key. The clear PIN never leaves this object, except
+for an IC card's PIN (START CARD PIN), whose digits the pad returns as the
+protocol says; it is never logged either.
 
 Control API (device bench, tests): press(key), type_pin(pin), wait_entering(),
 `state` / `entering` / `digits`, an optional listener for the bench's asterisks,
@@ -33,6 +35,7 @@ class PinPadState:
     key_loaded: bool
     entering: bool
     digits: int         # how many digits are typed: what the asterisks show
+    card_pin: bool = False   # the entry is an IC card's PIN (no PIN block)
 
 
 class SimPinPad:
@@ -50,6 +53,7 @@ class SimPinPad:
         self._entering = False
         self._pin = ""                 # the clear PIN: stays in here
         self._pan12 = ""
+        self._card_pin = False         # the running entry is START CARD PIN
         self._min_len = self._max_len = 6
         self._deadline = 0.0
         self._decoder = codec.FrameDecoder()
@@ -60,7 +64,8 @@ class SimPinPad:
     @property
     def state(self) -> PinPadState:
         with self._cond:
-            return PinPadState(self._pin_key is not None, self._entering, len(self._pin))
+            return PinPadState(self._pin_key is not None, self._entering, len(self._pin),
+                               self._entering and self._card_pin)
 
     @property
     def entering(self) -> bool:
@@ -97,12 +102,7 @@ class SimPinPad:
                     if len(self._pin) < self._min_len:
                         return False
                     self._send_key(PinKey.ENTER)
-                    assert self._pin_key is not None
-                    block = tdes_encrypt(self._pin_key,
-                                         # the pad got the 12 PAN digits only; a dummy
-                                         # check digit makes them a PAN again
-                                         pin_block_format0(self._pin, self._pan12 + "0"))
-                    self._finish(PinOutcome.OK, block)
+                    self._finish(PinOutcome.OK)
                 elif pin_key is PinKey.CANCEL:
                     self._send_key(PinKey.CANCEL)
                     self._finish(PinOutcome.CANCELLED)
@@ -125,9 +125,21 @@ class SimPinPad:
         self._port.write(codec.encode_key_event(key, len(self._pin)))
         self._changed()
 
-    def _finish(self, outcome: PinOutcome, block: bytes = b"") -> None:
-        self._port.write(codec.encode_pin_result(outcome, block))
-        self._entering, self._pin, self._pan12 = False, "", ""
+    def _finish(self, outcome: PinOutcome) -> None:
+        """End the entry with its result: the typed PIN goes out only on OK,
+        as a PIN block, or for a card PIN as its digits."""
+        ok = outcome is PinOutcome.OK
+        if self._card_pin:
+            result = codec.encode_card_pin_result(outcome, self._pin if ok else "")
+        else:
+            block = b""
+            if ok:
+                assert self._pin_key is not None
+                # the pad got the 12 PAN digits only; a dummy check digit makes them a PAN again
+                block = tdes_encrypt(self._pin_key, pin_block_format0(self._pin, self._pan12 + "0"))
+            result = codec.encode_pin_result(outcome, block)
+        self._port.write(result)
+        self._entering, self._pin, self._pan12, self._card_pin = False, "", "", False
         self._changed()
 
     def _changed(self) -> None:
@@ -165,7 +177,7 @@ class SimPinPad:
             return
         if isinstance(request, codec.LoadPinKey):
             self._port.write(codec.encode_status(reply, self._load_key(request)))
-        elif isinstance(request, codec.StartPin):
+        elif isinstance(request, (codec.StartPin, codec.StartCardPin)):
             status = self._start(request)
             self._port.write(codec.encode_status(reply, status))
             if status is Status.OK:
@@ -185,14 +197,16 @@ class SimPinPad:
         self._changed()
         return Status.OK
 
-    def _start(self, request: codec.StartPin) -> Status:
-        if self._pin_key is None:
+    def _start(self, request: codec.StartPin | codec.StartCardPin) -> Status:
+        card_pin = isinstance(request, codec.StartCardPin)
+        if self._pin_key is None and not card_pin:   # a card PIN is not encrypted
             return Status.NO_PIN_KEY
         if self._entering:
             return Status.BUSY
         if not 4 <= request.min_len <= request.max_len <= 12:
             return Status.BAD_REQUEST
-        self._entering, self._pin, self._pan12 = True, "", request.pan12
+        self._entering, self._pin, self._card_pin = True, "", card_pin
+        self._pan12 = "" if card_pin else request.pan12
         self._min_len, self._max_len = request.min_len, request.max_len
         self._deadline = time.monotonic() + request.timeout_s
         return Status.OK
