@@ -112,7 +112,6 @@ def _add_payments(kiosk: Kiosk, transport: Any) -> None:
     from kiosk.backend_client.signed import SignedChannel
     from kiosk.services.journal import Journal
     from kiosk.services.payment import PaymentService
-    from kiosk.services.wallet import WalletService
 
     settings = kiosk.settings
     kiosk.journal = journal = Journal(settings.journal_path)

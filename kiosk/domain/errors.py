@@ -175,3 +175,9 @@ class CardTorn(CardError):
     def __init__(self, serial: str, detail: str = "") -> None:
         super().__init__(detail or f"card {serial} torn during a write")
         self.serial = serial
+
+
+class NotTheSameCard(CardError):
+    """Tear recovery: a different card was presented than the one being written."""
+
+    message_key = "error.card_not_same"

@@ -27,9 +27,9 @@ from kiosk.cards.epurse_crypto import TxnType, Wallet
 from kiosk.devices.ports import PinKey
 from kiosk.domain.bill import HouseholdBill
 from kiosk.domain.card import CardSwipe
-from kiosk.domain.errors import (CardBlacklisted, CardError, CardFault, CardMacInvalid, CardRemoved, CardTorn,
-                                 HostError, HostUnavailable, KioskError, OutcomeUnknown, PrinterFault,
-                                 ReaderFault, WalletInsufficient, WalletLimitExceeded)
+from kiosk.domain.errors import (CardBlacklisted, CardFault, CardMacInvalid, CardRemoved, CardTorn, HostError,
+                                 HostUnavailable, KioskError, NotTheSameCard, OutcomeUnknown, ReaderFault,
+                                 WalletInsufficient, WalletLimitExceeded)
 from kiosk.domain.money import Money
 from kiosk.domain.receipt import Receipt, ReceiptItem
 from kiosk.i18n import tr
@@ -46,12 +46,6 @@ class IcReader(Protocol):
     def card_present(self) -> bool: ...
 
     def connect(self) -> ApduTransport: ...
-
-
-class NotTheSameCard(CardError):
-    """Tear recovery: a different card was presented."""
-
-    message_key = "error.card_not_same"
 
 
 @dataclass(frozen=True)
