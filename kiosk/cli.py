@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     bill.add_argument("--host", dest="host_url", help="host URL (default: from --config)")
     bill.add_argument("--config", type=Path, default=DEMO_KIOSK_CONFIG, help="kiosk TOML file")
     bill.add_argument("--json", action="store_true", help="machine-readable output")
+
+    from kiosk import sim_cli   # `kiosk sim card …` (light: imports its devices when run)
+    sim_cli.register(sub)
     return parser
 
 
@@ -74,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
             return _bill(args)
         if args.command == "reprint":
             return _reprint(args)
+        if args.command == "sim":
+            from kiosk import sim_cli
+            return sim_cli.run(args)
     except ConfigError as exc:
         print(f"kiosk: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE

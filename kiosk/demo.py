@@ -142,6 +142,10 @@ async def _run_app(settings, host: DemoHost, tour_dir: Path | None) -> int:
     from kiosk.screens.app import KioskApp
 
     kiosk = build(settings)
+    if tour_dir is None and kiosk.sims is not None and kiosk.sims.pcscd is not None:
+        from kiosk.devices.sim.pcscd import write_pcscd_info
+        # `kiosk sim card insert` (another terminal) finds the demo's readers here
+        write_pcscd_info(kiosk.sims.pcscd.ports, kiosk.sims.pcscd.socket_path)
     app = KioskApp(kiosk, controls=host)
     try:
         if tour_dir is None:

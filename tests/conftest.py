@@ -65,3 +65,14 @@ def reference_host(tmp_path_factory: pytest.TempPathFactory, start_host: Callabl
     if server.running:
         server.stop()
     server.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One private pcscd (vpcd slots on 40200/40201) for the whole test session:
+    pcsc-lite reads its socket's path once per process, so every test that
+    talks PC/SC shares this one (docs/cards.md §4)."""
+    from kiosk.devices.sim.pcscd import PrivatePcscd
+
+    with PrivatePcscd(tmp_path_factory.mktemp("pcscd"), base_port=40200) as daemon:
+        yield daemon
