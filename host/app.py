@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from host.bank.api import bank_routes
+from host.cards.api import card_routes
 from host.billing import UnknownHouse, household_bill
 from host.config import HostSettings
 from kiosk.domain.errors import BadHouseNumber
@@ -65,6 +66,7 @@ def create_app(settings: HostSettings, engine: Engine, *,
             Route("/api/v1/health", health, methods=["GET"]),
             Route("/api/v1/households/{house_no}/bill", bill, methods=["GET"]),
             *bank_routes(settings, engine, today),   # payments, keys, journal (docs/payments.md)
+            *card_routes(settings, engine, today),   # IC wallet card centre (docs/cards.md §5)
         ],
         exception_handlers={500: server_error},
     )

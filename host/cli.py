@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, db_url_from_override, load_host_settings
 from host.db import create_tables, drop_tables, make_engine
 from host.db import households as households_t
+from host.cards import schema as _card_tables  # noqa: F401  (registers them before create_tables)
 
 MAX_LISTED_PROBLEMS = 200
 
@@ -68,8 +69,10 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            # timeout_graceful_shutdown: open console pages hold event streams that never
+            # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
             uvicorn.run(create_app(settings, engine), host=settings.listen_host, port=listen_port,
-                        log_level="info", lifespan="off")
+                        log_level="info", lifespan="off", timeout_graceful_shutdown=3)
         except _Stopped:
             pass
         finally:
@@ -148,5 +151,68 @@ def export_journal(config_path: Path | str, day: str, db_override: str | None = 
         with engine.connect() as conn:
             sys.stdout.write(journal_csv(conn, when))
         sys.stdout.flush()
+        return 0
+    return _guarded(run)
+
+
+def card(config_path: Path | str, action: str, serial: str | None = None, db_override: str | None = None) -> int:
+    """`kiosk host card list | report-lost SERIAL | unblock SERIAL`: the card
+    registry for staff (host.cards.staff). 0 done, 1 unknown card / database, 2 config."""
+    from host.cards.staff import card_action
+
+    def run() -> int:
+        _, engine = _open(config_path, db_override)
+        return card_action(engine, action, serial, print, _err)
+    return _guarded(run)
+
+
+def _read_password() -> str:
+    """Twice from the terminal (never on the command line: it would show in `ps`),
+    or once from stdin when it is not a terminal (scripts)."""
+    import getpass
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def add_user(config_path: Path | str, username: str, role: str, display_name: str = "",
+             db_override: str | None = None, read_password: Callable[[], str] = _read_password) -> int:
+    """`kiosk host add-user NAME --role viewer|operator|admin`: a staff account for
+    the console (docs/console.md); the password is asked for, stored as scrypt.
+    0 added, 1 refused (exists, weak password, bad name) / database, 2 config."""
+    from host.console.accounts import AccountError, Accounts
+    from host.console.audit import AuditLog
+    from host.console.tables import create_console_tables
+
+    def run() -> int:
+        settings, engine = _open(config_path, db_override)
+        create_console_tables(engine)
+        try:
+            password = read_password()
+            user = Accounts(engine, settings.console).add(username, password, role, display_name=display_name,
+                                                          by="cli")
+        except (AccountError, ValueError) as exc:
+            _err(str(exc))
+            return 1
+        AuditLog(engine).record("user_added", username="cli", target=user.username, detail={"role": user.role})
+        print(f"added {user.username} ({user.role})")
+        return 0
+    return _guarded(run)
+
+
+def list_users(config_path: Path | str, db_override: str | None = None) -> int:
+    """`kiosk host list-users`: the console's staff accounts."""
+    from host.console.accounts import Accounts
+    from host.console.tables import create_console_tables
+
+    def run() -> int:
+        settings, engine = _open(config_path, db_override)
+        create_console_tables(engine)
+        for user in Accounts(engine, settings.console).all():
+            state = "disabled" if user.disabled else "active"
+            print(f"{user.username:<20} {user.role:<9} {state:<9} {user.display_name}")
         return 0
     return _guarded(run)

@@ -8,6 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from kiosk.cards.epurse_crypto import PurseKeys
+from host.console.settings import ConsoleSettings, load_console_settings
+from host.fleet.settings import FleetSettings, load_fleet_settings
 from kiosk.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, Section, load_toml
 
 DEMO_HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
@@ -45,6 +48,10 @@ class HostSettings:
     late_fee_daily_rate: Decimal = Decimal("0.0005")
     tariffs: tuple[Tariff, ...] = ()      # water, electricity, gas, property (in bill order)
     kiosks: tuple[tuple[str, bytes], ...] = ()   # (kiosk id, terminal master key): the fleet
+    # The card centre's issuer master keys ([card_centre]); None: no card centre on this host.
+    issuer_keys: PurseKeys | None = None     # its repr never shows the keys
+    fleet: FleetSettings = FleetSettings()          # [fleet]: heartbeats, offline detection (docs/console.md)
+    console: ConsoleSettings = ConsoleSettings()    # [console]: staff sessions, lockout
     source: str = ""
 
     def tmk(self, kiosk_id: str) -> bytes | None:
@@ -123,14 +130,36 @@ def _kiosks(section: Section) -> tuple[tuple[str, bytes], ...]:
         if not _KIOSK_ID.match(kiosk_id):
             raise section.error(kiosk_id, "a kiosk id is 1-32 letters, digits, '-', '_' or '.'")
         kiosk = section.section(kiosk_id)
-        text = kiosk.get("tmk", str, check=lambda v: None if _KEY_HEX.match(v) else
-                         "must be 32 hex digits (a double-length 3DES key)")
-        key = bytes.fromhex(text)
-        if key[:8] == key[8:]:
-            raise kiosk.error("tmk", "its two halves are equal (degenerate 3DES key)")
+        key = _double_key(kiosk, "tmk")
         kiosk.reject_unknown()
         fleet.append((kiosk_id, key))
     return tuple(fleet)
+
+
+def _double_key(section: Section, name: str) -> bytes:
+    text = section.get(name, str, check=lambda v: None if _KEY_HEX.match(v) else
+                       "must be 32 hex digits (a double-length 3DES key)")
+    key = bytes.fromhex(text)
+    if key[:8] == key[8:]:
+        raise section.error(name, "its two halves are equal (degenerate 3DES key)")
+    return key
+
+
+def _issuer_keys(root: Section) -> PurseKeys | None:
+    """[card_centre] dlk, dpk, duk, dtk: the e-purse issuer master keys (DESIGN §5).
+    Without the section the host runs no card centre (its endpoints answer 503)."""
+    present = "card_centre" in root.data
+    section = root.section("card_centre")
+    if not present:
+        return None
+    keys: dict[str, bytes] = {}
+    for name in ("dlk", "dpk", "duk", "dtk"):
+        key = _double_key(section, name)
+        if key in keys.values():
+            raise section.error(name, "must differ from the other issuer keys")
+        keys[name] = key
+    section.reject_unknown()
+    return PurseKeys(**keys)
 
 
 def resolve_db_url(url: str) -> str:
@@ -157,6 +186,9 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     late = root.section("late_fee")
     tariffs_section = root.section("tariffs", required=True)
     kiosks = _kiosks(root.section("kiosks"))
+    issuer_keys = _issuer_keys(root)
+    fleet = load_fleet_settings(root.section("fleet"))
+    console = load_console_settings(root.section("console"))
 
     estate = host.get("estate_name", str, check=lambda v: None if v.strip() else "must not be empty")
     listen_host = host.get("listen_host", str, "127.0.0.1")
@@ -182,7 +214,8 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     return HostSettings(
         estate_name=estate.strip(), listen_host=listen_host, listen_port=port,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
-        tariffs=tuple(tariffs), kiosks=kiosks, source=str(path),
+        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, fleet=fleet, console=console,
+        source=str(path),
     )
 
 

@@ -148,7 +148,7 @@ bank_journal = Table(
     Column("at", DateTime, nullable=False),
     Column("kiosk_id", String(32), nullable=False),
     Column("txn_id", String(64), nullable=False),
-    Column("type", String(8), nullable=False),      # sale | reversal
+    Column("type", String(24), nullable=False),     # sale | reversal | wallet_load | wallet_load_reversal | wallet_unload
     Column("result", String(10), nullable=False),   # approved | declined (sale); reversed | not_found (reversal)
     Column("code", String(64)),                     # decline code, or the reversal's reason
     Column("masked_pan", String(19)),

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from host.bank.accounts import seed_accounts
+from host.cards.registry import seed_cards
 from kiosk.devices.sim.test_cards import load_test_cards
 from host.bank.keys import register_kiosk
 from host.billing import bill_period, due_date, issue_date, parse_period, period_of, shift_period
@@ -57,11 +58,12 @@ class SeedSummary:
     seconds: float
     accounts: int = 0               # bank card accounts opened from config/test-cards.toml
     kiosks: int = 0                 # kiosks of the configured fleet registered
+    ic_cards: int = 0               # IC wallet cards registered in the card centre
 
     def __str__(self) -> str:
         return (f"seeded {self.households} households, {self.readings} readings, {self.bills} bills "
                 f"for {', '.join(self.periods)}, {self.accounts} bank card accounts, "
-                f"{self.kiosks} kiosks in {self.seconds:.1f} s")
+                f"{self.ic_cards} IC cards, {self.kiosks} kiosks in {self.seconds:.1f} s")
 
 
 def _layout(rng: random.Random, count: int) -> list[tuple[int, int, str, int]]:
@@ -128,10 +130,12 @@ def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUS
         reading_rows = _insert_readings(conn, rng, layout, house_ids, all_periods)
         n_bills = sum(bill_period(conn, p, settings).created for p in billed)
         _record_payments(conn, rng, settings, layout, house_ids, billed, today)
-        accounts = seed_accounts(conn, load_test_cards().cards)
+        test_cards = load_test_cards()
+        accounts = seed_accounts(conn, test_cards.cards)
+        ic_cards = seed_cards(conn, test_cards.ic_cards, datetime.combine(today, dtime(8, 0)))
         fleet = sum(register_kiosk(conn, kiosk_id) for kiosk_id, _ in settings.kiosks)
     return SeedSummary(len(layout), reading_rows, n_bills, tuple(billed), time.perf_counter() - started,
-                       accounts, fleet)
+                       accounts, fleet, ic_cards)
 
 
 def _insert_estate(conn: Connection, settings: HostSettings,

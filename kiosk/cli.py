@@ -47,6 +47,21 @@ def _parser() -> argparse.ArgumentParser:
             cmd.add_argument("--fresh", action="store_true",
                              help="wipe every host table first (refused otherwise if households exist)")
 
+    card = host_sub.add_parser("card", help="the IC card registry: list, report a card lost, unblock it")
+    card.add_argument("action", choices=("list", "report-lost", "unblock"))
+    card.add_argument("serial", nargs="?", help="the card's 20-hex-digit serial (report-lost, unblock)")
+    card.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
+    card.add_argument("--db", help="database URL (overrides the config)")
+
+    add_user = host_sub.add_parser("add-user", help="add a staff account for the web console")
+    add_user.add_argument("username")
+    add_user.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    add_user.add_argument("--name", default="", help="the name shown on the console")
+    list_users = host_sub.add_parser("list-users", help="list the web console's staff accounts")
+    for cmd in (add_user, list_users):
+        cmd.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
+        cmd.add_argument("--db", help="database URL (overrides the config)")
+
     reprint = sub.add_parser("reprint", help="reprint a payment's receipt from the kiosk journal")
     reprint.add_argument("txn_id", nargs="?", help="transaction id (default: the latest approved payment)")
     reprint.add_argument("--config", type=Path, default=DEMO_KIOSK_CONFIG, help="kiosk TOML file")
@@ -95,6 +110,12 @@ def _host(args: argparse.Namespace) -> int:
         return host_cli.serve(args.config, db_override=args.db, port=args.port)
     if args.host_command == "journal":
         return host_cli.export_journal(args.config, args.day, db_override=args.db)
+    if args.host_command == "card":
+        return host_cli.card(args.config, args.action, args.serial, db_override=args.db)
+    if args.host_command == "add-user":
+        return host_cli.add_user(args.config, args.username, args.role, args.name, db_override=args.db)
+    if args.host_command == "list-users":
+        return host_cli.list_users(args.config, db_override=args.db)
     if args.host_command == "seed-demo":
         return host_cli.seed_demo(args.config, db_override=args.db, households=args.households, fresh=args.fresh)
     return host_cli.import_readings(args.config, args.file, db_override=args.db)

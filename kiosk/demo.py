@@ -86,14 +86,17 @@ class DemoHost:
 
 def prepare_database(folder: Path, *, fresh: bool) -> str:
     """Seed the demo estate once; later runs reuse it (payments persist). A
-    database from an older demo without the bank's card accounts is seeded afresh."""
+    database from an older demo without the bank's accounts or the IC card
+    registry is seeded afresh."""
     if fresh:
         shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     db_path = folder / "host.db"
     db_url = f"sqlite:///{db_path}"
     if not _has_card_accounts(db_path):
-        print("demo: seeding the demo estate and its bank accounts ...", flush=True)
+        print("demo: seeding the demo estate, its bank accounts and IC card registry ...", flush=True)
+        # the virtual IC cards start again with the registry that mirrors them
+        shutil.rmtree(folder / "cards", ignore_errors=True)
         from host import cli as host_cli
         if host_cli.seed_demo(HOST_CONFIG, db_override=db_url, fresh=True) != 0:
             raise RuntimeError("seeding the demo estate failed")
@@ -106,7 +109,8 @@ def _has_card_accounts(db_path: Path) -> bool:
         return False
     with sqlite3.connect(db_path) as db:
         try:
-            return db.execute("SELECT COUNT(*) FROM bank_accounts").fetchone()[0] > 0
+            return (db.execute("SELECT COUNT(*) FROM bank_accounts").fetchone()[0] > 0
+                    and db.execute("SELECT COUNT(*) FROM ic_cards").fetchone()[0] > 0)
         except sqlite3.OperationalError:
             return False
 

@@ -1,5 +1,6 @@
 """The bank journal (append-only, masked PANs only), its CSV export for
-reconciliation, and the money invariant the tests check."""
+reconciliation, and the money invariants the tests check (bank, property
+ledger and the card centre's IC wallets)."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import case, func, insert, select
 from sqlalchemy.engine import Connection
 
+from host.cards.schema import card_txns, ic_cards
 from host.db import bank_accounts, bank_journal, bank_txns, bills, property_ledger
 
 CSV_COLUMNS = ("line", "business_day", "at", "kiosk_id", "txn_id", "type", "result", "code",
@@ -44,28 +46,80 @@ def journal_csv(conn: Connection, day: date) -> str:
     return out.getvalue()
 
 
+# bank journal line types of the card centre (host.cards): money between a bank
+# account and an IC wallet
+WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD = "wallet_load", "wallet_load_reversal", "wallet_unload"
+
+
 def money_totals(conn: Connection) -> dict[str, int]:
-    """Every figure in fen. Invariants (tests check them before and after each scenario):
-    - bank_balances_fen + journal_net_fen is constant (money only moves, it is never made);
+    """Every figure in fen, as the host knows it at this moment.
+
+    Bank card payments (docs/payments.md):
+    - bank_balances_fen: Σ bank account balances;
+    - journal_net_fen: bill payments captured − reversed (bank journal `sale`/`reversal`);
+    - ledger_fen / ledger_late_fee_fen: the property ledger's bank-card entries
+      (`payment`/`reversal`) and their late-fee part;
+    - bills_paid_fen: Σ bills marked paid (by any means: card, wallet, office, seed);
+    - bills_paid_by_card_fen: bills paid with a still-captured bank reference.
+    IC wallets (docs/cards.md §5, host.cards):
+    - cards_fen: Σ the registry's mirrored ED + EP balances (moved by confirmed
+      loads, unloads and purchases only);
+    - loads_in_flight_fen: loads authorised and neither confirmed nor cancelled
+      (the bank account is debited, the card's credit not yet proven by its TAC);
+    - wallet_net_fen: bank journal wallet_load approved − wallet_load_reversal −
+      wallet_unload: what the bank has paid out to wallets;
+    - wallet_ledger_fen / wallet_ledger_late_fee_fen: the property ledger's
+      wallet purchases (`wallet`) and their late-fee part;
+    - bills_paid_by_wallet_fen: bills paid with the reference of a completed purchase;
+    - total_fen = bank_balances + cards + loads_in_flight + ledger + wallet_ledger:
+      all the money there is, wherever it sits.
+
+    Invariants (the tests check them before and after each scenario):
+    - total_fen is constant (money only moves, it is never made or lost);
+    - bank_balances_fen + journal_net_fen + wallet_net_fen is constant (the bank side);
     - journal_net_fen == ledger_fen (the property ledger agrees with the bank journal);
-    - ledger_fen - ledger_late_fee_fen == bills_paid_by_card_fen (what card payments settled);
-    - bills_paid_fen moves by exactly as much as bills_paid_by_card_fen."""
+    - wallet_net_fen moves exactly as cards_fen + loads_in_flight_fen + wallet_ledger_fen;
+    - ledger_fen - ledger_late_fee_fen == bills_paid_by_card_fen and
+      wallet_ledger_fen - wallet_ledger_late_fee_fen == bills_paid_by_wallet_fen;
+    - bills_paid_fen moves by exactly as much as bills_paid_by_card_fen + bills_paid_by_wallet_fen."""
+    kind, result, amount = bank_journal.c.type, bank_journal.c.result, bank_journal.c.amount_fen
     net = select(func.coalesce(func.sum(case(
-        ((bank_journal.c.type == "sale") & (bank_journal.c.result == "approved"), bank_journal.c.amount_fen),
-        ((bank_journal.c.type == "reversal") & (bank_journal.c.result == "reversed"), -bank_journal.c.amount_fen),
+        ((kind == "sale") & (result == "approved"), amount),
+        ((kind == "reversal") & (result == "reversed"), -amount),
+        else_=0)), 0))
+    wallet_net = select(func.coalesce(func.sum(case(
+        ((kind == WALLET_LOAD) & (result == "approved"), amount),
+        ((kind == WALLET_LOAD_REVERSAL) & (result == "reversed"), -amount),
+        ((kind == WALLET_UNLOAD) & (result == "approved"), -amount),
         else_=0)), 0))
     captured_refs = select(bank_txns.c.reference).where(bank_txns.c.state == "approved")
+    purchase_refs = select(card_txns.c.reference).where(card_txns.c.kind == "purchase",
+                                                        card_txns.c.state == "completed")
 
     def total(query: object) -> int:
         return int(conn.execute(query).scalar_one())   # type: ignore[call-overload]
 
-    return {
+    def ledger(column: object, *kinds: str) -> int:
+        return total(select(func.coalesce(func.sum(column), 0)).where(property_ledger.c.kind.in_(kinds)))
+
+    def paid_bills(*conditions: object) -> int:
+        return total(select(func.coalesce(func.sum(bills.c.amount_fen), 0)).where(*conditions))
+
+    totals = {
         "bank_balances_fen": total(select(func.coalesce(func.sum(bank_accounts.c.balance_fen), 0))),
         "journal_net_fen": total(net),
-        "ledger_fen": total(select(func.coalesce(func.sum(property_ledger.c.amount_fen), 0))),
-        "ledger_late_fee_fen": total(select(func.coalesce(func.sum(property_ledger.c.late_fee_fen), 0))),
-        "bills_paid_fen": total(select(func.coalesce(func.sum(bills.c.amount_fen), 0))
-                                .where(bills.c.paid_at.is_not(None))),
-        "bills_paid_by_card_fen": total(select(func.coalesce(func.sum(bills.c.amount_fen), 0))
-                                        .where(bills.c.paid_ref.in_(captured_refs))),
+        "ledger_fen": ledger(property_ledger.c.amount_fen, "payment", "reversal"),
+        "ledger_late_fee_fen": ledger(property_ledger.c.late_fee_fen, "payment", "reversal"),
+        "bills_paid_fen": paid_bills(bills.c.paid_at.is_not(None)),
+        "bills_paid_by_card_fen": paid_bills(bills.c.paid_ref.in_(captured_refs)),
+        "cards_fen": total(select(func.coalesce(func.sum(ic_cards.c.ed_fen + ic_cards.c.ep_fen), 0))),
+        "loads_in_flight_fen": total(select(func.coalesce(func.sum(card_txns.c.amount_fen), 0))
+                                     .where(card_txns.c.kind == "load", card_txns.c.state == "authorised")),
+        "wallet_net_fen": total(wallet_net),
+        "wallet_ledger_fen": ledger(property_ledger.c.amount_fen, "wallet"),
+        "wallet_ledger_late_fee_fen": ledger(property_ledger.c.late_fee_fen, "wallet"),
+        "bills_paid_by_wallet_fen": paid_bills(bills.c.paid_ref.in_(purchase_refs)),
     }
+    totals["total_fen"] = (totals["bank_balances_fen"] + totals["cards_fen"] + totals["loads_in_flight_fen"]
+                           + totals["ledger_fen"] + totals["wallet_ledger_fen"])
+    return totals

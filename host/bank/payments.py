@@ -1,4 +1,7 @@
-"""Card payments (sales) and reversals: the bank front-end's business.
+"""Card payments (sales) and reversals: the bank front-end's business, and the
+bank-card checks the card centre's wallet loads and unloads reuse
+(authorise_debit, check_bank_card) and the bill check its purchases reuse
+(bill_decline).
 
 Each runs inside the SecureChannel's transaction, so the money movement, the
 journal line, the bills and the property ledger, the stored reply and the
@@ -7,6 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -21,6 +26,7 @@ from host.bank.journal import write_line
 from host.bank.keys import sign_on
 from host.bank.security import BadRequest, Context, Message, encode, int_field, text_field
 from host.billing import Dues, dues, pay_bills, unpay_bills
+from host.cards.schema import card_txns
 from host.db import bank_accounts, bank_txns, households, property_ledger
 from kiosk.cards.crypto import CryptoError, pin_from_block_format0
 from kiosk.domain.card import mask_pan, parse_track2
@@ -31,10 +37,14 @@ _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
 
 _TXN = select(bank_txns).where(bank_txns.c.txn_id == bindparam("txn_id")).with_for_update()
-# the card, with what it has spent on this business day (captured and not reversed)
+# the card, with what it has spent on this business day: payments captured and not
+# reversed, and wallet loads debited and not cancelled (host.cards)
 _SPENT_TODAY = select(func.coalesce(func.sum(bank_txns.c.amount_fen), 0)).where(
     bank_txns.c.account_id == bank_accounts.c.id, bank_txns.c.business_day == bindparam("day"),
-    bank_txns.c.state == "approved").scalar_subquery()
+    bank_txns.c.state == "approved").scalar_subquery() \
+    + select(func.coalesce(func.sum(card_txns.c.amount_fen), 0)).where(
+        card_txns.c.account_id == bank_accounts.c.id, card_txns.c.business_day == bindparam("day"),
+        card_txns.c.kind == "load", card_txns.c.state.in_(("authorised", "completed"))).scalar_subquery()
 _ACCOUNT = select(bank_accounts.c.id, bank_accounts.c.masked_pan, bank_accounts.c.expiry,
                   bank_accounts.c.status, bank_accounts.c.balance_fen, bank_accounts.c.daily_limit_fen,
                   bank_accounts.c.pin_salt, bank_accounts.c.pin_hash, bank_accounts.c.pin_tries,
@@ -53,6 +63,9 @@ _FINISH_TXN = update(bank_txns).where(bank_txns.c.id == bindparam("t_id")) \
 _LEDGER = insert(property_ledger)
 _LEDGER_PAYMENT = select(property_ledger).where(property_ledger.c.txn_id == bindparam("txn_id"),
                                                 property_ledger.c.kind == "payment")
+# a wallet purchase of the household's bill, authorised and awaiting its confirm (host.cards)
+_WALLET_PENDING = select(card_txns.c.id).where(card_txns.c.household_id == bindparam("hid"),
+                                               card_txns.c.kind == "purchase", card_txns.c.state == "authorised")
 
 
 def handle_sign_on(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
@@ -68,33 +81,51 @@ def _declined(txn_id: str, code: str, tries_left: int | None = None) -> dict[str
     return {"txn_id": txn_id, "result": "declined", "code": code, "tries_left": tries_left}
 
 
-def _payment_fields(body: dict[str, Any]) -> dict[str, Any]:
-    txn_id = text_field(body, "txn_id")
-    house_no = text_field(body, "house_no", 16)
-    amount = int_field(body, "amount_fen", 1)
+def house_field(body: dict[str, Any]) -> str:
+    """house_no, canonical (3-2-1202)."""
+    try:
+        return str(HouseNumber.parse(text_field(body, "house_no", 16)))
+    except BadHouseNumber:
+        raise BadRequest("house_no must be building-unit-room, e.g. 3-2-1202") from None
+
+
+def periods_field(body: dict[str, Any]) -> list[str]:
+    """periods: distinct YYYY-MM months, returned oldest first."""
     periods = body.get("periods")
     if not isinstance(periods, list) or not periods or not all(
             isinstance(p, str) and _PERIOD.match(p) for p in periods) or len(set(periods)) != len(periods):
         raise BadRequest("periods must be a non-empty list of distinct YYYY-MM months")
+    return sorted(periods)
+
+
+def bank_card_fields(body: dict[str, Any], *, with_pin: bool = True) -> dict[str, Any]:
+    """pan, expiry, track2 (they must agree) and, for a debit, pin_block: {pan, pin_block}."""
     pan = text_field(body, "pan", 19)
     expiry = text_field(body, "expiry", 4)
     track2 = text_field(body, "track2", 40)
-    pin_block = text_field(body, "pin_block", 16)
-    if not _HEX16.match(pin_block):
-        raise BadRequest("pin_block must be 16 hex digits (8 bytes)")
+    pin_block = b""
+    if with_pin:
+        text = text_field(body, "pin_block", 16)
+        if not _HEX16.match(text):
+            raise BadRequest("pin_block must be 16 hex digits (8 bytes)")
+        pin_block = bytes.fromhex(text)
     try:
         swipe = parse_track2(track2)
     except BadSwipe:
         raise BadRequest("track2 is not a readable ISO/IEC 7813 track 2") from None
     if swipe.pan != pan or swipe.expiry != expiry:
         raise BadRequest("pan and expiry must be those of track2")
-    try:
-        house = str(HouseNumber.parse(house_no))
-    except BadHouseNumber:
-        raise BadRequest("house_no must be building-unit-room, e.g. 3-2-1202") from None
+    return {"pan": pan, "pin_block": pin_block}
+
+
+def _payment_fields(body: dict[str, Any]) -> dict[str, Any]:
+    txn_id = text_field(body, "txn_id")
+    house_no = house_field(body)
+    amount = int_field(body, "amount_fen", 1)
+    periods = periods_field(body)
+    card = bank_card_fields(body)
     local_time = body.get("local_time")
-    return {"txn_id": txn_id, "house_no": house, "amount_fen": amount, "periods": sorted(periods),
-            "pan": pan, "pin_block": bytes.fromhex(pin_block),
+    return {"txn_id": txn_id, "house_no": house_no, "amount_fen": amount, "periods": periods, **card,
             "local_time": local_time if isinstance(local_time, str) else None}
 
 
@@ -110,6 +141,89 @@ def _open_pin(block: bytes, pan: str, pik: bytes) -> str | None:
         return None     # not a format 0 block under this PIK: counts as a wrong PIN
 
 
+# --- the bank card: one set of checks for card payments and wallet loads/unloads --
+@dataclass(frozen=True, slots=True)
+class BankDecision:
+    """The bank's answer for a card: approved (code None) or a decline code."""
+    account: Row[Any] | None      # the card's account; None for an unknown card
+    masked_pan: str
+    code: str | None = None
+    tries_left: int | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.code is None
+
+
+def check_bank_card(conn: Connection, pan: str, day: date) -> BankDecision:
+    """What every use of a card checks, in order: unknown_card, card_blocked,
+    expired_card (the business day decides). A credit (wallet unload) needs no more."""
+    account = conn.execute(_ACCOUNT, {"pan": pan, "day": day}).first()
+    if account is None:
+        return BankDecision(None, mask_pan(pan), "unknown_card")
+    if account.status != "active":
+        return BankDecision(account, account.masked_pan, "card_blocked")
+    if card_expired(account.expiry, day):
+        return BankDecision(account, account.masked_pan, "expired_card")
+    return BankDecision(account, account.masked_pan)
+
+
+def authorise_debit(conn: Connection, ctx: Context, *, pan: str, pin_block: bytes, amount_fen: int,
+                    business: Callable[[], str | None] | None = None) -> BankDecision:
+    """Check a bank card and its PIN, then debit it. Order: the card
+    (check_bank_card), pin_locked, wrong_pin, then the caller's own `business`
+    checks (a bill payment's bill), daily_limit (today's payments and wallet loads
+    on the card + this one), insufficient_funds. A right PIN resets the try count;
+    on approval the account is debited by `amount_fen`."""
+    decision = check_bank_card(conn, pan, ctx.business_day)
+    account = decision.account
+    if account is None or not decision.approved:
+        return decision
+    if account.pin_tries >= MAX_PIN_TRIES:
+        return replace(decision, code="pin_locked", tries_left=0)
+    assert ctx.kiosk.pik is not None
+    pin = _open_pin(pin_block, pan, ctx.kiosk.pik)
+    if pin is None or not pin_matches(account.pin_salt, account.pin_hash, pin):
+        tries = account.pin_tries + 1
+        conn.execute(_SET_TRIES, {"a_id": account.id, "tries": tries})
+        if tries >= MAX_PIN_TRIES:
+            return replace(decision, code="pin_locked", tries_left=0)
+        return replace(decision, code="wrong_pin", tries_left=MAX_PIN_TRIES - tries)
+    code = business() if business is not None else None
+    if code is None and account.spent_today_fen + amount_fen > account.daily_limit_fen:
+        code = "daily_limit"
+    if code is None and account.balance_fen < amount_fen:
+        code = "insufficient_funds"
+    if code is not None:
+        if account.pin_tries:
+            conn.execute(_SET_TRIES, {"a_id": account.id, "tries": 0})
+        return replace(decision, code=code)
+    conn.execute(_DEBIT, {"a_id": account.id, "amount": amount_fen})   # and a right PIN resets the count
+    return decision
+
+
+def credit_account(conn: Connection, account_id: int, amount_fen: int) -> None:
+    """Give money back to (or pay it into) a card's account."""
+    conn.execute(_MOVE, {"a_id": account_id, "delta": amount_fen})
+
+
+def bill_decline(conn: Connection, household_id: int, amount_fen: int, periods: list[str],
+                 ctx: Context) -> tuple[str | None, Dues | None]:
+    """The bill a payment settles, in order: payment_pending (a wallet purchase of
+    this household's bill awaits its confirm), nothing_due, bill_changed (the
+    amount or the months differ from what the bill lookup shows now).
+    (decline code or None, the dues when approved)."""
+    if conn.execute(_WALLET_PENDING, {"hid": household_id}).first() is not None:
+        return "payment_pending", None
+    # the amount due now, as the bill lookup (household_bill) computes it
+    bill = dues(conn, household_id, ctx.business_day, ctx.settings)
+    if bill.total_due_fen == 0:
+        return "nothing_due", None
+    if amount_fen != bill.total_due_fen or tuple(periods) != bill.periods:
+        return "bill_changed", None
+    return None, bill
+
+
 def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:
     f = _payment_fields(message.body)
     txn_id = f["txn_id"]
@@ -123,22 +237,31 @@ def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str
     household_id = conn.execute(_HOUSEHOLD, {"house_no": f["house_no"]}).scalar()
     if household_id is None:
         raise BadRequest(f"no household {f['house_no']} on this estate")
-    account = conn.execute(_ACCOUNT, {"pan": f["pan"], "day": ctx.business_day}).first()
     day = ctx.business_day
 
-    reply, bill = _decide(conn, f, account, household_id, ctx)
-    approved = reply["result"] == "approved"
-    row = {"txn_id": txn_id, "kiosk_id": message.kiosk_id, "state": "approved" if approved else "declined",
-           "account_id": account.id if account is not None else None,
-           "masked_pan": account.masked_pan if account is not None else mask_pan(f["pan"]),
+    bill: Dues | None = None
+
+    def bill_checks() -> str | None:
+        nonlocal bill
+        code, bill = bill_decline(conn, household_id, f["amount_fen"], f["periods"], ctx)
+        return code
+
+    decision = authorise_debit(conn, ctx, pan=f["pan"], pin_block=f["pin_block"], amount_fen=f["amount_fen"],
+                               business=bill_checks)
+    account = decision.account
+    reply: dict[str, Any] = (
+        {"txn_id": txn_id, "result": "approved", "reference": None, "auth_code": None,
+         "business_day": day.isoformat(), "amount_fen": f["amount_fen"]} if decision.approved
+        else _declined(txn_id, decision.code or "", decision.tries_left))
+    row = {"txn_id": txn_id, "kiosk_id": message.kiosk_id, "state": "approved" if decision.approved else "declined",
+           "account_id": account.id if account is not None else None, "masked_pan": decision.masked_pan,
            "household_id": household_id, "amount_fen": f["amount_fen"], "reference": None,
            "business_day": day, "kiosk_time": f["local_time"], "reply_json": None, "created_at": ctx.now}
     txn_pk = conn.execute(_NEW_TXN, row).inserted_primary_key[0]
-    if approved:
-        assert account is not None and bill is not None
+    if decision.approved:
+        assert bill is not None
         reference = f"{day:%y%m%d}{txn_pk % 1_000_000:06d}"
         reply.update(reference=reference, auth_code=f"{secrets.randbelow(10 ** 6):06d}")
-        conn.execute(_DEBIT, {"a_id": account.id, "amount": f["amount_fen"]})   # and a right PIN resets the count
         paid = pay_bills(conn, household_id, f["periods"], reference=reference, paid_at=ctx.now)
         if paid != len(f["periods"]):
             raise RuntimeError(f"expected to pay {len(f['periods'])} bills, paid {paid}")
@@ -149,52 +272,9 @@ def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str
     body = encode(reply)
     conn.execute(_FINISH_TXN, {"t_id": txn_pk, "ref": reply.get("reference"), "reply": body.decode("utf-8")})
     write_line(conn, day=day, at=ctx.now, kiosk_id=message.kiosk_id, txn_id=txn_id, type_="sale",
-               result=reply["result"], code=reply.get("code"), masked_pan=row["masked_pan"],
+               result=reply["result"], code=reply.get("code"), masked_pan=decision.masked_pan,
                amount_fen=f["amount_fen"], reference=reply.get("reference"), auth_code=reply.get("auth_code"))
     return body
-
-
-def _decide(conn: Connection, f: dict[str, Any], account: Row[Any] | None, household_id: int,
-            ctx: Context) -> tuple[dict[str, Any], Dues | None]:
-    """The checks, in order: card, PIN, bill, limits. (reply, the bill if approved)."""
-    txn_id = f["txn_id"]
-    if account is None:
-        return _declined(txn_id, "unknown_card"), None
-    if account.status != "active":
-        return _declined(txn_id, "card_blocked"), None
-    if card_expired(account.expiry, ctx.business_day):
-        return _declined(txn_id, "expired_card"), None
-    if account.pin_tries >= MAX_PIN_TRIES:
-        return _declined(txn_id, "pin_locked", 0), None
-    assert ctx.kiosk.pik is not None
-    pin = _open_pin(f["pin_block"], f["pan"], ctx.kiosk.pik)
-    if pin is None or not pin_matches(account.pin_salt, account.pin_hash, pin):
-        tries = account.pin_tries + 1
-        conn.execute(_SET_TRIES, {"a_id": account.id, "tries": tries})
-        if tries >= MAX_PIN_TRIES:
-            return _declined(txn_id, "pin_locked", 0), None
-        return _declined(txn_id, "wrong_pin", MAX_PIN_TRIES - tries), None
-    approve = _business_checks(conn, f, account, household_id, ctx)
-    if account.pin_tries and approve[1] is None:   # an approval resets it with the debit
-        conn.execute(_SET_TRIES, {"a_id": account.id, "tries": 0})
-    return approve
-
-
-def _business_checks(conn: Connection, f: dict[str, Any], account: Row[Any], household_id: int,
-                     ctx: Context) -> tuple[dict[str, Any], Dues | None]:
-    txn_id = f["txn_id"]
-    # the amount due now, as the bill lookup (household_bill) computes it
-    bill = dues(conn, household_id, ctx.business_day, ctx.settings)
-    if bill.total_due_fen == 0:
-        return _declined(txn_id, "nothing_due"), None
-    if f["amount_fen"] != bill.total_due_fen or tuple(f["periods"]) != bill.periods:
-        return _declined(txn_id, "bill_changed"), None
-    if account.spent_today_fen + f["amount_fen"] > account.daily_limit_fen:
-        return _declined(txn_id, "daily_limit"), None
-    if account.balance_fen < f["amount_fen"]:
-        return _declined(txn_id, "insufficient_funds"), None
-    return {"txn_id": txn_id, "result": "approved", "reference": None, "auth_code": None,
-            "business_day": ctx.business_day.isoformat(), "amount_fen": f["amount_fen"]}, bill
 
 
 def handle_reversal(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
@@ -230,7 +310,7 @@ def handle_reversal(conn: Connection, message: Message, ctx: Context) -> dict[st
 
     if amount != txn.amount_fen:
         raise BadRequest(f"amount_fen {amount} is not the captured {txn.amount_fen}")
-    conn.execute(_MOVE, {"a_id": txn.account_id, "delta": txn.amount_fen})
+    credit_account(conn, txn.account_id, txn.amount_fen)
     unpay_bills(conn, txn.household_id, txn.reference)
     payment = conn.execute(_LEDGER_PAYMENT, {"txn_id": txn_id}).one()
     conn.execute(_LEDGER, {"txn_id": txn_id, "kind": "reversal", "household_id": payment.household_id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import threading
+import weakref
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -88,6 +89,18 @@ def _error(status: int, code: str, message: str, key: bytes | None = None) -> Re
     return _signed(status, {"error": code, "message": message}, key)
 
 
+_SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+
+
+def _writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """One lock per SQLite database for every channel on it (bank, card centre,
+    fleet): SQLite has one writer, and two overlapping read-then-write
+    transactions would fail with "database is locked"."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    return _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+
+
 class SecureChannel:
     """Runs a handler behind the message checks, in one transaction per message.
     On SQLite the transactions of this process run one at a time (a lock), so a
@@ -98,8 +111,7 @@ class SecureChannel:
                  today: Callable[[], date] = date.today,
                  now: Callable[[], datetime] = datetime.now) -> None:
         self.engine, self.settings, self.today, self.now = engine, settings, today, now
-        self._lock: AbstractContextManager[Any] = (
-            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext())
+        self._lock = _writer_lock(engine)
 
     def handle(self, handler: Handler, raw: bytes, mac_header: str | None, *,
                under_tmk: bool = False) -> Reply:

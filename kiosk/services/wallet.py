@@ -340,7 +340,7 @@ class WalletService:
                                            "items": items or [[label, amount.fen]],
                                            "periods": extra.get("periods")})
             fields = {"txn_id": txn_id, "serial": card.serial, "wallet": wallet.name, "amount_fen": amount.fen,
-                      "balance_fen": init.balance, "counter": init.counter, "random": init.random.hex().upper(),
+                      "balance_fen": init.balance, "card_counter": init.counter, "random": init.random.hex().upper(),
                       "term_id": self.term_id.hex().upper(), "when": f"{now:%Y%m%d%H%M%S}", **extra}
             if kind != "purchase":
                 fields["mac1"] = init.mac1.hex().upper()

@@ -1,0 +1,51 @@
+"""HTTP endpoints of the card centre (docs/cards.md §5): thin, like the bank's.
+Every message goes through the SecureChannel (MAC, counter, one transaction).
+A host whose config has no [card_centre] keys answers 503 card_centre_off."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from host.bank.security import Handler, SecureChannel
+from host.cards.load import handle_load_authorise, handle_load_cancel, handle_load_confirm
+from host.cards.lookup import handle_blacklist, handle_seen
+from host.cards.purchase import handle_purchase_authorise, handle_purchase_cancel, handle_purchase_confirm
+from host.cards.unload import handle_unload_authorise, handle_unload_cancel, handle_unload_confirm
+from host.config import HostSettings
+
+HANDLERS: dict[str, Handler] = {
+    "seen": handle_seen,
+    "blacklist": handle_blacklist,
+    "load/authorise": handle_load_authorise,
+    "load/confirm": handle_load_confirm,
+    "load/cancel": handle_load_cancel,
+    "unload/authorise": handle_unload_authorise,
+    "unload/confirm": handle_unload_confirm,
+    "unload/cancel": handle_unload_cancel,
+    "purchase/authorise": handle_purchase_authorise,
+    "purchase/confirm": handle_purchase_confirm,
+    "purchase/cancel": handle_purchase_cancel,
+}
+
+
+def card_routes(settings: HostSettings, engine: Engine, today: Callable[[], date]) -> list[Route]:
+    channel = SecureChannel(engine, settings, today=today)
+
+    def secured(handler: Handler) -> Callable[[Request], object]:
+        async def endpoint(request: Request) -> Response:
+            if settings.issuer_keys is None:
+                return JSONResponse({"error": "card_centre_off",
+                                     "message": "this host has no [card_centre] keys"}, status_code=503)
+            raw = await request.body()
+            reply = await run_in_threadpool(channel.handle, handler, raw, request.headers.get("x-mac"))
+            headers = {"X-MAC": reply.mac} if reply.mac else {}
+            return Response(reply.body, status_code=reply.status, media_type="application/json", headers=headers)
+        return endpoint
+
+    return [Route(f"/api/v1/cards/{path}", secured(handler), methods=["POST"]) for path, handler in HANDLERS.items()]

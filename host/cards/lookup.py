@@ -1,0 +1,36 @@
+"""cards/seen (a kiosk was shown a card: its status, holder and pending
+transactions, a sighting recorded) and cards/blacklist (changes since a version)."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.engine import Connection
+
+from host.bank.security import BadRequest, Context, Message
+from host.cards import registry
+from host.cards.fields import serial_field
+from host.cards.schema import card_sightings, card_txns
+
+_SIGHTING = insert(card_sightings)
+_PENDING = select(card_txns.c.txn_id, card_txns.c.kind, card_txns.c.txn_type, card_txns.c.wallet,
+                  card_txns.c.amount_fen, card_txns.c.counter, card_txns.c.kiosk_id) \
+    .where(card_txns.c.serial == bindparam("serial"), card_txns.c.state == "authorised") \
+    .order_by(card_txns.c.id)
+
+
+def handle_seen(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
+    serial = serial_field(message.body)
+    card = registry.card(conn, serial)
+    status = card.status if card is not None else "unknown"
+    conn.execute(_SIGHTING, {"serial": serial, "kiosk_id": message.kiosk_id, "at": ctx.now, "status": status})
+    pending = [dict(row._mapping) for row in conn.execute(_PENDING, {"serial": serial})]
+    return {"serial": serial, "status": status, "holder": card.holder if card is not None else None,
+            "pending": pending}
+
+
+def handle_blacklist(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
+    since = message.body.get("since", 0)
+    if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+        raise BadRequest("since must be a blacklist version, an integer >= 0")
+    return registry.blacklist_since(conn, since)
