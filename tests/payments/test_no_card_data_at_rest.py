@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import GOOD, LOW_BALANCE, WALLET, enter_pin, pay, settled, swipe
+from paylib import GOOD, LOW_BALANCE, WALLET, enter_pin, pay, settled, swipe
 from kiosk.devices.sim.network import LinkMode
 from kiosk.domain.errors import BadSwipe, OutcomeUnknown
 

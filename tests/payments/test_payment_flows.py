@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from conftest import (BLOCKED, EXPIRED, GOOD, LIMITED, LOW_BALANCE, WALLET, enter_pin, money_is_conserved,
+from paylib import (BLOCKED, EXPIRED, GOOD, LIMITED, LOW_BALANCE, WALLET, enter_pin, money_is_conserved,
                       pay, settled, swipe)
 from kiosk.devices.ports import PaperStatus, PinKey
 from kiosk.domain.errors import BadSwipe, PinEntryCancelled, SwipeTimeout

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from conftest import GOOD, LOW_BALANCE, enter_pin, kiosk_settings, settled, swipe
+from paylib import GOOD, LOW_BALANCE, enter_pin, kiosk_settings, settled, swipe
 from kiosk.bootstrap import build
 from kiosk.cards.epurse_crypto import TxnType, Wallet
 from kiosk.devices.sim.network import LinkMode

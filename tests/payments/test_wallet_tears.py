@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import GOOD, enter_pin, kiosk_settings, settled, swipe
+from paylib import GOOD, enter_pin, kiosk_settings, settled, swipe
 from kiosk.bootstrap import build
 from kiosk.cards.epurse_crypto import Wallet
 from kiosk.domain.errors import CardFault, CardRemoved, CardTorn, NotTheSameCard

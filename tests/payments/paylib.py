@@ -1,0 +1,138 @@
+"""End-to-end payment helpers and fixtures: the real reference host (property + bank) on
+loopback behind a breakable network link, and the kiosk's real service graph
+(kiosk.bootstrap.build) with the real drivers on simulated devices (ptys, TCP).
+Nothing of the project's own is mocked."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import Engine
+
+from kiosk.bootstrap import Kiosk, build
+from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
+from kiosk.devices.ports import PinKey
+from kiosk.devices.sim.network import FaultyLink
+from kiosk.devices.sim.test_cards import DemoCard, load_test_cards
+from kiosk.domain.card import CardSwipe
+
+WALLET = load_test_cards()
+GOOD, LOW_BALANCE, EXPIRED, BLOCKED, LIMITED = WALLET.cards[:5]
+
+
+@dataclass
+class RunningHost:
+    url: str
+    engine: Engine
+    server: Any
+
+    def totals(self) -> dict[str, int]:
+        from host.bank.journal import money_totals
+        with self.engine.connect() as conn:
+            return money_totals(conn)
+
+    def bill(self, house: str) -> dict[str, Any]:
+        return httpx.get(f"{self.url}/api/v1/households/{house}/bill").json()
+
+    def balance(self, pan: str) -> int:
+        from sqlalchemy import text
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT balance_fen FROM bank_accounts WHERE pan = :pan"),
+                                    {"pan": pan}).scalar_one())
+
+    def query(self, sql: str, **params: Any) -> list[Any]:
+        from sqlalchemy import text
+        with self.engine.connect() as conn:
+            return list(conn.execute(text(sql), params))
+
+
+@pytest.fixture
+def host(tmp_path: Path, start_host) -> Iterator[RunningHost]:
+    """A host of its own per test, on a fresh copy of the demo estate (tests/conftest.py)."""
+    server = start_host(tmp_path)
+    yield RunningHost(server.url, server.engine, server)
+    if server.running:
+        server.stop()
+    server.engine.dispose()
+
+
+@pytest.fixture
+def link(host: RunningHost) -> Iterator[FaultyLink]:
+    link = FaultyLink("127.0.0.1", host.server.port)
+    yield link
+    link.close()
+
+
+def kiosk_settings(tmp_path: Path, url: str, timeout_s: float = 1.5, *, wallet: bool = False) -> Any:
+    """The demo kiosk's settings against `url`; without the IC wallet unless asked
+    (bank-card payment tests need no card readers)."""
+    settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
+    return dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=url, timeout_s=timeout_s),
+                               journal_path=str(tmp_path / "kiosk" / "journal.sqlite3"),
+                               wallet=settings.wallet if wallet else None)
+
+
+@pytest.fixture
+async def kiosk(tmp_path: Path, link: FaultyLink) -> AsyncIterator[Kiosk]:
+    kiosk = build(kiosk_settings(tmp_path, link.url))
+    kiosk.payments._first_backoff_s = 0.05   # tests wait on settling, not on back-off
+    await kiosk.start()
+    yield kiosk
+    await kiosk.aclose()
+
+
+# --- a resident at the kiosk, acting through the simulated devices --------------------
+async def swipe(kiosk: Kiosk, track2: str) -> CardSwipe:
+    task = asyncio.ensure_future(kiosk.payments.read_card(10))
+    assert await asyncio.to_thread(kiosk.sims.reader.wait_armed, 5), "reader never armed"
+    assert kiosk.sims.reader.swipe(track2)
+    return await task
+
+
+async def enter_pin(kiosk: Kiosk, card: CardSwipe, keys: str | list[str],
+                    events: list[tuple[PinKey, int]] | None = None) -> bytes:
+    """`keys`: a PIN typed then Enter, or a list of key names pressed in order."""
+    log = events if events is not None else []
+    task = asyncio.ensure_future(kiosk.payments.collect_pin(card, lambda k, n: log.append((k, n))))
+    assert await asyncio.to_thread(kiosk.sims.pinpad.wait_entering, 5), "PIN pad never started"
+    pad = kiosk.sims.pinpad
+    if isinstance(keys, str):
+        await asyncio.to_thread(pad.type_pin, keys)
+    else:
+        for key in keys:
+            await asyncio.to_thread(pad.press, key)
+    return await task
+
+
+async def pay(kiosk: Kiosk, house: str, card: DemoCard, pin: str | None = None):
+    bill = await kiosk.bills.lookup(house)
+    swiped = await swipe(kiosk, card.track2)
+    block = await enter_pin(kiosk, swiped, pin or card.pin)
+    return bill, await kiosk.payments.pay(bill, swiped, block)
+
+
+async def settled(kiosk: Kiosk, timeout_s: float = 10.0) -> None:
+    """Wait until every reversal and backup copy has been acknowledged."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await kiosk.payments.settle_once():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("kiosk did not settle in time")
+        await asyncio.sleep(0.05)
+
+
+def money_is_conserved(before: dict[str, int], after: dict[str, int]) -> None:
+    assert before["bank_balances_fen"] + before["journal_net_fen"] == \
+        after["bank_balances_fen"] + after["journal_net_fen"]
+    assert after["journal_net_fen"] == after["ledger_fen"]
+    assert after["ledger_fen"] - after["ledger_late_fee_fen"] == after["bills_paid_by_card_fen"]
+    assert after["bills_paid_fen"] - before["bills_paid_fen"] == \
+        after["bills_paid_by_card_fen"] - before["bills_paid_by_card_fen"]
+
+
+Check = Callable[[dict[str, int], dict[str, int]], None]
