@@ -35,9 +35,9 @@ def card(tmp_path: Path) -> VirtualCpuCard:
 
 @pytest.fixture
 def slots(pcscd: PrivatePcscd) -> Iterator[tuple[VpcdSlot, VpcdSlot]]:
-    for name in pcscd.reader_names:     # a card left behind by an earlier test would confuse these
+    for name in pcscd.reader_names:     # an earlier test's card may be out but not yet seen gone (400 ms poll)
         with PcscReader(name) as reader:
-            assert not reader.card_present(), f"{name} is not empty at the start"
+            assert reader.wait_card(present=False, timeout_s=EVENT_TIMEOUT_S), f"{name} is not empty at the start"
     pair = (VpcdSlot(pcscd.ports[0]), VpcdSlot(pcscd.ports[1]))
     yield pair
     for slot, name in zip(pair, pcscd.reader_names):
