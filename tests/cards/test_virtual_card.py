@@ -17,7 +17,7 @@ from kiosk.devices.sim.cpu_card import ATR, CardPulled, VirtualCpuCard
 from kiosk.devices.sim.test_cards import load_test_cards
 
 DEMO = {c.serial: c for c in load_test_cards().ic_cards}
-ZHANG = "00002601000000000001"      # PIN 123456, ED 300.00, EP 85.50
+ZHANG = "00002601000000000001"      # PIN 123456, balances from config/test-cards.toml
 WANG = "00002601000000000003"       # PIN blocked
 CHEN = "00002601000000000005"       # EP 990.00 of a 1,000.00 maximum
 TERM = bytes.fromhex("000000000042")
@@ -31,6 +31,11 @@ def keys_for(serial: str) -> PurseKeys:
     return DEMO_ISSUER_KEYS.for_card(bytes.fromhex(serial))
 def card_for(folder: Path, serial: str = ZHANG) -> VirtualCpuCard:
     return VirtualCpuCard.personalise(DEMO[serial], folder)
+
+
+ED = DEMO[ZHANG].ed_balance.fen   # the passbook balance 张伟's card is personalised with
+
+
 def tx(card: VirtualCpuCard, apdu: str | bytes) -> tuple[bytes, str]:
     """Send an APDU (hex or bytes); return (data, SW as 4 upper-case hex digits)."""
     raw = bytes.fromhex(apdu) if isinstance(apdu, str) else apdu
@@ -100,7 +105,7 @@ def test_atr_is_a_t1_card_with_a_valid_check_byte() -> None:
 
 # --- PIN ----------------------------------------------------------------------------
 def test_balances_need_no_pin(card: VirtualCpuCard) -> None:
-    assert int.from_bytes(ok(card, "805C000104"), "big") == 30000
+    assert int.from_bytes(ok(card, "805C000104"), "big") == ED
     assert int.from_bytes(ok(card, "805C000204"), "big") == 8550
 
 
@@ -283,7 +288,7 @@ def test_purchase_insufficient_and_ed_needs_pin(card: VirtualCpuCard) -> None:
     assert tx(card, init_cmd(0x01, 1, 100, le=0x0F))[1] == "6982"
     ok(card, VERIFY_ZHANG)
     assert purchase(card, 1, 100)[0] == "9000"
-    assert card.balance(Wallet.ED) == 29900
+    assert card.balance(Wallet.ED) == ED - 100
     assert ok(card, "00B201C417")[9] == 0x05
 
 
@@ -300,13 +305,13 @@ def test_unload_with_mac3_and_proof(card: VirtualCpuCard) -> None:
     ok(card, VERIFY_ZHANG)
     load(card, 1, 100)                                    # ED online counter 0 -> 1
     balance, counter, random, mac1 = parse_online_init(ok(card, init_cmd(0x05, 1, 5000)))
-    assert (balance, counter) == (30100, 1)
+    assert (balance, counter) == (ED + 100, 1)
     sk = online_session_key(keys.duk, random, counter)
     assert mac1 == load_mac1(sk, balance, 5000, TxnType.UNLOAD, TERM)
     mac2 = load_mac2(sk, 5000, TxnType.UNLOAD, TERM, WHEN)
     mac3 = ok(card, b"\x80\x54\x03\x00\x0B" + WHEN + mac2 + b"\x04")
-    assert mac3 == unload_mac3(sk, 25100, 1, 5000, TERM, WHEN)
-    assert card.balance(Wallet.ED) == 25100
+    assert mac3 == unload_mac3(sk, ED + 100 - 5000, 1, 5000, TERM, WHEN)
+    assert card.balance(Wallet.ED) == ED + 100 - 5000
     assert card.purse(Wallet.ED).online_counter == 2
     assert ok(card, "805A000302000108") == mac2 + mac3
     assert ok(card, "00B201C417")[9] == 0x03
@@ -317,11 +322,11 @@ def test_unload_refusals(card: VirtualCpuCard) -> None:
     assert tx(card, init_cmd(0x05, 1, 100))[1] == "6982"          # PIN first
     assert tx(card, init_cmd(0x05, 2, 100))[1] == "6A86"          # the purse cannot be unloaded
     ok(card, VERIFY_ZHANG)
-    assert tx(card, init_cmd(0x05, 1, 30001))[1] == "9401"
+    assert tx(card, init_cmd(0x05, 1, ED + 1))[1] == "9401"
     assert tx(card, b"\x80\x54\x03\x00\x0B" + WHEN + bytes(4) + b"\x04")[1] == "6985"
     ok(card, init_cmd(0x05, 1, 100))
     assert tx(card, b"\x80\x54\x03\x00\x0B" + WHEN + bytes(4) + b"\x04")[1] == "9302"
-    assert card.balance(Wallet.ED) == 30000
+    assert card.balance(Wallet.ED) == ED
 
 
 # --- proofs and the cyclic log ----------------------------------------------------------
