@@ -171,6 +171,65 @@ async def enter_pin(app: KioskApp, pin: str) -> None:
     await press_pad(app, [*pin, "enter"])
 
 
+# --- IC cards (卡务), by touch on the screen and the bench -----------------------------------
+CARD_HOLDER = "00002601000000000001"    # 张伟, contact, PIN 123456 (config/test-cards.toml [[ic_card]])
+CARD_HOLDER_PIN = "123456"
+OTHER_CARD = "00002601000000000002"     # 李娜, contactless, PIN 654321
+LOST_CARD = "00002601000000000004"      # 刘洋, reported lost (blacklisted)
+
+
+def ic_row(app: KioskApp, serial: str) -> Any:
+    """The bench's row of the IC card `serial`."""
+    from kiosk.bench.panel import IcCardRow
+    from kiosk.screens.touch import find
+
+    return find(_bench(app), lambda w: isinstance(w, IcCardRow) and w.serial == serial)
+
+
+async def ic_card(app: KioskApp, serial: str, action: str) -> None:
+    """On the bench: "insert" (contact reader), "tap" (contactless), "remove" or "pull"."""
+    from kiosk.screens.touch import wait_for
+
+    import asyncio
+
+    row = ic_row(app, serial)
+    reader = {"insert": "contact", "tap": "contactless"}.get(action, row.where)
+    await bench_tap(app, row.ids[action])
+    if action in ("insert", "tap"):
+        await wait_for(lambda: row.where == reader, timeout_s=5, what=f"card {serial[-4:]} in the reader")
+        return
+    await wait_for(lambda: row.where == "", timeout_s=5, what=f"card {serial[-4:]} out")
+    wallet = app.kiosk.wallet
+    if wallet is not None and reader:         # until PC/SC has seen it go too
+        for _ in range(200):
+            if not await asyncio.to_thread(wallet.card_present, reader):
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"PC/SC still sees a card in {reader}")
+
+
+async def open_card(app: KioskApp, serial: str, action: str = "insert") -> Any:
+    """From wherever: 卡务 on the idle screen, then the card into a reader: the card screen."""
+    from kiosk.screens.touch import tap
+
+    if app.screens.current != "idle":
+        await go_home(app)
+    await tap(app.screen("idle").ids.card)
+    await show(app, "card_insert")
+    await ic_card(app, serial, action)
+    return await show(app, "card")
+
+
+async def type_amount(app: KioskApp, text: str) -> None:
+    """Clear the amount keypad's display and type `text` ("100", "50.5")."""
+    from kiosk.screens.card_widgets import AmountKey
+    from kiosk.screens.touch import find, tap
+
+    screen = app.screen("card_amount")
+    for key in ["clear", *text]:
+        await tap(find(screen, lambda w, k=key: isinstance(w, AmountKey) and w.key == k))
+
+
 async def start_payment(app: KioskApp, house: str) -> Any:
     """Look up `house` and press Pay: returns the screen that follows (swipe,
     or a message)."""
@@ -245,6 +304,113 @@ async def pay_tour(app: KioskApp, house: str, shot: Any) -> None:
     await show(app, "idle")
 
 
+WALLET_HOUSE = "2-1-601"     # the latest month only: more than the purse holds, less than the passbook
+
+
+async def card_tour(app: KioskApp, shot: Any) -> None:
+    """The card services screens (卡务), from the idle screen, cards moved on the
+    bench: insert, a load from a bank card (amount, processing if caught, the
+    result with the receipt), the card with its history, a load torn by pulling
+    the card and finished when it is back, a lost card, and the bill paid from
+    the passbook (the pay choice, the wallet choice, the card PIN)."""
+    from kiosk.screens.card_widgets import PresetButton
+    from kiosk.screens.touch import find, frames, tap, wait_for
+
+    cards = app.flow.cards
+
+    def preset(yuan: str) -> Any:
+        return find(app.screen("card_amount"), lambda w: isinstance(w, PresetButton) and w.amount.yuan == yuan)
+
+    async def load(yuan: str) -> None:
+        await tap(app.screen("card").ids.load)
+        await show(app, "card_amount")
+        await tap(preset(yuan))
+        await frames(2)
+
+    await tap(app.screen("idle").ids.card)
+    await show(app, "card_insert")
+    await frames(10)            # the cards part-way to the readers
+    shot("card-insert")
+    await ic_card(app, CARD_HOLDER, "insert")
+    await show(app, "card")
+    await load("100.00")
+    shot("card-load-amount")
+    await tap(app.screen("card_amount").ids.next)
+    await swipe(app, PAY_CARD)
+    await show(app, "pin")
+    await press_pad(app, [*PAY_PIN, "enter"])
+    try:
+        await wait_for(lambda: app.screens.current == "card_processing", timeout_s=2, what="processing")
+        await frames(2)
+        shot("card-processing")
+    except TimeoutError:
+        log.info("tour: the card centre answered too fast to catch 'processing'")
+    await show(app, "card_result")
+    await wait_for(lambda: cards.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
+    await frames(3)
+    shot("card-load-result")
+    await tap(app.screen("card_result").ids.second)     # back to my card: read afresh
+    await show(app, "card")
+    shot("card-history")
+
+    await load("50.00")                                  # a tear: the card is pulled during its write
+    await tap(app.screen("card_amount").ids.next)
+    await swipe(app, PAY_CARD)
+    await show(app, "pin")
+    if not app.bench.tear_armed:
+        await bench_tap(app, app.bench.ids.ic_tear)
+    await press_pad(app, [*PAY_PIN, "enter"])
+    await show(app, "card_tear")
+    await wait_for(lambda: cards.tear_remaining < cards.tear_wait_s, timeout_s=3, what="the countdown")
+    await frames(3)
+    shot("card-tear")
+    shot("card-tear-with-bench", with_bench=True)
+    await ic_card(app, CARD_HOLDER, "insert")            # the same card back: asked, never guessed
+    await show(app, "card_result")
+    await wait_for(lambda: cards.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
+    shot("card-tear-finished")
+    await tap(app.screen("card_result").ids.action)      # done
+    await show(app, "idle")
+    await ic_card(app, CARD_HOLDER, "remove")
+
+    await tap(app.screen("idle").ids.card)
+    await show(app, "card_insert")
+    await ic_card(app, LOST_CARD, "tap")
+    await show(app, "message")
+    shot("card-lost")
+    await ic_card(app, LOST_CARD, "remove")
+    await tap(app.screen("message").ids.action)
+    await show(app, "idle")
+
+    bill = await lookup(app, WALLET_HOUSE, "bill")
+    if bill.nothing_due:
+        log.warning("tour: %s has nothing due: no pay-from-wallet screens", WALLET_HOUSE)
+        return
+    shot("bill-pay-choice")
+    await tap(bill.ids.pay_wallet)
+    await show(app, "card_insert")
+    await ic_card(app, CARD_HOLDER, "insert")
+    choose = await show(app, "card_wallet")
+    shot("card-choose-wallet")
+    if not choose.ids.ed.usable:
+        log.warning("tour: the passbook holds too little to pay %s", WALLET_HOUSE)
+        await tap(choose.ids.cancel)
+        return
+    await tap(choose.ids.ed)
+    await show(app, "card_pin")
+    await press_pad(app, CARD_HOLDER_PIN[:3])
+    await wait_for(lambda: cards.pin_digits == 3, timeout_s=5, what="three dots")
+    await frames(2)
+    shot("card-pin")
+    await press_pad(app, [*CARD_HOLDER_PIN[3:], "enter"], wait_entering=False)
+    await show(app, "card_result")
+    await wait_for(lambda: cards.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
+    shot("card-pay-result")
+    await tap(app.screen("card_result").ids.action)
+    await show(app, "idle")
+    await ic_card(app, CARD_HOLDER, "remove")
+
+
 async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE,
                    paid_house: str = PAID_HOUSE, unknown_house: str = UNKNOWN_HOUSE) -> list[Path]:
     from kiosk.screens.touch import frames, tap, wait_for
@@ -309,9 +475,14 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
             log.warning("tour: no device bench, so no card payment screens")
 
         await go_home(app)
-        await tap(app.screen("idle").ids.card)
-        await show(app, "message")
-        shot("card-services")
+        if app.flow.wallet_enabled and app.bench is not None:
+            await card_tour(app, shot)
+            await tap(app.screen("idle").ids.card)       # the countdown, from the card insert screen
+            await show(app, "card_insert")
+        else:
+            await tap(app.screen("idle").ids.card)
+            await show(app, "message")
+            shot("card-services")
 
         start = app.idle_remaining
         await wait_for(lambda: app.idle_remaining < start, timeout_s=5, what="the countdown to tick")

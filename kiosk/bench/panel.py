@@ -1,7 +1,8 @@
 """The device bench beside the kiosk screen (demo and tests only): the
 reference host's on/off switch, the network switch, the card wallet (swipes
-on the simulated reader), the simulated PIN pad, and the simulated printer's
-output, paper and online switches.
+on the simulated reader), the IC cards (into the contact reader, onto the
+contactless one, out, pulled), the simulated PIN pad, and the simulated
+printer's output, paper and online switches.
 
 Everything here drives the simulators' control APIs (kiosk.devices.sim.*) and
 BenchControls; nothing calls a service. The simulators' listeners fire on
@@ -26,12 +27,15 @@ from kiosk.i18n import pick, tr
 
 if TYPE_CHECKING:
     from kiosk.bootstrap import SimDevices
-    from kiosk.devices.sim.test_cards import DemoBadSwipe, DemoCard
+    from kiosk.devices.sim.cpu_card import VirtualCpuCard
+    from kiosk.devices.sim.test_cards import DemoBadSwipe, DemoCard, DemoIcCard
 
 log = logging.getLogger(__name__)
 
 BENCH_WIDTH = 400  # px beside the kiosk area
 NOT_ARMED_S = 2.5  # how long "reader not armed" stays up
+IC_REFRESH_S = 0.5  # how often the IC cards' balances and places are read
+CARD_WRITES = (0x52, 0x54)  # CREDIT FOR LOAD; DEBIT FOR PURCHASE / UNLOAD (class 80)
 NETWORK_MODES = ("up", "down", "drop_replies")   # kiosk.devices.sim.network.LinkMode values
 PAPER_STATES = ("ok", "near_end", "out")         # kiosk.devices.ports.PaperStatus values
 
@@ -62,6 +66,38 @@ def card_notes(card: DemoCard, lang: str, today: date | None = None) -> list[str
     if card.daily_limit.fen < 20_000_00:
         notes.append(tr("bench.card.limit", lang, amount=card.daily_limit.display()))
     return notes
+
+
+class IcCardRow(BoxLayout):
+    """One IC card of config/test-cards.toml: who, its demo PIN, live balances,
+    which reader it is in, and the buttons that move it."""
+
+    serial = StringProperty("")
+    title = StringProperty("")
+    state = StringProperty("")
+    where = StringProperty("")       # "" | contact | contactless
+
+
+def ic_title(card: DemoIcCard, lang: str) -> str:
+    name = pick(card.name, lang)
+    return f"{name}\n…{card.serial[-4:]} · {tr('bench.card.pin', lang, pin=card.pin)}"
+
+
+def ic_state(card: DemoIcCard, live: VirtualCpuCard | None, lang: str) -> str:
+    """Balances as the card holds them now, and what is special about it."""
+    from kiosk.cards.epurse_crypto import Wallet
+    from kiosk.domain.money import Money
+
+    if live is None:
+        ed, ep, tries = card.ed_balance, card.ep_balance, card.pin_tries_left
+    else:
+        ed, ep, tries = Money(live.balance(Wallet.ED)), Money(live.balance(Wallet.EP)), live.pin_tries_left
+    notes = [tr("bench.ic.balances", lang, ed=ed.display(), ep=ep.display())]
+    if tries == 0:
+        notes.append(tr("bench.ic.pin_blocked", lang))
+    if card.status in ("lost", "blacklisted"):
+        notes.append(tr(f"bench.ic.status.{card.status}", lang))
+    return " · ".join(notes)
 
 
 def card_label(card: DemoCard | DemoBadSwipe, lang: str) -> str:
@@ -95,6 +131,10 @@ class BenchPanel(BoxLayout):
     receipt_text = StringProperty("")
     paper = StringProperty("ok")
     printer_offline = BooleanProperty(False)
+    # IC cards
+    has_ic = BooleanProperty(False)
+    tear_armed = BooleanProperty(False)      # the next card write pulls the card
+    ic_note = StringProperty("")             # a short flash (reader busy)
 
     def __init__(self, controls: BenchControls, sims: SimDevices | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -106,13 +146,20 @@ class BenchPanel(BoxLayout):
             self.network_mode = _mode_value(controls.network_mode)
         self._task: asyncio.Task[None] | None = None
         self._wallet: list[Any] = []
+        self._ic_cards: list[DemoIcCard] = []
+        self._ic_rows: dict[str, IcCardRow] = {}
+        self._ic_clock: Any = None
         self._flash = None
+        self._ic_flash = None
         self.has_sims = bool(sims is not None and (sims.reader or sims.pinpad or sims.printer))
+        self.has_ic = bool(sims is not None and getattr(sims, "ic_slots", None) and getattr(sims, "ic_cards", None))
         self._attach()
         app = App.get_running_app()
         if app is not None:
             app.bind(lang=self._fill_wallet)
+            app.bind(lang=self._fill_ic)
         self._fill_wallet()
+        self._fill_ic()
 
     # --- wiring the simulators ------------------------------------------------------
     def _attach(self) -> None:
@@ -137,6 +184,9 @@ class BenchPanel(BoxLayout):
             log.exception("bench: no test cards")
         else:
             self._wallet = [*wallet.cards, *wallet.bad_swipes]
+            if self.has_ic:
+                self._ic_cards = [c for c in wallet.ic_cards if c.serial in sims.ic_cards]
+                self._ic_clock = Clock.schedule_interval(self._refresh_ic, IC_REFRESH_S)
 
     def detach(self) -> None:
         """Stop listening to the simulators (the app is stopping)."""
@@ -149,7 +199,10 @@ class BenchPanel(BoxLayout):
             sims.pinpad.listener = None
         if sims.printer is not None:
             sims.printer.on_receipt = None
-
+        if self._ic_clock is not None:
+            self._ic_clock.cancel()
+            self._ic_clock = None
+        self.arm_tear(False)
 
     def _fill_wallet(self, *_: Any) -> None:
         box = self.ids.wallet
@@ -188,6 +241,108 @@ class BenchPanel(BoxLayout):
             self._flash.cancel()
         self._flash = Clock.schedule_once(lambda _dt: setattr(self, "not_armed", False), NOT_ARMED_S)
         return False
+
+    # --- the IC cards -----------------------------------------------------------------------
+    def _fill_ic(self, *_: Any) -> None:
+        box = self.ids.ic_cards
+        box.clear_widgets()
+        self._ic_rows = {}
+        lang = getattr(App.get_running_app(), "lang", "zh")
+        for card in self._ic_cards:
+            row = IcCardRow(serial=card.serial, title=ic_title(card, lang))
+            self._ic_rows[card.serial] = row
+            box.add_widget(row)
+        self._refresh_ic()
+
+    def _refresh_ic(self, *_: Any) -> None:
+        if not self.has_ic:
+            return
+        lang = getattr(App.get_running_app(), "lang", "zh")
+        for card in self._ic_cards:
+            row = self._ic_rows.get(card.serial)
+            if row is None:
+                continue
+            live = self.sims.ic_cards.get(card.serial)
+            row.state = ic_state(card, live, lang)
+            row.where = self._slot_of(card.serial) or ""
+
+    def _slot_of(self, serial: str) -> str | None:
+        """Which reader holds the card, if any."""
+        live = self.sims.ic_cards.get(serial) if self.sims is not None else None
+        for name, slot in (self.sims.ic_slots.items() if self.sims is not None else ()):
+            if live is not None and slot.card is live:
+                return name
+        return None
+
+    def ic_insert(self, serial: str, reader: str) -> bool:
+        """Put the card into `reader` ("contact": insert; "contactless": tap). A card
+        in the other reader moves over; False (and a flash) if `reader` holds another card."""
+        sims = self.sims
+        if sims is None or reader not in sims.ic_slots or serial not in sims.ic_cards:
+            return False
+        slot, card = sims.ic_slots[reader], sims.ic_cards[serial]
+        if slot.card is card:
+            return True
+        if slot.card is not None:
+            self._flash_ic("bench.ic.reader_busy")
+            return False
+        current = self._slot_of(serial)
+        if current is not None:
+            sims.ic_slots[current].remove()
+        card.fault = self._tear_hook(card) if self.tear_armed else None   # a fresh insertion
+        try:
+            slot.insert(card)
+        except (OSError, RuntimeError) as exc:
+            log.warning("bench: inserting card %s into %s failed: %s", serial, reader, exc)
+            self._flash_ic("bench.ic.reader_busy")
+            return False
+        self._refresh_ic()
+        return True
+
+    def ic_remove(self, serial: str) -> bool:
+        """Take the card out as a card holder does (an APDU in progress finishes first)."""
+        where = self._slot_of(serial)
+        if where is None or self.sims is None:
+            return False
+        self.sims.ic_slots[where].remove()
+        self._refresh_ic()
+        return True
+
+    def ic_pull(self, serial: str) -> bool:
+        """Pull the card at once, whatever it is doing: the next command never
+        reaches it and the reader loses it now (for trying tears)."""
+        where = self._slot_of(serial)
+        if where is None or self.sims is None:
+            return False
+        self.sims.ic_cards[serial].fault = lambda _apdu: "before"
+        self.sims.ic_slots[where].remove(timeout=0)
+        Clock.schedule_once(self._refresh_ic, 0)
+        return True
+
+    def toggle_tear(self) -> None:
+        self.arm_tear(not self.tear_armed)
+
+    def arm_tear(self, armed: bool) -> None:
+        """With `armed`, the next card write (load, unload, payment) is applied by
+        the card and then the card is pulled before its answer leaves: a tear."""
+        self.tear_armed = armed
+        for card in (self.sims.ic_cards.values() if self.sims is not None and self.has_ic else ()):
+            card.fault = self._tear_hook(card) if armed else None
+
+    def _tear_hook(self, card: VirtualCpuCard) -> Any:
+        def hook(apdu: bytes) -> str | None:   # runs in the vpcd slot's thread
+            if len(apdu) > 1 and apdu[0] == 0x80 and apdu[1] in CARD_WRITES:
+                card.fault = None
+                Clock.schedule_once(lambda _dt: self.arm_tear(False))
+                return "after"
+            return None
+        return hook
+
+    def _flash_ic(self, key: str) -> None:
+        self.ic_note = key
+        if self._ic_flash is not None:
+            self._ic_flash.cancel()
+        self._ic_flash = Clock.schedule_once(lambda _dt: setattr(self, "ic_note", ""), NOT_ARMED_S)
 
     # --- the PIN pad ------------------------------------------------------------------------
     def press(self, key: str) -> bool:

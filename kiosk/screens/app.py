@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -23,7 +24,7 @@ from kivy.core.window import Window
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
-from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 
 from kiosk.bench.controls import BenchControls
 from kiosk.bench.panel import BENCH_WIDTH, BenchPanel
@@ -65,7 +66,26 @@ class KioskArea(FloatLayout):
 
 SCREENS = {"idle": IdleScreen, "entry": EntryScreen, "bill": BillScreen, "message": MessageScreen,
            "swipe": SwipeScreen, "pin": PinScreen, "processing": ProcessingScreen, "result": ResultScreen}
-NO_COUNTDOWN = ("idle", "processing")   # the bank's answer is always awaited
+# 卡务 card services: only with the IC wallet (their modules load the card code)
+CARD_SCREENS = {
+    "card_insert": "kiosk.screens.card_insert:CardInsertScreen",
+    "card": "kiosk.screens.card:CardScreen",
+    "card_amount": "kiosk.screens.card_amount:CardAmountScreen",
+    "card_pin": "kiosk.screens.card_pin:CardPinScreen",
+    "card_wallet": "kiosk.screens.card_wallet:CardWalletScreen",
+    "card_processing": "kiosk.screens.card_processing:CardProcessingScreen",
+    "card_result": "kiosk.screens.card_result:CardResultScreen",
+    "card_tear": "kiosk.screens.card_tear:CardTearScreen",
+}
+# the bank's or the card's answer is always awaited; a torn card has its own countdown
+NO_COUNTDOWN = ("idle", "processing", "card_processing", "card_tear")
+
+
+def screen_class(name: str) -> type[Screen]:
+    if name in SCREENS:
+        return SCREENS[name]
+    module, _, cls = CARD_SCREENS[name].partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 class KioskApp(App):
@@ -85,7 +105,7 @@ class KioskApp(App):
         self.title = tr("app.title", self.settings.language)
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.flow = Flow(kiosk.bills, self.spawn, kiosk.payments)
+        self.flow = Flow(kiosk.bills, self.spawn, kiosk.payments, getattr(kiosk, "wallet", None))
         self.timer: IdleTimer | None = None
 
     # --- for kv --------------------------------------------------------------------
@@ -149,12 +169,15 @@ class KioskApp(App):
 
     def _warm_up(self, _dt: float) -> None:
         self.kiosk.warm_up()
-        for name in SCREENS:
+        for name in self.screen_names():
             self._ensure_screen(name)
+
+    def screen_names(self) -> list[str]:
+        return [*SCREENS, *(CARD_SCREENS if self.flow.wallet_enabled else ())]
 
     def _ensure_screen(self, name: str) -> None:
         if not self.screens.has_screen(name):
-            self.screens.add_widget(SCREENS[name]())
+            self.screens.add_widget(screen_class(name)())
 
     def _idle_expired(self, *_: Any) -> None:
         """Nobody touched the kiosk: the next resident starts afresh, in the default language."""

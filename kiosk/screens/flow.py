@@ -8,6 +8,12 @@ Card payment (docs/ui.md "Screen flow"):
     bill ─Pay─▶ (paper check) ─▶ swipe ─▶ pin ─▶ processing ─▶ result
                  ├─ out: message "no paper: continue without receipt?"
                  └─ suspended: message "card payment unavailable"
+
+Card services (卡务, kiosk/screens/card_flow.py; `Flow.cards`): the screens
+card_insert, card, card_amount, card_pin, card_wallet, card_processing,
+card_result, card_tear. A load or unload borrows the bank card steps above
+(swipe, pin) with `purpose` = load | unload; paying the bill from the IC
+wallet starts at the bill's "IC卡钱包" button.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from kiosk.services.bills import BillService
 if TYPE_CHECKING:
     from kiosk.domain.card import CardSwipe
     from kiosk.services.payment import PaymentOutcome, PaymentService
+    from kiosk.services.wallet import WalletService
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,8 @@ KEYS = tuple("0123456789-")
 MAX_TYPED = 12
 SWIPE_TIMEOUT_S = 45.0
 PIN_SLOTS = 6
+# nothing may leave these screens: the bank or the card is answering, or a torn card is awaited
+NO_LEAVING = ("processing", "card_processing", "card_tear")
 
 # What a resident can do after each decline (docs/payments.md codes). The
 # bank's reason is shown as decline.<code>; wrong_pin goes straight back to
@@ -60,12 +69,12 @@ class Message:
     tone: str = "error"     # "error" | "info"
 
 
-def payment_message(error: BaseException) -> Message:
+def payment_message(error: BaseException, back_to: str = "bill") -> Message:
     """A payment step that cannot go on: say so, and who must act."""
     key = error.message_key if isinstance(error, KioskError) else "error.generic"
     if isinstance(error, PaymentsSuspended):
-        return Message("msg.payments_off.title", key, action="home", back_to="bill", tone="info")
-    return Message("msg.sorry", key, action="home", back_to="bill")
+        return Message("msg.payments_off.title", key, action="home", back_to=back_to, tone="info")
+    return Message("msg.sorry", key, action="home", back_to=back_to)
 
 
 def message_for(error: BaseException) -> Message:
@@ -80,6 +89,7 @@ def message_for(error: BaseException) -> Message:
 
 class Flow(EventDispatcher):
     # idle | entry | bill | message | swipe | pin | processing | result
+    # | card_insert | card | card_amount | card_pin | card_wallet | card_processing | card_result | card_tear
     screen = StringProperty("idle")
     house_text = StringProperty("")
     hint_key = StringProperty("entry.hint.continue")
@@ -107,14 +117,22 @@ class Flow(EventDispatcher):
     result_action = StringProperty("")        # "" | another_card | lookup_again | retry
     result_reference = StringProperty("")
     receipt_state = StringProperty("")        # "" | printing | printed | not_printed | skipped
-    __events__ = ("on_activity",)             # the resident did something off-screen (PIN pad)
+    # what the bank card is for: the bill, or a load / unload of the IC card
+    purpose = StringProperty("bill")          # bill | load | unload
+    card_tail = StringProperty("")            # the IC card's last digits (load / unload)
+    card_wallet = StringProperty("EP")        # the IC wallet loaded (EP | ED)
+    cards = ObjectProperty(None, allownone=True)   # CardFlow, when the IC wallet is configured
+    __events__ = ("on_activity",)             # the resident did something off-screen (PIN pad, card)
 
     def __init__(self, bills: BillService, spawn: Spawn, payments: PaymentService | None = None,
-                 **kwargs: Any) -> None:
+                 wallet: WalletService | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._bills = bills
         self._spawn = spawn
         self._payments = payments
+        if wallet is not None:
+            from kiosk.screens.card_flow import CardFlow   # only with the IC wallet: it loads the card code
+            self.cards = CardFlow(self, wallet, payments, spawn)
         self._task: asyncio.Task[None] | None = None
         self._looked_up = ""
         self._swipe: CardSwipe | None = None   # in memory only, forgotten as soon as possible
@@ -129,14 +147,20 @@ class Flow(EventDispatcher):
     def payments_enabled(self) -> bool:
         return self._payments is not None
 
+    @property
+    def wallet_enabled(self) -> bool:
+        return self.cards is not None
+
     def go_idle(self) -> None:
         """Back to the attract screen; forget everything the resident typed or saw.
-        Never while the bank is being asked: that answer must be heard."""
-        if self.screen == "processing":
-            log.warning("go_idle refused while a payment is processing")
+        Never while the bank or a card is being asked: that answer must be heard."""
+        if self.screen in NO_LEAVING:
+            log.warning("go_idle refused on %s", self.screen)
             return
         self._cancel()
         self._forget_payment()
+        if self.cards is not None:
+            self.cards.reset()
         self.house_text = ""
         self.bill = None
         self._looked_up = ""
@@ -150,7 +174,22 @@ class Flow(EventDispatcher):
         self.screen = "entry"
 
     def start_card_services(self) -> None:
-        self.show(Message("msg.card_soon.title", "msg.card_soon", action="home", back_to="idle", tone="info"))
+        if self.cards is None:
+            self.show(Message("msg.card_soon.title", "msg.card_soon", action="home", back_to="idle", tone="info"))
+            return
+        self.cards.start("view")
+
+    def pay_by_wallet(self) -> None:
+        """IC卡钱包 on the bill screen: present the card, then choose the wallet."""
+        if self.cards is None or self.busy or self.bill is None or self.bill.nothing_due:
+            return
+        assert self._payments is not None
+        try:
+            self._payments.check_can_pay()
+        except PaymentsSuspended as exc:
+            self.show(payment_message(exc))
+            return
+        self.cards.start("pay")
 
     def pay(self) -> None:
         """Pay on the bill screen: check payments can start and the paper, then swipe."""
@@ -159,6 +198,7 @@ class Flow(EventDispatcher):
             return
         if self.busy or self.bill is None or self.bill.nothing_due:
             return
+        self.purpose = "bill"
         try:
             self._payments.check_can_pay()
         except PaymentsSuspended as exc:
@@ -180,7 +220,10 @@ class Flow(EventDispatcher):
             self.screen = "entry"
         elif self.screen in ("swipe", "pin"):
             self._stop_payment()
-            self.screen = "bill"
+            self.screen = "bill" if self.purpose == "bill" or self.cards is None else self.cards.back_from_bank()
+        elif self.screen.startswith("card"):
+            if self.cards is not None:
+                self.cards.back()
         elif self.screen == "result":
             if self.result_kind in ("approved", "unknown") or self.bill is None:
                 self.go_idle()
@@ -199,6 +242,8 @@ class Flow(EventDispatcher):
             self.screen = "entry"
         elif action == "no_receipt":
             self.continue_without_receipt()
+        elif action.startswith("card_") and self.cards is not None:
+            self.cards.message_action(action)
         else:
             self.go_idle()
 
@@ -224,11 +269,29 @@ class Flow(EventDispatcher):
 
     def _begin(self, *, with_receipt: bool, paper_low: bool = False) -> None:
         assert self.bill is not None
+        self.purpose = "bill"
         self._with_receipt = with_receipt
         self.paper_note = "pay.no_receipt" if not with_receipt else ("pay.paper_low" if paper_low else "")
         self.amount_text = self.bill.total_due.display()
         self.house_no = str(self.bill.house)
         self.start_swipe()
+
+    def start_bank_card(self, purpose: str, amount_text: str) -> None:
+        """The IC card's load / unload: the bank card through the same swipe and PIN steps."""
+        assert self.cards is not None and self.cards.view is not None
+        self.purpose = purpose
+        self.amount_text = amount_text
+        self.card_tail = self.cards.view.serial[-4:]
+        self.card_wallet = self.cards.wallet
+        self.paper_note = ""
+        self.start_swipe()
+
+    def stop_bank_card(self) -> None:
+        self._stop_payment()
+
+    def drop_swipe(self) -> None:
+        """The bank card is done with (the IC card's step is over)."""
+        self._swipe = None
 
     def start_swipe(self) -> None:
         """Arm the reader and wait for a card (again after a bad swipe)."""
@@ -250,7 +313,10 @@ class Flow(EventDispatcher):
                 continue
             except SwipeTimeout:
                 self._task = None
-                self.screen = "bill"         # nobody swiped: back to the bill
+                if self.purpose == "bill" or self.cards is None:
+                    self.screen = "bill"     # nobody swiped: back to the bill
+                else:
+                    self.screen = self.cards.back_from_bank()
                 return
             except asyncio.CancelledError:
                 raise
@@ -263,6 +329,9 @@ class Flow(EventDispatcher):
         self._swipe = swipe
         self.card_text = swipe.masked_pan
         self.dispatch("on_activity")
+        if self.purpose == "unload" and self.cards is not None:
+            self.cards.bank_card_read(swipe)    # money goes to this card: no bank PIN
+            return
         self.start_pin()
 
     def start_pin(self, note: str = "", tries: int = 0) -> None:
@@ -297,6 +366,9 @@ class Flow(EventDispatcher):
             self._fail(exc, "PIN entry")
             return
         self._task = None
+        if self.purpose == "load" and self.cards is not None:
+            self.cards.bank_pin_entered(swipe, pin_block)
+            return
         self._process(swipe, pin_block)
 
     def _process(self, swipe: CardSwipe, pin_block: bytes) -> None:
@@ -371,8 +443,7 @@ class Flow(EventDispatcher):
             else:
                 self.start_swipe()
         elif action == "lookup_again":
-            self._forget_payment()
-            self.retry()
+            self.lookup_again()
         else:
             self.go_idle()
 
@@ -386,7 +457,7 @@ class Flow(EventDispatcher):
         else:
             log.error("payment %s failed unexpectedly", step, exc_info=exc)
         self._swipe = None
-        self.show(payment_message(exc))
+        self.show(payment_message(exc, "bill" if self.purpose == "bill" else "idle"))
 
     def _stop_payment(self) -> None:
         """Stop a device step (swipe, PIN) and disarm the devices."""
@@ -405,6 +476,8 @@ class Flow(EventDispatcher):
         self.swipe_again = False
         self.result_reference = self.receipt_state = ""
         self._with_receipt = True
+        self.purpose = "bill"
+        self.card_tail = ""
 
     # --- keypad ---------------------------------------------------------------
     def press(self, key: str) -> None:
@@ -445,6 +518,13 @@ class Flow(EventDispatcher):
             self._set_hint("entry.hint.incomplete" if incomplete else "error.bad_house_number", error=True)
             return
         self._start_lookup(text)
+
+    def lookup_again(self) -> None:
+        """The bill changed under a payment: look it up afresh."""
+        self._forget_payment()
+        if self.cards is not None:
+            self.cards.reset()
+        self.retry()
 
     def retry(self) -> None:
         if self._looked_up and not self.busy:

@@ -32,6 +32,12 @@ def pytest_configure(config: pytest.Config) -> None:
                             "(host_timeout_s= for the host client's timeout)")
     config.addinivalue_line("markers", "kiosk_payments: card payment on (demo TMK, KIOSK-DEMO-01, a tmp journal, "
                             "sim devices) against a freshly seeded host of its own, behind a FaultyLink")
+    config.addinivalue_line("markers", "kiosk_wallet: kiosk_payments plus the IC wallet (卡务): the demo [wallet] "
+                            "settings, virtual CPU cards in vpcd slots of the session's private pcscd")
+
+
+def _fresh_host(request: pytest.FixtureRequest) -> bool:
+    return any(request.node.get_closest_marker(m) is not None for m in ("kiosk_payments", "kiosk_wallet"))
 
 
 @pytest.fixture(scope="session")
@@ -72,11 +78,27 @@ class ServerControls:
         await asyncio.to_thread(self.link.set_mode, mode)
 
 
+@pytest.fixture(scope="session")
+def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The UI tests' own private pcscd, on free ports: tests/conftest.py's sits on
+    fixed ports that a run of the card or payment tests in parallel may hold.
+    One per session all the same (pcsc-lite binds its socket once per process)."""
+    from kiosk.devices.sim.pcscd import PrivatePcscd, listening_ports
+
+    busy = listening_ports()
+    base = next(p for p in range(40300, 40500, 2) if p not in busy and p + 1 not in busy)
+    daemon = PrivatePcscd(tmp_path_factory.mktemp("pcscd-ui"), base_port=base)
+    if not daemon.private:
+        pytest.skip("a private pcscd needs root (unshare -m); the system pcscd is not for tests")
+    with daemon:
+        yield daemon
+
+
 @pytest.fixture
 def ui_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """The session's reference host, or (kiosk_payments) a fresh one: a payment
     changes the estate, and a fresh journal restarts the kiosk's message counter."""
-    if request.node.get_closest_marker("kiosk_payments") is None:
+    if not _fresh_host(request):
         yield request.getfixturevalue("reference_host")
         return
     server = request.getfixturevalue("start_host")(tmp_path)
@@ -108,16 +130,21 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     marker = request.node.get_closest_marker("kiosk_settings")
     overrides = dict(marker.kwargs if marker else {})
     link = None
+    pcscd = None
     host_url = reference_host.url
-    if request.node.get_closest_marker("kiosk_payments") is not None:
+    if _fresh_host(request):
         from kiosk.config import load_kiosk_settings
         from kiosk.devices.sim.network import FaultyLink
 
         demo = load_kiosk_settings()
         link = FaultyLink("127.0.0.1", reference_host.port)
         host_url = link.url
+        wallet = {}
+        if request.node.get_closest_marker("kiosk_wallet") is not None:
+            pcscd = request.getfixturevalue("pcscd")      # one per session: pcsc-lite binds its socket once
+            wallet = {"wallet": demo.wallet}
         overrides = {"kiosk_id": demo.kiosk_id, "tmk": demo.tmk,
-                     "journal_path": str(tmp_path / "kiosk" / "journal.sqlite3"), **overrides}
+                     "journal_path": str(tmp_path / "kiosk" / "journal.sqlite3"), **wallet, **overrides}
     settings = kiosk_settings(host_url, **overrides)
     if not reference_host.running:
         reference_host.start()
@@ -136,8 +163,11 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     from kivy.lang.builder import Builder, BuilderBase
 
     from kiosk.bootstrap import build
-    from kiosk.screens.app import KioskApp
+    from kiosk.screens.app import CARD_SCREENS, KioskApp, screen_class
     from kiosk.tour import wait_started
+
+    for name in CARD_SCREENS:   # the app imports them lazily: register their widgets in Kivy's base Factory
+        screen_class(name)
 
     context = Context(init=False)
     context["Clock"] = ClockBase(async_lib="asyncio")
@@ -149,7 +179,9 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     Window.initialized = True
     Window.canvas.clear()
 
-    kiosk = build(settings)
+    kiosk = build(settings, pcscd=pcscd)
+    if kiosk.payments is not None:
+        kiosk.payments._first_backoff_s = 0.05   # tests wait on settling, not on back-off
     app = KioskApp(kiosk, controls=ServerControls(reference_host, link))
     run = asyncio.get_running_loop().create_task(app.async_run(async_lib="asyncio"))
     from kivy.clock import Clock

@@ -45,7 +45,10 @@ def label_problems(label: Label) -> list[str]:
 
 def layout_problems(root: Widget, area: Widget) -> list[str]:
     """Every visible Label's text fits its box; every visible widget lies inside
-    `area` (children of a ScrollView may scroll, so only their text is checked)."""
+    `area`, and inside the BoxLayout that places it (a box whose children need
+    more room than it has pushes them over its neighbours); children of a
+    ScrollView may scroll, so only their text is checked."""
+    from kivy.uix.boxlayout import BoxLayout
     from kivy.uix.label import Label
     from kivy.uix.scrollview import ScrollView
 
@@ -63,6 +66,14 @@ def layout_problems(root: Widget, area: Widget) -> list[str]:
                                 f"outside the kiosk area {ax:.0f},{ay:.0f} {area.width:.0f}x{area.height:.0f}")
         if isinstance(widget, Label):
             problems.extend(label_problems(widget))
+        if isinstance(widget, BoxLayout) and not in_scroll:
+            for child in widget.children:
+                if child.opacity == 0 or child.width <= 0 or child.height <= 0:
+                    continue
+                if (child.x < widget.x - SLACK or child.y < widget.y - SLACK
+                        or child.right > widget.right + SLACK or child.top > widget.top + SLACK):
+                    problems.append(f"{_name(child)} {child.width:.0f}x{child.height:.0f} sticks out of "
+                                    f"{_name(widget)} {widget.width:.0f}x{widget.height:.0f}")
         for child in widget.children:
             visit(child, in_scroll or isinstance(widget, ScrollView))
 

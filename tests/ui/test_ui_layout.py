@@ -108,3 +108,84 @@ async def test_payment_screens_fit(kiosk_app: Any, artifacts: Any, width: int, h
     problems += await check(app, "message-no-paper", artifacts)
     flow.screen = "idle"
     assert not problems, "\n".join(problems)
+
+
+# The card services screens (卡务), staged through the card flow's own properties
+# with a card of long figures and a full history (rendering only; test_ui_wallet.py
+# drives the real wallet service). The longest texts of each screen are used.
+def staged_card() -> Any:
+    from datetime import date, datetime, timedelta
+
+    from kiosk.cards.epurse_crypto import TxnType
+    from kiosk.domain.money import Money
+    from kiosk.services.wallet import CardView, HistoryLine
+
+    kinds = list(TxnType)
+    history = tuple(HistoryLine(datetime(2026, 11, 21, 18, 45) - timedelta(days=3 * i), kinds[i % len(kinds)],
+                                Money(99_999_99 if i == 0 else 1234_56 + i), "000000000001") for i in range(10))
+    return CardView("contact", "00002601000000000001", "欧阳娜娜", Money(49_999_99), Money(999_99),
+                    Money(50_000_00), Money(1_000_00), date(2036, 12, 31), history, resolved=("T1",))
+
+
+CARD_STATES: list[tuple[str, str, dict[str, Any]]] = [
+    ("card-insert", "card_insert", {"op": "pay", "amount_text": "¥12,345.67", "reading": True}),
+    ("card", "card", {"op": "view"}),
+    ("card-amount-load", "card_amount", {"op": "load", "wallet": "ED", "amount_typed": "123456.78",
+                                         "amount_note": "card.amount.over_room", "amount_note_amount": "¥1.00"}),
+    ("card-amount-unload", "card_amount", {"op": "unload", "wallet": "ED", "amount_typed": "",
+                                           "amount_note": "card.amount.bad", "amount_note_amount": ""}),
+    ("card-pin", "card_pin", {"op": "change_pin", "pin_stage": "new", "pin_digits": 4,
+                              "pin_note": "card.pin.mismatch"}),
+    ("card-pin-load", "card_pin", {"op": "load", "pin_stage": "card", "pin_digits": 2, "amount_text": "¥1,000.00",
+                                   "pin_note": "card.pin.wrong", "pin_tries": 2}),
+    ("card-wallet", "card_wallet", {"op": "pay", "amount_text": "¥12,345.67"}),
+    ("card-processing", "card_processing", {"op": "unload", "amount_text": "¥49,999.99"}),
+    ("card-result-approved", "card_result", {
+        "op": "load", "wallet": "ED", "amount_text": "¥1,000.00", "result_kind": "approved",
+        "result_title": "card.result.load.title", "result_body": "card.result.load", "result_action": "",
+        "result_wallet": "ED", "result_balance": "¥49,999.99", "masked_pan": "622202*********0017",
+        "reference": "W26112100001", "receipt_state": "not_printed"}),
+    ("card-result-declined", "card_result", {
+        "op": "load", "result_kind": "declined", "result_title": "card.result.declined.title",
+        "result_body": "decline.daily_limit", "result_action": "another_card", "result_wallet": "",
+        "result_balance": "", "masked_pan": "", "reference": "", "receipt_state": ""}),
+    ("card-result-unknown", "card_result", {
+        "op": "pay", "result_kind": "unknown", "result_title": "card.result.unknown.title",
+        "result_body": "card.result.unknown", "result_action": ""}),
+    ("card-tear", "card_tear", {"op": "load", "tear_tail": "0001", "tear_remaining": 58,
+                                "tear_note": "card.tear.not_same"}),
+]
+
+
+@pytest.mark.kiosk_wallet
+@pytest.mark.parametrize("width,height", RESOLUTIONS, ids=[f"{w}x{h}" for w, h in RESOLUTIONS])
+async def test_card_screens_fit(kiosk_app: Any, artifacts: Any, width: int, height: int) -> None:
+    from kiosk.domain.errors import CardBlacklisted
+    from kiosk.screens.flow import Message
+    from kiosk.screens.touch import frames
+
+    app = kiosk_app
+    await resize(app, width, height)
+    await lookup(app, BILL_HOUSE, "bill")               # the pay choice, and a bill for the wallet screen
+    problems = await check(app, "bill-pay-choice", artifacts)
+    flow, cards = app.flow, app.flow.cards
+    flow.purpose, flow.amount_text, flow.card_tail, flow.card_wallet = "load", "¥1,000.00", "0001", "ED"
+    flow.screen = "swipe"
+    await frames(3)
+    problems += await check(app, "card-swipe-load", artifacts)
+    cards.view = staged_card()
+    for name, screen, props in CARD_STATES:
+        for key, value in props.items():
+            setattr(cards, key, value)
+        flow.screen = screen
+        await frames(3)
+        problems += await check(app, name, artifacts)
+    lost = cards.message_for(CardBlacklisted("00002601000000000004"))
+    abandoned = Message("card.tear.abandoned.title", "card.tear.abandoned", tone="info")
+    for name, message in (("card-message-lost", lost), ("card-message-abandoned", abandoned)):
+        flow.show(message)
+        await frames(3)
+        problems += await check(app, name, artifacts)
+    problems += [f"{width}x{height} bench: {p}" for p in layout_problems(app.bench, app.bench)]
+    flow.screen = "idle"
+    assert not problems, "\n".join(problems)
