@@ -18,6 +18,7 @@ bench: setup
 	.venv/bin/python benchmarks/bench_bill_lookup.py
 	.venv/bin/python benchmarks/bench_kiosk_start.py
 	.venv/bin/python benchmarks/bench_pin_to_approved.py
+	.venv/bin/python benchmarks/bench_wallet_load.py
 	.venv/bin/python benchmarks/bench_payments.py
 
 clean:
