@@ -69,12 +69,15 @@ def reference_host(tmp_path_factory: pytest.TempPathFactory, start_host: Callabl
 
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One private pcscd (vpcd slots on 40200/40201) for the whole test session:
-    pcsc-lite reads its socket's path once per process, so every test that
-    talks PC/SC shares this one (docs/cards.md §4)."""
-    from kiosk.devices.sim.pcscd import PrivatePcscd
+    """One private pcscd for the whole test session, on the first free pair of
+    ports from 40200 (another test run may hold some): pcsc-lite reads its
+    socket's path once per process, so every test that talks PC/SC shares this
+    one (docs/cards.md §4) -- no folder of tests may start its own."""
+    from kiosk.devices.sim.pcscd import PrivatePcscd, listening_ports
 
-    daemon = PrivatePcscd(tmp_path_factory.mktemp("pcscd"), base_port=40200)
+    busy = listening_ports()
+    base = next(p for p in range(40200, 40600, 2) if p not in busy and p + 1 not in busy)
+    daemon = PrivatePcscd(tmp_path_factory.mktemp("pcscd"), base_port=base)
     if not daemon.private:
         pytest.skip("a private pcscd needs root (unshare -m); the system pcscd is not for tests")
     with daemon:

@@ -78,22 +78,6 @@ class ServerControls:
         await asyncio.to_thread(self.link.set_mode, mode)
 
 
-@pytest.fixture(scope="session")
-def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The UI tests' own private pcscd, on free ports: tests/conftest.py's sits on
-    fixed ports that a run of the card or payment tests in parallel may hold.
-    One per session all the same (pcsc-lite binds its socket once per process)."""
-    from kiosk.devices.sim.pcscd import PrivatePcscd, listening_ports
-
-    busy = listening_ports()
-    base = next(p for p in range(40300, 40500, 2) if p not in busy and p + 1 not in busy)
-    daemon = PrivatePcscd(tmp_path_factory.mktemp("pcscd-ui"), base_port=base)
-    if not daemon.private:
-        pytest.skip("a private pcscd needs root (unshare -m); the system pcscd is not for tests")
-    with daemon:
-        yield daemon
-
-
 @pytest.fixture
 def ui_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """The session's reference host, or (kiosk_payments) a fresh one: a payment
