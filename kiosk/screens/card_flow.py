@@ -194,9 +194,9 @@ class CardFlow(EventDispatcher):
         except (CardRemoved, CardFault) as exc:
             if gen == self._gen:
                 self.reading = False
-                if await self._present_in(reader):
+                # a card that left while it was read (or was on its way out): keep waiting
+                if await self._present_in(reader) and gen == self._gen:
                     self._fail(exc, "reading the card")
-                # else: the card left while it was read (or was on its way out): keep waiting
             return
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message
             if gen == self._gen:
@@ -562,7 +562,8 @@ class CardFlow(EventDispatcher):
             note = "card.tear.not_same"
         except (CardRemoved, CardFault, ReaderFault) as exc:
             log.info("tear: the card came back but could not be asked: %s", exc)
-            note = "card.tear.hold_still"
+            # still there: ask to hold it still; gone again (or the pull just seen late): say nothing
+            note = "card.tear.hold_still" if await self._present_in(reader) else ""
         except Exception:  # noqa: BLE001 - keep waiting: the timeout leaves it to the card centre
             log.exception("tear: resuming failed")
             note = "card.tear.hold_still"
