@@ -9,34 +9,35 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from paylib import GOOD, LOW_BALANCE, enter_pin, settled, swipe
+from wallet_helpers import (
+    CHEN_FULL,
+    LI,
+    LIU_LISTED,
+    WANG_BLOCKED,
+    ZHANG,
+    card,
+    insert,
+    remove,
+    type_card_pin,
+    world,
+)
 
-from paylib import GOOD, LOW_BALANCE, enter_pin, kiosk_settings, settled, swipe
-from kiosk.bootstrap import build
 from kiosk.cards.epurse_crypto import TxnType, Wallet
 from kiosk.devices.sim.network import LinkMode
-from kiosk.domain.errors import (CardBlacklisted, CardPinBlocked, CardPinWrong, HostUnavailable, OutcomeUnknown,
-                                 PaymentsSuspended, WalletInsufficient, WalletLimitExceeded)
+from kiosk.domain.errors import (
+    CardBlacklisted,
+    CardPinBlocked,
+    CardPinWrong,
+    HostUnavailable,
+    OutcomeUnknown,
+    PaymentsSuspended,
+    WalletInsufficient,
+    WalletLimitExceeded,
+)
 from kiosk.domain.money import Money
-from wallet_helpers import (CHEN_FULL, LI, LIU_LISTED, WANG_BLOCKED, ZHANG, card, insert, on_cards, remove,
-                            type_card_pin)
 
 HOUSE = "2-1-601"   # the current month only, in the demo estate
-
-
-@pytest.fixture
-async def wk(tmp_path, link, pcscd):
-    """A kiosk with the IC wallet, on the session's pcscd."""
-    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True), pcscd=pcscd)
-    kiosk.payments._first_backoff_s = 0.05
-    await kiosk.start()
-    yield kiosk
-    await kiosk.aclose()
-
-
-def world(host, kiosk) -> int:
-    """Every fen in the system: bank accounts, the cards, the property ledger."""
-    totals = host.totals()
-    return totals["bank_balances_fen"] + on_cards(kiosk) + totals["ledger_fen"] + totals["wallet_ledger_fen"]
 
 
 async def bank_card(kiosk, demo=GOOD, pin=None):

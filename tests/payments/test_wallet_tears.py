@@ -12,13 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from paylib import GOOD, enter_pin, settled, swipe
+from wallet_helpers import LI, ZHANG, card, insert, remove, world
 
-from paylib import GOOD, enter_pin, kiosk_settings, settled, swipe
-from kiosk.bootstrap import build
 from kiosk.cards.epurse_crypto import Wallet
 from kiosk.domain.errors import CardFault, CardRemoved, CardTorn, NotTheSameCard
 from kiosk.domain.money import Money
-from wallet_helpers import LI, ZHANG, card, insert, on_cards, remove
 
 HOUSE = "2-1-601"
 AMOUNT = Money(10_000)
@@ -39,20 +38,6 @@ FLOWS = [
     Flow("purchase_ed", ZHANG.serial, 5, 0),           # select, app info, verify, init, debit
 ]
 CASES = [(f, i, v) for f in FLOWS for i in range(f.apdus) for v in ("before", "after")]
-
-
-@pytest.fixture
-async def wk(tmp_path, link, pcscd):
-    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True), pcscd=pcscd)
-    kiosk.payments._first_backoff_s = 0.05
-    await kiosk.start()
-    yield kiosk
-    await kiosk.aclose()
-
-
-def world(host, kiosk) -> int:
-    totals = host.totals()
-    return totals["bank_balances_fen"] + on_cards(kiosk) + totals["ledger_fen"] + totals["wallet_ledger_fen"]
 
 
 async def run_flow(kiosk, flow: Flow) -> Callable[[], Awaitable[object]]:

@@ -47,6 +47,12 @@ async def remove(kiosk: Kiosk, reader: str = "contact") -> None:
     await until(lambda: not kiosk.wallet.card_present(reader), what=f"pcscd to see {reader} empty")
 
 
+def world(host, kiosk: Kiosk) -> int:   # type: ignore[no-untyped-def]
+    """Every fen in the system: bank accounts, what the cards hold, the property ledger."""
+    totals = host.totals()
+    return totals["bank_balances_fen"] + on_cards(kiosk) + totals["ledger_fen"] + totals["wallet_ledger_fen"]
+
+
 def on_cards(kiosk: Kiosk) -> int:
     """Fen on every card of the bench's wallet: what the cards themselves hold."""
     assert kiosk.sims is not None
