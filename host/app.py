@@ -17,6 +17,7 @@ from host.bank.api import bank_routes
 from host.cards.api import card_routes
 from host.billing import UnknownHouse, household_bill
 from host.config import HostSettings
+from host.console.mount import management_routes
 from kiosk.domain.errors import BadHouseNumber
 
 
@@ -67,6 +68,7 @@ def create_app(settings: HostSettings, engine: Engine, *,
             Route("/api/v1/households/{house_no}/bill", bill, methods=["GET"]),
             *bank_routes(settings, engine, today),   # payments, keys, journal (docs/payments.md)
             *card_routes(settings, engine, today),   # IC wallet card centre (docs/cards.md §5)
+            *management_routes(settings, engine, today),   # heartbeats + staff console (docs/console.md)
         ],
         exception_handlers={500: server_error},
     )

@@ -68,16 +68,19 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
             raise _Stopped
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        app = create_app(settings, engine)
         try:
             # timeout_graceful_shutdown: open console pages hold event streams that never
             # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
-            uvicorn.run(create_app(settings, engine), host=settings.listen_host, port=listen_port,
+            uvicorn.run(app, host=settings.listen_host, port=listen_port,
                         log_level="info", lifespan="off", timeout_graceful_shutdown=3)
         except _Stopped:
             pass
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            from host.console.mount import console_of
+            console_of(app).fleet.flush_blocking()   # the fleet's last seconds of state, written down
         return 0
     return _guarded(run)
 

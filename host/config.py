@@ -3,7 +3,7 @@ file names the file, the dotted key and the reason (ConfigError)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,8 +50,8 @@ class HostSettings:
     kiosks: tuple[tuple[str, bytes], ...] = ()   # (kiosk id, terminal master key): the fleet
     # The card centre's issuer master keys ([card_centre]); None: no card centre on this host.
     issuer_keys: PurseKeys | None = None     # its repr never shows the keys
-    fleet: FleetSettings = FleetSettings()          # [fleet]: heartbeats, offline detection (docs/console.md)
-    console: ConsoleSettings = ConsoleSettings()    # [console]: staff sessions, lockout
+    fleet: FleetSettings = field(default_factory=FleetSettings)        # [fleet]: heartbeats (docs/console.md)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)  # [console]: staff sessions, lockout
     source: str = ""
 
     def tmk(self, kiosk_id: str) -> bytes | None:

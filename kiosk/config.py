@@ -146,6 +146,13 @@ DEVICE_PARAMS = {  # name -> type, for every kind of that device
 
 
 @dataclass(frozen=True)
+class FleetSettings:
+    """[fleet]: remote monitoring (docs/console.md)."""
+
+    heartbeat_interval_s: float = 15.0   # the host declares the kiosk offline after 3 missed
+
+
+@dataclass(frozen=True)
 class WalletSettings:
     """The IC wallet (docs/cards.md): this terminal's 6-byte id on the card and
     the load limits shown to card holders."""
@@ -169,6 +176,7 @@ class KioskSettings:
     journal_path: str = "var/kiosk/journal.sqlite3"
     devices: dict[str, DeviceSettings] = field(default_factory=dict)
     wallet: WalletSettings | None = None   # None: no [wallet] section, no IC card services
+    fleet: FleetSettings = field(default_factory=FleetSettings)
     source: str = ""
 
     def device(self, name: str) -> DeviceSettings:
@@ -183,6 +191,7 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
     security = root.section("security")
     journal = root.section("journal")
     wallet = root.section("wallet")
+    fleet = root.section("fleet")
     devices_section = root.section("devices")
     devices: dict[str, DeviceSettings] = {}
     device_sections = []
@@ -216,9 +225,11 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
         journal_path=str(_resolve(journal.get("path", str, "var/kiosk/journal.sqlite3"))),
         devices=devices,
         wallet=_wallet(wallet) if "wallet" in root.data else None,
+        fleet=FleetSettings(heartbeat_interval_s=fleet.get(
+            "heartbeat_interval_s", float, 15.0, check=lambda v: None if 1 <= v <= 3600 else "must be 1..3600 seconds")),
         source=str(path),
     )
-    for section in (kiosk, display, host, security, journal, wallet, devices_section, *device_sections, root):
+    for section in (kiosk, display, host, security, journal, wallet, fleet, devices_section, *device_sections, root):
         section.reject_unknown()
     return settings
 

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libgl1-mesa-dri libegl1 libgl1  # Mesa OpenGL for Kivy under Xvfb
   libmtdev1                       # Kivy's multitouch input (loaded even when unused)
   fonts-wqy-microhei              # Simplified Chinese font: no glyph renders as a box
+  chromium                        # headless browser for the console's browser tests (Playwright drives it)
   pcscd vsmartcard-vpcd           # PC/SC daemon + virtual readers for simulated cards
   libpcsclite-dev swig            # to build pyscard
   python3-venv python3-dev gcc

@@ -181,3 +181,40 @@ class Journal:
     def _entry(row: tuple[Any, ...]) -> JournalEntry:
         txn_id, kind, house_no, amount, masked, state, detail, created, updated = row
         return JournalEntry(txn_id, kind, house_no, amount, masked, state, json.loads(detail), created, updated)
+
+    # --- fleet reporting (read-only) ------------------------------------------------
+    # What the heartbeat carries (kiosk/services/fleet.py, docs/console.md). Bill
+    # payments and wallet transactions alike: approved/completed is money taken,
+    # reversing/cancelling is money in doubt being undone.
+    _DONE, _UNDONE, _UNDOING = ("approved", "completed"), ("reversed", "cancelled"), ("reversing", "cancelling")
+    _UNDER_WAY = ("reversing", "cancelling", "authorised", "torn", "card_done", "confirming", "left_pending")
+
+    def day_figures(self, day: str) -> dict[str, Any]:
+        """Transactions started on `day` (YYYY-MM-DD, kiosk local time) that
+        reached the host; `approved_fen` is the day's takings."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state, COUNT(*), COALESCE(SUM(amount_fen), 0) FROM txns"
+                " WHERE created_at >= ? AND created_at < ? GROUP BY state", (day, day + "T99")).fetchall()
+
+        def total(states: tuple[str, ...]) -> tuple[int, int]:
+            picked = [(n, fen) for state, n, fen in rows if state in states]
+            return sum(n for n, _ in picked), sum(fen for _, fen in picked)
+        (done, done_fen), (undone, undone_fen) = total(self._DONE), total(self._UNDONE)
+        declined, _ = total(("declined",))
+        under_way, _ = total(self._UNDER_WAY)
+        return {"day": day, "count": done + undone + declined + under_way, "approved_count": done,
+                "approved_fen": done_fen, "declined_count": declined, "reversed_count": undone,
+                "reversed_fen": undone_fen}
+
+    def backlog_figures(self, now: datetime) -> dict[str, Any]:
+        """Money in doubt being undone (reversals, wallet cancels) and how long the
+        oldest has waited; results not yet delivered (backup copies, wallet confirms)."""
+        marks = ",".join("?" * len(self._UNDOING))
+        with self._lock:
+            reversals, oldest = self._db.execute(
+                f"SELECT COUNT(*), MIN(updated_at) FROM txns WHERE state IN ({marks})", self._UNDOING).fetchone()
+            (confirming,) = self._db.execute("SELECT COUNT(*) FROM txns WHERE state = 'confirming'").fetchone()
+            (backups,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL").fetchone()
+        age = None if oldest is None else max(0, int((now - datetime.fromisoformat(oldest)).total_seconds()))
+        return {"reversals": reversals, "backups": backups + confirming, "oldest_reversal_age_s": age}

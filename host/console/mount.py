@@ -1,0 +1,34 @@
+"""Puts remote monitoring into the host app: the kiosks' heartbeat endpoint
+(/api/v1/fleet/heartbeat) and the staff console (/console/), sharing one Fleet."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Mount
+
+from host.config import HostSettings
+from host.console.pages import console_routes
+from host.console.tables import create_console_tables
+from host.console.web import PREFIX, Console, SecurityHeaders
+from host.fleet.api import fleet_routes
+from host.fleet.service import Fleet
+
+
+def management_routes(settings: HostSettings, engine: Engine, today: Callable[[], date]) -> list[BaseRoute]:
+    fleet = Fleet(settings, engine)
+    create_console_tables(engine)
+    console = Console(settings, engine, fleet, today=today)
+    app = Starlette(routes=console_routes(console))
+    app.state.console = console
+    return [*fleet_routes(fleet), Mount(PREFIX, app=SecurityHeaders(app), name="console")]
+
+
+def console_of(app: Starlette) -> Console:
+    """The Console (and through it the Fleet) of a host app built by host.app.create_app."""
+    for route in app.routes:
+        if isinstance(route, Mount) and route.name == "console":
+            return route.app.app.state.console   # type: ignore[attr-defined,no-any-return]
+    raise LookupError("this app has no console")

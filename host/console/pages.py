@@ -1,0 +1,396 @@
+"""The console's pages and forms (docs/console.md lists the URLs and roles)."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from host.console import i18n
+from host.console.accounts import DEMO_ACCOUNTS, AccountError
+from host.console.audit import ACTIONS
+from host.console.fleet_view import FILTERS, alert_view
+from host.console.kiosk_view import (
+    batch_progress,
+    command_view,
+    history_lines,
+    kiosk_panel,
+    recent_commands,
+)
+from host.console.live import event_stream
+from host.console.reconciliation import recent_days, reconcile
+from host.console.sessions import COOKIE
+from host.console.tables import ROLES
+from host.console.transactions import (
+    STATUSES,
+    TxnQuery,
+    day_totals,
+    rows_csv,
+    search,
+    totals,
+    totals_csv,
+)
+from host.console.web import (
+    LANG_COOKIE,
+    LOGIN_COOKIE,
+    PREFIX,
+    Console,
+    Forbidden,
+    Staff,
+    guarded,
+    new_login_token,
+    read_form,
+    safe_next,
+    same_origin,
+    wants_json,
+)
+from host.fleet.model import COMMANDS
+
+STATIC = Path(__file__).parent / "static"
+MESSAGES = ("cmd.sent", "cmd.sent_all", "users.added", "users.unlocked")   # ?msg= keys a page may show
+
+
+def _day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise Forbidden("txn.bad_day") from None
+    if len(text) != 10:
+        raise Forbidden("txn.bad_day")
+    return day
+
+
+def _cookie_args(console: Console) -> dict[str, Any]:
+    return {"httponly": True, "samesite": "strict", "secure": console.settings.console.secure_cookies,
+            "path": PREFIX}
+
+
+def console_routes(console: Console) -> list[BaseRoute]:
+    fleet = console.fleet
+
+    # --- sign in / out, language ------------------------------------------------
+    demo_checked: list[bool] = []
+
+    async def demo_accounts() -> None:
+        """DEMO ONLY ([console] demo_accounts): created when the sign-in page is first
+        shown, not at start - three scrypt hashes take ~2 s, and most hosts built
+        from the demo config (tests, benchmarks) never show the console."""
+        if console.settings.console.demo_accounts and not demo_checked:
+            demo_checked.append(True)
+            await console.in_thread(console.accounts.ensure_demo_accounts)
+
+    async def login_form(request: Request) -> Response:
+        await demo_accounts()
+        staff = await console.staff(request)
+        if staff is not None:
+            return RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+        return _login_page(request, 200, "login.expired" if request.query_params.get("expired") else "")
+
+    def _login_page(request: Request, status: int, message: str, **values: Any) -> Response:
+        token = new_login_token()
+        response = console.render("login.html", request, status, login_token=token, message=message,
+                                  values=values, next=safe_next(request.query_params.get("next")),
+                                  demo=DEMO_ACCOUNTS if console.settings.console.demo_accounts else ())
+        response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **_cookie_args(console))
+        return response
+
+    async def login(request: Request) -> Response:
+        await demo_accounts()
+        form = await read_form(request)
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or form.get("login_token") != expected or not same_origin(request):
+            return console.error(request, None, 403, "error.csrf")
+        username, password = form.get("username", "")[:64], form.get("password", "")[:200]
+        result = await console.in_thread(console.accounts.sign_in, username, password)
+        ip = console.ip(request)
+        if result.outcome != "ok" or result.user is None:
+            await console.in_thread(console.audit.record, "sign_in_failed", username=username, ip=ip,
+                                detail={"outcome": result.outcome})
+            if result.outcome == "locked":
+                return _login_page(request, 401, "login.locked", until=i18n.full_time(result.locked_until))
+            return _login_page(request, 401, "login.disabled" if result.outcome == "disabled" else "login.wrong")
+        token, _ = await console.in_thread(console.sessions.create, result.user.id, ip)
+        await console.in_thread(console.audit.record, "sign_in", username=result.user.username, role=result.user.role,
+                            ip=ip)
+        response = RedirectResponse(safe_next(form.get("next")), status_code=303)
+        response.set_cookie(COOKIE, token, max_age=console.settings.console.session_max_hours * 3600,
+                            **_cookie_args(console))
+        response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
+        return response
+
+    @guarded(console)
+    async def logout(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        await console.in_thread(console.sessions.end, request.cookies.get(COOKIE, ""))
+        await console.in_thread(console.audit.record, "sign_out", username=staff.user.username, role=staff.user.role,
+                            ip=staff.ip)
+        response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+        response.delete_cookie(COOKIE, path=PREFIX)
+        return response
+
+    async def set_lang(request: Request) -> Response:
+        lang = request.path_params["lang"]
+        response = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+        if lang in i18n.LANGS:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", path=PREFIX)
+        return response
+
+    # --- fleet ---------------------------------------------------------------------
+    def _fleet_context(request: Request) -> dict[str, Any]:
+        lang, t, now = console.lang(request), i18n.translator(console.lang(request)), time.time()
+        filter_ = request.query_params.get("filter", "all")
+        filter_ = filter_ if filter_ in FILTERS else "all"
+        try:
+            page_no = int(request.query_params.get("page", "1"))
+        except ValueError:
+            page_no = 1
+        search_text = request.query_params.get("q", "")[:32]
+        page = console.fleet_index.page(console.row_renderer(request), t, lang, now, console.today(),
+                                        filter_=filter_, search=search_text, page=page_no)
+        return {"page": page, "filter": filter_, "filters": FILTERS, "q": search_text,
+                "summary": console.fleet_index.summary(console.today()),
+                "alerts": [alert_view(a, t, now) for a in fleet.registry.active_alerts()[:50]],
+                "commands": COMMANDS, "fleet_size": len(fleet.kiosk_ids)}
+
+    @guarded(console)
+    async def fleet_home(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        fleet.ensure_running()
+        msg = request.query_params.get("msg", "")
+        return console.render("fleet.html", request, staff=staff, msg=msg if msg in MESSAGES else "",
+                              msg_n=request.query_params.get("n", ""), **_fleet_context(request))
+
+    @guarded(console)
+    async def fleet_table(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        return HTMLResponse(console.render_text("_fleet_table.html", request, staff=staff, **_fleet_context(request)))
+
+    # --- one kiosk -----------------------------------------------------------------
+    def _kiosk_or_404(request: Request) -> str | None:
+        kiosk_id = request.path_params["kiosk_id"]
+        return kiosk_id if kiosk_id in fleet.registry.records else None
+
+    def _panel(request: Request, kiosk_id: str) -> Any:
+        lang = console.lang(request)
+        return kiosk_panel(fleet.registry.records[kiosk_id], i18n.translator(lang), lang, time.time(),
+                           console.today())
+
+    @guarded(console)
+    async def kiosk_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        fleet.ensure_running()
+        kiosk_id = _kiosk_or_404(request)
+        if kiosk_id is None:
+            return console.error(request, staff, 404, "error.not_found")
+        lang, now = console.lang(request), time.time()
+        t = i18n.translator(lang)
+        events = fleet.registry.pending_history(kiosk_id)[::-1] + await console.db(fleet.store.history, kiosk_id)
+        commands = await console.db(recent_commands, console.engine, fleet, kiosk_id=kiosk_id, limit=20)
+        txns, _ = await console.in_thread(search, console.engine, TxnQuery(kiosk_id=kiosk_id, limit=20))  # may scan
+        msg = request.query_params.get("msg", "")
+        return console.render("kiosk.html", request, staff=staff, kiosk_id=kiosk_id, panel=_panel(request, kiosk_id),
+                              history=history_lines(events[:100], t, lang, now),
+                              commands=[command_view(c, t, now) for c in commands], command_names=COMMANDS,
+                              txns=txns, msg=msg if msg in MESSAGES else "")
+
+    @guarded(console)
+    async def kiosk_panel_fragment(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        kiosk_id = _kiosk_or_404(request)
+        if kiosk_id is None:
+            return console.error(request, staff, 404, "error.not_found")
+        return HTMLResponse(console.render_text("_kiosk_panel.html", request, staff=staff,
+                                                panel=_panel(request, kiosk_id), kiosk_id=kiosk_id))
+
+    # --- commands ------------------------------------------------------------------
+    async def _send(request: Request, staff: Staff, kiosk_ids: list[str], name: str) -> list[Any]:
+        if name not in COMMANDS:
+            raise Forbidden("error.bad_input")
+        commands = await fleet.send(kiosk_ids, name, {}, staff.user.username)
+        target = kiosk_ids[0] if len(kiosk_ids) == 1 else f"all ({len(kiosk_ids)} kiosks)"
+        await console.in_thread(console.audit.record, "command_sent", username=staff.user.username,
+                            role=staff.user.role, target=target, ip=staff.ip,
+                            detail={"command": name, "ids": [c.id for c in commands][:5],
+                                    "count": len(commands), "batch": commands[0].batch if commands else None})
+        return commands
+
+    @guarded(console, "operator")
+    async def kiosk_command(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        kiosk_id = _kiosk_or_404(request)
+        if kiosk_id is None:
+            return console.error(request, staff, 404, "error.not_found")
+        commands = await _send(request, staff, [kiosk_id], form.get("command", ""))
+        if wants_json(request):
+            return JSONResponse({"commands": [{"id": c.id, "kiosk_id": c.kiosk_id, "name": c.name,
+                                               "status": c.status} for c in commands]})
+        return RedirectResponse(f"{PREFIX}/kiosks/{kiosk_id}?msg=cmd.sent", status_code=303)
+
+    @guarded(console, "operator")
+    async def fleet_command(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        commands = await _send(request, staff, list(fleet.kiosk_ids), form.get("command", ""))
+        batch = commands[0].batch if commands else ""
+        if wants_json(request):
+            return JSONResponse({"batch": batch, "count": len(commands)})
+        return RedirectResponse(f"{PREFIX}/commands?{urlencode({'batch': batch or '', 'msg': 'cmd.sent_all', 'n': len(commands)})}",
+                                status_code=303)
+
+    @guarded(console)
+    async def commands_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        fleet.ensure_running()
+        lang, now = console.lang(request), time.time()
+        t = i18n.translator(lang)
+        batch = request.query_params.get("batch", "")[:32]
+        commands = await console.db(recent_commands, console.engine, fleet, batch=batch, limit=200)
+        progress = await console.db(batch_progress, console.engine, batch) if batch else None
+        msg = request.query_params.get("msg", "")
+        return console.render("commands.html", request, staff=staff, batch=batch, progress=progress,
+                              commands=[command_view(c, t, now) for c in commands],
+                              msg=msg if msg in MESSAGES else "", msg_n=request.query_params.get("n", ""))
+
+    # --- transactions --------------------------------------------------------------
+    def _txn_query(request: Request) -> TxnQuery:
+        p = request.query_params
+        today = console.today()
+        day_from = _day(p.get("from")) if "from" in p else today
+        day_to = _day(p.get("to")) if "to" in p else today
+        status = p.get("status", "")
+        return TxnQuery(day_from=day_from, day_to=day_to, house_no=p.get("house", "")[:16].strip(),
+                        card=p.get("card", "")[:24], kiosk_id=p.get("kiosk", "")[:32],
+                        status=status if status in STATUSES else "")
+
+    @guarded(console)
+    async def transactions_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        try:
+            query = _txn_query(request)
+        except Forbidden as exc:
+            return console.error(request, staff, 400, "error.bad_input",
+                                 detail=i18n.translator(console.lang(request))(exc.key))
+        rows, truncated = await run(search, console.engine, query)
+        _, overall = totals(rows)
+        return console.render("transactions.html", request, staff=staff, q=query, rows=rows, truncated=truncated,
+                              overall=overall, statuses=STATUSES, kiosk_ids=fleet.kiosk_ids,
+                              export_query=request.url.query)
+
+    async def run(fn: Any, *args: Any) -> Any:
+        return await console.in_thread(fn, *args)    # searches scan
+
+    @guarded(console)
+    async def transactions_csv(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        try:
+            query = _txn_query(request)
+        except Forbidden:
+            return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
+        rows, _ = await run(search, console.engine, dataclasses.replace(query, limit=100_000))
+        await console.in_thread(console.audit.record, "export", username=staff.user.username, role=staff.user.role,
+                            target="transactions.csv", ip=staff.ip,
+                            detail={"query": request.url.query, "rows": len(rows)})
+        name = f"transactions-{query.day_from or 'all'}-{query.day_to or 'all'}.csv"
+        return Response(rows_csv(rows), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @guarded(console)
+    async def day_totals_csv(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        try:
+            day = _day(request.query_params.get("day")) or console.today()
+        except Forbidden:
+            return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
+        per_kiosk, overall = await run(day_totals, console.engine, day)
+        await console.in_thread(console.audit.record, "export", username=staff.user.username, role=staff.user.role,
+                            target="day-totals.csv", ip=staff.ip, detail={"day": day.isoformat()})
+        return Response(totals_csv(day, per_kiosk, overall), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="day-totals-{day}.csv"'})
+
+    # --- reconciliation --------------------------------------------------------------
+    @guarded(console)
+    async def reconciliation_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        try:
+            day = _day(request.query_params.get("day")) or console.today()
+        except Forbidden:
+            return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
+        result = await run(reconcile, console.engine, day)
+        days = await run(recent_days, console.engine, console.today())
+        return console.render("reconciliation.html", request, staff=staff, rec=result, days=days)
+
+    # --- admin -----------------------------------------------------------------------
+    @guarded(console, "admin")
+    async def audit_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        action = request.query_params.get("action", "")
+        action = action if action in ACTIONS else ""
+        try:
+            page_no = max(1, int(request.query_params.get("page", "1")))
+        except ValueError:
+            page_no = 1
+        entries, total = await console.db(console.audit.page, action=action, limit=100, offset=(page_no - 1) * 100)
+        return console.render("audit.html", request, staff=staff, entries=entries, total=total, action=action,
+                              actions=ACTIONS, page_no=page_no, pages=max(1, -(-total // 100)))
+
+    @guarded(console, "admin")
+    async def users_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        return await _users(request, staff)
+
+    async def _users(request: Request, staff: Staff, status: int = 200, error: str = "",
+                     form: dict[str, str] | None = None) -> Response:
+        users = await console.db(console.accounts.all)
+        msg = request.query_params.get("msg", "")
+        return console.render("users.html", request, status, staff=staff, users=users, roles=ROLES, error=error,
+                              form=form or {}, now=time.time(), msg=msg if msg in MESSAGES else "",
+                              msg_name=request.query_params.get("name", "")[:64])
+
+    @guarded(console, "admin")
+    async def add_user(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        try:
+            user = await console.in_thread(console.accounts.add, form.get("username", ""), form.get("password", ""),
+                                       form.get("role", ""), display_name=form.get("display_name", ""),
+                                       by=staff.user.username)
+        except AccountError as exc:
+            return await _users(request, staff, 400, str(exc), {k: v for k, v in form.items() if k != "password"})
+        await console.in_thread(console.audit.record, "user_added", username=staff.user.username, role=staff.user.role,
+                            target=user.username, ip=staff.ip, detail={"role": user.role})
+        return RedirectResponse(f"{PREFIX}/users?{urlencode({'msg': 'users.added', 'name': user.username})}",
+                                status_code=303)
+
+    @guarded(console, "admin")
+    async def unlock_user(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        name = request.path_params["username"]
+        try:
+            await console.in_thread(console.accounts.unlock, name)
+        except AccountError:
+            return console.error(request, staff, 404, "error.not_found")
+        await console.in_thread(console.audit.record, "user_changed", username=staff.user.username, role=staff.user.role,
+                            target=name, ip=staff.ip, detail={"change": "unlocked"})
+        return RedirectResponse(f"{PREFIX}/users?{urlencode({'msg': 'users.unlocked', 'name': name})}",
+                                status_code=303)
+
+    # --- live -------------------------------------------------------------------------
+    @guarded(console)
+    async def events(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        fleet.ensure_running()
+        return event_stream(console, request, staff)
+
+    return [
+        Route("/", fleet_home, methods=["GET"]),
+        Route("/fleet/table", fleet_table, methods=["GET"]),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/lang/{lang}", set_lang, methods=["GET"]),
+        Route("/kiosks/{kiosk_id}", kiosk_page, methods=["GET"]),
+        Route("/kiosks/{kiosk_id}/panel", kiosk_panel_fragment, methods=["GET"]),
+        Route("/kiosks/{kiosk_id}/commands", kiosk_command, methods=["POST"]),
+        Route("/commands", commands_page, methods=["GET"]),
+        Route("/commands", fleet_command, methods=["POST"]),
+        Route("/transactions", transactions_page, methods=["GET"]),
+        Route("/transactions.csv", transactions_csv, methods=["GET"]),
+        Route("/day-totals.csv", day_totals_csv, methods=["GET"]),
+        Route("/reconciliation", reconciliation_page, methods=["GET"]),
+        Route("/audit", audit_page, methods=["GET"]),
+        Route("/users", users_page, methods=["GET"]),
+        Route("/users", add_user, methods=["POST"]),
+        Route("/users/{username}/unlock", unlock_user, methods=["POST"]),
+        Route("/events", events, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]

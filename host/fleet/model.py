@@ -1,0 +1,179 @@
+"""What a heartbeat says, validated into typed values. A kiosk is trusted to be
+itself (its MAC verified), not to send well-formed data: every field is checked
+and bounded before it reaches the console."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+DEVICE_STATES = ("ok", "fault", "paper_near_end", "paper_out", "unknown")
+COMMANDS = ("out_of_service", "in_service", "reload_config", "upload_journal", "print_test", "restart_app")
+ACK_STATUSES = ("done", "failed", "unsupported")
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
+_SCREEN = re.compile(r"^[A-Za-z0-9_.-]{0,40}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_DEVICES = 12
+MAX_ACKS = 50
+
+
+class BadHeartbeat(ValueError):
+    """400 bad_request: the MAC verified but the report is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    state: str
+    reason: str = ""
+
+    @property
+    def faulty(self) -> bool:
+        return self.state == "fault"
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    day: str = ""
+    count: int = 0               # payments attempted (approved + declined + reversed)
+    approved_count: int = 0
+    approved_fen: int = 0        # takings
+    declined_count: int = 0
+    reversed_count: int = 0
+    reversed_fen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    reversals: int = 0
+    backups: int = 0
+    oldest_reversal_age_s: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KioskStatus:
+    app_version: str = ""
+    uptime_s: int = 0
+    screen: str = ""
+    out_of_service: bool = False
+    in_transaction: bool = False
+    devices: dict[str, DeviceState] = field(default_factory=dict)
+    today: DayFigures = field(default_factory=DayFigures)
+    backlog: Backlog = field(default_factory=Backlog)
+    last_error: str = ""
+    last_error_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form. Written out by hand: dataclasses.asdict is ~10x slower,
+        and the periodic flush serialises every kiosk that reported."""
+        t, b = self.today, self.backlog
+        return {"app_version": self.app_version, "uptime_s": self.uptime_s, "screen": self.screen,
+                "out_of_service": self.out_of_service, "in_transaction": self.in_transaction,
+                "devices": {name: {"state": d.state, "reason": d.reason} for name, d in self.devices.items()},
+                "today": {"day": t.day, "count": t.count, "approved_count": t.approved_count,
+                          "approved_fen": t.approved_fen, "declined_count": t.declined_count,
+                          "reversed_count": t.reversed_count, "reversed_fen": t.reversed_fen},
+                "backlog": {"reversals": b.reversals, "backups": b.backups,
+                            "oldest_reversal_age_s": b.oldest_reversal_age_s},
+                "last_error": self.last_error, "last_error_at": self.last_error_at}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> KioskStatus:
+        """The stored form (to_json) back; trusted, it was validated when received."""
+        return cls(**{**data, "devices": {k: DeviceState(**v) for k, v in data.get("devices", {}).items()},
+                      "today": DayFigures(**data.get("today", {})), "backlog": Backlog(**data.get("backlog", {}))})
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    command_id: int
+    status: str
+    result: str
+
+
+def _text(value: Any, name: str, max_len: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > max_len:
+        raise BadHeartbeat(f"{name} must be a string of at most {max_len} characters")
+    return value
+
+
+def _int(value: Any, name: str, *, optional: bool = False) -> int:
+    if value is None and optional:
+        return None  # type: ignore[return-value]
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2 ** 53:
+        raise BadHeartbeat(f"{name} must be a non-negative integer")
+    return value
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadHeartbeat(f"{name} must be an object")
+    return value
+
+
+def parse_status(raw: Any) -> KioskStatus:
+    data = _object(raw, "status")
+    devices: dict[str, DeviceState] = {}
+    raw_devices = _object(data.get("devices"), "status.devices")
+    if len(raw_devices) > MAX_DEVICES:
+        raise BadHeartbeat(f"at most {MAX_DEVICES} devices")
+    for name, value in raw_devices.items():
+        if not _NAME.match(name):
+            raise BadHeartbeat(f"device name {name!r} must be lower-case letters, digits and _")
+        entry = _object(value, f"status.devices.{name}")
+        state = entry.get("state")
+        if state not in DEVICE_STATES:
+            raise BadHeartbeat(f"status.devices.{name}.state must be one of {', '.join(DEVICE_STATES)}")
+        devices[name] = DeviceState(state, _text(entry.get("reason"), f"status.devices.{name}.reason", 200))
+    today = _object(data.get("today"), "status.today")
+    day = _text(today.get("day"), "status.today.day", 10)
+    if day and not _DAY.match(day):
+        raise BadHeartbeat("status.today.day must be YYYY-MM-DD")
+    figures = DayFigures(day, *(_int(today.get(k, 0), f"status.today.{k}") for k in
+                                ("count", "approved_count", "approved_fen", "declined_count",
+                                 "reversed_count", "reversed_fen")))
+    backlog_raw = _object(data.get("backlog"), "status.backlog")
+    backlog = Backlog(_int(backlog_raw.get("reversals", 0), "status.backlog.reversals"),
+                      _int(backlog_raw.get("backups", 0), "status.backlog.backups"),
+                      _int(backlog_raw.get("oldest_reversal_age_s"), "status.backlog.oldest_reversal_age_s",
+                           optional=True))
+    error = _object(data.get("last_error"), "status.last_error")
+    screen = _text(data.get("screen"), "status.screen", 40)
+    if not _SCREEN.match(screen):
+        raise BadHeartbeat("status.screen must be a screen name")
+    for flag in ("out_of_service", "in_transaction"):
+        if not isinstance(data.get(flag, False), bool):
+            raise BadHeartbeat(f"status.{flag} must be true or false")
+    return KioskStatus(
+        app_version=_text(data.get("app_version"), "status.app_version", 32),
+        uptime_s=_int(data.get("uptime_s", 0), "status.uptime_s"),
+        screen=screen, out_of_service=bool(data.get("out_of_service", False)),
+        in_transaction=bool(data.get("in_transaction", False)), devices=devices, today=figures, backlog=backlog,
+        last_error=_text(error.get("message"), "status.last_error.message", 300),
+        last_error_at=_text(error.get("at"), "status.last_error.at", 32))
+
+
+def parse_acks(raw: Any) -> list[Ack]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_ACKS:
+        raise BadHeartbeat(f"acks must be a list of at most {MAX_ACKS}")
+    acks = []
+    for i, item in enumerate(raw):
+        entry = _object(item, f"acks[{i}]")
+        status = entry.get("status")
+        if status not in ACK_STATUSES:
+            raise BadHeartbeat(f"acks[{i}].status must be one of {', '.join(ACK_STATUSES)}")
+        acks.append(Ack(_int(entry.get("id"), f"acks[{i}].id"), status,
+                        _text(entry.get("result"), f"acks[{i}].result", 300)))
+    return acks
+
+
+def parse_interval(raw: Any) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not 0.1 <= raw <= 3600:
+        raise BadHeartbeat("interval_s must be a number of seconds, 0.1..3600")
+    return float(raw)

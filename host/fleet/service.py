@@ -1,0 +1,174 @@
+"""The fleet as one object: heartbeats in, commands out, offline detection,
+alerts, and the background pass that sweeps and writes things down.
+
+Everything here runs on the server's event loop (heartbeats are in-memory
+work, ~0.2 ms each); the database is touched in worker threads only for what
+is rare (a kiosk's key after a sign-on, command results, staff commands) or
+batched (the periodic flush)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from host.bank.security import Reply, encode, mac_ok
+from host.config import HostSettings
+from host.fleet.clock import Clock, SystemClock
+from host.fleet.commands import Command, CommandBook
+from host.fleet.events import EventBus
+from host.fleet.keys import KeyCache
+from host.fleet.model import BadHeartbeat, parse_acks, parse_interval, parse_status
+from host.fleet.registry import FleetRegistry
+from host.fleet.settings import FleetSettings
+from host.fleet.store import FleetStore, KioskSnapshot
+from kiosk.cards.crypto import mac_x919
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+MAX_BODY = 64 * 1024
+
+
+def _reply(status: int, body: dict[str, Any], key: bytes | None = None) -> Reply:
+    raw = encode(body)
+    return Reply(status, raw, mac_x919(key, raw).hex().upper() if key is not None else None)
+
+
+def _error(status: int, code: str, message: str, key: bytes | None = None) -> Reply:
+    return _reply(status, {"error": code, "message": message}, key)
+
+
+class Fleet:
+    def __init__(self, settings: HostSettings, engine: Engine, *, fleet_settings: FleetSettings | None = None,
+                 clock: Clock | None = None) -> None:
+        self.engine = engine
+        self.settings = fleet_settings or getattr(settings, "fleet", None) or FleetSettings()
+        self.clock = clock or SystemClock()
+        self.bus = EventBus()
+        tmks = dict(settings.kiosks)          # a dict: the settings' own lookup is a linear scan
+        self.kiosk_ids = sorted(tmks)
+        self.keys = KeyCache(engine, tmks)
+        self.registry = FleetRegistry(self.settings, self.kiosk_ids, self.clock, self.bus)
+        self.commands = CommandBook(engine, self.clock, self.bus)
+        self.store = FleetStore(engine)
+        for row in self.store.prepare(self.kiosk_ids):
+            self.registry.restore(row)
+        self.commands.restore()
+        self._inline_db = engine.dialect.name == "sqlite"   # point reads on SQLite: cheaper than a thread hop
+        self._task: asyncio.Task[None] | None = None
+        self._flush_lock: asyncio.Lock | None = None
+        self._last_flush = self.clock.mono()
+
+    # --- background: sweep, live tick, flush ---------------------------------------
+    def ensure_running(self) -> None:
+        """Start the background pass on the serving loop (the host runs without
+        ASGI lifespan events, so the first request starts it; a restarted server
+        gets a new one)."""
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._flush_lock = asyncio.Lock()
+            self._task = loop.create_task(self._background(), name="fleet-background")
+
+    async def _background(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval_s)
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("fleet background pass failed")
+
+    async def tick(self) -> None:
+        self.registry.sweep()
+        changed, seen = self.registry.take_changes()
+        if changed or seen:
+            self.bus.publish("rows", (changed, seen))
+        if self.clock.mono() - self._last_flush >= self.settings.flush_interval_s:
+            self.commands.expire(self.settings.command_expiry_s)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Write down what changed (in a worker thread)."""
+        lock = self._flush_lock or asyncio.Lock()
+        async with lock:
+            self._last_flush = self.clock.mono()
+            kiosks = [KioskSnapshot.of(r) for r in self.registry.take_dirty(seen_every_s=self.settings.persist_seen_s)]
+            history = self.registry.take_history()
+            states = self.commands.take_unsaved()
+            if kiosks or history or states:
+                await run_in_threadpool(self.store.flush, kiosks, history, states)
+
+    def flush_blocking(self) -> None:
+        """For a host that stops outside the loop (tests, CLI)."""
+        kiosks = [KioskSnapshot.of(r) for r in self.registry.take_dirty()]
+        self.store.flush(kiosks, self.registry.take_history(), self.commands.take_unsaved())
+
+    async def _db(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args) if self._inline_db else await run_in_threadpool(fn, *args)
+
+    # --- heartbeats -------------------------------------------------------------
+    async def heartbeat(self, raw: bytes, mac_header: str | None) -> Reply:
+        """POST /api/v1/fleet/heartbeat: the checks of docs/console.md, in order."""
+        self.ensure_running()
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return _error(400, "bad_request", "the body is not JSON")
+        if not isinstance(body, dict):
+            return _error(400, "bad_request", "the body must be a JSON object")
+        kiosk_id, counter = body.get("kiosk_id"), body.get("counter")
+        if not isinstance(kiosk_id, str) or not kiosk_id:
+            return _error(400, "bad_request", "kiosk_id (a string) is required")
+        if not isinstance(counter, int) or isinstance(counter, bool) or not 0 <= counter < 2 ** 63:
+            return _error(400, "bad_request", "counter (a non-negative integer) is required")
+        if kiosk_id not in self.keys.tmks:
+            return _error(401, "unknown_kiosk", "this kiosk is not in the host's fleet")
+
+        hint = body.get("key_version")
+        hint = hint if isinstance(hint, int) and not isinstance(hint, bool) else None
+        key = self.keys.cached(kiosk_id)
+        if self.keys.wants_reload(kiosk_id, hint) or (key is not None and key.mak is None and self.keys.may_reload(kiosk_id)):
+            key = await self._db(self.keys.load, kiosk_id)
+        if key is None or key.mak is None:
+            return _error(401, "not_signed_on", "sign on first (POST /api/v1/bank/sign-on)")
+        if not mac_ok(key.mak, raw, mac_header):
+            if self.keys.may_reload(kiosk_id):      # perhaps a sign-on we have not seen yet
+                key = await self._db(self.keys.load, kiosk_id)
+            if key.mak is None:
+                return _error(401, "not_signed_on", "sign on first (POST /api/v1/bank/sign-on)")
+            if not mac_ok(key.mak, raw, mac_header):
+                return _error(401, "bad_mac", "the message MAC does not verify", key.mak)
+        mak = key.mak
+        floor = self.registry.counter_floor(kiosk_id) or key.bank_counter
+        if counter <= floor:
+            return _error(409, "replay", f"counter {counter} is not above the last accepted {floor}", mak)
+        if body.get("type") != "heartbeat":
+            return _error(400, "bad_request", 'type must be "heartbeat"', mak)
+        try:
+            status = parse_status(body.get("status"))
+            interval = parse_interval(body.get("interval_s", self.settings.default_interval_s))
+            acks = parse_acks(body.get("acks"))
+        except BadHeartbeat as exc:
+            return _error(400, "bad_request", str(exc), mak)
+        self.registry.records[kiosk_id].hb_counter = counter   # before any await: a replay racing us is refused
+
+        owned = self.commands.owned_acks(kiosk_id, acks)
+        if owned:
+            at = await run_in_threadpool(self.commands.save_acks, owned)   # committed before we confirm
+            self.commands.apply_acks(kiosk_id, owned, at)
+        self.registry.accept(kiosk_id, counter, status, interval)
+        commands = self.commands.deliver(kiosk_id)
+        return _reply(200, {"acked": [a.command_id for a in acks], "commands": [c.wire() for c in commands]}, mak)
+
+    # --- staff ------------------------------------------------------------------
+    async def send(self, kiosk_ids: list[str], name: str, args: dict[str, Any], by: str) -> list[Command]:
+        unknown = [k for k in kiosk_ids if k not in self.keys.tmks]
+        if unknown:
+            raise ValueError(f"not in the fleet: {', '.join(unknown[:5])}")
+        commands = await run_in_threadpool(self.commands.create, kiosk_ids, name, args, by)
+        self.commands.enqueue(commands)
+        return commands
