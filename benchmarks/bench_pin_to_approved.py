@@ -50,7 +50,7 @@ async def run(payments: int, folder: Path) -> list[float]:
     kiosk_settings = dataclasses.replace(
         kiosk_settings, host=dataclasses.replace(kiosk_settings.host, url=server.url),
         journal_path=str(folder / "journal.sqlite3"))
-    kiosk = build(kiosk_settings, with_wallet=False)
+    kiosk = build(kiosk_settings, with_wallet=False, with_fleet=False)
     await kiosk.start()
     timings: list[float] = []
     try:

@@ -68,7 +68,7 @@ async def run(loads: int, folder: Path) -> tuple[list[float], dict[str, int]]:
                                          journal_path=str(folder / "journal.sqlite3"))
     pcscd = PrivatePcscd(folder / "pcscd", 40400)
     pcscd.start()
-    kiosk = build(kiosk_settings, pcscd=pcscd)
+    kiosk = build(kiosk_settings, pcscd=pcscd, with_fleet=False)
     await kiosk.start()
     assert kiosk.wallet is not None and kiosk.sims is not None
     card = kiosk.sims.ic_cards[holder.serial]

@@ -3,6 +3,8 @@ module that knows concrete classes; `kiosk run`, `kiosk demo`, the tests and
 the benchmarks all build the same graph (DESIGN §2 rule 6)."""
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,11 +24,15 @@ if TYPE_CHECKING:
     from kiosk.devices.sim.vpcd import VpcdSlot
     from kiosk.devices.sim.pinpad import SimPinPad
     from kiosk.devices.sim.printer import SimPrinter
+    from kiosk.services.fleet import FleetService
     from kiosk.services.journal import Journal
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletService
 
 log = logging.getLogger(__name__)
+
+# what reload_config applies while running; the rest (devices, host, keys, journal) at the next start
+LIVE_SETTINGS = ("estate_name", "language", "idle_timeout_s", "notices", "fleet")
 
 
 @dataclass
@@ -60,9 +66,14 @@ class Kiosk:
     bills: BillService
     payments: PaymentService | None = None
     wallet: WalletService | None = None
+    fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
     journal: Journal | None = None
     sims: SimDevices | None = None
+    file_settings: KioskSettings | None = None    # as the file said at start (reload_settings compares)
     closers: list[Callable[[], None]] = field(default_factory=list)   # e.g. card watchers
+    # what the UI does when staff restart the app or reload its configuration
+    on_restart: Callable[[], None] | None = None
+    settings_listeners: list[Callable[[KioskSettings], None]] = field(default_factory=list)
 
     def warm_up(self) -> None:
         """Load what start-up deferred; called once the idle screen is drawn."""
@@ -75,8 +86,36 @@ class Kiosk:
             self.wallet.recover_at_start()   # before the settling task starts
         if self.payments is not None:
             await self.payments.start()
+        if self.fleet is not None:
+            await self.fleet.start()
+
+    def reload_settings(self) -> str:
+        """Staff's reload_config: read the configuration file again and apply what
+        can change while running; say what needs a restart. A bad file changes
+        nothing (ConfigError, reported as the command's failure)."""
+        from kiosk.config import load_kiosk_settings
+
+        if not self.settings.source:
+            raise RuntimeError("these settings did not come from a file")
+        before, after = self.file_settings or self.settings, load_kiosk_settings(self.settings.source)
+        changed = [f.name for f in dataclasses.fields(after)
+                   if f.name != "source" and getattr(after, f.name) != getattr(before, f.name)]
+        live = [name for name in changed if name in LIVE_SETTINGS]
+        self.file_settings = after
+        if live:
+            self.settings = dataclasses.replace(self.settings, **{name: getattr(after, name) for name in live})
+            if self.fleet is not None:
+                self.fleet.interval_s = self.settings.fleet.heartbeat_interval_s
+            for listener in list(self.settings_listeners):
+                listener(self.settings)
+        later = [name for name in changed if name not in LIVE_SETTINGS]
+        text = f"applied: {', '.join(live)}" if live else "nothing changed"
+        return text + (f"; needs a restart: {', '.join(later)}" if later else "")
 
     async def aclose(self) -> None:
+        if self.fleet is not None:
+            await self.fleet.stop()
+            await self.fleet.client.aclose()
         for close in self.closers:
             close()
         if self.payments is not None:
@@ -93,17 +132,22 @@ class Kiosk:
 
 def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport | None" = None,
           with_payments: bool | None = None, with_wallet: bool = True,
-          pcscd: "PrivatePcscd | None" = None) -> Kiosk:
+          pcscd: "PrivatePcscd | None" = None, with_fleet: bool = True) -> Kiosk:
     """`with_payments` defaults to whether the settings carry a terminal master key;
     the IC wallet comes with payments when the settings have a [wallet] section.
     `pcscd`: an already running private pcscd for simulated IC readers (tests
     share one per session); otherwise one is started when a reader is "sim"."""
     host = HostClient(settings.host.url, timeout_s=settings.host.timeout_s, transport=host_transport)
     kiosk = Kiosk(settings=settings, host=host, bills=BillService(host))
+    if settings.source and Path(settings.source).is_file():
+        from kiosk.config import load_kiosk_settings
+        kiosk.file_settings = load_kiosk_settings(settings.source)   # the file as it was (callers may override)
     if with_payments if with_payments is not None else bool(settings.tmk):
         _add_payments(kiosk, host_transport)
         if with_wallet and settings.wallet is not None:
             _add_wallet(kiosk, pcscd)
+        if with_fleet:
+            _add_fleet(kiosk, host_transport)
     return kiosk
 
 
@@ -155,6 +199,49 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
         kiosk_id=settings.kiosk_id, estate=settings.estate_name, term_id=w.terminal_id, journal=kiosk.journal,
         centre=CardCentreClient(kiosk.payments.bank), payments=kiosk.payments, readers=readers,
         limits=WalletLimits(w.min_load, w.max_load, w.presets), watch=watch)
+
+
+def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
+    """Heartbeats to the host and staff commands at safe points (docs/console.md).
+    It needs the MAK of the payment service's sign-on; its own signed channel."""
+    from kiosk.backend_client.fleet import FleetClient
+    from kiosk.backend_client.signed import SignedChannel
+    from kiosk.domain.errors import ReaderFault
+    from kiosk.services.fleet import (CommandOutcome, DeviceBoard, FleetService, JournalStatus,
+                                      payment_command_handlers, watch_payment_devices)
+
+    settings, payments, journal, wallet = kiosk.settings, kiosk.payments, kiosk.journal, kiosk.wallet
+    assert payments is not None and journal is not None
+    board = DeviceBoard()
+    watch_payment_devices(payments, board)
+    journal_status = JournalStatus(journal, payments.printer)
+
+    async def status(*, busy: bool) -> dict[str, Any]:
+        if wallet is not None and not busy:    # a card may be mid-write: asked between transactions only
+            for name in wallet.readers:
+                try:
+                    await asyncio.to_thread(wallet.card_present, name)
+                    board.ok(f"ic_{name}")
+                except ReaderFault as exc:
+                    board.fault(f"ic_{name}", exc.detail)
+        return await journal_status(busy=busy)
+
+    async def reload_config(_: dict[str, Any]) -> str:
+        return kiosk.reload_settings()
+
+    async def restart_app(_: dict[str, Any]) -> CommandOutcome:
+        if kiosk.on_restart is None:
+            raise RuntimeError("this kiosk runs without a UI to restart")
+        return CommandOutcome("restarting", after_ack=kiosk.on_restart)
+
+    channel = SignedChannel(settings.host.url, settings.kiosk_id, journal.next_counter,
+                            timeout_s=settings.host.timeout_s, transport=transport)
+    kiosk.fleet = FleetService(
+        FleetClient(channel, lambda: payments.bank.keys), status,
+        interval_s=settings.fleet.heartbeat_interval_s,
+        handlers={**payment_command_handlers(payments), "reload_config": reload_config, "restart_app": restart_app},
+        state_path=Path(settings.journal_path).parent / "fleet-state.json",
+        sign_on=payments.sign_on, devices=board)
 
 
 def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int) -> None:

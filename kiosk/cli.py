@@ -170,7 +170,7 @@ def _reprint(args: argparse.Namespace) -> int:
     async def reprint() -> int:
         from kiosk.services.wallet import wallet_receipt
 
-        kiosk = build(load_kiosk_settings(args.config), with_payments=True, with_wallet=False)
+        kiosk = build(load_kiosk_settings(args.config), with_payments=True, with_wallet=False, with_fleet=False)
         try:
             assert kiosk.journal is not None and kiosk.payments is not None
             done = ("approved", "completed", "confirming")   # bank-card payments; wallet transactions

@@ -17,9 +17,11 @@ import httpx
 
 from kiosk.config import CONFIG_DIR, DEMO_KIOSK_CONFIG, PROJECT_ROOT, load_kiosk_settings
 from kiosk.devices.sim.network import FaultyLink, LinkMode
+from kiosk.runner import RESTART, restart_process
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"   # the interactive demo: payments persist between runs
 TOUR_DIR = PROJECT_ROOT / "var" / "tour"   # the screenshot tour: a fresh estate every time
+HANDOVER_ENV = "KIOSK_DEMO_HOST"           # "pid:port" of the running host, across staff's restart_app
 HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
 
 
@@ -34,12 +36,17 @@ class DemoHost:
     the bench's switches (BenchControls): switching the host off stops the
     process; the network switch breaks the link the kiosk talks through."""
 
-    def __init__(self, db_url: str, port: int, log: Path) -> None:
+    def __init__(self, db_url: str, port: int, log: Path, *, adopted_pid: int | None = None) -> None:
         self.db_url, self.port = db_url, port
         self.url = f"http://127.0.0.1:{port}"
         self._proc: subprocess.Popen[bytes] | None = None
+        self._adopted = adopted_pid   # the host an earlier run of this process started (restart_app)
         self._log = log
         self.link = FaultyLink("127.0.0.1", port)   # the kiosk's URL is self.link.url
+
+    @property
+    def console_url(self) -> str:
+        return f"{self.url}/console/"   # staff reach the host directly, not through the kiosk's link
 
     @property
     def network_mode(self) -> LinkMode:
@@ -50,7 +57,26 @@ class DemoHost:
 
     @property
     def host_running(self) -> bool:
+        if self._adopted is not None:
+            return os.waitpid(self._adopted, os.WNOHANG) == (0, 0)
         return self._proc is not None and self._proc.poll() is None
+
+    def hand_over(self) -> None:
+        """Keep the host running for this process's next run (restart_app)."""
+        pid = self._adopted if self._adopted is not None else (self._proc.pid if self._proc else None)
+        if pid is not None:
+            os.environ[HANDOVER_ENV] = f"{pid}:{self.port}"
+        self._proc = self._adopted = None
+
+    @classmethod
+    def adopt(cls, db_url: str, log: Path) -> DemoHost | None:
+        """The host handed over by hand_over() before the restart, if still running."""
+        pid_port = os.environ.pop(HANDOVER_ENV, "")
+        if not pid_port:
+            return None
+        pid, port = (int(x) for x in pid_port.split(":"))
+        host = cls(db_url, port, log, adopted_pid=pid)
+        return host if host.host_running else None
 
     def start(self, timeout_s: float = 20.0) -> None:
         with self._log.open("ab") as log:
@@ -71,6 +97,10 @@ class DemoHost:
         raise RuntimeError(f"the demo host did not answer within {timeout_s:.0f} s; see {self._log}")
 
     def stop(self) -> None:
+        if self._adopted is not None:
+            pid, self._adopted = self._adopted, None
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
             try:
@@ -126,18 +156,27 @@ def run_demo(tour_dir: Path | None = None) -> int:
         display = ensure_display()
 
     folder = DEMO_DIR if tour_dir is None else TOUR_DIR
-    host = DemoHost(prepare_database(folder, fresh=tour_dir is not None), free_port(), folder / "host.log")
-    host.start()
+    host = DemoHost.adopt(f"sqlite:///{folder / 'host.db'}", folder / "host.log") if tour_dir is None else None
+    if host is None:
+        host = DemoHost(prepare_database(folder, fresh=tour_dir is not None), free_port(), folder / "host.log")
+        host.start()
+    code = 1
     try:
         settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
         settings = dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=host.link.url),
                                        journal_path=str(folder / "journal.sqlite3"))
-        return asyncio.run(_run_app(settings, host, tour_dir))
+        code = asyncio.run(_run_app(settings, host, tour_dir))
     finally:
-        host.stop()
+        if code == RESTART:
+            host.hand_over()     # staff restarted the kiosk app, not the host: the console stays up
+        else:
+            host.stop()
         host.link.close()
         if display is not None:
             display.stop()
+    if code == RESTART:
+        restart_process()
+    return code
 
 
 async def _run_app(settings, host: DemoHost, tour_dir: Path | None) -> int:
@@ -154,7 +193,7 @@ async def _run_app(settings, host: DemoHost, tour_dir: Path | None) -> int:
     try:
         if tour_dir is None:
             await app.async_run(async_lib="asyncio")
-            return 0
+            return RESTART if app.restart_requested else 0
         from kiosk.tour import run_tour
         run = asyncio.ensure_future(app.async_run(async_lib="asyncio"))
         shots = await run_tour(app, tour_dir)

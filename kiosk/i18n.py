@@ -114,6 +114,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                      "缴费后可凭参考号到物业服务中心补打凭条。",
                      "The receipt printer has no paper. Continue without a receipt? "
                      "The property office can print one for you later."),
+    "oos.title": ("暂停服务", "Temporarily out of service"),
+    "oos.body": ("本机正在维护，暂停缴费和卡务服务。给您带来不便，敬请谅解。\n"
+                 "请稍后再来，或到物业服务中心办理。",
+                 "This kiosk is being looked after and takes no payments or cards for now. "
+                 "Sorry for the trouble.\nPlease come back later, or visit the property office."),
     "msg.continue_no_receipt": ("继续（不打印凭条）", "Continue without receipt"),
     # --- card payment ----------------------------------------------------------------
     "pay.amount": ("缴费金额", "Amount to pay"),
@@ -194,6 +199,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                             "This is not the card you used. Please put back the same card."),
 
     # --- errors (message_key of kiosk/domain/errors.py) ----------------------------------
+    "error.out_of_service": ("本机暂停服务，本次没有扣款。请稍后再来，或到物业服务中心办理。",
+                             "This kiosk is out of service. Nothing was charged. "
+                             "Please come back later, or visit the property office."),
     "error.generic": ("系统暂时出了点问题，请稍后再试。", "Something went wrong. Please try again later."),
     "error.bad_house_number": ("房号格式不正确，请按 楼栋-单元-房号 输入，例如 3-2-1202。",
                                "That house number doesn't look right. Use building-unit-room, for example 3-2-1202."),
@@ -435,6 +443,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "bench.host.switching": ("切换中…", "Switching…"),
     "bench.host.stop": ("停止主机", "Stop host"),
     "bench.host.start": ("启动主机", "Start host"),
+    "bench.console.open": ("打开管理后台", "Open the staff console"),
+    "bench.console.info": ("{url}\n演示账号 admin / demo-admin-pass", "{url}\nDemo sign-in: admin / demo-admin-pass"),
+    "bench.console.no_browser": ("未找到浏览器：请手动打开上面的地址", "No browser found: open the address above"),
     "bench.host.failed": ("切换失败：{reason}", "Switch failed: {reason}"),
     "bench.network": ("网络", "Network"),
     "bench.network.up": ("正常", "Up"),

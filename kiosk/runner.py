@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
+from typing import NoReturn
 
 from kiosk.config import load_kiosk_settings
+
+RESTART = 75   # the app stopped for staff's restart_app: run the same command again
 
 
 def run_kiosk(config_path: Path) -> int:
@@ -13,12 +18,23 @@ def run_kiosk(config_path: Path) -> int:
     from kiosk.bootstrap import build
     from kiosk.screens.app import KioskApp
 
-    async def main() -> None:
+    async def main() -> int:
         kiosk = build(settings)
+        app = KioskApp(kiosk)
         try:
-            await KioskApp(kiosk).async_run(async_lib="asyncio")
+            await app.async_run(async_lib="asyncio")
         finally:
             await kiosk.aclose()
+        return RESTART if app.restart_requested else 0
 
-    asyncio.run(main())
+    if asyncio.run(main()) == RESTART:
+        restart_process()
     return 0
+
+
+def restart_process() -> NoReturn:
+    """Staff's restart_app: this process becomes the same command afresh (the
+    journal and the fleet state file carry what must survive)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "kiosk", *sys.argv[1:]])

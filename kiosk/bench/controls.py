@@ -26,6 +26,11 @@ class BenchControls(Protocol):
         """Put the link into `mode` (FaultyLink.set_mode); returns once it is in force."""
 
 
+    # The staff console's address (docs/console.md); a runner without one leaves it out.
+    @property
+    def console_url(self) -> str: ...
+
+
 def has_network(controls: object) -> bool:
     """Whether the runner offers the network switch."""
     return callable(getattr(controls, "set_network_mode", None)) and hasattr(controls, "network_mode")

@@ -116,6 +116,8 @@ class BenchPanel(BoxLayout):
     host_running = BooleanProperty(False)
     switching = BooleanProperty(False)
     failure = StringProperty("")
+    console_url = StringProperty("")          # the staff console, opened from the bench
+    console_note = StringProperty("")         # said after trying to open it
     # network
     network_wired = BooleanProperty(False)
     network_mode = StringProperty("up")
@@ -141,6 +143,7 @@ class BenchPanel(BoxLayout):
         self.controls = controls
         self.sims = sims
         self.host_running = controls.host_running
+        self.console_url = getattr(controls, "console_url", "")
         self.network_wired = has_network(controls)
         if self.network_wired:
             self.network_mode = _mode_value(controls.network_mode)
@@ -379,6 +382,12 @@ class BenchPanel(BoxLayout):
             self.receipt_texture = None
 
     # --- host and network switches ----------------------------------------------------------
+    def open_console(self) -> None:
+        """The staff console in the desktop's browser (the demo's sign-ins are shown beside it)."""
+        import webbrowser
+        opened = bool(self.console_url) and webbrowser.open(self.console_url, new=2)
+        self.console_note = "" if opened else "bench.console.no_browser"
+
     def toggle_host(self) -> None:
         if self.switching:
             return

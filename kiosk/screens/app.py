@@ -35,6 +35,7 @@ from kiosk.screens.entry import EntryScreen
 from kiosk.screens.flow import Flow
 from kiosk.screens.idle import IdleScreen
 from kiosk.screens.message import MessageScreen
+from kiosk.screens.out_of_service import OutOfServiceScreen
 from kiosk.screens.pin import PinScreen
 from kiosk.screens.processing import ProcessingScreen
 from kiosk.screens.result import ResultScreen
@@ -65,7 +66,8 @@ class KioskArea(FloatLayout):
 
 
 SCREENS = {"idle": IdleScreen, "entry": EntryScreen, "bill": BillScreen, "message": MessageScreen,
-           "swipe": SwipeScreen, "pin": PinScreen, "processing": ProcessingScreen, "result": ResultScreen}
+           "swipe": SwipeScreen, "pin": PinScreen, "processing": ProcessingScreen, "result": ResultScreen,
+           "out_of_service": OutOfServiceScreen}
 # 卡务 card services: only with the IC wallet (their modules load the card code)
 CARD_SCREENS = {
     "card_insert": "kiosk.screens.card_insert:CardInsertScreen",
@@ -78,7 +80,7 @@ CARD_SCREENS = {
     "card_tear": "kiosk.screens.card_tear:CardTearScreen",
 }
 # the bank's or the card's answer is always awaited; a torn card has its own countdown
-NO_COUNTDOWN = ("idle", "processing", "card_processing", "card_tear")
+NO_COUNTDOWN = ("idle", "processing", "card_processing", "card_tear", "out_of_service")
 
 
 def screen_class(name: str) -> type[Screen]:
@@ -96,6 +98,7 @@ class KioskApp(App):
     screens = ObjectProperty(None, allownone=True)   # the ScreenManager
     kiosk_area = ObjectProperty(None, allownone=True)
     bench = ObjectProperty(None, allownone=True)
+    settings = ObjectProperty(None)        # KioskSettings; staff's reload_config may replace it
 
     def __init__(self, kiosk: Kiosk, *, controls: BenchControls | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -105,8 +108,11 @@ class KioskApp(App):
         self.title = tr("app.title", self.settings.language)
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.flow = Flow(kiosk.bills, self.spawn, kiosk.payments, getattr(kiosk, "wallet", None))
+        self.flow = Flow(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet)
         self.timer: IdleTimer | None = None
+        self.restart_requested = False     # the runner starts the app again once it stopped
+        kiosk.on_restart = self.request_restart
+        kiosk.settings_listeners.append(self._settings_changed)
 
     # --- for kv --------------------------------------------------------------------
     def t(self, key: str, lang: str | None = None, /, **fields: Any) -> str:
@@ -149,6 +155,8 @@ class KioskApp(App):
             self.bench = BenchPanel(self.controls, sims=self.kiosk.sims)
             root.add_widget(self.bench)
         self.flow.bind(screen=self._show_screen, on_activity=lambda *_: self.timer and self.timer.poke())
+        if self.flow.screen != "idle":     # out of service since before a restart
+            self._show_screen(self.flow, self.flow.screen)
         self._configure_window()
         return root
 
@@ -183,6 +191,18 @@ class KioskApp(App):
         """Nobody touched the kiosk: the next resident starts afresh, in the default language."""
         self.flow.go_idle()
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
+
+    def request_restart(self) -> None:
+        """Staff's restart_app (at a safe point): stop; the runner starts afresh."""
+        self.restart_requested = True
+        self.stop()
+
+    def _settings_changed(self, settings: Any) -> None:
+        """Staff's reload_config: notices, estate name, language, countdown."""
+        self.settings = settings
+        self.title = tr("app.title", settings.language)
+        if self.timer is not None:
+            self.timer.timeout_s = settings.idle_timeout_s
 
     def _rescale(self, area: KioskArea, size: tuple[float, float]) -> None:
         width, height = size

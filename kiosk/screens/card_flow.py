@@ -187,6 +187,9 @@ class CardFlow(EventDispatcher):
         self._spawn(self._read(reader, self._gen))
 
     async def _read(self, reader: str, gen: int) -> None:
+        if not await self.flow.hold("card_insert"):
+            self.reading = False
+            return
         try:
             view = await self.service.present(reader)
         except asyncio.CancelledError:
@@ -310,6 +313,8 @@ class CardFlow(EventDispatcher):
         self.flow.dispatch("on_activity")
 
     async def _collect_pin(self, stage: str, gen: int) -> None:
+        if not await self.flow.hold("card_pin"):
+            return
         try:
             pin = await self.service.collect_card_pin(self._on_pin_key)
         except asyncio.CancelledError:
@@ -393,6 +398,9 @@ class CardFlow(EventDispatcher):
         self._spawn(self._run(work))   # never cancelled: go_idle refuses meanwhile
 
     async def _run(self, work: Coroutine[Any, Any, WalletOutcome | None]) -> None:
+        if not await self.flow.hold("card_processing"):   # held since the card was read: never waits
+            work.close()
+            return
         try:
             outcome = await work
         except Exception as exc:  # noqa: BLE001 - every failure is shown
@@ -448,9 +456,9 @@ class CardFlow(EventDispatcher):
         self.result_balance = outcome.new_balance.display() if outcome.new_balance is not None else ""
         self.masked_pan = outcome.masked_pan
         self.reference = outcome.reference
-        self._show_result("approved", APPROVED_TITLE[op], f"card.result.{op}")
         self.receipt_state = "printing"
-        self._spawn(self._print(outcome.txn_id, self._gen))
+        self.flow.print_in_background(self._print(outcome.txn_id, self._gen))
+        self._show_result("approved", APPROVED_TITLE[op], f"card.result.{op}")
 
     async def _print(self, txn_id: str, gen: int) -> None:
         try:

@@ -9,6 +9,12 @@ Card payment (docs/ui.md "Screen flow"):
                  ├─ out: message "no paper: continue without receipt?"
                  └─ suspended: message "card payment unavailable"
 
+Staff commands (docs/console.md) run only at a safe point: every task that
+asks for a card or moves money first holds the fleet's transaction
+(`hold`), which is let go when the flow is back at rest (AT_REST) and no
+receipt is still printing. Out of service, the flow rests on the
+out_of_service screen and starts nothing.
+
 Card services (卡务, kiosk/screens/card_flow.py; `Flow.cards`): the screens
 card_insert, card, card_amount, card_pin, card_wallet, card_processing,
 card_result, card_tear. A load or unload borrows the bank card steps above
@@ -32,11 +38,13 @@ from kiosk.devices.ports import PaperStatus, PinKey
 from kiosk.domain.errors import (BadHostReply, BadHouseNumber, BadSwipe, HostUnavailable, HouseNotFound,
                                  KioskError, OutcomeUnknown, PaymentsSuspended, PinEntryCancelled,
                                  SwipeTimeout)
+from kiosk.services.fleet import OutOfService
 from kiosk.domain.house import HouseNumber, is_plausible_prefix
 from kiosk.services.bills import BillService
 
 if TYPE_CHECKING:
     from kiosk.domain.card import CardSwipe
+    from kiosk.services.fleet import FleetService, TransactionHandle
     from kiosk.services.payment import PaymentOutcome, PaymentService
     from kiosk.services.wallet import WalletService
 
@@ -49,6 +57,10 @@ SWIPE_TIMEOUT_S = 45.0
 PIN_SLOTS = 6
 # nothing may leave these screens: the bank or the card is answering, or a torn card is awaited
 NO_LEAVING = ("processing", "card_processing", "card_tear")
+# nothing is under way on these screens: a staff command may run (the fleet's safe point)
+AT_REST = ("idle", "entry", "bill", "message", "result", "card_result", "out_of_service")
+# out of service takes over these at once; the others finish first (a result is read to its end)
+OUT_OF_SERVICE_AT_ONCE = ("idle", "entry", "bill")
 
 # What a resident can do after each decline (docs/payments.md codes). The
 # bank's reason is shown as decline.<code>; wrong_pin goes straight back to
@@ -122,14 +134,21 @@ class Flow(EventDispatcher):
     card_tail = StringProperty("")            # the IC card's last digits (load / unload)
     card_wallet = StringProperty("EP")        # the IC wallet loaded (EP | ED)
     cards = ObjectProperty(None, allownone=True)   # CardFlow, when the IC wallet is configured
+    out_of_service = BooleanProperty(False)   # staff took the kiosk out of service
     __events__ = ("on_activity",)             # the resident did something off-screen (PIN pad, card)
 
     def __init__(self, bills: BillService, spawn: Spawn, payments: PaymentService | None = None,
-                 wallet: WalletService | None = None, **kwargs: Any) -> None:
+                 wallet: WalletService | None = None, fleet: FleetService | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._bills = bills
         self._spawn = spawn
         self._payments = payments
+        self._fleet = fleet
+        self._held: TransactionHandle | None = None   # the fleet's transaction, while one is under way
+        self._printing = 0                             # receipts printing after their result showed
+        if fleet is not None:
+            self.out_of_service = fleet.out_of_service
+            fleet.on_out_of_service_change(self.set_out_of_service)
         if wallet is not None:
             from kiosk.screens.card_flow import CardFlow   # only with the IC wallet: it loads the card code
             self.cards = CardFlow(self, wallet, payments, spawn)
@@ -141,6 +160,60 @@ class Flow(EventDispatcher):
 
     def on_activity(self) -> None:
         pass
+
+    # --- the fleet: safe point, current screen, out of service --------------------
+    def on_screen(self, _flow: Flow, screen: str) -> None:
+        if self._fleet is not None:
+            self._fleet.screen = screen
+        self._release_at_rest()
+
+    async def hold(self, screen: str) -> bool:
+        """Before a task asks for a card or moves money: commands wait until the
+        flow is back at rest. False (and nothing done) if the resident left
+        `screen` meanwhile or staff took the kiosk out of service."""
+        if self._fleet is None or self._held is not None:
+            return self.screen == screen
+        try:
+            handle = await self._fleet.begin_transaction()
+        except OutOfService:
+            self.out_of_service = True
+            self._go_rest()            # nothing started yet: even from a processing screen
+            return False
+        if self._held is not None:     # another task took one while this waited
+            handle.end()
+        else:
+            self._held = handle
+        if self.screen != screen:
+            self._release_at_rest()
+            return False
+        return True
+
+    def _release_at_rest(self) -> None:
+        if self._held is not None and self.screen in AT_REST and not self._printing:
+            self._held.end()
+            self._held = None
+
+    def print_in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """A receipt printing after its result showed: commands (a restart, a test
+        print) wait for it too. Call before showing the result."""
+        self._printing += 1
+
+        async def run() -> None:
+            try:
+                await work
+            finally:
+                self._printing -= 1
+                self._release_at_rest()
+        self._spawn(run())
+
+    def set_out_of_service(self, value: bool) -> None:
+        """Staff's out_of_service / in_service (on the event loop). A resident
+        reading a result or a message finishes first; go_idle then rests here."""
+        self.out_of_service = value
+        if value and self.screen in OUT_OF_SERVICE_AT_ONCE:
+            self.go_idle()
+        elif not value and self.screen == "out_of_service":
+            self.screen = "idle"
 
     # --- navigation ---------------------------------------------------------
     @property
@@ -157,6 +230,9 @@ class Flow(EventDispatcher):
         if self.screen in NO_LEAVING:
             log.warning("go_idle refused on %s", self.screen)
             return
+        self._go_rest()
+
+    def _go_rest(self) -> None:
         self._cancel()
         self._forget_payment()
         if self.cards is not None:
@@ -165,7 +241,7 @@ class Flow(EventDispatcher):
         self.bill = None
         self._looked_up = ""
         self._set_hint("entry.hint.continue")
-        self.screen = "idle"
+        self.screen = "out_of_service" if self.out_of_service else "idle"
 
     def start_pay(self) -> None:
         self.house_text = ""
@@ -251,10 +327,13 @@ class Flow(EventDispatcher):
     async def _check_paper(self) -> None:
         assert self._payments is not None
         try:
+            if not await self.hold("bill"):
+                return
             paper = await self._payments.paper_status()
         finally:
             self._task = None
             self.busy = False
+            self._release_at_rest()   # held again by the swipe
         if self.screen != "bill":
             return      # the resident left meanwhile
         if paper is PaperStatus.OUT:
@@ -304,6 +383,9 @@ class Flow(EventDispatcher):
 
     async def _read_card(self) -> None:
         assert self._payments is not None
+        if not await self.hold("swipe"):
+            self._task = None
+            return
         while True:
             try:
                 swipe = await self._payments.read_card(SWIPE_TIMEOUT_S)
@@ -349,6 +431,9 @@ class Flow(EventDispatcher):
 
     async def _collect_pin(self, swipe: CardSwipe) -> None:
         assert self._payments is not None
+        if not await self.hold("pin"):
+            self._task = None
+            return
         try:
             pin_block = await self._payments.collect_pin(swipe, self._on_pin_key)
         except asyncio.CancelledError:
@@ -402,9 +487,9 @@ class Flow(EventDispatcher):
         self.card_text = outcome.masked_pan
         self.amount_text = outcome.amount.display()
         self.receipt_state = "printing" if self._with_receipt else "skipped"
-        self._show_result("approved", "result.approved.title", "result.approved")
         if self._with_receipt:
-            self._spawn(self._print(outcome.txn_id))   # not self._task: Done must not stop it
+            self.print_in_background(self._print(outcome.txn_id))   # not self._task: Done must not stop it
+        self._show_result("approved", "result.approved.title", "result.approved")
 
     async def _print(self, txn_id: str) -> None:
         assert self._payments is not None

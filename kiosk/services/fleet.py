@@ -98,6 +98,17 @@ class DeviceBoard:
         return {name: {"state": s, **({"reason": r} if r else {})} for name, (s, r) in self._states.items()}
 
 
+@asynccontextmanager
+async def _reported(board: DeviceBoard, name: str, fault: type[KioskError]) -> AsyncIterator[None]:
+    """A device call: its fault type marks the device faulty, success marks it ok."""
+    try:
+        yield
+    except fault as exc:
+        board.fault(name, exc.detail)
+        raise
+    board.ok(name)
+
+
 class WatchedCardReader:
     """A CardReader that reports its faults (and recoveries) on the board."""
 
@@ -105,13 +116,8 @@ class WatchedCardReader:
         self.inner, self.board, self.name = inner, board, name
 
     async def read_swipe(self, timeout_s: float) -> CardSwipe:
-        try:
-            swipe = await self.inner.read_swipe(timeout_s)
-        except ReaderFault as exc:
-            self.board.fault(self.name, exc.detail)
-            raise
-        self.board.ok(self.name)
-        return swipe
+        async with _reported(self.board, self.name, ReaderFault):
+            return await self.inner.read_swipe(timeout_s)
 
     async def cancel(self) -> None:
         await self.inner.cancel()
@@ -125,21 +131,17 @@ class WatchedPinPad:
         self.inner, self.board, self.name = inner, board, name
 
     async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
-        try:
+        async with _reported(self.board, self.name, PinPadFault):
             await self.inner.load_pin_key(wrapped, check_value)
-        except PinPadFault as exc:
-            self.board.fault(self.name, exc.detail)
-            raise
-        self.board.ok(self.name)
 
     async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None], timeout_s: float) -> bytes:
-        try:
-            block = await self.inner.collect_pin(pan, on_key, timeout_s)
-        except PinPadFault as exc:
-            self.board.fault(self.name, exc.detail)
-            raise
-        self.board.ok(self.name)
-        return block
+        async with _reported(self.board, self.name, PinPadFault):
+            return await self.inner.collect_pin(pan, on_key, timeout_s)
+
+    async def collect_card_pin(self, on_key: Callable[[PinKey, int], None], timeout_s: float,
+                               min_len: int = 6, max_len: int = 6) -> str:
+        async with _reported(self.board, self.name, PinPadFault):
+            return await self.inner.collect_card_pin(on_key, timeout_s, min_len, max_len)
 
     async def cancel(self) -> None:
         await self.inner.cancel()
@@ -519,44 +521,47 @@ class FleetService:
 
     async def run_command(self, order: CommandOrder) -> dict[str, Any]:
         """Run at the next safe point; record and report the result."""
-        after: Callable[[], Awaitable[None] | None] | None = None
         await self._enter_safe_point()
         try:
-            handler = self._handlers.get(order.name)
-            if handler is None:
-                status, result = "unsupported", f"this kiosk has no {order.name} command"
-            else:
-                try:
-                    async with asyncio.timeout(self.command_timeout_s):
-                        outcome = await handler(dict(order.args))
-                    status = "done"
-                    if isinstance(outcome, CommandOutcome):
-                        result, after = outcome.result, outcome.after_ack
-                    else:
-                        result = outcome or "done"
-                except TimeoutError:
-                    status, result = "failed", f"timed out after {self.command_timeout_s:g} s"
-                except Exception as exc:  # noqa: BLE001 - every failure is a result staff should read
-                    status, result = "failed", (exc.detail if isinstance(exc, KioskError) and exc.detail
-                                                else f"{type(exc).__name__}: {exc}")
+            ack, after = await self._run_handler(order)
+            key = f"{order.id}:{order.token}"
+            self._done[key] = ack
+            while len(self._done) > KEEP_DONE:
+                self._done.pop(next(iter(self._done)))
+            self._queued.discard(key)
+            self._pending_acks[order.id] = ack
+            self._save_state()               # before anything else: a restart must not run it again
+            if after is not None:
+                # still at the safe point: no transaction starts while e.g. the app restarts
+                await self.beat()            # best effort; the result is also kept for after a restart
+                value = after()
+                if inspect.isawaitable(value):
+                    await value
         finally:
             self._leave_safe_point()
-        ack = {"id": order.id, "status": status, "result": str(result)[:300]}
-        key = f"{order.id}:{order.token}"
-        self._done[key] = ack
-        while len(self._done) > KEEP_DONE:
-            self._done.pop(next(iter(self._done)))
-        self._queued.discard(key)
-        self._pending_acks[order.id] = ack
-        self._save_state()                   # before anything else: a restart must not run it again
-        if after is not None:
-            await self.beat()                # best effort; the result is also kept for after a restart
-            value = after()
-            if inspect.isawaitable(value):
-                await value
-        else:
-            self.beat_soon()
+        self.beat_soon()
         return ack
+
+    async def _run_handler(self, order: CommandOrder) -> tuple[dict[str, Any], Callable[[], Any] | None]:
+        handler = self._handlers.get(order.name)
+        after = None
+        if handler is None:
+            status, result = "unsupported", f"this kiosk has no {order.name} command"
+        else:
+            try:
+                async with asyncio.timeout(self.command_timeout_s):
+                    outcome = await handler(dict(order.args))
+                status = "done"
+                if isinstance(outcome, CommandOutcome):
+                    result, after = outcome.result, outcome.after_ack
+                else:
+                    result = outcome or "done"
+            except TimeoutError:
+                status, result = "failed", f"timed out after {self.command_timeout_s:g} s"
+            except Exception as exc:  # noqa: BLE001 - every failure is a result staff should read
+                status, result = "failed", (exc.detail if isinstance(exc, KioskError) and exc.detail
+                                            else f"{type(exc).__name__}: {exc}")
+        return {"id": order.id, "status": status, "result": str(result)[:300]}, after
 
     # --- state kept across restarts ------------------------------------------------
     def _load_state(self) -> None:

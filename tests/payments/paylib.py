@@ -81,7 +81,7 @@ def kiosk_settings(tmp_path: Path, url: str, timeout_s: float = 1.5, *, wallet: 
 @pytest.fixture
 async def wk(tmp_path: Path, link: FaultyLink, pcscd: Any) -> AsyncIterator[Kiosk]:
     """A kiosk with the IC wallet, its virtual cards on the session's pcscd."""
-    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True), pcscd=pcscd)
+    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True), pcscd=pcscd, with_fleet=False)
     kiosk.payments._first_backoff_s = 0.05
     await kiosk.start()
     yield kiosk
@@ -90,7 +90,7 @@ async def wk(tmp_path: Path, link: FaultyLink, pcscd: Any) -> AsyncIterator[Kios
 
 @pytest.fixture
 async def kiosk(tmp_path: Path, link: FaultyLink) -> AsyncIterator[Kiosk]:
-    kiosk = build(kiosk_settings(tmp_path, link.url))
+    kiosk = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
     kiosk.payments._first_backoff_s = 0.05   # tests wait on settling, not on back-off
     await kiosk.start()
     yield kiosk
