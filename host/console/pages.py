@@ -311,7 +311,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
             day = _day(request.query_params.get("day")) or console.today()
         except Forbidden:
             return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
-        result = await run(reconcile, console.engine, day)
+        result = await run(reconcile, console.engine, day, console.today())
         days = await run(recent_days, console.engine, console.today())
         return console.render("reconciliation.html", request, staff=staff, rec=result, days=days)
 

@@ -244,12 +244,16 @@ class Flow(EventDispatcher):
         self.screen = "out_of_service" if self.out_of_service else "idle"
 
     def start_pay(self) -> None:
+        if self.out_of_service:
+            return
         self.house_text = ""
         self.bill = None
         self._set_hint("entry.hint.continue")
         self.screen = "entry"
 
     def start_card_services(self) -> None:
+        if self.out_of_service:
+            return
         if self.cards is None:
             self.show(Message("msg.card_soon.title", "msg.card_soon", action="home", back_to="idle", tone="info"))
             return

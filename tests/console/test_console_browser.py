@@ -5,9 +5,8 @@ acknowledged while the kiosk is out of service, export CSVs. Screenshots go to
 tests/artifacts/console/.
 
 The kiosk is headless here: its real FleetService and client stack over
-loopback HTTP. TODO(lead): once the Kivy UI subscribes to
-FleetService.on_out_of_service_change, also assert the kiosk window shows its
-out-of-service screen."""
+loopback HTTP. tests/ui/test_ui_console.py does the same against the Kivy
+kiosk and its out-of-service screen."""
 from __future__ import annotations
 
 import csv
@@ -18,26 +17,20 @@ from typing import Any
 
 import pytest
 from fleet.fleetlib import TMKS, HeadlessKiosk, headless_kiosk
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
+from console.browserlib import chromium
 from console.conftest import USERS, ConsoleHost
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 INTERVAL = 0.5          # the kiosk's heartbeat: offline after 3 x 0.5 s + 0.25 s
 LIVE_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
@@ -115,7 +108,7 @@ async def test_watch_a_kiosk_go_offline_come_back_and_take_a_command(browser: Br
     status = page.locator("#commands tr").first.locator(".cmd-status")
     await expect(status).to_have_text("已完成", timeout=LIVE_TIMEOUT_MS)
     await expect(page.locator("#commands tr").first.locator(".result")).to_have_text("out of service")
-    assert kiosk.fleet.out_of_service                           # the kiosk took it (its UI: see TODO above)
+    assert kiosk.fleet.out_of_service                           # the kiosk took it (its screen: tests/ui/test_ui_console.py)
     await expect(page.locator("#kiosk-panel .badge.service")).to_have_text("暂停服务", timeout=LIVE_TIMEOUT_MS)
     # (a toast says so too when the result arrives after the page's stream connected;
     # a kiosk this quick may acknowledge before that, and the stream's first sync shows it)
