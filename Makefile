@@ -20,6 +20,7 @@ bench: setup
 	.venv/bin/python benchmarks/bench_pin_to_approved.py
 	.venv/bin/python benchmarks/bench_wallet_load.py
 	.venv/bin/python benchmarks/bench_payments.py
+	.venv/bin/python benchmarks/bench_heartbeats.py
 
 clean:
 	rm -rf .venv var tests/artifacts

@@ -101,15 +101,15 @@ class Kiosk:
         changed = [f.name for f in dataclasses.fields(after)
                    if f.name != "source" and getattr(after, f.name) != getattr(before, f.name)]
         live = [name for name in changed if name in LIVE_SETTINGS]
-        self.file_settings = after
         if live:
+            self.file_settings = dataclasses.replace(before, **{name: getattr(after, name) for name in live})
             self.settings = dataclasses.replace(self.settings, **{name: getattr(after, name) for name in live})
             if self.fleet is not None:
                 self.fleet.interval_s = self.settings.fleet.heartbeat_interval_s
             for listener in list(self.settings_listeners):
                 listener(self.settings)
         later = [name for name in changed if name not in LIVE_SETTINGS]
-        text = f"applied: {', '.join(live)}" if live else "nothing changed"
+        text = f"applied: {', '.join(live)}" if live else "nothing new to apply"
         return text + (f"; needs a restart: {', '.join(later)}" if later else "")
 
     async def aclose(self) -> None:

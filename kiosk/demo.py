@@ -58,7 +58,10 @@ class DemoHost:
     @property
     def host_running(self) -> bool:
         if self._adopted is not None:
-            return os.waitpid(self._adopted, os.WNOHANG) == (0, 0)
+            try:
+                return os.waitpid(self._adopted, os.WNOHANG) == (0, 0)
+            except ChildProcessError:   # gone, and reaped already
+                return False
         return self._proc is not None and self._proc.poll() is None
 
     def hand_over(self) -> None:
@@ -99,8 +102,11 @@ class DemoHost:
     def stop(self) -> None:
         if self._adopted is not None:
             pid, self._adopted = self._adopted, None
-            os.kill(pid, signal.SIGTERM)
-            os.waitpid(pid, 0)
+            try:
+                os.kill(pid, signal.SIGTERM)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass                    # it had stopped by itself
         if self._proc is not None and self._proc.poll() is None:
             self._proc.send_signal(signal.SIGTERM)
             try:

@@ -411,6 +411,15 @@ async def card_tour(app: KioskApp, shot: Any) -> None:
     await ic_card(app, CARD_HOLDER, "remove")
 
 
+def set_out_of_service(app: KioskApp, value: bool) -> None:
+    """As staff's out_of_service / in_service command: through the fleet service when there is one."""
+    fleet = app.kiosk.fleet
+    if fleet is not None:
+        fleet.set_out_of_service(value)
+    else:
+        app.flow.set_out_of_service(value)
+
+
 async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE,
                    paid_house: str = PAID_HOUSE, unknown_house: str = UNKNOWN_HOUSE) -> list[Path]:
     from kiosk.screens.touch import frames, tap, wait_for
@@ -490,6 +499,12 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
         app.timer.expire_now()
         await show(app, "idle")
         shot("back-to-idle")
+
+        set_out_of_service(app, True)                    # what staff's console command does
+        await show(app, "out_of_service")
+        shot("out-of-service")
+        set_out_of_service(app, False)
+        await show(app, "idle")
     finally:
         app.stop()
     log.info("tour: %d screenshots in %s", len(shots), out_dir)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kiosk.tour import BILL_HOUSE, UNKNOWN_HOUSE, lookup, show, type_house
+from kiosk.tour import BILL_HOUSE, UNKNOWN_HOUSE, lookup, set_out_of_service, show, type_house
 
 from .layout import layout_problems
 
@@ -62,6 +62,12 @@ async def test_no_clipping(kiosk_app: Any, artifacts: Any, width: int, height: i
 
     await lookup(app, UNKNOWN_HOUSE, "message")
     problems += await check(app, "message", artifacts)
+
+    app.flow.go_idle()
+    set_out_of_service(app, True)
+    await show(app, "out_of_service")
+    problems += await check(app, "out_of_service", artifacts)
+    set_out_of_service(app, False)
 
     if app.bench is not None:
         problems += [f"{width}x{height} bench: {p}" for p in layout_problems(app.bench, app.bench)]
