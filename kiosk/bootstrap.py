@@ -206,13 +206,14 @@ def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
     It needs the MAK of the payment service's sign-on; its own signed channel."""
     from kiosk.backend_client.fleet import FleetClient
     from kiosk.backend_client.signed import SignedChannel
-    from kiosk.domain.errors import ReaderFault
+    from kiosk.domain.errors import KioskError, ReaderFault
     from kiosk.services.fleet import (CommandOutcome, DeviceBoard, FleetService, JournalStatus,
                                       payment_command_handlers, watch_payment_devices)
 
     settings, payments, journal, wallet = kiosk.settings, kiosk.payments, kiosk.journal, kiosk.wallet
     assert payments is not None and journal is not None
     board = DeviceBoard()
+    board.report("card_reader", "unknown")   # a swipe reader says nothing until a card is read
     watch_payment_devices(payments, board)
     journal_status = JournalStatus(journal, payments.printer)
 
@@ -221,9 +222,12 @@ def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
             for name in wallet.readers:
                 try:
                     await asyncio.to_thread(wallet.card_present, name)
-                    board.ok(f"ic_{name}")
                 except ReaderFault as exc:
                     board.fault(f"ic_{name}", exc.detail)
+                    continue
+                except KioskError:
+                    pass                       # a card's own trouble: the reader answered
+                board.ok(f"ic_{name}")
         return await journal_status(busy=busy)
 
     async def reload_config(_: dict[str, Any]) -> str:

@@ -104,6 +104,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "device.card_reader": ("刷卡器", "card reader"),
     "device.pin_pad": ("密码键盘", "PIN pad"),
     "device.printer": ("打印机", "printer"),
+    "device.ic_contact": ("IC卡读卡器（接触）", "IC card reader (contact)"),
+    "device.ic_contactless": ("IC卡读卡器（非接）", "IC card reader (contactless)"),
     "backlog.reversals": ("冲正 {n}", "{n} reversal(s)"),
     "backlog.backups": ("备份 {n}", "{n} backup(s)"),
     "backlog.none": ("无", "none"),

@@ -38,9 +38,9 @@ from kiosk.devices.ports import PaperStatus, PinKey
 from kiosk.domain.errors import (BadHostReply, BadHouseNumber, BadSwipe, HostUnavailable, HouseNotFound,
                                  KioskError, OutcomeUnknown, PaymentsSuspended, PinEntryCancelled,
                                  SwipeTimeout)
-from kiosk.services.fleet import OutOfService
 from kiosk.domain.house import HouseNumber, is_plausible_prefix
 from kiosk.services.bills import BillService
+from kiosk.services.fleet import OutOfService
 
 if TYPE_CHECKING:
     from kiosk.domain.card import CardSwipe
@@ -147,6 +147,7 @@ class Flow(EventDispatcher):
         self._held: TransactionHandle | None = None   # the fleet's transaction, while one is under way
         self._printing = 0                             # receipts printing after their result showed
         if fleet is not None:
+            fleet.screen = self.screen
             self.out_of_service = fleet.out_of_service
             fleet.on_out_of_service_change(self.set_out_of_service)
         if wallet is not None:
