@@ -16,6 +16,7 @@ from host.db import property_backups
 from kiosk.domain.card import luhn_ok
 
 _DIGIT_RUN = re.compile(r"\d{13,}")
+_SERIAL = re.compile(r"[0-9A-F]{20}")
 _EXISTS = select(property_backups.c.txn_id).where(property_backups.c.txn_id == bindparam("txn_id"))
 
 
@@ -61,6 +62,13 @@ def looks_like_pan(text: str) -> bool:
     return False
 
 
+def _registered_serial(conn: Connection, card: Any) -> bool:
+    from host.cards.schema import ic_cards
+
+    return (isinstance(card, str) and _SERIAL.fullmatch(card) is not None
+            and conn.execute(select(ic_cards.c.serial).where(ic_cards.c.serial == card)).first() is not None)
+
+
 def _opt(txn: dict[str, Any], name: str, max_len: int) -> str | None:
     value = txn.get(name)
     if value is None:
@@ -74,8 +82,13 @@ def handle_backup(conn: Connection, message: Message, ctx: Context) -> dict[str,
     txn = message.body.get("txn")
     if not isinstance(txn, dict):
         raise BadRequest("txn (an object) is required")
-    # everything but the envelope's own counter is searched (kiosk ids never hold 13 digits)
-    if any(looks_like_pan(s) for s in _scalars({k: v for k, v in message.body.items() if k != "counter"})):
+    # everything but the envelope's own counter is searched (kiosk ids never hold 13 digits),
+    # and an IC wallet copy's card serial when it is one the card centre issued (20 digits:
+    # most serials have a Luhn-valid window, yet a registered serial cannot smuggle a PAN)
+    searched = {k: v for k, v in message.body.items() if k != "counter"}
+    if _registered_serial(conn, txn.get("card")):
+        searched["txn"] = {k: v for k, v in txn.items() if k != "card"}
+    if any(looks_like_pan(s) for s in _scalars(searched)):
         raise BadRequest("the copy holds what looks like a full card number; send the masked PAN only")
     txn_id = text_field(txn, "txn_id")
     amount = txn.get("amount_fen")

@@ -102,3 +102,21 @@ def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_tom
     assert capsys.readouterr().out == response.text
     assert cli.export_journal(host_toml, "21/11/2026", db) == 2
     assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_an_ic_wallet_copy_keeps_its_registered_card_serial(bank: BankEnv) -> None:
+    """A 20-digit IC card serial has Luhn-valid windows (this one: 4 of them), so it is
+    let through only when the card centre issued it; anything else is still searched."""
+    from host.cards.schema import ic_cards
+
+    serial = "00002601000000000003"                       # 王芳's card in the seeded registry
+    assert looks_like_pan(serial)
+    with bank.engine.connect() as conn:
+        assert conn.execute(select(ic_cards.c.holder).where(ic_cards.c.serial == serial)).scalar() == "王芳"
+    kiosk = bank.kiosk
+    kiosk.sign_on()
+    assert kiosk.backup(_copy("W-1", kind="wallet_load", card=serial, wallet="EP")).status == 200
+    unknown = kiosk.backup(_copy("W-2", kind="wallet_load", card="00002601000000000011", wallet="EP"))
+    assert looks_like_pan("00002601000000000011") and unknown.status == 400
+    smuggled = kiosk.backup(_copy("W-3", card=serial, note=f"card {GOOD.pan}"))   # only the serial is spared
+    assert smuggled.status == 400 and "card number" in smuggled.json["message"]
