@@ -105,7 +105,7 @@ def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_tom
 
 
 def test_an_ic_wallet_copy_keeps_its_registered_card_serial(bank: BankEnv) -> None:
-    """A 20-digit IC card serial has Luhn-valid windows (this one: 4 of them), so it is
+    """A 20-digit IC card serial often has a Luhn-valid 13-19 digit window, so it is
     let through only when the card centre issued it; anything else is still searched."""
     from host.cards.schema import ic_cards
 
