@@ -24,7 +24,7 @@ async def test_tour_visits_every_screen(kiosk_app: Any, ui_host: Any, artifacts:
                      "card-insert", "card-load-amount", "card-load-result", "card-history",
                      "card-tear", "card-tear-with-bench", "card-tear-finished", "card-lost",
                      "bill-pay-choice", "card-choose-wallet", "card-pin", "card-pay-result",
-                     "countdown", "back-to-idle"]
+                     "countdown", "back-to-idle", "out-of-service"]
     assert all(p.stat().st_size > 10_000 for p in shots)
     assert ui_host.running
     # the bill by bank card, two loads (one torn and finished) and the bill from the passbook
