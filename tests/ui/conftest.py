@@ -58,6 +58,7 @@ class ServerControls:
     def __init__(self, server: Any, link: Any = None) -> None:
         self.server = server
         self.link = link
+        self.console_url = f"{server.url}/console/"   # the bench's staff console button
         if link is not None:   # only then does the runner offer the network switch
             self.set_network_mode = self._set_network_mode
 

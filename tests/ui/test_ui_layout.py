@@ -71,6 +71,7 @@ async def test_no_clipping(kiosk_app: Any, artifacts: Any, width: int, height: i
 
     if app.bench is not None:
         problems += [f"{width}x{height} bench: {p}" for p in layout_problems(app.bench, app.bench)]
+        app.bench.export_to_png(str(artifacts / f"{width}x{height}-bench.png"))
     assert not problems, "\n".join(problems)
 
 
