@@ -35,6 +35,23 @@ class BadRequest(ValueError):
     """A handler's refusal: 400 {"error": "bad_request", "message": ...}; rolls back."""
 
 
+def read_envelope(raw: bytes) -> tuple[dict[str, Any], str, int]:
+    """A signed kiosk message's JSON object, kiosk id and counter (the bank's and
+    the fleet's channels alike); BadRequest saying what is wrong otherwise."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    kiosk_id, counter = body.get("kiosk_id"), body.get("counter")
+    if not isinstance(kiosk_id, str) or not kiosk_id:
+        raise BadRequest("kiosk_id (a string) is required")
+    if not isinstance(counter, int) or isinstance(counter, bool) or not 0 <= counter < 2 ** 63:
+        raise BadRequest("counter (a non-negative integer) is required")
+    return body, kiosk_id, counter
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     kiosk_id: str
@@ -116,16 +133,9 @@ class SecureChannel:
     def handle(self, handler: Handler, raw: bytes, mac_header: str | None, *,
                under_tmk: bool = False) -> Reply:
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "bad_request", "the body is not JSON")
-        if not isinstance(body, dict):
-            return _error(400, "bad_request", "the body must be a JSON object")
-        kiosk_id, counter = body.get("kiosk_id"), body.get("counter")
-        if not isinstance(kiosk_id, str) or not kiosk_id:
-            return _error(400, "bad_request", "kiosk_id (a string) is required")
-        if not isinstance(counter, int) or isinstance(counter, bool) or not 0 <= counter < 2 ** 63:
-            return _error(400, "bad_request", "counter (a non-negative integer) is required")
+            body, kiosk_id, counter = read_envelope(raw)
+        except BadRequest as exc:
+            return _error(400, "bad_request", str(exc))
         tmk = self.settings.tmk(kiosk_id)
         if tmk is None:
             return _error(401, "unknown_kiosk", "this kiosk is not in the host's fleet")

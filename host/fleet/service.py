@@ -8,7 +8,6 @@ batched (the periodic flush)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,7 +15,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
-from host.bank.security import Reply, encode, mac_ok
+from host.bank.security import BadRequest, Reply, encode, mac_ok, read_envelope
 from host.config import HostSettings
 from host.fleet.clock import Clock, SystemClock
 from host.fleet.commands import Command, CommandBook
@@ -115,16 +114,9 @@ class Fleet:
         """POST /api/v1/fleet/heartbeat: the checks of docs/console.md, in order."""
         self.ensure_running()
         try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return _error(400, "bad_request", "the body is not JSON")
-        if not isinstance(body, dict):
-            return _error(400, "bad_request", "the body must be a JSON object")
-        kiosk_id, counter = body.get("kiosk_id"), body.get("counter")
-        if not isinstance(kiosk_id, str) or not kiosk_id:
-            return _error(400, "bad_request", "kiosk_id (a string) is required")
-        if not isinstance(counter, int) or isinstance(counter, bool) or not 0 <= counter < 2 ** 63:
-            return _error(400, "bad_request", "counter (a non-negative integer) is required")
+            body, kiosk_id, counter = read_envelope(raw)
+        except BadRequest as exc:
+            return _error(400, "bad_request", str(exc))
         if kiosk_id not in self.keys.tmks:
             return _error(401, "unknown_kiosk", "this kiosk is not in the host's fleet")
 

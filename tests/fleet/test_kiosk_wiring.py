@@ -3,8 +3,6 @@ offers, reload_config applying what can change while running, restart_app
 handing over to the runner, and the demo keeping its host across a restart."""
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import os
 import subprocess
 from pathlib import Path
