@@ -220,6 +220,7 @@ def make_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
+    import host.cards.schema  # noqa: F401  (the card centre's tables share this metadata)
     metadata.create_all(engine)
 
 
