@@ -143,11 +143,19 @@ def kiosk_row(record: KioskRecord, t: Callable[..., str], lang: str, now: float,
             today_count, takings = "0", money(0)
     return KioskRow(
         kiosk_id=record.kiosk_id, state=state, since=since, since_text=since_text, note=note,
-        screen=(status.screen if status is not None and status.screen else "—"),
+        screen=screen_text(status.screen if status is not None else "", t),
         devices=tuple(devices), other_devices=tuple(others), backlog=backlog, today_count=today_count,
         takings=takings, version=status.app_version if status is not None and status.app_version else "—",
         rank=rank, flags=flags,
         service=Badge(t("state.oos"), "warn") if status is not None and status.out_of_service else None)
+
+
+def screen_text(screen: str, t: Callable[..., str]) -> str:
+    """The kiosk's current screen for staff: its name in words and the code name."""
+    if not screen:
+        return "—"
+    label = t(f"screen.{screen}")
+    return screen if label == f"screen.{screen}" else f"{label} ({screen})"
 
 
 def summary(registry: FleetRegistry, today: date) -> FleetSummary:

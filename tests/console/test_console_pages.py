@@ -29,6 +29,7 @@ def test_the_fleet_page_shows_every_kiosk_and_what_is_wrong(console_host: Consol
     assert "故障" in page and "缺纸" in page and "冲正 2" in page and "从未连接" in page
     assert "KIOSK-B 刷卡器故障" in page and "KIOSK-B 打印机缺纸" in page and "KIOSK-B 冲正未能完成" in page
     assert "¥1,500.00" in page                               # today's takings as the kiosks report them
+    assert "账单 (bill)" in page                              # KIOSK-A's current screen, in words
     faults = console_host.staff("look").get("/console/?filter=fault").text
     assert 'id="k-KIOSK-B"' in faults and 'id="k-KIOSK-A"' not in faults
     assert 'id="k-KIOSK-C"' in console_host.staff("look").get("/console/?q=c").text
