@@ -3,13 +3,10 @@ and a kiosk that signs its messages as a real one does (X9.19 under the MAK
 from sign-on, counter in the body), built on the kiosk's own crypto."""
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from kiosk.cards.crypto import mac_x919, pin_block_format0, tdes_encrypt, unwrap_key
+from signing_client import KioskSigner, SignedReply
 
 FLEET_HOST_TOML = """
 [host]
@@ -57,61 +54,12 @@ def status(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    mac: str | None
-    key: bytes | None
+class SignedKiosk(KioskSigner):
+    """A kiosk speaking to the host over real HTTP, with heartbeats (tests/signing_client.py)."""
 
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    @property
-    def mac_ok(self) -> bool:
-        return self.mac is not None and self.key is not None and \
-            mac_x919(self.key, self.body) == bytes.fromhex(self.mac)
-
-
-@dataclass
-class SignedKiosk:
-    """A kiosk speaking to the host over real HTTP (or any httpx transport)."""
-    base_url: str
-    kiosk_id: str
-    tmk: bytes
-    counter: int = 0
-    mak: bytes | None = None
-    pik: bytes | None = None
-    key_version: int = 0
-    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
-
-    def close(self) -> None:
-        self.http.close()
-
-    def body(self, fields: dict[str, Any], *, kiosk_id: str | None = None, counter: int | None = None) -> bytes:
-        if counter is None:
-            self.counter += 1
-            counter = self.counter
-        message = {"kiosk_id": kiosk_id or self.kiosk_id, "counter": counter, **fields}
-        return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-    def send(self, path: str, raw: bytes, key: bytes | None, *, mac: str | None = None) -> Reply:
-        headers = {"Content-Type": "application/json"}
-        if mac is None and key is not None:
-            mac = mac_x919(key, raw).hex().upper()
-        if mac is not None:
-            headers["X-MAC"] = mac
-        response = self.http.post(self.base_url + path, content=raw, headers=headers)
-        return Reply(response.status_code, response.content, response.headers.get("x-mac"), key)
-
-    def sign_on(self) -> Reply:
-        reply = self.send("/api/v1/bank/sign-on", self.body({}), self.tmk)
+    def sign_on(self) -> SignedReply:
+        reply = super().sign_on()
         assert reply.status == 200, reply.body
-        keys = reply.json
-        self.mak = unwrap_key(self.tmk, bytes.fromhex(keys["mac_key"]), bytes.fromhex(keys["mac_kcv"]))
-        self.pik = unwrap_key(self.tmk, bytes.fromhex(keys["pin_key"]), bytes.fromhex(keys["pin_kcv"]))
-        self.key_version = keys["key_version"]
         return reply
 
     def heartbeat_body(self, *, acks: list[dict[str, Any]] | None = None, interval_s: float = 15,
@@ -120,23 +68,8 @@ class SignedKiosk:
                           "status": status(**status_fields), "acks": acks or []},
                          kiosk_id=kiosk_id, counter=counter)
 
-    def heartbeat(self, **kwargs: Any) -> Reply:
+    def heartbeat(self, **kwargs: Any) -> SignedReply:
         return self.send("/api/v1/fleet/heartbeat", self.heartbeat_body(**kwargs), self.mak)
-
-    def pay(self, txn_id: str, house_no: str, amount_fen: int, periods: list[str], card: Any) -> Reply:
-        assert self.pik is not None
-        block = tdes_encrypt(self.pik, pin_block_format0(card.pin, card.pan)).hex().upper()
-        fields = {"txn_id": txn_id, "house_no": house_no, "amount_fen": amount_fen, "periods": periods,
-                  "pan": card.pan, "track2": card.track2, "expiry": card.expiry, "pin_block": block,
-                  "local_time": "2026-11-21T10:31:05"}
-        return self.send("/api/v1/bank/payments", self.body(fields), self.mak)
-
-    def reverse(self, txn_id: str, amount_fen: int) -> Reply:
-        return self.send("/api/v1/bank/reversals",
-                         self.body({"txn_id": txn_id, "amount_fen": amount_fen, "reason": "timeout"}), self.mak)
-
-    def backup(self, txn: dict[str, Any]) -> Reply:
-        return self.send("/api/v1/property/transactions", self.body({"txn": txn}), self.mak)
 
 
 def wait_until(check: Any, timeout_s: float = 10.0, interval_s: float = 0.05, what: str = "condition") -> Any:

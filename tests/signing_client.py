@@ -1,5 +1,5 @@
-"""A small kiosk-side signing client for the host's bank endpoints, as a kiosk
-would speak to them (docs/payments.md): builds the JSON body, MACs the exact
+"""A small kiosk-side signing client for the host's endpoints (bank, card
+centre, fleet: tests/host, tests/fleet, tests/console), as a kiosk would speak to them (docs/payments.md): builds the JSON body, MACs the exact
 bytes (kiosk.cards.crypto.mac_x919, the kiosk's own implementation), sends it
 over real HTTP, and verifies the reply's X-MAC. The PIN pad's part (a format 0
 PIN block encrypted under the PIK) is done here too."""
@@ -48,11 +48,12 @@ class KioskSigner:
     def close(self) -> None:
         self.http.close()
 
-    def body(self, fields: dict[str, Any], counter: int | None = None) -> bytes:
+    def body(self, fields: dict[str, Any], counter: int | None = None, *, kiosk_id: str | None = None) -> bytes:
+        """`kiosk_id`: claim to be another kiosk (impersonation tests)."""
         if counter is None:
             self.counter += 1
             counter = self.counter
-        message = {"kiosk_id": self.kiosk_id, "counter": counter, **fields}
+        message = {"kiosk_id": kiosk_id or self.kiosk_id, "counter": counter, **fields}
         return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def send(self, path: str, raw: bytes, key: bytes | None, *, mac: str | None = None) -> SignedReply:
