@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.engine import Connection, Engine
@@ -108,6 +108,19 @@ def card_condition(column: ColumnElement[str], text: str) -> ColumnElement[bool]
             "contains": column.contains(value, autoescape=True)}[op]
 
 
+def _where_day_kiosk_house(stmt: Any, t: Any, query: TxnQuery) -> Any:
+    """The filters both sources share (their tables have business_day and kiosk_id, joined to households)."""
+    if query.day_from:
+        stmt = stmt.where(t.business_day >= query.day_from)
+    if query.day_to:
+        stmt = stmt.where(t.business_day <= query.day_to)
+    if query.kiosk_id:
+        stmt = stmt.where(t.kiosk_id == query.kiosk_id)
+    if query.house_no:
+        stmt = stmt.where(households.c.house_no == query.house_no.strip())
+    return stmt
+
+
 class CardPayments:
     """Bank card bill payments: the bank's record, with the household's number."""
 
@@ -118,14 +131,7 @@ class CardPayments:
         stmt = (select(t.txn_id, t.kiosk_id, t.state, t.masked_pan, t.amount_fen, t.reference, t.business_day,
                        t.created_at, t.reply_json, households.c.house_no)
                 .select_from(bank_txns.outerjoin(households, households.c.id == t.household_id)))
-        if query.day_from:
-            stmt = stmt.where(t.business_day >= query.day_from)
-        if query.day_to:
-            stmt = stmt.where(t.business_day <= query.day_to)
-        if query.kiosk_id:
-            stmt = stmt.where(t.kiosk_id == query.kiosk_id)
-        if query.house_no:
-            stmt = stmt.where(households.c.house_no == query.house_no.strip())
+        stmt = _where_day_kiosk_house(stmt, t, query)
         card = card_condition(t.masked_pan, query.card)
         if card is not None:
             stmt = stmt.where(card)
@@ -169,14 +175,7 @@ class WalletTxns:
         stmt = (select(t.txn_id, t.kiosk_id, t.serial, t.kind, t.state, t.code, t.masked_pan, t.amount_fen,
                        t.reference, t.business_day, t.created_at, households.c.house_no)
                 .select_from(card_txns.outerjoin(households, households.c.id == t.household_id)))
-        if query.day_from:
-            stmt = stmt.where(t.business_day >= query.day_from)
-        if query.day_to:
-            stmt = stmt.where(t.business_day <= query.day_to)
-        if query.kiosk_id:
-            stmt = stmt.where(t.kiosk_id == query.kiosk_id)
-        if query.house_no:
-            stmt = stmt.where(households.c.house_no == query.house_no.strip())
+        stmt = _where_day_kiosk_house(stmt, t, query)
         card = card_condition(t.masked_pan, query.card)
         if card is not None:
             found = card_filter(query.card)
