@@ -139,9 +139,6 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
     share one per session); otherwise one is started when a reader is "sim"."""
     host = HostClient(settings.host.url, timeout_s=settings.host.timeout_s, transport=host_transport)
     kiosk = Kiosk(settings=settings, host=host, bills=BillService(host))
-    if settings.source and Path(settings.source).is_file():
-        from kiosk.config import load_kiosk_settings
-        kiosk.file_settings = load_kiosk_settings(settings.source)   # the file as it was (callers may override)
     if with_payments if with_payments is not None else bool(settings.tmk):
         _add_payments(kiosk, host_transport)
         if with_wallet and settings.wallet is not None:
@@ -212,6 +209,9 @@ def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
 
     settings, payments, journal, wallet = kiosk.settings, kiosk.payments, kiosk.journal, kiosk.wallet
     assert payments is not None and journal is not None
+    if settings.source and Path(settings.source).is_file():   # reload_config compares with the file as it was
+        from kiosk.config import load_kiosk_settings           # (the caller may have overridden some of it)
+        kiosk.file_settings = load_kiosk_settings(settings.source)
     board = DeviceBoard()
     board.report("card_reader", "unknown")   # a swipe reader says nothing until a card is read
     watch_payment_devices(payments, board)
