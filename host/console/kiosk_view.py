@@ -42,13 +42,16 @@ class KioskPanel:
     last_error_at: str
 
 
+DEVICE_LEVEL = {"ok": "ok", "paper_near_end": "warn", "unknown": "muted"}   # fault and paper out: "bad"
+
+
 def kiosk_panel(record: KioskRecord, t: Callable[..., str], lang: str, now: float, today: date) -> KioskPanel:
     row = kiosk_row(record, t, lang, now, today)
     status = record.status
     devices, today_lines, backlog_lines = [], [], []
     if status is not None:
         for name, device in sorted(status.devices.items()):
-            level = {"ok": "ok", "paper_near_end": "warn"}.get(device.state, "bad" if device.state != "unknown" else "muted")
+            level = DEVICE_LEVEL.get(device.state, "bad")
             label = t(f"device.{name}") if f"device.{name}" in _known_devices else name
             text = t(f"device.{device.state}") + (f" — {device.reason}" if device.reason else "")
             devices.append(DeviceLine(label, Badge(text, level)))
@@ -97,7 +100,7 @@ def history_lines(events: list[FleetEvent], t: Callable[..., str], lang: str, no
             device = t(f"device.{e.subject}") if f"device.{e.subject}" in _known_devices else e.subject
             text = t("hist.device", device=device, state=t(f"device.{e.state}"))
             detail = e.detail
-            level = {"ok": "ok", "paper_near_end": "warn"}.get(e.state, "bad")
+            level = DEVICE_LEVEL.get(e.state, "bad")
         elif e.kind == "error":
             text, detail, level = t("hist.error"), e.detail, "bad"
         elif e.kind == "service":

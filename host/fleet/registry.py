@@ -158,7 +158,8 @@ class FleetRegistry:
         old_devices = old.devices if old is not None else {}
         for name, device in new.devices.items():
             before = old_devices.get(name)
-            if before != device and not (before is None and device.state == "ok"):
+            # a device first heard of as ok or unknown is not news
+            if before != device and not (before is None and device.state in ("ok", "unknown")):
                 self._log(FleetEvent(kiosk_id, now, "device", name, device.state, device.reason))
         if new.last_error and (old is None or (old.last_error, old.last_error_at) != (new.last_error, new.last_error_at)):
             self._log(FleetEvent(kiosk_id, now, "error", state=new.last_error_at, detail=new.last_error))

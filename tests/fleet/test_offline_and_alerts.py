@@ -119,6 +119,14 @@ def test_device_alerts_raise_once_and_clear(registry: FleetRegistry, bus: Record
     assert ("device", "printer", "paper_near_end") in history
 
 
+def test_a_device_first_reported_ok_or_unknown_is_not_news(registry: FleetRegistry, bus: Recorder) -> None:
+    beat(registry, counter=1, devices={"card_reader": {"state": "unknown"}, "pin_pad": {"state": "ok"}})
+    assert [e for e in registry.take_history() if e.kind == "device"] == []
+    beat(registry, counter=2, devices={"card_reader": {"state": "ok"}, "pin_pad": {"state": "ok"}})
+    history = [(e.subject, e.state) for e in registry.take_history() if e.kind == "device"]
+    assert history == [("card_reader", "ok")] and bus.kinds() == []   # a change after that is recorded
+
+
 def test_a_reversal_that_does_not_drain_raises_an_alert(registry: FleetRegistry, bus: Recorder) -> None:
     young = {"reversals": 1, "backups": 2, "oldest_reversal_age_s": 40}
     beat(registry, counter=1, backlog=young)
