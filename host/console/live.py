@@ -4,8 +4,8 @@ renders the fragments its page shows, in its page's language, with the same
 templates as the page itself, and the page's script swaps them in.
 
 Events: `alert` / `cleared` (every page: the alert list and a toast), `summary`
-and `rows` or `table` (the fleet page), `panel` and `command` (a kiosk's page),
-`command` (the commands page), `bye` (the session ended)."""
+and `rows` or `table` (the fleet page), `panel`, `history` and `command` (a
+kiosk's page), `command` (the commands page), `bye` (the session ended)."""
 from __future__ import annotations
 
 import json
@@ -19,11 +19,11 @@ from starlette.responses import StreamingResponse
 
 from host.console import i18n
 from host.console.fleet_view import FILTERS, alert_key, alert_view, cleared_text
-from host.console.kiosk_view import command_view, kiosk_panel, recent_commands
+from host.console.kiosk_view import command_view, history_lines, kiosk_panel, recent_commands
 from host.console.web import Console, Staff
 from host.fleet.commands import Command
 from host.fleet.events import Event
-from host.fleet.registry import Alert
+from host.fleet.registry import Alert, FleetEvent
 
 KEEPALIVE_S = 15.0
 LIFETIME_S = 600.0       # then the browser reconnects (and the session is checked again)
@@ -77,6 +77,8 @@ class PageStream:
             return []
         if event.kind == "command":
             return self._command(event.data)
+        if event.kind == "history" and self.view == "kiosk" and event.data.kiosk_id == self.kiosk_id:
+            return [self._history([event.data], replace=False)]
         return []
 
     def _alert(self, alert: Alert) -> list[str]:
@@ -113,6 +115,11 @@ class PageStream:
         panel = kiosk_panel(record, self.t, self.lang, time.time(), self.console.today())
         return _sse("panel", {"html": self._render("_kiosk_panel.html", panel=panel, kiosk_id=self.kiosk_id)})
 
+    def _history(self, events: list[FleetEvent], *, replace: bool) -> str:
+        """New lines go on top of the kiosk's history; on (re)connect, the whole of it."""
+        lines = history_lines(events, self.t, self.lang, time.time())
+        return _sse("history", {"html": self._render("_history_lines.html", history=lines), "replace": replace})
+
     def _command(self, command: Command) -> list[str]:
         wanted = (self.view == "kiosk" and command.kiosk_id == self.kiosk_id) or \
                  (self.view == "commands" and (not self.batch or command.batch == self.batch))
@@ -142,6 +149,8 @@ class PageStream:
                                                               q=self.search)}))
         elif self.view == "kiosk" and self.kiosk_id in self.registry.records:
             chunks.append(self._panel())
+            chunks.append(self._history(await self.console.db(self.console.fleet.history, self.kiosk_id),
+                                        replace=True))
             chunks.append(await self._command_rows(kiosk_id=self.kiosk_id, limit=20))
         elif self.view == "commands":
             chunks.append(await self._command_rows(batch=self.batch, limit=200))

@@ -189,12 +189,12 @@ def console_routes(console: Console) -> list[BaseRoute]:
             return console.error(request, staff, 404, "error.not_found")
         lang, now = console.lang(request), time.time()
         t = i18n.translator(lang)
-        events = fleet.registry.pending_history(kiosk_id)[::-1] + await console.db(fleet.store.history, kiosk_id)
+        events = await console.db(fleet.history, kiosk_id)
         commands = await console.db(recent_commands, console.engine, fleet, kiosk_id=kiosk_id, limit=20)
         txns, _ = await console.in_thread(search, console.engine, TxnQuery(kiosk_id=kiosk_id, limit=20))  # may scan
         msg = request.query_params.get("msg", "")
         return console.render("kiosk.html", request, staff=staff, kiosk_id=kiosk_id, panel=_panel(request, kiosk_id),
-                              history=history_lines(events[:100], t, lang, now),
+                              history=history_lines(events, t, lang, now),
                               commands=[command_view(c, t, now) for c in commands], command_names=COMMANDS,
                               txns=txns, msg=msg if msg in MESSAGES else "")
 

@@ -5,7 +5,8 @@ Offline detection: a kiosk that announced an interval I is offline once
 `missed_heartbeats` x I seconds (+ a little tolerance for network jitter) pass
 without a heartbeat; it is back online with its next heartbeat, and the
 history records how long it was away. Changes that staff should see go to the
-history (written down by the store) and to the event bus (live pages)."""
+history (written down by the store, and published at once for live pages) and
+to the event bus (live pages)."""
 from __future__ import annotations
 
 import dataclasses
@@ -200,6 +201,7 @@ class FleetRegistry:
 
     def _log(self, event: FleetEvent) -> None:
         self._history.append(event)
+        self.bus.publish("history", event)   # a kiosk's open page shows it now, not after the flush
 
     # --- offline detection ---------------------------------------------------------
     def deadline_s(self, record: KioskRecord) -> float:

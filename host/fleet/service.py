@@ -22,7 +22,7 @@ from host.fleet.commands import Command, CommandBook
 from host.fleet.events import EventBus
 from host.fleet.keys import KeyCache
 from host.fleet.model import BadHeartbeat, parse_acks, parse_interval, parse_status
-from host.fleet.registry import FleetRegistry
+from host.fleet.registry import FleetEvent, FleetRegistry
 from host.fleet.settings import FleetSettings
 from host.fleet.store import FleetStore, KioskSnapshot
 from kiosk.cards.crypto import mac_x919
@@ -100,6 +100,10 @@ class Fleet:
             states = self.commands.take_unsaved()
             if kiosks or history or states:
                 await run_in_threadpool(self.store.flush, kiosks, history, states)
+
+    def history(self, kiosk_id: str, limit: int = 100) -> list[FleetEvent]:
+        """A kiosk's history, newest first: what is not written down yet, then the store's (blocking)."""
+        return (self.registry.pending_history(kiosk_id)[::-1] + self.store.history(kiosk_id, limit))[:limit]
 
     def flush_blocking(self) -> None:
         """For a host that stops outside the loop (tests, CLI)."""

@@ -110,6 +110,8 @@ async def test_watch_a_kiosk_go_offline_come_back_and_take_a_command(browser: Br
     await expect(page.locator("#commands tr").first.locator(".result")).to_have_text("out of service")
     assert kiosk.fleet.out_of_service                           # the kiosk took it (its screen: tests/ui/test_ui_console.py)
     await expect(page.locator("#kiosk-panel .badge.service")).to_have_text("暂停服务", timeout=LIVE_TIMEOUT_MS)
+    # and its history says so at once, without a reload (before the fleet's next write to the database)
+    await expect(page.locator("#history tr").first).to_contain_text("暂停服务", timeout=LIVE_TIMEOUT_MS)
     # (a toast says so too when the result arrives after the page's stream connected;
     # a kiosk this quick may acknowledge before that, and the stream's first sync shows it)
     await shot(page, "05-kiosk-out-of-service-acknowledged.png")

@@ -197,6 +197,32 @@ def test_a_page_stream_starts_with_what_the_page_shows_now(console_host: Console
                 events[event] = json.loads(line[6:])
                 if event == "commands":
                     break
-    assert set(events) >= {"hello", "alerts", "panel", "commands"}
+    assert set(events) >= {"hello", "alerts", "panel", "history", "commands"}
+    assert events["history"]["replace"] is True
     assert f'id="cmd-{order["id"]}"' in events["commands"]["html"] and "已完成" in events["commands"]["html"]
     assert "KIOSK-A" not in events["alerts"]["html"]
+
+
+def test_a_kiosk_page_hears_each_history_line_as_it_happens(console_host: ConsoleHost) -> None:
+    """A device change reaches the open kiosk page's history at once, not after
+    the next write to the database; another kiosk's changes do not."""
+    kiosk, other = console_host.kiosk("KIOSK-A"), console_host.kiosk("KIOSK-B")
+    kiosk.heartbeat()
+    operator = console_host.staff("duty")
+    lines: list[dict] = []
+    with operator.http.stream("GET", "/console/events?view=kiosk&kiosk=KIOSK-A", timeout=15) as stream:
+        event = ""
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data = json.loads(line[6:])
+                if event == "commands":          # the page's current state is in: now something happens
+                    other.heartbeat(devices={"pin_pad": {"state": "fault", "reason": "no answer"}})
+                    kiosk.heartbeat(devices={"printer": {"state": "paper_out"}})
+                elif event == "history" and not data["replace"]:
+                    lines.append(data)
+                    break
+    assert len(lines) == 1
+    assert "打印机：缺纸" in lines[0]["html"] and "密码键盘" not in lines[0]["html"]
+    assert 'class="placeholder"' not in lines[0]["html"]

@@ -123,6 +123,16 @@
     });
   });
   on("panel", function (d) { swap("kiosk-panel", d.html); });
+  on("history", function (d) {
+    var table = document.getElementById("history");
+    if (!table) return;
+    if (d.replace) { table.innerHTML = d.html; tickTimes(table); return; }
+    var placeholder = table.querySelector("tr.placeholder");
+    if (placeholder) placeholder.parentNode.removeChild(placeholder);
+    table.insertAdjacentHTML("afterbegin", d.html);
+    while (table.children.length > 100) table.removeChild(table.lastElementChild);
+    if (table.firstElementChild) table.firstElementChild.classList.add("flash");
+  });
   on("command", function (d) {
     var row = swap("cmd-" + d.id, d.html);
     if (!row) {
