@@ -139,6 +139,7 @@ bank_txns = Table(
     Column("created_at", DateTime, nullable=False),
     Column("reversed_at", DateTime),
     Index("ix_bank_txns_account_day", "account_id", "business_day"),
+    Index("ix_bank_txns_day", "business_day"),            # the console's day searches and totals
 )
 
 bank_journal = Table(
@@ -172,6 +173,7 @@ property_ledger = Table(
     Column("business_day", Date, nullable=False),
     Column("at", DateTime, nullable=False),
     UniqueConstraint("txn_id", "kind", name="uq_property_ledger_txn_kind"),
+    Index("ix_property_ledger_day", "business_day"),      # reconciliation, a day at a time
 )
 
 property_backups = Table(
@@ -187,6 +189,7 @@ property_backups = Table(
     Column("at", String(32)),
     Column("txn_json", Text, nullable=False),     # the copy as the kiosk sent it
     Column("received_at", DateTime, nullable=False),
+    Index("ix_property_backups_at", "at"),                # reconciliation: the copies of a day
 )
 
 
@@ -220,8 +223,14 @@ def make_engine(url: str) -> Engine:
 
 
 def create_tables(engine: Engine) -> None:
+    """Missing tables, and missing indexes of existing tables (create_all makes a
+    table's indexes only with the table, and a host's database outlives releases)."""
     import host.cards.schema  # noqa: F401  (the card centre's tables share this metadata)
     metadata.create_all(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
 
 
 def drop_tables(engine: Engine) -> None:

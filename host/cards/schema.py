@@ -60,6 +60,7 @@ card_txns = Table(
     Column("resolved_by", String(32)),                         # the kiosk that confirmed or cancelled
     Index("ix_card_txns_account_day", "account_id", "business_day"),
     Index("ix_card_txns_household_state", "household_id", "state"),
+    Index("ix_card_txns_day", "business_day"),            # the console's day searches and reconciliation
 )
 
 # Every time a kiosk is shown a card (cards/seen).
