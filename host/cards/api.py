@@ -16,12 +16,14 @@ from host.bank.security import Handler, SecureChannel
 from host.cards.load import handle_load_authorise, handle_load_cancel, handle_load_confirm
 from host.cards.lookup import handle_blacklist, handle_seen
 from host.cards.purchase import handle_purchase_authorise, handle_purchase_cancel, handle_purchase_confirm
+from host.cards.status import handle_status
 from host.cards.unload import handle_unload_authorise, handle_unload_cancel, handle_unload_confirm
 from host.config import HostSettings
 
 HANDLERS: dict[str, Handler] = {
     "seen": handle_seen,
     "blacklist": handle_blacklist,
+    "status": handle_status,
     "load/authorise": handle_load_authorise,
     "load/confirm": handle_load_confirm,
     "load/cancel": handle_load_cancel,

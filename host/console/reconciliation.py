@@ -16,7 +16,10 @@ day) is checked over its whole life against the card centre's record
 a completed unload has credited it (wallet_unload); a completed purchase has
 credited the property ledger (`wallet`); nothing else moves money. A
 transaction still authorised is "pending, awaiting the card" on its own day and
-a difference once its day is over. Each disagreement is one Difference."""
+a difference once its day is over. A completed or cancelled one must have its
+kiosk's copy, like a card payment (the kiosk that authorised it sends it, even
+when the card was settled at another kiosk). Each disagreement is one
+Difference."""
 from __future__ import annotations
 
 import json
@@ -39,6 +42,9 @@ WALLET_TYPES = (WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD)
 # how a wallet journal line moves the resident's bank card: − debited, + credited
 _BANK_CARD_SIGN = {(WALLET_LOAD, "approved"): -1, (WALLET_LOAD_REVERSAL, "reversed"): 1,
                    (WALLET_UNLOAD, "approved"): 1}
+# the card-centre states whose transaction the authorising kiosk copies (it copies
+# no decline, and nothing still pending)
+_COPIED = ("completed", "cancelled")
 # the kiosk copy results that agree with a card-centre state (a kiosk that cancelled
 # a transaction the card centre had declined journals it cancelled: nothing moved)
 _COPY_AGREES = {"completed": ("completed",), "cancelled": ("cancelled",), "declined": ("cancelled", "declined"),
@@ -50,6 +56,7 @@ class Difference:
     kind: str             # missing_in_ledger | missing_in_bank | amount_differs | reference_differs |
     #                       backup_missing | backup_differs | backup_unknown_to_bank; wallet also:
     #                       bank_without_card | ledger_without_card | unknown_to_card_centre | pending_overdue
+    #                       (and backup_missing: a settled one with no kiosk copy)
     txn_id: str
     kiosk_id: str
     bank_fen: int | None  # wallet: the bank card's movement (− debited, + credited)
@@ -321,6 +328,8 @@ def _reconcile_wallet(conn: Connection, result: WalletReconciliation, day: date,
         if copy is not None and (said not in _COPY_AGREES.get(state, ()) or (
                 None not in (copy.amount_fen, txn.amount_fen) and copy.amount_fen != txn.amount_fen)):
             found.append(("backup_differs", f"{state} / {said}", None))
+        if copy is None and state in _COPIED:
+            found.append(("backup_missing", "backlog", None))     # may still be in the kiosk's upload backlog
         result.differences.extend(Difference(what, txn_id, txn.kiosk_id, got_bank, got_ledger, said, detail,
                                              kind, state, expected) for what, detail, expected in found)
 

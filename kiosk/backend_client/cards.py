@@ -8,6 +8,8 @@ from kiosk.backend_client.bank import BankClient
 from kiosk.domain.errors import BadHostReply, OutcomeUnknown
 
 _FINISHED = ("completed", "cancelled", "not_found", "already_cancelled")
+_STATUSES = ("authorised", "completed", "cancelled", "not_found")
+STATUS_MAX_IDS = 50   # the card centre answers at most this many ids a message
 
 
 class CardCentreClient:
@@ -28,6 +30,19 @@ class CardCentreClient:
         if not isinstance(reply.get("version"), int) or not isinstance(reply.get("changes"), list):
             raise BadHostReply(f"blacklist reply {reply!r}")
         return reply
+
+    async def status(self, txn_ids: list[str]) -> list[dict[str, Any]]:
+        """What became of this kiosk's own transactions: one answer per id,
+        {txn_id, kind, status: authorised|completed|cancelled|not_found, reference}."""
+        if not 0 < len(txn_ids) <= STATUS_MAX_IDS:
+            raise ValueError(f"ask about 1..{STATUS_MAX_IDS} transactions at a time")
+        reply = await self._post("status", {"txn_ids": txn_ids}, financial=False)
+        txns = reply.get("txns")
+        if not isinstance(txns, list) or not all(isinstance(t, dict) and t.get("status") in _STATUSES
+                                                 for t in txns) \
+                or sorted(str(t.get("txn_id")) for t in txns) != sorted(set(txn_ids)):
+            raise BadHostReply(f"status reply {reply!r}")
+        return txns
 
     async def authorise(self, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
         """kind: load | unload | purchase. Approved or declined; OutcomeUnknown otherwise."""

@@ -24,9 +24,10 @@ from kiosk.services.journal import Journal, JournalEntry
 
 log = logging.getLogger(__name__)
 
-RECEIPT_LANGUAGE = "zh"
+RECEIPT_LANGUAGE = "zh"   # receipts are printed in Chinese (GB18030)
 # journal states that hold new financial transactions back until acknowledged
-UNSETTLED = ("reversing", "cancelling", "confirming")   # receipts are printed in Chinese (GB18030)
+UNSETTLED = ("reversing", "cancelling", "confirming")
+AWAITING_NEWS = ("left_pending",)   # not blocking, but a settler asks the host what became of them
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ def bill_periods(bill: HouseholdBill) -> list[str]:
 class PaymentService:
     PIN_TIMEOUT_S = 60.0
     MAX_BACKOFF_S = 30.0
+    IDLE_PASS_S = 60.0   # a pass even when nothing woke it: news of what was left pending comes from the host
 
     def __init__(self, *, kiosk_id: str, estate: str, journal: Journal, bank: BankClient,
                  reader: CardReader, pinpad: PinPad, printer: ReceiptPrinter,
@@ -250,7 +252,7 @@ class PaymentService:
 
     async def _settle(self) -> bool:
         reversals, backups = self.journal.in_state("reversing"), self.journal.unsent_backups()
-        if not reversals and not backups and not self.journal.in_state(*UNSETTLED):
+        if not reversals and not backups and not self.journal.in_state(*UNSETTLED, *AWAITING_NEWS):
             return True
         if not self.signed_on:   # e.g. started while the host was down
             try:
@@ -296,6 +298,9 @@ class PaymentService:
                 done = False
             backoff = self._first_backoff_s if done else min(backoff * 2, self.MAX_BACKOFF_S)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=None if done else backoff)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the
+                # cancellation of stop() and this task would live on
+                async with asyncio.timeout(self.IDLE_PASS_S if done else backoff):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass

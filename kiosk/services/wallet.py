@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from kiosk.backend_client.cards import CardCentreClient
+from kiosk.backend_client.cards import STATUS_MAX_IDS, CardCentreClient
 from kiosk.backend_client.signed import NotSignedOn
 from kiosk.cards.apdu import ApduTransport
 from kiosk.cards.epurse import EPurse
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 KIND = {"load": "wallet_load", "unload": "wallet_unload", "purchase": "wallet_purchase"}
 BLACKLIST_REFRESH_S = 300.0
+LEFT_PENDING_ASK_S = 60.0   # how often the card centre is asked about transactions left pending here
 
 
 class IcReader(Protocol):
@@ -169,6 +170,7 @@ class WalletService:
         self.torn: TornTxn | None = None
         self._torn_open: _Open | None = None
         self._blacklist_at = 0.0
+        self._left_pending_asked: float | None = None   # monotonic; None: not asked yet
         payments.add_settler(self.settle_once)
 
     # --- life cycle -------------------------------------------------------------------
@@ -253,19 +255,26 @@ class WalletService:
         txn_id, kind = str(pending["txn_id"]), str(pending["kind"])
         proof = await asyncio.to_thread(session.purse.transaction_proof, TxnType(int(pending["txn_type"])),
                                         int(pending["counter"]))
-        mine = self.journal.get(txn_id) is not None
+        entry = self.journal.get(txn_id)
+        mine = entry is not None and entry.kind in KIND.values()
+        detail: dict[str, Any] = {"resolved_at": self._now().isoformat(timespec="seconds")}
         try:
             if proof is None:
-                await self.payments.with_sign_on(lambda: self.centre.cancel(kind, txn_id, "card did not apply it"))
+                detail["cancel"] = await self.payments.with_sign_on(
+                    lambda: self.centre.cancel(kind, txn_id, "card did not apply it"))
                 state = "cancelled"
             else:
-                await self.payments.with_sign_on(lambda: self.centre.confirm(kind, txn_id, _proof_fields(kind, *proof)))
+                reply = await self.payments.with_sign_on(
+                    lambda: self.centre.confirm(kind, txn_id, _proof_fields(kind, *proof)))
+                if reply.get("reference"):    # a purchase's reference comes with its confirm
+                    detail["reference"] = str(reply["reference"])
                 state = "completed"
         except KioskError as exc:
             log.warning("pending %s %s on card %s not settled yet: %s", kind, txn_id, session.serial, exc)
             return False
-        if mine:
-            self.journal.set_state(txn_id, state, resolved_at=self._now().isoformat(timespec="seconds"))
+        if mine:    # another kiosk's copy is that kiosk's to send (it asks cards/status)
+            self.journal.set_state(txn_id, state, **detail)
+            self._queue_backup(txn_id)
         log.warning("pending %s %s on card %s settled: %s", kind, txn_id, session.serial, state)
         return True
 
@@ -508,7 +517,8 @@ class WalletService:
 
     # --- settling (called by the payment service's settling task) -----------------------
     async def settle_once(self) -> bool:
-        """Cancels and confirmations that have not been acknowledged yet."""
+        """Cancels and confirmations that have not been acknowledged yet; then
+        what became of the transactions left pending here."""
         for entry in self._wallet_entries("cancelling"):
             if not await self._cancel(entry):
                 return False
@@ -523,7 +533,49 @@ class WalletService:
             self.journal.set_state(entry.txn_id, "completed",
                                    reference=str(reply.get("reference") or entry.detail.get("reference", "")))
             self._queue_backup(entry.txn_id)
+        return await self._ask_left_pending()
+
+    async def _ask_left_pending(self) -> bool:
+        """Transactions left pending here (the card never came back) that were
+        settled since: the card was presented at another kiosk, or staff acted.
+        Their final result comes from the card centre and their copy goes like
+        any other. Asked at most every LEFT_PENDING_ASK_S, a failed ask
+        included: the settler's back-off passes do not hammer the host."""
+        entries = self._wallet_entries("left_pending")
+        now = time.monotonic()
+        if not entries or (self._left_pending_asked is not None
+                           and now - self._left_pending_asked < LEFT_PENDING_ASK_S):
+            return True
+        self._left_pending_asked = now
+        for start in range(0, len(entries), STATUS_MAX_IDS):
+            batch = [e.txn_id for e in entries[start:start + STATUS_MAX_IDS]]
+            try:
+                answers = await self.payments.with_sign_on(lambda: self.centre.status(batch))
+            except KioskError as exc:
+                log.info("status of %d transaction(s) left pending not known yet: %s", len(batch), exc)
+                return False
+            for answer in answers:
+                self._learn_final(str(answer["txn_id"]), str(answer["status"]), answer.get("reference"))
         return True
+
+    def _learn_final(self, txn_id: str, status: str, reference: Any) -> None:
+        entry = self.journal.get(txn_id)
+        if status == "authorised" or entry is None or entry.state != "left_pending":
+            return   # still pending (settled when the card is next presented), or settled here meanwhile
+        detail: dict[str, Any] = {"resolved_at": self._now().isoformat(timespec="seconds")}
+        if reference:
+            detail["reference"] = str(reference)
+        if status == "not_found":
+            # it was authorised (the card centre answered it), yet the centre holds no
+            # authorised transaction of ours by that id: nothing it records moved. No
+            # cancel is sent (there is no late authorise to stop); the copy says
+            # cancelled and reconciliation shows staff the card centre's gap.
+            log.warning("%s %s left pending is unknown to the card centre", entry.kind, txn_id)
+            detail["reason"] = "unknown to the card centre"
+            status = "cancelled"
+        self.journal.set_state(txn_id, status, **detail)
+        self._queue_backup(txn_id)
+        log.warning("%s %s left pending was settled elsewhere: %s", entry.kind, txn_id, status)
 
     # --- helpers ----------------------------------------------------------------------
     def _wallet_entries(self, *states: str) -> list[JournalEntry]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from fleet.fleetlib import SignedKiosk
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from console.conftest import ConsoleHost
@@ -150,7 +150,8 @@ def _purse(demo: DemoIcCard, folder: Path) -> EPurse:
 @pytest.fixture
 def wallet_day(console_host: ConsoleHost, tmp_path: Path) -> WalletDay:
     """The template's card payments plus a day of wallet transactions on two
-    kiosks, with the kiosks' copies of the settled ones."""
+    kiosks, with the kiosks' copies of the settled ones (a kiosk copies no
+    decline and nothing still pending: neither is missing its copy)."""
     a, b = WalletKiosk(console_host.kiosk("KIOSK-A")), WalletKiosk(console_host.kiosk("KIOSK-B"))
     zhang, chen = _purse(ZHANG, tmp_path / "cards"), _purse(CHEN, tmp_path / "cards")
     load, reversed_, unload, purchase, pending, declined = (f"W-{name}" for name in (
@@ -345,6 +346,9 @@ TAMPERING: list[tuple[str, Callable[[WalletDay, Connection], None], date, tuple[
     ("the kiosk's copy says cancelled, the card centre completed it",
      lambda w, c: c.execute(update(property_backups).where(property_backups.c.txn_id == w.unload)
                             .values(result="cancelled")), DAY, ("backup_differs", "unload")),
+    ("a settled unload whose kiosk copy has not arrived",
+     lambda w, c: c.execute(delete(property_backups).where(property_backups.c.txn_id == w.unload)), DAY,
+     ("backup_missing", "unload")),
     ("a load still pending after its day",
      _pending_from_yesterday, YESTERDAY, ("pending_overdue", "pending")),
 ]
@@ -365,6 +369,26 @@ def test_reconciliation_detects_each_wallet_difference(wallet_day: WalletDay, wh
 
     page = w.host.staff("look").get("/console/reconciliation", params={"day": day.isoformat()}).text
     assert f'class="diff-{kind}"' in page and txn_id in page and "1 处差异" in page and _untranslated(page) == []
+
+
+def test_a_missing_wallet_copy_is_a_difference_until_it_arrives(wallet_day: WalletDay) -> None:
+    w = wallet_day
+    with w.host.engine.begin() as conn:       # kiosk B's copy of its purchase is still in its backlog
+        conn.execute(delete(property_backups).where(property_backups.c.txn_id == w.purchase))
+    (diff,) = reconcile(w.host.engine, DAY, DAY).wallet.differences
+    assert (diff.kind, diff.txn_id, diff.kiosk_id, diff.card_kind, diff.card_state, diff.backup, diff.detail) == \
+        ("backup_missing", w.purchase, "KIOSK-B", "wallet_purchase", "completed", "", "backlog")
+    assert (diff.bank_fen, diff.ledger_fen) == (None, w.purchase_fen)      # the money itself agrees
+    page = w.host.staff("look").get("/console/reconciliation", params={"day": "2026-11-21"}).text
+    assert 'class="diff-backup_missing"' in page and "设备备份未到" in page and _untranslated(page) == []
+
+    with w.host.engine.connect() as conn:
+        ref = conn.execute(select(property_ledger.c.reference)
+                           .where(property_ledger.c.txn_id == w.purchase)).scalar_one()
+    WalletKiosk(w.host.kiosk("KIOSK-B")).backup(w.purchase, "wallet_purchase", "completed", w.purchase_fen,
+                                                 CHEN.serial, house_no="2-2-902", reference=ref)
+    result = reconcile(w.host.engine, DAY, DAY)
+    assert result.wallet.differences == [] and result.balanced
 
 
 def test_difference_details_say_what_the_card_centre_expected(wallet_day: WalletDay) -> None:

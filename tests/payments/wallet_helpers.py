@@ -4,10 +4,18 @@ on the magnetic reader. Nothing of the project's own is mocked."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import shutil
 from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from signing_client import KioskSigner
 
 from kiosk.bootstrap import Kiosk
-from kiosk.cards.epurse_crypto import Wallet
+from kiosk.cards.epurse import EPurse
+from kiosk.cards.epurse_crypto import TxnType, Wallet
 from kiosk.devices.sim.cpu_card import VirtualCpuCard
 from kiosk.devices.sim.test_cards import load_test_cards
 
@@ -66,3 +74,75 @@ async def type_card_pin(kiosk: Kiosk, pin: str) -> str:
     assert await asyncio.to_thread(kiosk.sims.pinpad.wait_entering, 5), "PIN pad never started"
     await asyncio.to_thread(kiosk.sims.pinpad.type_pin, pin)
     return await task
+
+
+# --- a second kiosk: a card settled away from the kiosk that began its transaction ---------
+OTHER_KIOSK = "KIOSK-DEMO-02"
+OTHER_TMK = bytes.fromhex("3B7A0C19E4D2F65A81C7B3E90D4F2A6C")   # a test key, only in the hosts of these tests
+
+
+def start_host_with_other_kiosk(folder: Path, demo_db: Path, today: date) -> Any:
+    """As tests/conftest.py's start_host, with OTHER_KIOSK in the host's fleet."""
+    from host.app import create_app
+    from host.config import load_host_settings
+    from host.db import make_engine
+    from host.server import HostServer
+
+    db = folder / "host.sqlite3"
+    shutil.copy(demo_db, db)
+    settings = load_host_settings()
+    settings = dataclasses.replace(settings, database_url=f"sqlite:///{db}",
+                                   kiosks=(*settings.kiosks, (OTHER_KIOSK, OTHER_TMK)))
+    engine = make_engine(settings.database_url)
+    server = HostServer(create_app(settings, engine, today=lambda: today), "127.0.0.1", 0)
+    server.engine = engine
+    server.start()
+    return server
+
+
+class _InHand:
+    """The card answering in the calling thread (an ApduTransport): out of the slot."""
+
+    def __init__(self, card: VirtualCpuCard) -> None:
+        self.card = card
+
+    def transmit(self, apdu: bytes) -> bytes:
+        return self.card.process(apdu)
+
+
+class OtherKiosk:
+    """Kiosk B, presented with a card, settles its pending transactions as the
+    wallet service does (cards/seen, the card's GET TRANSACTION PROVE, confirm
+    or cancel): its own signed messages over real HTTP, the kiosk's terminal
+    application on the card."""
+
+    def __init__(self, url: str) -> None:
+        self.signer = KioskSigner(url, OTHER_KIOSK, OTHER_TMK)
+        assert self.signer.sign_on().status == 200
+
+    def close(self) -> None:
+        self.signer.close()
+
+    def post(self, path: str, fields: dict[str, Any]) -> dict[str, Any]:
+        reply = self.signer.post(f"/api/v1/cards/{path}", fields)
+        assert reply.status == 200 and reply.mac_ok, reply.body
+        return reply.json  # type: ignore[no-any-return]
+
+    def present(self, card: VirtualCpuCard) -> dict[str, str]:
+        """What it settled: {txn_id: completed | cancelled}."""
+        pending = self.post("seen", {"serial": card.serial})["pending"]
+        card.reset()
+        purse = EPurse(_InHand(card))
+        purse.select()
+        settled = {}
+        for p in pending:
+            txn_id, kind = p["txn_id"], p["kind"]
+            proof = purse.transaction_proof(TxnType(p["txn_type"]), p["counter"])
+            if proof is None:
+                settled[txn_id] = self.post(f"{kind}/cancel", {"txn_id": txn_id,
+                                                               "reason": "card did not apply it"})["status"]
+                continue
+            mac2, tac = (part.hex().upper() for part in proof)
+            fields = {"unload": {"mac3": tac}, "purchase": {"tac": tac, "mac2": mac2}}.get(kind, {"tac": tac})
+            settled[txn_id] = self.post(f"{kind}/confirm", {"txn_id": txn_id, **fields})["status"]
+        return settled
