@@ -21,6 +21,7 @@ bench: setup
 	.venv/bin/python benchmarks/bench_wallet_load.py
 	.venv/bin/python benchmarks/bench_payments.py
 	.venv/bin/python benchmarks/bench_heartbeats.py
+	.venv/bin/python benchmarks/bench_console_queries.py
 
 clean:
 	rm -rf .venv var tests/artifacts
