@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from host.console.i18n import duration, money, when
+from host.console.i18n import CATALOGUE, duration, money, when
 from host.fleet.registry import Alert, FleetRegistry, KioskRecord
 
 DEVICE_COLUMNS = ("card_reader", "pin_pad", "printer")
@@ -111,7 +111,7 @@ def kiosk_row(record: KioskRecord, t: Callable[..., str], lang: str, now: float,
         for name, device in status.devices.items():
             if name not in DEVICE_COLUMNS and device.state != "ok":
                 badge = _device_badge(t, name, device.state, device.reason)
-                others.append(Badge(f"{name}: {badge.text}", badge.level, device.reason))
+                others.append(Badge(f"{device_name(name, t)}: {badge.text}", badge.level, device.reason))
     else:
         devices = [Badge("—", "muted")] * len(DEVICE_COLUMNS)
 
@@ -291,8 +291,13 @@ def alert_key(alert: Alert) -> str:
     return f"alert-{alert.kiosk_id}-{alert.kind}-{alert.subject}"
 
 
+def device_name(name: str, t: Callable[..., str]) -> str:
+    """A device in words; a device this console has no words for, by its own name."""
+    return t(f"device.{name}") if f"device.{name}" in CATALOGUE else name
+
+
 def alert_text(alert: Alert, t: Callable[..., str]) -> str:
-    device = t(f"device.{alert.subject}") if alert.subject else ""
+    device = device_name(alert.subject, t) if alert.subject else ""
     return t(f"alert.{alert.kind}", kiosk=alert.kiosk_id, device=device)
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from host.console.fleet_view import Badge, KioskRow, alert_text, kiosk_row
+from host.console.fleet_view import Badge, KioskRow, alert_text, device_name, kiosk_row
 from host.console.i18n import duration, money, when
 from host.fleet.commands import Command
 from host.fleet.registry import Alert, FleetEvent, KioskRecord
@@ -52,7 +52,7 @@ def kiosk_panel(record: KioskRecord, t: Callable[..., str], lang: str, now: floa
     if status is not None:
         for name, device in sorted(status.devices.items()):
             level = DEVICE_LEVEL.get(device.state, "bad")
-            label = t(f"device.{name}") if f"device.{name}" in _known_devices else name
+            label = device_name(name, t)
             text = t(f"device.{device.state}") + (f" — {device.reason}" if device.reason else "")
             devices.append(DeviceLine(label, Badge(text, level)))
         if status.today.day == today.isoformat():
@@ -75,9 +75,6 @@ def kiosk_panel(record: KioskRecord, t: Callable[..., str], lang: str, now: floa
         last_error_at=status.last_error_at if status is not None else "")
 
 
-_known_devices = {"device.card_reader", "device.pin_pad", "device.printer"}
-
-
 @dataclass(frozen=True, slots=True)
 class HistoryLine:
     at: float
@@ -97,8 +94,7 @@ def history_lines(events: list[FleetEvent], t: Callable[..., str], lang: str, no
         elif e.kind == "offline":
             text, level = t("hist.offline", ago=duration(float(e.detail or 0), lang)), "bad"
         elif e.kind == "device":
-            device = t(f"device.{e.subject}") if f"device.{e.subject}" in _known_devices else e.subject
-            text = t("hist.device", device=device, state=t(f"device.{e.state}"))
+            text = t("hist.device", device=device_name(e.subject, t), state=t(f"device.{e.state}"))
             detail = e.detail
             level = DEVICE_LEVEL.get(e.state, "bad")
         elif e.kind == "error":

@@ -132,12 +132,16 @@ class FleetRegistry:
         """A verified heartbeat (MAC checked, counter above the floor)."""
         record = self.records[kiosk_id]
         now, mono = self.clock.wall(), self.clock.mono()
+        away = None if record.last_seen is None else now - record.last_seen
+        # silent past its deadline with nobody watching (the host was down too): it was
+        # away all the same. The stored last_seen may be persist_seen_s old, hence the margin.
+        unnoticed = record.online and away is not None and \
+            away > self.deadline_s(record) + self.settings.persist_seen_s
         record.hb_counter = counter
         record.interval_s = interval_s
         if record.first_seen is None:
             record.first_seen = now
-        if not record.online:
-            away = None if record.last_seen is None else now - record.last_seen
+        if not record.online or unnoticed:
             record.online, record.online_since, record.offline_since = True, now, None
             record.changed = True
             record.away_s = away

@@ -4,6 +4,7 @@ it was away, alerts raised and cleared live and written to the history."""
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import pytest
 
@@ -99,6 +100,25 @@ def test_back_online_by_itself_with_the_time_away(registry: FleetRegistry, clock
     history = registry.take_history()
     kinds = [(e.kind, e.detail) for e in history if e.kind in ("online", "offline")]
     assert kinds == [("online", ""), ("offline", str(round(3 * INTERVAL + 2.0))), ("online", "300")]
+
+
+def test_away_while_the_host_was_down_too(registry: FleetRegistry, clock: ManualClock) -> None:
+    """The host restarts with a kiosk online in its stored state and hears from it
+    again: soon after (its row may be a minute old), it was never away; hours
+    later (the estate's power was cut), it is back after that long, not "online
+    for hours"."""
+    start = clock.wall()
+    for kiosk, silent_s in (("KIOSK-A", 100.0), ("KIOSK-B", 9000.0)):
+        registry.restore(SimpleNamespace(kiosk_id=kiosk, hb_counter=7, interval_s=INTERVAL, first_seen=start - 99999,
+                                         last_seen=start - silent_s, online_since=start - 99999, offline_since=None,
+                                         status_json=None))
+    registry.accept("KIOSK-A", 8, healthy(), INTERVAL)
+    registry.accept("KIOSK-B", 8, healthy(), INTERVAL)
+    a, b = registry.records["KIOSK-A"], registry.records["KIOSK-B"]
+    assert a.online_since == start - 99999 and a.away_s is None
+    assert b.online and b.online_since == start and b.away_s == pytest.approx(9000)
+    back = [(e.kiosk_id, e.detail) for e in registry.take_history() if e.kind == "online"]
+    assert back == [("KIOSK-B", "9000")]
 
 
 def test_device_alerts_raise_once_and_clear(registry: FleetRegistry, bus: Recorder) -> None:
