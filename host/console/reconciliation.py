@@ -162,9 +162,11 @@ def reconcile(engine: Engine, day: date, today: date | None = None) -> DayReconc
         ledger = conn.execute(select(property_ledger).where(property_ledger.c.business_day == day,
                                                             property_ledger.c.kind.in_(LEDGER_KINDS))).all()
         txn_ids = {r.txn_id for r in journal} | {r.txn_id for r in ledger}
-        day_prefix = day.isoformat()
+        # `at` is the kiosk's ISO time: a range (not LIKE 'day%') lets SQLite use its index
+        at = property_backups.c.at
         day_copies = conn.execute(select(property_backups).where(
-            property_backups.c.txn_id.in_(txn_ids) | property_backups.c.at.startswith(day_prefix))).all()
+            property_backups.c.txn_id.in_(txn_ids)
+            | ((at >= day.isoformat()) & (at < (day + timedelta(days=1)).isoformat())))).all()
         card_ids = set(conn.scalars(select(card_txns.c.txn_id)
                                     .where(card_txns.c.txn_id.in_({b.txn_id for b in day_copies}))))
         # wallet copies are checked against the card centre, never the bank's card payments
