@@ -194,6 +194,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "hist.alert": ("告警", "Alert"),
     "hist.cleared": ("告警解除", "Alert cleared"),
     "hist.version": ("应用版本 {version}", "App version {version}"),
+    "hist.restart": ("应用已重启（此前运行了 {uptime}）", "App restarted (it had run {uptime})"),
     # transactions
     "txn.title": ("交易查询", "Transactions"),
     "txn.from": ("起始日", "From"),

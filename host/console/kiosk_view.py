@@ -107,6 +107,8 @@ def history_lines(events: list[FleetEvent], t: Callable[..., str], lang: str, no
         elif e.kind == "cleared":
             text, level = t("hist.cleared"), "ok"
             detail = alert_text(Alert(e.kiosk_id, e.state, e.subject, e.at), t)
+        elif e.kind == "restart":
+            text, level = t("hist.restart", uptime=duration(float(e.detail or 0), lang)), "warn"
         elif e.kind == "version":
             text = t("hist.version", version=e.state)
         else:

@@ -149,6 +149,8 @@ class FleetRegistry:
             self._clear(record, ("offline", ""), now)
             self._touch(record)
         previous = record.status
+        if previous is not None and status.uptime_s < previous.uptime_s:   # staff's restart_app, a crash, a power cut
+            self._log(FleetEvent(kiosk_id, now, "restart", detail=str(previous.uptime_s)))
         if previous is None or dataclasses.replace(previous, uptime_s=0) != dataclasses.replace(status, uptime_s=0):
             self._touch(record)
             self._history_of_change(kiosk_id, previous, status, now)

@@ -77,14 +77,17 @@ def test_kiosk_page_history_and_recent_transactions(start_console_host) -> None:
     host = start_console_host(fleet={"flush_interval_s": 0.1})
     demo = host.kiosk("KIOSK-DEMO-01")
     demo.heartbeat(last_error={"at": "2026-11-21T10:05:00", "message": "receipt not printed: paper out"})
-    demo.heartbeat(devices={"card_reader": {"state": "ok"}, "pin_pad": {"state": "ok"},
-                            "printer": {"state": "paper_near_end"}, "ic_contact": {"state": "ok"},
-                            "ic_contactless": {"state": "fault", "reason": "no reader"}, "scanner": {"state": "ok"}})
+    devices = {"card_reader": {"state": "ok"}, "pin_pad": {"state": "ok"}, "printer": {"state": "paper_near_end"},
+               "ic_contact": {"state": "ok"}, "ic_contactless": {"state": "fault", "reason": "no reader"},
+               "scanner": {"state": "ok"}}
+    demo.heartbeat(devices=devices)
+    demo.heartbeat(uptime_s=5, devices=devices)       # it restarted
     client = host.staff("look")
     page = wait_until(lambda: (p := client.get("/console/kiosks/KIOSK-DEMO-01").text) and "纸将尽" in p and p,
                       what="the history")
     assert "上线" in page and "receipt not printed: paper out" in page and "打印机：纸将尽" in page
     # every device in words, in the panel and the history; one this console does not know by its name
+    assert "应用已重启（此前运行了 2 分钟）" in page
     assert "<dt>IC卡读卡器（接触）</dt>" in page and "IC卡读卡器（非接）：故障" in page and "<dt>scanner</dt>" in page
     assert "622202*********0017" in page and "3-2-1202" in page and host.payments.approved in page
     assert client.get("/console/kiosks/NO-SUCH").status_code == 404

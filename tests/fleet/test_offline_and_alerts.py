@@ -177,6 +177,13 @@ def test_history_records_errors_service_and_versions(registry: FleetRegistry) ->
     assert ("error", "2026-11-21T10:00:00", "printer: paper out") in events
 
 
+def test_a_restart_is_in_the_history(registry: FleetRegistry) -> None:
+    beat(registry, counter=1, uptime_s=3600)
+    beat(registry, counter=2, uptime_s=3615)
+    beat(registry, counter=3, uptime_s=4)                       # nothing else changed
+    assert [(e.kind, e.detail) for e in registry.take_history() if e.kind == "restart"] == [("restart", "3615")]
+
+
 def test_status_round_trips_through_its_stored_form() -> None:
     original = dataclasses.replace(healthy(), devices={"printer": DeviceState("fault", "no answer")},
                                    backlog=Backlog(1, 2, 33))
