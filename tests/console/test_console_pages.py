@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 
 import httpx
 from fleet.fleetlib import wait_until
@@ -13,6 +14,16 @@ from sqlalchemy import delete
 
 from console.conftest import ConsoleHost
 from host.db import property_backups, property_ledger
+
+
+def sse_events(stream: httpx.Response) -> Iterator[tuple[str, dict]]:
+    """(event, data) of a Server-Sent Events stream, as they come."""
+    event = ""
+    for line in stream.iter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            yield event, json.loads(line[6:])
 
 
 def test_the_fleet_page_shows_every_kiosk_and_what_is_wrong(console_host: ConsoleHost) -> None:
@@ -161,18 +172,13 @@ def test_live_events_reach_an_open_page(start_console_host) -> None:  # type: ig
     seen: list[tuple[str, dict]] = []
     with client.http.stream("GET", "/console/events?view=fleet&filter=all&page=1", timeout=15) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
-        lines = stream.iter_lines()
-        event = ""
-        for line in lines:
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                seen.append((event, json.loads(line[6:])))
-                if event == "hello":
-                    kiosk.heartbeat(interval_s=0.2, devices={"printer": {"state": "paper_out"}})
-                if event in ("rows", "table") and any("KIOSK-A" in json.dumps(d) for e, d in seen if e in ("rows", "table")) \
-                        and any(e == "alert" for e, _ in seen):
-                    break
+        for event, data in sse_events(stream):
+            seen.append((event, data))
+            if event == "hello":
+                kiosk.heartbeat(interval_s=0.2, devices={"printer": {"state": "paper_out"}})
+            if event in ("rows", "table") and any("KIOSK-A" in json.dumps(d) for e, d in seen if e in ("rows", "table")) \
+                    and any(e == "alert" for e, _ in seen):
+                break
     kinds = [e for e, _ in seen]
     assert "summary" in kinds and "alert" in kinds
     alert = next(d for e, d in seen if e == "alert")
@@ -195,14 +201,10 @@ def test_a_page_stream_starts_with_what_the_page_shows_now(console_host: Console
     kiosk.heartbeat(acks=[{"id": order["id"], "status": "done", "result": "test receipt printed"}])
     events: dict[str, dict] = {}
     with operator.http.stream("GET", "/console/events?view=kiosk&kiosk=KIOSK-A", timeout=15) as stream:
-        event = ""
-        for line in stream.iter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                events[event] = json.loads(line[6:])
-                if event == "commands":
-                    break
+        for event, data in sse_events(stream):
+            events[event] = data
+            if event == "commands":
+                break
     assert set(events) >= {"hello", "alerts", "panel", "history", "commands"}
     assert events["history"]["replace"] is True
     assert f'id="cmd-{order["id"]}"' in events["commands"]["html"] and "已完成" in events["commands"]["html"]
@@ -217,18 +219,13 @@ def test_a_kiosk_page_hears_each_history_line_as_it_happens(console_host: Consol
     operator = console_host.staff("duty")
     lines: list[dict] = []
     with operator.http.stream("GET", "/console/events?view=kiosk&kiosk=KIOSK-A", timeout=15) as stream:
-        event = ""
-        for line in stream.iter_lines():
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                data = json.loads(line[6:])
-                if event == "commands":          # the page's current state is in: now something happens
-                    other.heartbeat(devices={"pin_pad": {"state": "fault", "reason": "no answer"}})
-                    kiosk.heartbeat(devices={"printer": {"state": "paper_out"}})
-                elif event == "history" and not data["replace"]:
-                    lines.append(data)
-                    break
+        for event, data in sse_events(stream):
+            if event == "commands":          # the page's current state is in: now something happens
+                other.heartbeat(devices={"pin_pad": {"state": "fault", "reason": "no answer"}})
+                kiosk.heartbeat(devices={"printer": {"state": "paper_out"}})
+            elif event == "history" and not data["replace"]:
+                lines.append(data)
+                break
     assert len(lines) == 1
     assert "打印机：缺纸" in lines[0]["html"] and "密码键盘" not in lines[0]["html"]
     assert 'class="placeholder"' not in lines[0]["html"]
