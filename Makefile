@@ -7,7 +7,11 @@ setup:
 demo: setup
 	.venv/bin/kiosk demo
 
+# Lint, types and import contracts first: any of them failing fails the run.
 test: setup
+	.venv/bin/ruff check
+	.venv/bin/mypy
+	.venv/bin/lint-imports
 	.venv/bin/python -m pytest -q -ra
 
 tour: setup

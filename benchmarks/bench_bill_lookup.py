@@ -6,6 +6,7 @@ GET /api/v1/households/{house_no}/bill requests through the app in-process
 Target: p99 <= 5 ms.
 
     .venv/bin/python benchmarks/bench_bill_lookup.py [--households 100000] [--lookups 20000]
+                                                     [--today YYYY-MM-DD] [--quick]
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import random
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import httpx
@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchlib import host_clock, parse_args  # noqa: E402
 from host.app import create_app  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
 from host.db import create_tables, households, make_engine  # noqa: E402
@@ -38,7 +39,7 @@ async def lookups(app: object, house_numbers: list[str], count: int, seed: int) 
     timings: list[float] = []
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://host") as client:
-        for _ in range(500):   # warm-up: statement cache, SQLite page cache
+        for _ in range(min(500, count)):   # warm-up: statement cache, SQLite page cache
             await client.get(f"/api/v1/households/{rng.choice(house_numbers)}/bill")
         for _ in range(count):
             house = rng.choice(house_numbers)
@@ -54,20 +55,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=20_000)
-    args = parser.parse_args()
+    args = parse_args(parser, {"households": 2000, "lookups": 300})
 
     settings = load_host_settings(DEMO_HOST_CONFIG)
-    today = date.today()
+    today = args.today
     with tempfile.TemporaryDirectory(prefix="bench-host-") as folder:
         db_file = Path(folder) / "host.sqlite3"
         engine = make_engine(f"sqlite:///{db_file}")
         create_tables(engine)
-        summary = seed_demo(engine, settings, args.households, today)
+        summary = seed_demo(engine, settings, args.households, today=today)
         print(f"seed: {summary} (database {db_file.stat().st_size / 2**20:.0f} MiB)")
 
         with engine.connect() as conn:
             house_numbers = list(conn.execute(select(households.c.house_no)).scalars())
-        app = create_app(settings, engine, today=lambda: today)
+        app = create_app(settings, engine, clock=host_clock(today))
         started = time.perf_counter()
         timings = sorted(asyncio.run(lookups(app, house_numbers, args.lookups, seed=7)))
         elapsed = time.perf_counter() - started

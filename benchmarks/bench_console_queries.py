@@ -6,8 +6,11 @@ property_backups) and PER_DAY // 4 wallet transactions (card_txns), then times
 what the console runs for one day: the reconciliation of a day, the
 reconciliation page (14 days), a transactions search of one day and the
 day-totals CSV's query. Each is run REPEAT times; the median is printed.
+The year ends on --today (the reconciliation page's last day); the single-day
+queries take the day in its middle.
 
-    .venv/bin/python benchmarks/bench_console_queries.py [--days 365] [--per-day 1000]
+    .venv/bin/python benchmarks/bench_console_queries.py [--days 365] [--per-day 1000] [--repeat 5]
+                                                         [--today YYYY-MM-DD] [--quick]
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
+from benchlib import parse_args  # noqa: E402
+from host.billing import period_of, shift_period  # noqa: E402
 from host.cards.schema import card_txns  # noqa: E402
 from host.console.reconciliation import reconcile, recent_days  # noqa: E402
 from host.console.transactions import TxnQuery, day_totals, search  # noqa: E402
@@ -45,6 +50,7 @@ def seed(engine: object, first: date, days: int, per_day: int) -> None:
     for d in range(days):
         day = first + timedelta(days=d)
         at = datetime.combine(day, datetime.min.time()) + timedelta(hours=9)
+        period = shift_period(period_of(day), -1)        # the bills of last month
         txns, lines, ledger, copies, wallet = [], [], [], [], []
         for i in range(per_day):
             n += 1
@@ -58,7 +64,7 @@ def seed(engine: object, first: date, days: int, per_day: int) -> None:
                           "type": "sale", "result": "approved", "masked_pan": "622848******1234",
                           "amount_fen": amount, "reference": ref, "auth_code": "123456"})
             ledger.append({"txn_id": txn_id, "kind": "payment", "household_id": 1 + n % HOUSEHOLDS,
-                           "periods": "2026-10", "amount_fen": amount, "late_fee_fen": 0, "reference": ref,
+                           "periods": period, "amount_fen": amount, "late_fee_fen": 0, "reference": ref,
                            "business_day": day.isoformat(), "at": when})
             copies.append({"txn_id": txn_id, "kiosk_id": kiosk, "house_no": f"1-1-{1 + n % HOUSEHOLDS:04d}",
                            "amount_fen": amount, "masked_pan": "622848******1234", "result": "approved",
@@ -89,13 +95,15 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
+    args = parse_args(parser, {"days": 15, "per_day": 40, "repeat": 1})
+    if args.days < 14:
+        parser.error("--days must be at least 14 (the reconciliation page shows 14 days)")
 
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/bench.db")
         create_tables(engine)
-        first = date(2026, 1, 1)
-        last = first + timedelta(days=args.days - 1)
+        last = args.today
+        first = last - timedelta(days=args.days - 1)
         middle = first + timedelta(days=args.days // 2)
         start = time.perf_counter()
         seed(engine, first, args.days, args.per_day)
@@ -104,7 +112,7 @@ def main() -> None:
         print(f"seeded {args.days} days x {args.per_day} card payments + {args.per_day // 4} wallet txns "
               f"in {time.perf_counter() - start:.1f} s")
         figures = {
-            "reconcile one day": lambda: reconcile(engine, middle),
+            "reconcile one day": lambda: reconcile(engine, middle, last),
             "reconciliation page (14 days)": lambda: recent_days(engine, last),
             "search one day (first 200 rows)": lambda: search(engine, TxnQuery(day_from=middle, day_to=middle)),
             "day totals (every row of a day)": lambda: day_totals(engine, middle),

@@ -13,6 +13,10 @@ connect to the last byte of the reply. The fleet page is timed server-side
 (HTTP GET with a session) and in headless Chromium (navigation to load event).
 
     .venv/bin/python benchmarks/bench_heartbeats.py [--kiosks 5000] [--interval 15] [--rounds 3]
+                                                    [--page-samples 12] [--today YYYY-MM-DD] [--quick]
+
+--today is the host's day (from 10:30, in real time) and the day the kiosks
+report their totals for.
 
 Diagnosis: BENCH_TRACE=1 prints the host's garbage-collector pauses over 5 ms
 and each flush's duration; BENCH_FLUSH_S=N changes the host's flush interval.
@@ -31,13 +35,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kiosk.cards.crypto import mac_x919, wrap_key
+from benchlib import host_clock, parse_args  # noqa: E402
+from kiosk.cards.crypto import mac_x919, wrap_key  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-pass")
 SCREENS = ["idle"] * 17 + ["entry", "bill", "swipe"]     # mostly idle; a change now and then
@@ -61,7 +67,7 @@ def fleet_keys(n: int) -> list[tuple[str, bytes, bytes]]:
 
 
 # --- the host (child process) -----------------------------------------------------------
-def serve(folder: Path, kiosks: int, port: int) -> None:
+def serve(folder: Path, kiosks: int, port: int, today: date) -> None:
     import uvicorn
 
     from host.app import create_app
@@ -77,7 +83,7 @@ def serve(folder: Path, kiosks: int, port: int) -> None:
     engine = make_engine(settings.database_url)
     if os.environ.get("BENCH_TRACE"):
         _trace_host()
-    uvicorn.run(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning",
+    uvicorn.run(create_app(settings, engine, clock=host_clock(today)), host="127.0.0.1", port=port, log_level="warning",
                 access_log=False, lifespan="off", timeout_graceful_shutdown=2)
 
 
@@ -128,12 +134,12 @@ def prepare(folder: Path, kiosks: int) -> None:
 
 
 # --- the kiosks -------------------------------------------------------------------------
-def status(rng: random.Random, i: int, uptime: int) -> dict[str, Any]:
+def status(rng: random.Random, i: int, uptime: int, today: date) -> dict[str, Any]:
     return {"app_version": "0.1.0", "uptime_s": uptime, "screen": rng.choice(SCREENS), "out_of_service": False,
             "in_transaction": False,
             "devices": {"card_reader": {"state": "ok"}, "pin_pad": {"state": "ok"},
                         "printer": {"state": "paper_near_end" if i % 97 == 0 else "ok"}},
-            "today": {"day": time.strftime("%Y-%m-%d"), "count": i % 40, "approved_count": i % 35,
+            "today": {"day": today.isoformat(), "count": i % 40, "approved_count": i % 35,
                       "approved_fen": (i % 35) * 41_337, "declined_count": i % 5, "reversed_count": 0,
                       "reversed_fen": 0},
             "backlog": {"reversals": 0, "backups": i % 3, "oldest_reversal_age_s": None}, "last_error": None}
@@ -170,7 +176,8 @@ async def heartbeat(port: int, kid: str, mak: bytes, counter: int, body_fields: 
     return int(reply[9:12]), elapsed
 
 
-async def run_kiosk(port: int, i: int, mak: bytes, interval: float, t0: float, end: float, stats: Stats) -> None:
+async def run_kiosk(port: int, i: int, mak: bytes, interval: float, t0: float, end: float, stats: Stats,
+                    today: date) -> None:
     rng = random.Random(i)
     counter = 10
     planned = t0 + interval * i / KIOSKS
@@ -181,7 +188,7 @@ async def run_kiosk(port: int, i: int, mak: bytes, interval: float, t0: float, e
         counter += 1
         try:
             code, elapsed = await heartbeat(port, kiosk_id(i), mak, counter,
-                                            {"interval_s": interval, **status(rng, i, int(planned - t0))})
+                                            {"interval_s": interval, **status(rng, i, int(planned - t0), today)})
             if code != 200:
                 stats.error(f"HTTP {code}")
             elif stats.measuring:
@@ -224,7 +231,8 @@ async def time_fleet_page(base: str, samples: int) -> dict[str, Any]:
     timings: dict[str, list[float]] = {}
     sizes: dict[str, int] = {}
     try:
-        for path in ("/console/", "/console/?filter=attention", "/console/?q=K049", "/console/kiosks/K02500"):
+        for path in ("/console/", "/console/?filter=attention", "/console/?q=K049",
+                     f"/console/kiosks/{kiosk_id(KIOSKS // 2)}"):
             timings[path] = []
             for _ in range(samples):
                 start = time.perf_counter()
@@ -268,7 +276,8 @@ async def time_in_chromium(base: str, cookie: str | None, samples: int) -> list[
 def measure_console_elsewhere(base: str, samples: int) -> dict[str, Any]:
     """In a child process: timing the console (httpx, Playwright) must not stall
     the loop that plays the 5,000 kiosks."""
-    out = subprocess.run([sys.executable, __file__, "--console", base, "--page-samples", str(samples)],
+    out = subprocess.run([sys.executable, __file__, "--console", base, "--page-samples", str(samples),
+                          "--kiosks", str(KIOSKS)],
                          capture_output=True, text=True, timeout=600, check=False)
     if out.returncode != 0:
         raise SystemExit(f"console measurement failed:\n{out.stderr}")
@@ -282,7 +291,7 @@ def report(label: str, stats: Stats, start: int, end: int) -> None:
           f"p90 {pct(lat, 90):.2f}  p99 {pct(lat, 99):.2f}  max {max(lat):.1f}; generator lag p99 {pct(lag, 99):.1f} ms")
 
 
-async def load(port: int, interval: float, rounds: int, host_pid: int, page_samples: int) -> None:
+async def load(port: int, interval: float, rounds: int, host_pid: int, page_samples: int, today: date) -> None:
     stats = Stats()
     keys = fleet_keys(KIOSKS)
     loop = asyncio.get_running_loop()
@@ -290,7 +299,7 @@ async def load(port: int, interval: float, rounds: int, host_pid: int, page_samp
     warm_end = t0 + interval                      # round 1: every kiosk's first heartbeat loads its key
     quiet_end = warm_end + rounds * interval      # then heartbeats alone: the target
     end = quiet_end + (interval if page_samples else 0)   # then one more round with the console in use
-    tasks = [asyncio.create_task(run_kiosk(port, i, mak, interval, t0, end, stats))
+    tasks = [asyncio.create_task(run_kiosk(port, i, mak, interval, t0, end, stats, today))
              for i, (_, _, mak) in enumerate(keys)]
     await asyncio.sleep(warm_end - loop.time())
     stats.measuring = True
@@ -330,13 +339,13 @@ def main() -> int:
     parser.add_argument("--page-samples", type=int, default=12)
     parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--console", metavar="URL", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, {"kiosks": 50, "interval": 2.0, "rounds": 1, "page_samples": 1})
     KIOSKS = args.kiosks
     if args.console:
         print(json.dumps(asyncio.run(time_fleet_page(args.console, args.page_samples))))
         return 0
     if args.serve:
-        serve(Path(args.serve[0]), args.kiosks, int(args.serve[1]))
+        serve(Path(args.serve[0]), args.kiosks, int(args.serve[1]), args.today)
         return 0
 
     import resource
@@ -351,7 +360,8 @@ def main() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-        host = subprocess.Popen([sys.executable, __file__, "--kiosks", str(args.kiosks), "--serve", tmp, str(port)])
+        host = subprocess.Popen([sys.executable, __file__, "--kiosks", str(args.kiosks), "--serve", tmp, str(port),
+                                 "--today", args.today.isoformat()])
         try:
             import httpx
             deadline = time.monotonic() + 60
@@ -364,7 +374,7 @@ def main() -> int:
                 if time.monotonic() > deadline or host.poll() is not None:
                     raise SystemExit("the host did not start")
                 time.sleep(0.2)
-            asyncio.run(load(port, args.interval, args.rounds, host.pid, args.page_samples))
+            asyncio.run(load(port, args.interval, args.rounds, host.pid, args.page_samples, args.today))
         finally:
             host.terminate()
             host.wait(timeout=30)

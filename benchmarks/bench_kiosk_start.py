@@ -1,9 +1,20 @@
 """Kiosk cold start (process spawn -> idle screen drawn) and RSS at idle, next
 to a bare Kivy "hello" app in the same run on the same Xvfb. Prints figures;
-not a timed test. Targets: start <= 1.3x bare, RSS <= bare + 60 MB."""
+not a timed test. Targets: start <= 1.3x bare, RSS <= bare + 60 MB.
+
+The demo configuration runs from a copy whose journal (and so its pcscd, IC
+cards and fleet state) is in this run's temporary folder, whose vpcd ports are
+free ones and whose host is a closed port: a run never touches var/demo/ nor a
+demo running beside it. No date matters here (nothing is seeded), so no --today.
+
+    .venv/bin/python benchmarks/bench_kiosk_start.py [--runs 7] [--idle 3] [--quick]
+"""
 from __future__ import annotations
 
+import argparse
 import os
+import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -13,15 +24,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchlib import free_port_pair, keep_escpos_cache_in, parse_args  # noqa: E402
 from kiosk.xvfb import ensure_display  # noqa: E402
 
-RUNS = int(os.environ.get("BENCH_RUNS", "7"))
-IDLE_S = 3.0  # how long the app sits on its first screen before RSS is read
-
 # Both children report when their first screen has been drawn (two frames after
-# on_start), then sit idle for IDLE_S and report RSS.
+# on_start), then sit idle for BENCH_IDLE_S seconds and report RSS.
 COMMON = """
-import time, kiosk.ui_env
+import os, time, kiosk.ui_env
 from kivy.clock import Clock
 def rss_mb():
     for line in open('/proc/self/status'):
@@ -31,9 +40,10 @@ def hook(app):
     def idle_done(dt):
         print('RSS', rss_mb(), flush=True); app.stop()
     def drawn(dt):
-        print('READY', time.monotonic(), flush=True); Clock.schedule_once(idle_done, %(idle)s)
+        print('READY', time.monotonic(), flush=True)
+        Clock.schedule_once(idle_done, float(os.environ["BENCH_IDLE_S"]))
     app.bind(on_start=lambda *a: Clock.schedule_once(lambda dt: Clock.schedule_once(drawn, 0), 0))
-""" % {"idle": IDLE_S}
+"""
 
 BARE = COMMON + """
 from kivy.config import Config
@@ -89,15 +99,44 @@ tcp_port = 9
 """
 
 
-def measure(code: str, config: Path | None = None) -> tuple[float, float]:
+def demo_config(tmp: Path) -> Path:
+    """config/kiosk.demo.toml with its journal under `tmp`, free vpcd ports and no host."""
+    text = (ROOT / "config" / "kiosk.demo.toml").read_text(encoding="utf-8")
+    for key, value in (("url", '"http://127.0.0.1:9"'), ("path", f'"{tmp}/demo/journal.sqlite3"'),
+                       ("vpcd_port", str(free_port_pair()))):
+        text, found = re.subn(rf"^{key} = \S+", f"{key} = {value}", text, flags=re.MULTILINE)
+        if found != 1:
+            raise SystemExit(f"config/kiosk.demo.toml: expected one `{key} = ...` line, found {found}")
+    path = tmp / "kiosk.demo.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def stop_stray_pcscd(tmp: Path) -> None:
+    """A kiosk child that died before closing leaves its pcscd (in a session
+    of its own) running: stop it by the pid it wrote in our folder."""
+    pid_file = tmp / "demo" / "pcscd" / "pcscd.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        if b"pcscd" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGTERM)
+            print(f"stopped a pcscd (pid {pid}) its kiosk left running", file=sys.stderr)
+    except (OSError, ValueError, IndexError):
+        pass
+
+
+def measure(tmp: Path, code: str, config: Path | None, idle_s: float) -> tuple[float, float]:
     # a real file, not `python -c`: Kivy's App looks up its source file for a .kv
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
-        script.write(code)
+    script = tmp / "child.py"
+    script.write_text(code, encoding="utf-8")
     start = time.monotonic()
-    env = {**os.environ, "BENCH_KIOSK_CONFIG": str(config or "")}
-    out = subprocess.run([sys.executable, script.name], capture_output=True, text=True, timeout=120,
-                         cwd=ROOT, env=env)
-    os.unlink(script.name)
+    env = {**os.environ, "BENCH_KIOSK_CONFIG": str(config or ""), "BENCH_IDLE_S": str(idle_s)}
+    keep_escpos_cache_in(Path(tempfile.mkdtemp(prefix="escpos-", dir=tmp)), env)   # a fresh one per child
+    try:
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                             cwd=ROOT, env=env)
+    finally:
+        stop_stray_pcscd(tmp)
     ready = rss = None
     for line in out.stdout.splitlines():
         if line.startswith("READY"):
@@ -110,26 +149,35 @@ def measure(code: str, config: Path | None = None) -> tuple[float, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "7")),
+                        help="runs of each app, interleaved (default 7, or $BENCH_RUNS)")
+    parser.add_argument("--idle", type=float, default=3.0,
+                        help="seconds each app sits on its first screen before its RSS is read")
+    args = parse_args(parser, {"runs": 1, "idle": 0.5}, dated=False)
+    runs, idle_s = args.runs, args.idle
+
     display = ensure_display()
-    with tempfile.TemporaryDirectory() as tmp:
-        site = Path(tmp) / "site.toml"
-        site.write_text(SITE_CONFIG % {"journal": f"{tmp}/journal.sqlite3"}, encoding="utf-8")
-        demo = ROOT / "config" / "kiosk.demo.toml"
-        kinds = {"bare Kivy hello": (BARE, None), "kiosk, site config": (KIOSK, site),
-                 "kiosk, demo config (+ simulators in-process)": (KIOSK, demo)}
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in kinds}
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-kiosk-start-") as folder:
+            tmp = Path(folder)
+            site = tmp / "site.toml"
+            site.write_text(SITE_CONFIG % {"journal": f"{tmp}/journal.sqlite3"}, encoding="utf-8")
+            demo = demo_config(tmp)
+            kinds = {"bare Kivy hello": (BARE, None), "kiosk, site config": (KIOSK, site),
+                     "kiosk, demo config (+ simulators in-process)": (KIOSK, demo)}
+            results: dict[str, list[tuple[float, float]]] = {name: [] for name in kinds}
             for code, config in kinds.values():   # warm the page cache, as a kiosk that has booted before
-                measure(code, config)
-            for _ in range(RUNS):  # interleaved so drift hits all alike
+                measure(tmp, code, config, idle_s)
+            for _ in range(runs):  # interleaved so drift hits all alike
                 for name, (code, config) in kinds.items():
-                    results[name].append(measure(code, config))
-        finally:
-            if display:
-                display.stop()
+                    results[name].append(measure(tmp, code, config, idle_s))
+    finally:
+        if display:
+            display.stop()
     base_start = statistics.median(s for s, _ in results["bare Kivy hello"])
     base_rss = statistics.median(r for _, r in results["bare Kivy hello"])
-    print(f"runs: {RUNS} each, interleaved, medians; 1280x800 window on Xvfb + Mesa llvmpipe;"
+    print(f"runs: {runs} each, interleaved, medians; {idle_s:g} s idle; 1280x800 window on Xvfb + Mesa llvmpipe;"
           f" python {sys.version.split()[0]}; targets: start <= 1.30x, RSS <= +60 MB of the bare app")
     for name, runs in results.items():
         start = statistics.median(s for s, _ in runs)

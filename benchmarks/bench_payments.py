@@ -13,6 +13,7 @@ reaches >= 50 % of the raw commit rate. For scale it also replays a payment's
 writes alone with the bare driver (the I/O floor of one payment commit).
 
     .venv/bin/python benchmarks/bench_payments.py [--households 20000] [--payments 5000]
+                                                  [--today YYYY-MM-DD] [--quick]
 """
 from __future__ import annotations
 
@@ -22,26 +23,27 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from host.bank.accounts import Card, seed_accounts  # noqa: E402
+from benchlib import at, card_expiry, host_clock, parse_args, work_dir  # noqa: E402
+from host.bank.accounts import seed_accounts  # noqa: E402
 from host.bank.payments import handle_payment, handle_sign_on  # noqa: E402
 from host.bank.security import SecureChannel, encode  # noqa: E402
 from kiosk.cards.crypto import mac_x919  # noqa: E402
-from host.billing import household_bill, unpaid_periods  # noqa: E402
+from host.billing import household_bill, period_of, shift_period, unpaid_periods  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
 from host.db import create_tables, households, make_engine  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
 from kiosk.cards.crypto import pin_block_format0, tdes_encrypt, unwrap_key  # noqa: E402
-from kiosk.config import PROJECT_ROOT  # noqa: E402
+from kiosk.devices.sim.test_cards import DemoCard  # noqa: E402
 from kiosk.domain.card import luhn_ok  # noqa: E402
+from kiosk.domain.money import Money  # noqa: E402
 
-TODAY = date(2026, 11, 21)
 KIOSK = "KIOSK-DEMO-01"
 
 
@@ -70,33 +72,39 @@ def raw_commits(folder: Path, count: int) -> float:
     return count / elapsed
 
 
-def raw_payment_writes(db: Path, count: int) -> float:
+def raw_payment_writes(db: Path, count: int, today: date) -> float:
     """The I/O floor: a payment's writes (same tables, indexes and commit, no
     Python logic, no reads) replayed with the bare sqlite3 driver on the host's
     database after the run. Commits per second."""
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    bill_ids = [r[0] for r in conn.execute("SELECT id FROM bills WHERE paid_ref LIKE '26%' LIMIT 3000")]
+    # the bills the timed run paid: their references start with the business day (yymmdd)
+    bill_ids = [r[0] for r in conn.execute("SELECT id FROM bills WHERE paid_ref LIKE ? LIMIT 3000",
+                                           (f"{today:%y%m%d}%",))]
+    if not bill_ids:
+        raise SystemExit(f"no bill was paid on {today} by the timed run")
     account = conn.execute("SELECT id FROM bank_accounts LIMIT 1").fetchone()[0]
     household = conn.execute("SELECT id FROM households LIMIT 1").fetchone()[0]
+    day, period = today.isoformat(), shift_period(period_of(today), -1)
+    now, kiosk_time = f"{at(today)}.000000", at(today).isoformat()
     started = time.perf_counter()
     for i in range(count):
-        txn, ref, now = f"RAW-{i}", f"9{i:011d}", "2026-11-21 10:30:00.000000"
+        txn, ref = f"RAW-{i}", f"9{i:011d}"
         conn.execute("BEGIN")
         cur = conn.execute(
             "INSERT INTO bank_txns (txn_id, kiosk_id, state, account_id, masked_pan, household_id, amount_fen,"
             " business_day, kiosk_time, created_at) VALUES (?, 'K', 'approved', ?, '621700******0000', ?, 100,"
-            " '2026-11-21', '2026-11-21T10:30:00', ?)", (txn, account, household, now))
+            " ?, ?, ?)", (txn, account, household, day, kiosk_time, now))
         conn.execute("UPDATE bank_txns SET reference = ?, reply_json = ? WHERE id = ?", (ref, "{}" * 80, cur.lastrowid))
         conn.execute("UPDATE bank_accounts SET balance_fen = balance_fen - 100, pin_tries = 0 WHERE id = ?", (account,))
         conn.execute("UPDATE bills SET paid_at = ?, paid_ref = ? WHERE id = ?", (now, ref, bill_ids[i % len(bill_ids)]))
         conn.execute("INSERT INTO property_ledger (txn_id, kind, household_id, periods, amount_fen, late_fee_fen,"
-                     " reference, business_day, at) VALUES (?, 'payment', ?, '2026-10', 100, 0, ?, '2026-11-21', ?)",
-                     (txn, household, ref, now))
+                     " reference, business_day, at) VALUES (?, 'payment', ?, ?, 100, 0, ?, ?, ?)",
+                     (txn, household, period, ref, day, now))
         conn.execute("INSERT INTO bank_journal (business_day, at, kiosk_id, txn_id, type, result, masked_pan,"
-                     " amount_fen, reference, auth_code) VALUES ('2026-11-21', ?, 'K', ?, 'sale', 'approved',"
-                     " '621700******0000', 100, ?, '123456')", (now, txn, ref))
+                     " amount_fen, reference, auth_code) VALUES (?, ?, 'K', ?, 'sale', 'approved',"
+                     " '621700******0000', 100, ?, '123456')", (day, now, txn, ref))
         conn.execute("UPDATE kiosks SET last_counter = last_counter + 1")
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
@@ -108,26 +116,28 @@ def main() -> None:  # noqa: C901
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=20_000)
     parser.add_argument("--payments", type=int, default=5000, help="at most this many (one per household due)")
-    args = parser.parse_args()
+    parser.add_argument("--raw-commits", type=int, default=2000,
+                        help="at least this many raw SQLite commits (more if there are more payments)")
+    args = parse_args(parser, {"households": 2000, "payments": 200, "raw_commits": 200})
+    today = args.today
 
     settings = load_host_settings(DEMO_HOST_CONFIG)
     tmk = settings.tmk(KIOSK)
     assert tmk is not None
-    (PROJECT_ROOT / "var").mkdir(exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix="bench-payments-", dir=PROJECT_ROOT / "var"))
+    folder = Path(tempfile.mkdtemp(prefix="bench-payments-", dir=work_dir()))
     try:
         engine = make_engine(f"sqlite:///{folder / 'host.sqlite3'}")
         create_tables(engine)
         started = time.perf_counter()
-        summary = seed_demo(engine, settings, args.households, TODAY)
-        cards = [Card(f"bench {i}", bench_pan(i), "3012", "123456", 10 ** 12, 10 ** 12, "active")
-                 for i in range(100)]
+        summary = seed_demo(engine, settings, args.households, today=today)
+        cards = tuple(DemoCard(f"bench {i}", bench_pan(i), card_expiry(today), "101", "123456",
+                               Money(10 ** 12), Money(10 ** 12), "active") for i in range(100))
         with engine.begin() as conn:
             seed_accounts(conn, cards)
             numbers = conn.execute(select(households.c.house_no).order_by(households.c.id)).scalars().all()
             due = []
             for house in numbers:
-                bill = household_bill(conn, house, TODAY, settings)
+                bill = household_bill(conn, house, today, settings)
                 if bill["total_due_fen"]:
                     due.append((house, bill["total_due_fen"], unpaid_periods(bill)))
                 if len(due) == args.payments:
@@ -135,7 +145,7 @@ def main() -> None:  # noqa: C901
         print(f"seeded {summary.households} households in {time.perf_counter() - started:.1f} s; "
               f"{len(due)} owe something and pay once each")
 
-        channel = SecureChannel(engine, settings, today=lambda: TODAY, now=lambda: datetime(2026, 11, 21, 10, 30))
+        channel = SecureChannel(engine, settings, clock=host_clock(today))
         counter = 1
         raw = encode({"kiosk_id": KIOSK, "counter": counter})
         keys = channel.handle(handle_sign_on, raw, mac_x919(tmk, raw).hex(), under_tmk=True).json()
@@ -146,11 +156,11 @@ def main() -> None:  # noqa: C901
         for i, (house, amount, periods) in enumerate(due):
             counter += 1
             card = cards[i % len(cards)]
-            body = encode({"kiosk_id": KIOSK, "counter": counter, "txn_id": f"{KIOSK}-20261121-{i:06d}",
+            body = encode({"kiosk_id": KIOSK, "counter": counter, "txn_id": f"{KIOSK}-{today:%Y%m%d}-{i:06d}",
                            "house_no": house, "amount_fen": amount, "periods": periods, "pan": card.pan,
-                           "track2": f";{card.pan}={card.expiry}1010000?", "expiry": card.expiry,
+                           "track2": card.track2, "expiry": card.expiry,
                            "pin_block": tdes_encrypt(pik, pin_block_format0(card.pin, card.pan)).hex().upper(),
-                           "local_time": "2026-11-21T10:30:00"})
+                           "local_time": at(today).isoformat()})
             messages.append((body, mac_x919(mak, body).hex().upper()))
 
         timings: list[float] = []
@@ -164,8 +174,8 @@ def main() -> None:  # noqa: C901
         elapsed = time.perf_counter() - started
         engine.dispose()
         host_rate = len(messages) / elapsed
-        raw_rate = raw_commits(folder, max(2000, len(messages)))
-        floor_rate = raw_payment_writes(folder / "host.sqlite3", min(3000, len(messages)))
+        raw_rate = raw_commits(folder, max(args.raw_commits, len(messages)))
+        floor_rate = raw_payment_writes(folder / "host.sqlite3", min(3000, len(messages)), today)
 
         timings.sort()
         ms = [timings[int(q * (len(timings) - 1))] * 1000 for q in (0.5, 0.9, 0.99)]

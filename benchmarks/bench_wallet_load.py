@@ -8,7 +8,10 @@ hands to WalletService.load returning the new balance: connect, SELECT, app
 info, INITIALIZE FOR LOAD, the signed authorise (MAC1 checked, bank debited,
 MAC2), CREDIT FOR LOAD (TAC), the signed confirm (TAC checked). Target p50 <= 100 ms.
 
-    .venv/bin/python benchmarks/bench_wallet_load.py [--loads 200]
+    .venv/bin/python benchmarks/bench_wallet_load.py [--loads 200] [--today YYYY-MM-DD] [--quick]
+
+--today is the host's business day (seed, the card centre's and the bank's
+day); the kiosk and the virtual cards keep the machine's clock, as they do.
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
+from benchlib import card_expiry, free_port_pair, host_clock, keep_escpos_cache_in, parse_args, work_dir  # noqa: E402
 from host.app import create_app  # noqa: E402
 from host.config import load_host_settings  # noqa: E402
 from host.db import create_tables, make_engine  # noqa: E402
@@ -38,7 +42,6 @@ from kiosk.devices.sim.pcscd import PrivatePcscd  # noqa: E402
 from kiosk.devices.sim.test_cards import load_test_cards  # noqa: E402
 from kiosk.domain.money import Money  # noqa: E402
 
-TODAY = date(2026, 11, 21)
 MINIMUM = {"load EP": 3, "load ED": 4, "unload": 4, "purchase ED": 4}   # docs/cards.md §2
 
 
@@ -51,22 +54,23 @@ def counting(card) -> list[bytes]:   # type: ignore[no-untyped-def]
     return seen
 
 
-async def run(loads: int, folder: Path) -> tuple[list[float], dict[str, int]]:
+async def run(loads: int, folder: Path, today: date) -> tuple[list[float], dict[str, int]]:
     settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{folder / 'host.sqlite3'}")
     engine = make_engine(settings.database_url)
     create_tables(engine)
-    seed_demo(engine, settings, today=TODAY)
-    bank = load_test_cards().cards[0]
+    seed_demo(engine, settings, today=today)
+    # a bank card rich enough for every load in the run, valid on any --today
+    bank = dataclasses.replace(load_test_cards().cards[0], expiry=card_expiry(today))
     holder = load_test_cards().ic_cards[0]
     with engine.begin() as conn:
-        conn.execute(text("UPDATE bank_accounts SET balance_fen = 10000000000, daily_limit_fen = 10000000000"
-                          " WHERE pan = :pan"), {"pan": bank.pan})
-    server = HostServer(create_app(settings, engine, today=lambda: TODAY), "127.0.0.1", 0)
+        conn.execute(text("UPDATE bank_accounts SET balance_fen = 10000000000, daily_limit_fen = 10000000000,"
+                          " expiry = :expiry WHERE pan = :pan"), {"pan": bank.pan, "expiry": bank.expiry})
+    server = HostServer(create_app(settings, engine, clock=host_clock(today)), "127.0.0.1", 0)
     server.start()
     base = load_kiosk_settings(DEMO_KIOSK_CONFIG)
     kiosk_settings = dataclasses.replace(base, host=dataclasses.replace(base.host, url=server.url),
                                          journal_path=str(folder / "journal.sqlite3"))
-    pcscd = PrivatePcscd(folder / "pcscd", 40400)
+    pcscd = PrivatePcscd(folder / "pcscd", free_port_pair())
     pcscd.start()
     kiosk = build(kiosk_settings, pcscd=pcscd, with_fleet=False)
     await kiosk.start()
@@ -122,11 +126,10 @@ async def run(loads: int, folder: Path) -> tuple[list[float], dict[str, int]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--loads", type=int, default=200)
-    args = parser.parse_args()
-    var = Path(__file__).resolve().parent.parent / "var"
-    var.mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=var) as tmp:
-        timings, apdus = asyncio.run(run(args.loads, Path(tmp)))
+    args = parse_args(parser, {"loads": 10})
+    with tempfile.TemporaryDirectory(prefix="bench-wallet-", dir=work_dir()) as tmp:
+        keep_escpos_cache_in(Path(tmp) / "escpos")
+        timings, apdus = asyncio.run(run(args.loads, Path(tmp), args.today))
     ms = sorted(t * 1000 for t in timings)
     p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731
     print(f"IC wallet load, {len(ms)} loads through pcscd/vpcd, card centre on loopback:")

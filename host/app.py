@@ -2,9 +2,6 @@
 indexed queries on one pooled connection; no ORM, statements built once."""
 from __future__ import annotations
 
-from datetime import date
-from typing import Callable
-
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -18,6 +15,7 @@ from host.cards.api import card_routes
 from host.billing import UnknownHouse, household_bill
 from host.config import HostSettings
 from host.console.mount import management_routes
+from kiosk.domain.clock import Clock, SystemClock
 from kiosk.domain.errors import BadHouseNumber
 
 
@@ -25,9 +23,10 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-def create_app(settings: HostSettings, engine: Engine, *,
-               today: Callable[[], date] = date.today) -> Starlette:
-    """`today` is injectable so tests and demos can pin the host's date."""
+def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = None) -> Starlette:
+    """`clock` is the host's one source of "now" (bill dates, late fees, business
+    days, heartbeats, the console): tests and demos set it."""
+    clock = clock or SystemClock()
     # SQLite in WAL mode: a lookup is a sub-millisecond local read that never waits
     # on a writer, so it runs on the event loop (a thread hop would cost more than
     # the query: p99 5.3 ms vs 1.6 ms at 100,000 households). A networked database
@@ -36,7 +35,7 @@ def create_app(settings: HostSettings, engine: Engine, *,
 
     def lookup(house_no: str) -> dict[str, object]:
         with engine.connect() as conn:
-            return household_bill(conn, house_no, today(), settings)
+            return household_bill(conn, house_no, clock.today(), settings)
 
     async def bill(request: Request) -> JSONResponse:
         house_no = request.path_params["house_no"]
@@ -66,9 +65,9 @@ def create_app(settings: HostSettings, engine: Engine, *,
         routes=[
             Route("/api/v1/health", health, methods=["GET"]),
             Route("/api/v1/households/{house_no}/bill", bill, methods=["GET"]),
-            *bank_routes(settings, engine, today),   # payments, keys, journal (docs/payments.md)
-            *card_routes(settings, engine, today),   # IC wallet card centre (docs/cards.md §5)
-            *management_routes(settings, engine, today),   # heartbeats + staff console (docs/console.md)
+            *bank_routes(settings, engine, clock),   # payments, keys, journal (docs/payments.md)
+            *card_routes(settings, engine, clock),   # IC wallet card centre (docs/cards.md §5)
+            *management_routes(settings, engine, clock),   # heartbeats + staff console (docs/console.md)
         ],
         exception_handlers={500: server_error},
     )

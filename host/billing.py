@@ -119,7 +119,7 @@ def bill_period(conn: Connection, period: str, settings: HostSettings) -> Billin
         .outerjoin(prev, and_(prev.c.meter_id == meters.c.id, prev.c.period == previous))
         .where(meters.c.household_id.not_in(already))
     ).all()
-    meter_counts = dict(conn.execute(
+    meter_counts: dict[int, int] = dict(conn.execute(
         select(meters.c.household_id, func.count()).group_by(meters.c.household_id)).all())
 
     found: dict[int, tuple[int, dict[str, tuple[int, int]]]] = {}

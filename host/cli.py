@@ -16,6 +16,7 @@ from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, db_url_from
 from host.db import create_tables, drop_tables, make_engine
 from host.db import households as households_t
 from host.cards import schema as _card_tables  # noqa: F401  (registers them before create_tables)
+from kiosk.domain.clock import Clock, SystemClock
 
 MAX_LISTED_PROBLEMS = 200
 
@@ -48,7 +49,7 @@ def _guarded(action: Callable[[], int]) -> int:
 
 
 def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None,
-          port: int | None = None) -> int:
+          port: int | None = None, *, clock: Clock | None = None) -> int:
     """Run the host in the foreground until Ctrl-C / SIGTERM. `port` overrides the config's."""
     import uvicorn
 
@@ -68,7 +69,7 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
             raise _Stopped
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-        app = create_app(settings, engine)
+        app = create_app(settings, engine, clock=clock)
         try:
             # timeout_graceful_shutdown: open console pages hold event streams that never
             # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
@@ -86,8 +87,8 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
 
 
 def seed_demo(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None,
-              households: int = 2000, *, fresh: bool = False, today: date | None = None) -> int:
-    """Seed the demo estate. Refuses a database that already holds households
+              households: int = 2000, *, fresh: bool = False, clock: Clock | None = None) -> int:
+    """Seed the demo estate as of the clock's today. Refuses a database that already holds households
     (it could be a real site's) unless `fresh`, which drops every host table first."""
     from host import seed
 
@@ -103,7 +104,7 @@ def seed_demo(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | Non
             drop_tables(engine)
             create_tables(engine)
         try:
-            summary = seed.seed_demo(engine, settings, households, today)
+            summary = seed.seed_demo(engine, settings, households, today=(clock or SystemClock()).today())
         except ValueError as exc:
             _err(str(exc))
             return 2
@@ -113,8 +114,10 @@ def seed_demo(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | Non
     return _guarded(run)
 
 
-def import_readings(config_path: Path | str, csv_path: Path | str, db_override: str | None = None) -> int:
-    """Import a meter-reading CSV and bill; problems go to stderr by line number."""
+def import_readings(config_path: Path | str, csv_path: Path | str, db_override: str | None = None, *,
+                    clock: Clock | None = None) -> int:
+    """Import a meter-reading CSV and bill (a month after the clock's today is refused);
+    problems go to stderr by line number."""
     from host.readings_import import ImportRejected
     from host.readings_import import import_readings as do_import
 
@@ -124,7 +127,7 @@ def import_readings(config_path: Path | str, csv_path: Path | str, db_override: 
             return 2
         settings, engine = _open(config_path, db_override)
         try:
-            summary = do_import(engine, csv_path, settings)
+            summary = do_import(engine, csv_path, settings, today=(clock or SystemClock()).today())
         except ImportRejected as exc:
             _err(str(exc))
             for problem in exc.problems[:MAX_LISTED_PROBLEMS]:
@@ -158,14 +161,15 @@ def export_journal(config_path: Path | str, day: str, db_override: str | None = 
     return _guarded(run)
 
 
-def card(config_path: Path | str, action: str, serial: str | None = None, db_override: str | None = None) -> int:
+def card(config_path: Path | str, action: str, serial: str | None = None, db_override: str | None = None, *,
+         clock: Clock | None = None) -> int:
     """`kiosk host card list | report-lost SERIAL | unblock SERIAL`: the card
     registry for staff (host.cards.staff). 0 done, 1 unknown card / database, 2 config."""
     from host.cards.staff import card_action
 
     def run() -> int:
         _, engine = _open(config_path, db_override)
-        return card_action(engine, action, serial, print, _err)
+        return card_action(engine, action, serial, print, _err, now=(clock or SystemClock()).now)
     return _guarded(run)
 
 

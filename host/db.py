@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import (BigInteger, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData,
                         String, Table, Text, UniqueConstraint, create_engine, event)
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 
 metadata = MetaData()
 
@@ -249,6 +249,15 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     names = list(rows[0])
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
                          f"VALUES ({', '.join(':' + n for n in names)})", rows)  # type: ignore[arg-type]
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The id a single-row INSERT (no RETURNING) just gave its row. SQLAlchemy
+    types inserted_primary_key as optional: it is None only when no row went in,
+    which a single-row INSERT that did not raise never does."""
+    pk = result.inserted_primary_key
+    assert pk is not None, "not a single-row INSERT"
+    return pk[0]
 
 
 def fmt_x100(value: int) -> str:

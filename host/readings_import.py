@@ -180,7 +180,7 @@ def _check_against_db(conn: Connection, rows: list[_Row], problems: list[Problem
 
 
 def import_readings(engine: Engine, path: Path | str, settings: HostSettings, *,
-                    today: date | None = None) -> ImportSummary:
+                    today: date) -> ImportSummary:
     """Raises ImportRejected (with every problem) or returns the summary."""
     path = Path(path)
     try:
@@ -190,7 +190,7 @@ def import_readings(engine: Engine, path: Path | str, settings: HostSettings, *,
     problems: list[Problem] = []
     with engine.begin() as conn:
         house_ids = dict(conn.execute(select(households.c.house_no, households.c.id)).all())
-        rows = _parse(text, today or date.today(), house_ids, problems)
+        rows = _parse(text, today, house_ids, problems)
         if rows:
             _check_against_db(conn, rows, problems)
         if problems:

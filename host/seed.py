@@ -110,14 +110,13 @@ def _usages(rng: random.Random, area_x100: int, months: list[int]) -> dict[str, 
     return result
 
 
-def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUSEHOLDS,
-              today: date | None = None, *, seed: int = 1202) -> SeedSummary:
+def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUSEHOLDS, *,
+              today: date, seed: int = 1202) -> SeedSummary:
     """Seed an empty database (AlreadySeeded if it holds households). Bills the
     last three complete months before `today`."""
     if households < MIN_HOUSEHOLDS:
         raise ValueError(f"the demo estate needs at least {MIN_HOUSEHOLDS} households")
     started = time.perf_counter()
-    today = today or date.today()
     rng = random.Random(seed)
     billed = [shift_period(period_of(today), -k) for k in (3, 2, 1)]
     all_periods = [shift_period(billed[0], -1)] + billed      # opening reading first

@@ -8,11 +8,13 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk.backend_client.client import HostClient
 from kiosk.config import KioskSettings
+from kiosk.domain.clock import Clock, SystemClock
 from kiosk.services.bills import BillService
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class Kiosk:
     settings: KioskSettings
     host: HostClient
     bills: BillService
+    clock: Clock = field(default_factory=SystemClock)   # every "now" of the kiosk (docs/architecture.md)
     payments: PaymentService | None = None
     wallet: WalletService | None = None
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
@@ -132,13 +135,13 @@ class Kiosk:
 
 def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport | None" = None,
           with_payments: bool | None = None, with_wallet: bool = True,
-          pcscd: "PrivatePcscd | None" = None, with_fleet: bool = True) -> Kiosk:
+          pcscd: "PrivatePcscd | None" = None, with_fleet: bool = True, clock: Clock | None = None) -> Kiosk:
     """`with_payments` defaults to whether the settings carry a terminal master key;
     the IC wallet comes with payments when the settings have a [wallet] section.
     `pcscd`: an already running private pcscd for simulated IC readers (tests
     share one per session); otherwise one is started when a reader is "sim"."""
     host = HostClient(settings.host.url, timeout_s=settings.host.timeout_s, transport=host_transport)
-    kiosk = Kiosk(settings=settings, host=host, bills=BillService(host))
+    kiosk = Kiosk(settings=settings, host=host, bills=BillService(host), clock=clock or SystemClock())
     if with_payments if with_payments is not None else bool(settings.tmk):
         _add_payments(kiosk, host_transport)
         if with_wallet and settings.wallet is not None:
@@ -155,7 +158,7 @@ def _add_payments(kiosk: Kiosk, transport: Any) -> None:
     from kiosk.services.payment import PaymentService
 
     settings = kiosk.settings
-    kiosk.journal = journal = Journal(settings.journal_path)
+    kiosk.journal = journal = Journal(settings.journal_path, kiosk.clock)
     kiosk.sims = sims = SimDevices()
     channel = SignedChannel(settings.host.url, settings.kiosk_id, journal.next_counter,
                             timeout_s=settings.host.timeout_s, transport=transport)
@@ -163,7 +166,7 @@ def _add_payments(kiosk: Kiosk, transport: Any) -> None:
         kiosk_id=settings.kiosk_id, estate=settings.estate_name, journal=journal,
         bank=BankClient(channel, settings.tmk),
         reader=_card_reader(settings, sims), pinpad=_pin_pad(settings, sims),
-        printer=_printer(settings, sims, Path(settings.journal_path).parent / "receipts"))
+        printer=_printer(settings, sims, Path(settings.journal_path).parent / "receipts"), now=kiosk.clock.now)
 
 
 IC_READERS = (("contact", "ic_contact"), ("contactless", "ic_contactless"))
@@ -180,10 +183,14 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     devices = {name: settings.device(key) for name, key in IC_READERS}
     if any(d.kind == "sim" for d in devices.values()):
         _start_virtual_cards(sims, Path(settings.journal_path).parent, pcscd,
-                             devices["contact"].params.get("vpcd_port", 35990))
+                             devices["contact"].params.get("vpcd_port", 35990), kiosk.clock.today())
     readers = {}
     for i, (name, device) in enumerate(devices.items()):
-        pcsc_name = device.params["reader"] if device.kind == "pcsc" else sims.pcscd.reader_names[i]
+        if device.kind == "pcsc":
+            pcsc_name = device.params["reader"]
+        else:
+            assert sims.pcscd is not None     # a "sim" reader: _start_virtual_cards started it above
+            pcsc_name = sims.pcscd.reader_names[i]
         readers[name] = PcscReader(pcsc_name)
     by_pcsc_name = {reader.name: name for name, reader in readers.items()}
 
@@ -195,7 +202,7 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     kiosk.wallet = WalletService(
         kiosk_id=settings.kiosk_id, estate=settings.estate_name, term_id=w.terminal_id, journal=kiosk.journal,
         centre=CardCentreClient(kiosk.payments.bank), payments=kiosk.payments, readers=readers,
-        limits=WalletLimits(w.min_load, w.max_load, w.presets), watch=watch)
+        limits=WalletLimits(w.min_load, w.max_load, w.presets), watch=watch, now=kiosk.clock.now)
 
 
 def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
@@ -215,7 +222,7 @@ def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
     board = DeviceBoard()
     board.report("card_reader", "unknown")   # a swipe reader says nothing until a card is read
     watch_payment_devices(payments, board)
-    journal_status = JournalStatus(journal, payments.printer)
+    journal_status = JournalStatus(journal, payments.printer, now=kiosk.clock.now)
 
     async def status(*, busy: bool) -> dict[str, Any]:
         if wallet is not None and not busy:    # a card may be mid-write: asked between transactions only
@@ -245,10 +252,10 @@ def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
         interval_s=settings.fleet.heartbeat_interval_s,
         handlers={**payment_command_handlers(payments), "reload_config": reload_config, "restart_app": restart_app},
         state_path=Path(settings.journal_path).parent / "fleet-state.json",
-        sign_on=payments.sign_on, devices=board)
+        sign_on=payments.sign_on, devices=board, clock=kiosk.clock)
 
 
-def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int) -> None:
+def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int, today: date) -> None:
     """The demo's IC cards: a pcscd of our own with two vpcd slots, and the
     cards of config/test-cards.toml (their state kept in <journal dir>/cards)."""
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
@@ -264,7 +271,7 @@ def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: 
     sims.pcscd = pcscd
     sims.ic_slots = {"contact": VpcdSlot(pcscd.ports[0]), "contactless": VpcdSlot(pcscd.ports[1])}
     cards_dir = folder / "cards"
-    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir) for c in load_test_cards().ic_cards}
+    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir, issued=today) for c in load_test_cards().ic_cards}
 
 
 def _card_reader(settings: KioskSettings, sims: SimDevices) -> Any:

@@ -198,7 +198,7 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
     for name, kinds in DEVICE_KINDS.items():
         dev = devices_section.section(name)
         kind = dev.get("kind", str, "sim", check=one_of(*kinds))
-        params = {key: dev.get(key, kind_) for key, kind_ in DEVICE_PARAMS.items() if key in dev.data}
+        params: dict[str, Any] = {key: dev.get(key, kind_) for key, kind_ in DEVICE_PARAMS.items() if key in dev.data}
         devices[name] = DeviceSettings(kind, params)
         device_sections.append(dev)
     notices = kiosk.get("notices", list, [])

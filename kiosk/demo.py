@@ -186,7 +186,7 @@ def run_demo(tour_dir: Path | None = None) -> int:
 
 
 async def _run_app(settings, host: DemoHost, tour_dir: Path | None) -> int:
-    import kiosk.ui_env  # noqa: F401  (Kivy environment, before Kivy is imported)
+    from kiosk import ui_env  # noqa: F401  (Kivy environment, before Kivy is imported; `kiosk` is a local here)
     from kiosk.bootstrap import build
     from kiosk.screens.app import KioskApp
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import PROJECT_ROOT
+from kiosk.domain.clock import SystemClock
 
 DEFAULT_CARDS_DIR = PROJECT_ROOT / "var" / "demo" / "cards"
 READERS = ("contact", "contactless")
@@ -75,7 +76,7 @@ def _open_card(cards_dir: Path, serial: str) -> Any:
     if path.exists():
         return VirtualCpuCard.load(path)
     demo = next((c for c in _demo_cards() if c.serial == serial), None)
-    return VirtualCpuCard.personalise(demo, cards_dir) if demo is not None else None
+    return VirtualCpuCard.personalise(demo, cards_dir, issued=SystemClock().today()) if demo is not None else None
 
 
 def _yuan(fen: int) -> str:
@@ -170,7 +171,7 @@ def _create(args: argparse.Namespace) -> int:
     try:
         card = VirtualCpuCard.create(args.cards_dir, serial=args.serial, holder=args.holder, pin=args.pin,
                                      ed_balance=Money.parse(args.ed).fen, ep_balance=Money.parse(args.ep).fen,
-                                     name=args.name)
+                                     name=args.name, issued=SystemClock().today())
     except FileExistsError:
         print(f"kiosk sim card: card {args.serial.upper()} already exists in {args.cards_dir}", file=sys.stderr)
         return EXIT_ERROR

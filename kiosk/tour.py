@@ -151,7 +151,8 @@ async def swipe(app: KioskApp, which: str) -> None:
 
     sims = app.kiosk.sims
     assert sims is not None and sims.reader is not None
-    await wait_for(lambda: sims.reader.armed, timeout_s=10, what="the card reader to be armed")
+    reader = sims.reader
+    await wait_for(lambda: reader.armed, timeout_s=10, what="the card reader to be armed")
     await bench_tap(app, wallet_button(app, which))
 
 
@@ -161,8 +162,9 @@ async def press_pad(app: KioskApp, keys: list[str] | str, *, wait_entering: bool
 
     sims = app.kiosk.sims
     assert sims is not None and sims.pinpad is not None
+    pinpad = sims.pinpad
     if wait_entering:
-        await wait_for(lambda: sims.pinpad.entering, timeout_s=10, what="the PIN pad to collect a PIN")
+        await wait_for(lambda: pinpad.entering, timeout_s=10, what="the PIN pad to collect a PIN")
     for key in keys:
         await bench_tap(app, pad_key(app, key))
 
@@ -227,7 +229,7 @@ async def type_amount(app: KioskApp, text: str) -> None:
 
     screen = app.screen("card_amount")
     for key in ["clear", *text]:
-        await tap(find(screen, lambda w, k=key: isinstance(w, AmountKey) and w.key == k))
+        await tap(find(screen, lambda w: isinstance(w, AmountKey) and w.key == key))   # find() calls it now
 
 
 async def start_payment(app: KioskApp, house: str) -> Any:
@@ -496,6 +498,7 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
         start = app.idle_remaining
         await wait_for(lambda: app.idle_remaining < start, timeout_s=5, what="the countdown to tick")
         shot("countdown")
+        assert app.timer is not None     # built with the app
         app.timer.expire_now()
         await show(app, "idle")
         shot("back-to-idle")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-TODAY = date(2026, 11, 21)   # the host's "today": bills and late fees are the same every run
+from clocks import TODAY, running_from
 
 
 @pytest.fixture(scope="session")
@@ -38,19 +38,19 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def start_host(demo_db: Path) -> Callable[[Path], Any]:
     """Start a real host (host.app under uvicorn on a free loopback port, date
-    pinned to TODAY) on a fresh copy of the demo estate in `folder`. The server
+    running from TODAY, or `clock`) on a fresh copy of the demo estate in `folder`. The server
     carries its `.engine`; stop it and dispose the engine when done."""
     from host.app import create_app
     from host.config import load_host_settings
     from host.db import make_engine
     from host.server import HostServer
 
-    def start(folder: Path) -> Any:
+    def start(folder: Path, clock: Any = None) -> Any:
         db = folder / "host.sqlite3"
         shutil.copy(demo_db, db)
         settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
         engine = make_engine(settings.database_url)
-        server = HostServer(create_app(settings, engine, today=lambda: TODAY), "127.0.0.1", 0)
+        server = HostServer(create_app(settings, engine, clock=clock or running_from(TODAY)), "127.0.0.1", 0)
         server.engine = engine
         server.start()
         return server

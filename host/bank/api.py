@@ -17,6 +17,7 @@ from host.bank.journal import journal_csv
 from host.bank.payments import handle_payment, handle_reversal, handle_sign_on
 from host.bank.security import Handler, Reply, SecureChannel
 from host.config import HostSettings
+from kiosk.domain.clock import Clock
 
 
 def _response(reply: Reply) -> Response:
@@ -24,8 +25,8 @@ def _response(reply: Reply) -> Response:
     return Response(reply.body, status_code=reply.status, media_type="application/json", headers=headers)
 
 
-def bank_routes(settings: HostSettings, engine: Engine, today: Callable[[], date]) -> list[Route]:
-    channel = SecureChannel(engine, settings, today=today)
+def bank_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Route]:
+    channel = SecureChannel(engine, settings, clock=clock)
 
     def secured(handler: Handler, *, under_tmk: bool = False) -> Callable[[Request], object]:
         async def endpoint(request: Request) -> Response:

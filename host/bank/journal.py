@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import case, func, insert, select
+from sqlalchemy import ColumnElement, Select, case, func, insert, select
 from sqlalchemy.engine import Connection
 
 from host.cards.schema import card_txns, ic_cards
@@ -96,13 +97,13 @@ def money_totals(conn: Connection) -> dict[str, int]:
     purchase_refs = select(card_txns.c.reference).where(card_txns.c.kind == "purchase",
                                                         card_txns.c.state == "completed")
 
-    def total(query: object) -> int:
-        return int(conn.execute(query).scalar_one())   # type: ignore[call-overload]
+    def total(query: Select[Any]) -> int:
+        return int(conn.execute(query).scalar_one())
 
-    def ledger(column: object, *kinds: str) -> int:
+    def ledger(column: ColumnElement[int], *kinds: str) -> int:
         return total(select(func.coalesce(func.sum(column), 0)).where(property_ledger.c.kind.in_(kinds)))
 
-    def paid_bills(*conditions: object) -> int:
+    def paid_bills(*conditions: ColumnElement[bool]) -> int:
         return total(select(func.coalesce(func.sum(bills.c.amount_fen), 0)).where(*conditions))
 
     totals = {

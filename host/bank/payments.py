@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from typing import Any, Unpack
 
 from Crypto.Cipher import DES3
 
@@ -27,7 +27,7 @@ from host.bank.keys import sign_on
 from host.bank.security import BadRequest, Context, Message, encode, int_field, text_field
 from host.billing import Dues, dues, pay_bills, unpay_bills
 from host.cards.schema import card_txns
-from host.db import bank_accounts, bank_txns, households, property_ledger
+from host.db import bank_accounts, bank_txns, households, inserted_id, property_ledger
 from kiosk.cards.crypto import CryptoError, pin_from_block_format0
 from kiosk.domain.card import mask_pan, parse_track2
 from kiosk.domain.errors import BadHouseNumber, BadSwipe
@@ -145,7 +145,7 @@ def _open_pin(block: bytes, pan: str, pik: bytes) -> str | None:
 @dataclass(frozen=True, slots=True)
 class BankDecision:
     """The bank's answer for a card: approved (code None) or a decline code."""
-    account: Row[Any] | None      # the card's account; None for an unknown card
+    account: Row[Unpack[tuple[Any, ...]]] | None      # the card's account (any columns); None for an unknown card
     masked_pan: str
     code: str | None = None
     tries_left: int | None = None
@@ -251,13 +251,14 @@ def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str
     account = decision.account
     reply: dict[str, Any] = (
         {"txn_id": txn_id, "result": "approved", "reference": None, "auth_code": None,
-         "business_day": day.isoformat(), "amount_fen": f["amount_fen"]} if decision.approved
+         "amount_fen": f["amount_fen"]} if decision.approved
         else _declined(txn_id, decision.code or "", decision.tries_left))
+    reply["business_day"] = day.isoformat()   # the day it is booked on: the kiosk counts it there too
     row = {"txn_id": txn_id, "kiosk_id": message.kiosk_id, "state": "approved" if decision.approved else "declined",
            "account_id": account.id if account is not None else None, "masked_pan": decision.masked_pan,
            "household_id": household_id, "amount_fen": f["amount_fen"], "reference": None,
            "business_day": day, "kiosk_time": f["local_time"], "reply_json": None, "created_at": ctx.now}
-    txn_pk = conn.execute(_NEW_TXN, row).inserted_primary_key[0]
+    txn_pk = inserted_id(conn.execute(_NEW_TXN, row))
     if decision.approved:
         assert bill is not None
         reference = f"{day:%y%m%d}{txn_pk % 1_000_000:06d}"

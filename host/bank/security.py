@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from kiosk.cards.crypto import mac_x919
 from host.bank.keys import KioskState, advance_counter, load_kiosk
 from host.config import HostSettings
+from kiosk.domain.clock import Clock, SystemClock
 
 
 class BadRequest(ValueError):
@@ -125,9 +126,8 @@ class SecureChannel:
     SELECT ... FOR UPDATE."""
 
     def __init__(self, engine: Engine, settings: HostSettings, *,
-                 today: Callable[[], date] = date.today,
-                 now: Callable[[], datetime] = datetime.now) -> None:
-        self.engine, self.settings, self.today, self.now = engine, settings, today, now
+                 clock: Clock | None = None) -> None:
+        self.engine, self.settings, self.clock = engine, settings, clock or SystemClock()
         self._lock = _writer_lock(engine)
 
     def handle(self, handler: Handler, raw: bytes, mac_header: str | None, *,
@@ -155,7 +155,10 @@ class SecureChannel:
                     tx.rollback()
                     return _error(409, "replay", f"counter {counter} is not above the last accepted "
                                   f"{state.last_counter}", key)
-                context = Context(self.settings, state, tmk, self.today(), self.now())
+                # one reading: the business day is the date of the moment the
+                # message is booked, even a millisecond before midnight
+                now = self.clock.now()
+                context = Context(self.settings, state, tmk, now.date(), now)
                 try:
                     reply = handler(conn, Message(kiosk_id, counter, body), context)
                 except BadRequest as exc:

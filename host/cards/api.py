@@ -4,7 +4,6 @@ A host whose config has no [card_centre] keys answers 503 card_centre_off."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +18,7 @@ from host.cards.purchase import handle_purchase_authorise, handle_purchase_cance
 from host.cards.status import handle_status
 from host.cards.unload import handle_unload_authorise, handle_unload_cancel, handle_unload_confirm
 from host.config import HostSettings
+from kiosk.domain.clock import Clock
 
 HANDLERS: dict[str, Handler] = {
     "seen": handle_seen,
@@ -36,8 +36,8 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def card_routes(settings: HostSettings, engine: Engine, today: Callable[[], date]) -> list[Route]:
-    channel = SecureChannel(engine, settings, today=today)
+def card_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Route]:
+    channel = SecureChannel(engine, settings, clock=clock)
 
     def secured(handler: Handler) -> Callable[[Request], object]:
         async def endpoint(request: Request) -> Response:

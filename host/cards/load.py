@@ -52,7 +52,8 @@ def handle_load_authorise(conn: Connection, message: Message, ctx: Context) -> d
     if decision.approved:
         row["state"] = "authorised"
         mac2 = load_mac2(sk, req.amount_fen, txn_type, req.term_id, req.when_bcd)
-        reply = {"txn_id": req.txn_id, "result": "approved", "mac2": mac2.hex().upper(), "reference": None}
+        reply: dict[str, Any] = {"txn_id": req.txn_id, "result": "approved", "mac2": mac2.hex().upper(),
+                                 "reference": None}
         answer = record(conn, row, reply)
     else:
         assert decision.code is not None

@@ -19,7 +19,7 @@ def _yuan(fen: int) -> str:
 
 
 def card_action(engine: Engine, action: str, serial: str | None, out: Callable[[str], None],
-                err: Callable[[str], None], now: Callable[[], datetime] = datetime.now) -> int:
+                err: Callable[[str], None], now: Callable[[], datetime]) -> int:
     """0 done; 1 an unknown card or a missing serial (the reason goes to `err`)."""
     if action == "list":
         with engine.connect() as conn:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Row
 from host.bank.security import BadRequest, Context, Message, encode, text_field
 from host.cards.fields import CardRequest, reason_field
 from host.cards.schema import card_txns, ic_cards
+from host.db import inserted_id
 from kiosk.cards.epurse_crypto import PurseKeys, TxnType, Wallet
 
 log = logging.getLogger("host.cards")
@@ -116,7 +117,7 @@ def record(conn: Connection, row: dict[str, Any], reply: dict[str, Any]) -> byte
     """Insert the transaction and store its answer; the answer's bytes. An
     approved (authorised) one gets its reference, also in the reply if it has
     a `reference` field."""
-    txn_pk = conn.execute(_NEW, row).inserted_primary_key[0]
+    txn_pk = inserted_id(conn.execute(_NEW, row))
     reference = None
     if row["state"] == "authorised":
         reference = reference_for(row["business_day"], txn_pk)

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
@@ -26,6 +27,7 @@ from host.console.passwords import (
 )
 from host.console.settings import ConsoleSettings
 from host.console.tables import ROLES, staff_users
+from host.db import inserted_id
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 
@@ -95,12 +97,12 @@ class Accounts:
         display = display_name.strip() or username
         if len(display) > 100:
             raise AccountError("a display name is at most 100 characters")
-        row = {"username": username, "display_name": display, "role": role,
+        row: dict[str, Any] = {"username": username, "display_name": display, "role": role,
                "password_hash": hash_password(password, self.cost), "failed_logins": 0, "disabled": 0,
                "created_at": self.clock(), "created_by": by}
         try:
             with self.engine.begin() as conn:
-                pk = conn.execute(insert(staff_users), row).inserted_primary_key[0]
+                pk = inserted_id(conn.execute(insert(staff_users), row))
         except IntegrityError:
             raise AccountError(f"user {username!r} already exists") from None
         return StaffUser(pk, username, display, role, created_at=row["created_at"], created_by=by)

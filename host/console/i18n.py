@@ -358,12 +358,12 @@ def money(fen: int | None) -> str:
     return f"{sign}¥{yuan:,}.{cents:02d}"
 
 
-def when(epoch: float | None, now: float | None = None) -> str:
+def when(epoch: float | None, now: float) -> str:
     """Today: 10:42:05; another day: 11-20 10:42; another year: 2025-11-20 10:42."""
     if epoch is None:
         return "—"
     moment = datetime.fromtimestamp(epoch)
-    today = datetime.fromtimestamp(now) if now is not None else datetime.now()
+    today = datetime.fromtimestamp(now)
     if moment.date() == today.date():
         return f"{moment:%H:%M:%S}"
     if moment.year == today.year:

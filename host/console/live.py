@@ -82,7 +82,7 @@ class PageStream:
         return []
 
     def _alert(self, alert: Alert) -> list[str]:
-        now = time.time()
+        now = self.console.wall()
         view = alert_view(alert, self.t, now)
         html = self._render("_alert.html", alert=view)
         return [_sse("alert", {"key": view.key, "html": html, "toast": view.text, "level": view.level})]
@@ -92,7 +92,7 @@ class PageStream:
         return [_sse("cleared", {"key": alert_key(alert), "toast": cleared_text(alert, record, self.t, self.lang)})]
 
     def _fleet(self, changed: set[str]) -> list[str]:
-        today, now = self.console.today(), time.time()
+        today, now = self.console.today(), self.console.wall()
         page = self._page(now, today)
         chunks = [_sse("summary", {"html": self._render("_summary.html",
                                                         summary=self.console.fleet_index.summary(today))})]
@@ -112,12 +112,12 @@ class PageStream:
 
     def _panel(self) -> str:
         record = self.registry.records[self.kiosk_id]
-        panel = kiosk_panel(record, self.t, self.lang, time.time(), self.console.today())
+        panel = kiosk_panel(record, self.t, self.lang, self.console.wall(), self.console.today())
         return _sse("panel", {"html": self._render("_kiosk_panel.html", panel=panel, kiosk_id=self.kiosk_id)})
 
     def _history(self, events: list[FleetEvent], *, replace: bool) -> str:
         """New lines go on top of the kiosk's history; on (re)connect, the whole of it."""
-        lines = history_lines(events, self.t, self.lang, time.time())
+        lines = history_lines(events, self.t, self.lang, self.console.wall())
         return _sse("history", {"html": self._render("_history_lines.html", history=lines), "replace": replace})
 
     def _command(self, command: Command) -> list[str]:
@@ -125,7 +125,7 @@ class PageStream:
                  (self.view == "commands" and (not self.batch or command.batch == self.batch))
         if not wanted:
             return []
-        view = command_view(command, self.t, time.time())
+        view = command_view(command, self.t, self.console.wall())
         data: dict[str, Any] = {"id": command.id, "kiosk_id": command.kiosk_id, "status": command.status,
                                 "html": self._render("_command_row.html", c=view, show_kiosk=self.view == "commands")}
         if self.view == "kiosk" and command.status in ("done", "failed", "unsupported"):
@@ -137,7 +137,7 @@ class PageStream:
         """What the page shows, as of now: it was rendered a moment before this
         stream subscribed (or the stream is reconnecting after a gap), and an event
         published in between would otherwise be missed for good."""
-        now, today = time.time(), self.console.today()
+        now, today = self.console.wall(), self.console.today()
         alerts = [alert_view(a, self.t, now) for a in self.registry.active_alerts()[:50]]
         chunks = [_sse("alerts", {"html": "".join(self._render("_alert.html", alert=a) for a in alerts)})]
         if self.view == "fleet":
@@ -158,7 +158,7 @@ class PageStream:
 
     async def _command_rows(self, **query: Any) -> str:
         commands = await self.console.db(recent_commands, self.console.engine, self.console.fleet, **query)
-        now, show_kiosk = time.time(), self.view == "commands"
+        now, show_kiosk = self.console.wall(), self.view == "commands"
         html = "".join(self._render("_command_row.html", c=command_view(c, self.t, now), show_kiosk=show_kiosk)
                        for c in commands)
         return _sse("commands", {"html": html})

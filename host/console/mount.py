@@ -2,9 +2,6 @@
 (/api/v1/fleet/heartbeat) and the staff console (/console/), sharing one Fleet."""
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date
-
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
@@ -15,12 +12,13 @@ from host.console.tables import create_console_tables
 from host.console.web import PREFIX, Console, SecurityHeaders
 from host.fleet.api import fleet_routes
 from host.fleet.service import Fleet
+from kiosk.domain.clock import Clock
 
 
-def management_routes(settings: HostSettings, engine: Engine, today: Callable[[], date]) -> list[BaseRoute]:
-    fleet = Fleet(settings, engine)
+def management_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[BaseRoute]:
+    fleet = Fleet(settings, engine, clock=clock)
     create_console_tables(engine)
-    console = Console(settings, engine, fleet, today=today)
+    console = Console(settings, engine, fleet, clock=clock)
     app = Starlette(routes=console_routes(console))
     app.state.console = console
     return [*fleet_routes(fleet), Mount(PREFIX, app=SecurityHeaders(app), name="console")]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -145,7 +144,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
 
     # --- fleet ---------------------------------------------------------------------
     def _fleet_context(request: Request) -> dict[str, Any]:
-        lang, t, now = console.lang(request), i18n.translator(console.lang(request)), time.time()
+        lang, t, now = console.lang(request), i18n.translator(console.lang(request)), console.wall()
         filter_ = request.query_params.get("filter", "all")
         filter_ = filter_ if filter_ in FILTERS else "all"
         try:
@@ -178,7 +177,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
 
     def _panel(request: Request, kiosk_id: str) -> Any:
         lang = console.lang(request)
-        return kiosk_panel(fleet.registry.records[kiosk_id], i18n.translator(lang), lang, time.time(),
+        return kiosk_panel(fleet.registry.records[kiosk_id], i18n.translator(lang), lang, console.wall(),
                            console.today())
 
     @guarded(console)
@@ -187,7 +186,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         kiosk_id = _kiosk_or_404(request)
         if kiosk_id is None:
             return console.error(request, staff, 404, "error.not_found")
-        lang, now = console.lang(request), time.time()
+        lang, now = console.lang(request), console.wall()
         t = i18n.translator(lang)
         events = await console.db(fleet.history, kiosk_id)
         commands = await console.db(recent_commands, console.engine, fleet, kiosk_id=kiosk_id, limit=20)
@@ -241,7 +240,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
     @guarded(console)
     async def commands_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
         fleet.ensure_running()
-        lang, now = console.lang(request), time.time()
+        lang, now = console.lang(request), console.wall()
         t = i18n.translator(lang)
         batch = request.query_params.get("batch", "")[:32]
         commands = await console.db(recent_commands, console.engine, fleet, batch=batch, limit=200)
@@ -337,7 +336,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         users = await console.db(console.accounts.all)
         msg = request.query_params.get("msg", "")
         return console.render("users.html", request, status, staff=staff, users=users, roles=ROLES, error=error,
-                              form=form or {}, now=time.time(), msg=msg if msg in MESSAGES else "",
+                              form=form or {}, now=console.wall(), msg=msg if msg in MESSAGES else "",
                               msg_name=request.query_params.get("name", "")[:64])
 
     @guarded(console, "admin")

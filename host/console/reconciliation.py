@@ -173,8 +173,13 @@ def reconcile(engine: Engine, day: date, today: date | None = None) -> DayReconc
         backups = [b for b in day_copies if not _wallet_copy(b, card_ids)]
         wallet_copy_ids = {b.txn_id for b in day_copies} - {b.txn_id for b in backups}
         wanted = txn_ids | {b.txn_id for b in backups}
-        final = dict(conn.execute(select(bank_txns.c.txn_id, bank_txns.c.state)
-                                  .where(bank_txns.c.txn_id.in_(wanted))).all())   # the bank's last word
+        bank = conn.execute(select(bank_txns.c.txn_id, bank_txns.c.state, bank_txns.c.business_day)
+                            .where(bank_txns.c.txn_id.in_(wanted))).all()
+        final = {r.txn_id: r.state for r in bank}   # the bank's last word
+        # a copy stamped on this day by the kiosk's clock whose payment the bank booked on
+        # another (sent at 23:59:59, booked after midnight) belongs to that other day
+        elsewhere = {r.txn_id for r in bank if r.business_day != day and r.txn_id not in txn_ids}
+        backups = [b for b in backups if b.txn_id not in elsewhere]
         _reconcile_wallet(conn, result.wallet, day, today or day, wallet_copy_ids)
 
     bank_net: dict[str, int] = defaultdict(int)
@@ -223,13 +228,15 @@ def reconcile(engine: Engine, day: date, today: date | None = None) -> DayReconc
         if copy.result == "approved":     # a kiosk reverses only what it never saw approved
             result.backups.captured_fen += copy.amount_fen or 0
     for txn_id in sorted(journal_ids):
-        copy, word = copies.get(txn_id), final.get(txn_id, "")
-        if copy is None:
+        backup, word = copies.get(txn_id), final.get(txn_id, "")
+        if backup is None:
             result.differences.append(Difference("backup_missing", txn_id, kiosk_of[txn_id],
                                                  bank_net.get(txn_id), ledger_net.get(txn_id), "", "backlog"))
-        elif copy.result != word or (word == "approved" and copy.amount_fen != bank_net.get(txn_id, copy.amount_fen)):
-            result.differences.append(Difference("backup_differs", txn_id, copy.kiosk_id, bank_net.get(txn_id),
-                                                 ledger_net.get(txn_id), copy.result or "", f"{word} / {copy.result}"))
+        elif backup.result != word or (word == "approved"
+                                       and backup.amount_fen != bank_net.get(txn_id, backup.amount_fen)):
+            result.differences.append(Difference("backup_differs", txn_id, backup.kiosk_id, bank_net.get(txn_id),
+                                                 ledger_net.get(txn_id), backup.result or "",
+                                                 f"{word} / {backup.result}"))
     for copy in backups:
         if copy.txn_id not in final:
             result.differences.append(Difference("backup_unknown_to_bank", copy.txn_id, copy.kiosk_id, None, None,
@@ -297,9 +304,9 @@ def _reconcile_wallet(conn: Connection, result: WalletReconciliation, day: date,
         if entry.business_day == day:
             result.ledger.count += 1
             result.ledger.purchases_fen += entry.amount_fen
-    for txn in txns.values():
-        if txn.business_day == day:
-            _count(result.cards, txn)
+    for card_txn in txns.values():
+        if card_txn.business_day == day:
+            _count(result.cards, card_txn)
 
     for txn_id in sorted(ids):
         txn, copy = txns.get(txn_id), copies.get(txn_id)

@@ -276,7 +276,7 @@ def _yuan(fen: int) -> str:
     return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
-def _csv(rows: list[list[object]]) -> str:
+def _csv(rows: Sequence[Sequence[object]]) -> str:
     out = io.StringIO()
     out.write("\ufeff")     # a BOM: Excel, which the office opens these in, then reads UTF-8 Chinese right
     writer = csv.writer(out, lineterminator="\r\n")

@@ -25,6 +25,7 @@ from host.console.audit import AuditLog
 from host.console.fleet_view import FleetIndex
 from host.console.sessions import COOKIE, Session, Sessions, csrf_ok
 from host.fleet.service import Fleet
+from kiosk.domain.clock import Clock
 
 T = TypeVar("T")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -58,16 +59,24 @@ class Console:
     """The console's dependencies, built once per app."""
 
     def __init__(self, settings: HostSettings, engine: Engine, fleet: Fleet, *,
-                 today: Callable[[], date], accounts: Accounts | None = None) -> None:
-        self.settings, self.engine, self.fleet, self.today = settings, engine, fleet, today
-        self.accounts = accounts or Accounts(engine, settings.console)
-        self.sessions = Sessions(engine, settings.console)
-        self.audit = AuditLog(engine)
+                 clock: Clock, accounts: Accounts | None = None) -> None:
+        self.settings, self.engine, self.fleet, self.clock = settings, engine, fleet, clock
+        self.accounts = accounts or Accounts(engine, settings.console, clock=clock.wall)
+        self.sessions = Sessions(engine, settings.console, clock=clock.wall)
+        self.audit = AuditLog(engine, clock=clock.wall)
         self.fleet_index = FleetIndex(fleet.registry)
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                                       undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-        self.env.globals.update(money=i18n.money, when=i18n.when, full_time=i18n.full_time, prefix=PREFIX)
+        self.env.globals.update(money=i18n.money, full_time=i18n.full_time, prefix=PREFIX,
+                                when=lambda epoch: i18n.when(epoch, clock.wall()))
         self._inline = engine.dialect.name == "sqlite"
+
+    def today(self) -> date:
+        return self.clock.today()
+
+    def wall(self) -> float:
+        """Epoch seconds: what the pages' "3 min ago" and times are measured from."""
+        return self.clock.wall()
 
     async def db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Small reads inline on SQLite (cheaper than a thread hop); the rest in a worker thread."""

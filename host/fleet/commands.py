@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
-from host.fleet.clock import Clock
+from kiosk.domain.clock import Clock
 from host.fleet.events import EventBus
 from host.fleet.model import COMMANDS, Ack
+from host.db import inserted_id
 from host.fleet.tables import fleet_commands
 
 OPEN = ("queued", "delivered")
@@ -94,11 +95,11 @@ class CommandBook:
         batch = secrets.token_hex(6) if len(ids) > 1 else None
         now = self.clock.wall()
         args_json = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
-        rows = [{"kiosk_id": k, "token": secrets.token_hex(8), "name": name, "args_json": args_json, "batch": batch, "created_by": by,
+        rows: list[dict[str, Any]] = [{"kiosk_id": k, "token": secrets.token_hex(8), "name": name, "args_json": args_json, "batch": batch, "created_by": by,
                  "created_at": now, "status": "queued"} for k in ids]
         with self.engine.begin() as conn:
             if len(rows) == 1:
-                pks = [conn.execute(insert(fleet_commands), rows[0]).inserted_primary_key[0]]
+                pks = [inserted_id(conn.execute(insert(fleet_commands), rows[0]))]
             else:   # many kiosks: one statement, then read the ids back by batch
                 conn.execute(insert(fleet_commands), rows)
                 found = conn.execute(select(fleet_commands.c.id, fleet_commands.c.kiosk_id)

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from host.bank.security import BadRequest, Reply, encode, mac_ok, read_envelope
 from host.config import HostSettings
-from host.fleet.clock import Clock, SystemClock
+from kiosk.domain.clock import Clock, SystemClock
 from host.fleet.commands import Command, CommandBook
 from host.fleet.events import EventBus
 from host.fleet.keys import KeyCache

@@ -2,7 +2,7 @@
 the kiosk's typed host errors at this boundary (DESIGN §2 rule 4)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import quote
 
 from kiosk.backend_client.wire import parse_household_bill
@@ -14,11 +14,19 @@ if TYPE_CHECKING:
     import httpx
 
 
+class _ClientOptions(TypedDict):
+    """httpx.AsyncClient's arguments, kept until the client is built."""
+    base_url: str
+    timeout: float
+    transport: httpx.AsyncBaseTransport | None
+    headers: dict[str, str]
+
+
 class HostClient:
     def __init__(self, base_url: str, *, timeout_s: float = 5.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self._options = dict(base_url=base_url, timeout=timeout_s, transport=transport,
-                             headers={"Accept": "application/json"})
+        self._options: _ClientOptions = {"base_url": base_url, "timeout": timeout_s, "transport": transport,
+                                         "headers": {"Accept": "application/json"}}
         self._http: httpx.AsyncClient | None = None
 
     def warm_up(self) -> httpx.AsyncClient:

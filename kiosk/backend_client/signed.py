@@ -14,13 +14,20 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from kiosk.cards.crypto import mac_x919
 from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, OutcomeUnknown
 
 if TYPE_CHECKING:
     import httpx
+
+
+class _ChannelOptions(TypedDict):
+    """httpx.AsyncClient's arguments, kept until the client is built."""
+    base_url: str
+    timeout: float
+    transport: httpx.AsyncBaseTransport | None
 
 
 class NotSignedOn(HostRejected):
@@ -40,7 +47,7 @@ class SignedChannel:
                  timeout_s: float, transport: "httpx.AsyncBaseTransport | None" = None) -> None:
         self.kiosk_id = kiosk_id
         self._next_counter = next_counter
-        self._options = dict(base_url=base_url, timeout=timeout_s, transport=transport)
+        self._options: _ChannelOptions = {"base_url": base_url, "timeout": timeout_s, "transport": transport}
         self._http: httpx.AsyncClient | None = None
 
     def _client(self) -> "httpx.AsyncClient":

@@ -13,6 +13,7 @@ import asyncio
 import io
 import logging
 from datetime import date
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kivy.app import App
@@ -53,9 +54,8 @@ class WalletCard(BenchButton):
     card = ObjectProperty(None)      # DemoCard | DemoBadSwipe
 
 
-def card_notes(card: DemoCard, lang: str, today: date | None = None) -> list[str]:
-    """What is special about a demo card, read from its own fields."""
-    today = today or date.today()
+def card_notes(card: DemoCard, lang: str, today: date) -> list[str]:
+    """What is special about a demo card, read from its own fields (expired as of `today`)."""
     notes = []
     if card.status == "blocked":
         notes.append(tr("bench.card.blocked", lang))
@@ -100,12 +100,14 @@ def ic_state(card: DemoIcCard, live: VirtualCpuCard | None, lang: str) -> str:
     return " · ".join(notes)
 
 
-def card_label(card: DemoCard | DemoBadSwipe, lang: str) -> str:
+def card_label(card: DemoCard | DemoBadSwipe, lang: str, today: date) -> str:
+    from kiosk.devices.sim.test_cards import DemoBadSwipe
+
     name = pick(card.name, lang)
-    if not hasattr(card, "pin"):                 # a damaged stripe
+    if isinstance(card, DemoBadSwipe):           # a damaged stripe (it has no PIN)
         return name
     lines = [name.split("(")[0].strip(), f"{card.masked_pan} · {tr('bench.card.pin', lang, pin=card.pin)}"]
-    notes = card_notes(card, lang)
+    notes = card_notes(card, lang, today)
     if notes:
         lines.append(" · ".join(notes))
     return "\n".join(lines)
@@ -138,9 +140,10 @@ class BenchPanel(BoxLayout):
     tear_armed = BooleanProperty(False)      # the next card write pulls the card
     ic_note = StringProperty("")             # a short flash (reader busy)
 
-    def __init__(self, controls: BenchControls, sims: SimDevices | None = None, **kwargs: Any) -> None:
+    def __init__(self, controls: BenchControls, sims: SimDevices | None = None, *,
+                 today: Callable[[], date], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.controls = controls
+        self.controls, self.today = controls, today
         self.sims = sims
         self.host_running = controls.host_running
         self.console_url = getattr(controls, "console_url", "")
@@ -212,7 +215,7 @@ class BenchPanel(BoxLayout):
         box.clear_widgets()
         lang = getattr(App.get_running_app(), "lang", "zh")
         for card in self._wallet:
-            button = WalletCard(card=card, text=card_label(card, lang),
+            button = WalletCard(card=card, text=card_label(card, lang, self.today()),
                                 tone="plain" if hasattr(card, "pin") else "stop")
             button.bind(on_release=self._swipe_card)
             box.add_widget(button)
@@ -258,7 +261,7 @@ class BenchPanel(BoxLayout):
         self._refresh_ic()
 
     def _refresh_ic(self, *_: Any) -> None:
-        if not self.has_ic:
+        if not self.has_ic or self.sims is None:     # has_ic implies sims
             return
         lang = getattr(App.get_running_app(), "lang", "zh")
         for card in self._ic_cards:

@@ -7,6 +7,8 @@
 """
 from __future__ import annotations
 
+from typing import Protocol
+
 from Crypto.Cipher import DES, DES3
 
 
@@ -14,7 +16,15 @@ class CryptoError(ValueError):
     pass
 
 
-def _des3(key: bytes) -> "DES3":
+class _BlockCipher(Protocol):
+    """What we use of a pycryptodome cipher object: one-shot encrypt/decrypt."""
+
+    def encrypt(self, plaintext: bytes, /) -> bytes: ...
+
+    def decrypt(self, ciphertext: bytes, /) -> bytes: ...
+
+
+def _des3(key: bytes) -> _BlockCipher:
     # pycryptodome refuses keys whose halves are equal (degenerate 3DES); so do we.
     try:
         return DES3.new(key, DES3.MODE_ECB)

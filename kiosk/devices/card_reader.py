@@ -105,7 +105,7 @@ class SerialCardReader:
         port, self._serial = self._serial, None
         close_quietly(port)
 
-    def _command(self, link: _Link, command: Command) -> None:
+    def _command(self, link: EventPump[codec.Event], command: Command) -> None:
         """Send a command and wait for its ACK; one retry on NAK (line noise).
         Anything else that arrives meanwhile is kept for the caller."""
         held: list[codec.Event] = []
@@ -125,7 +125,7 @@ class SerialCardReader:
         finally:
             link.pending.extendleft(reversed(held))
 
-    def _await_card(self, link: _Link, deadline: float, cancel: threading.Event) -> str:
+    def _await_card(self, link: EventPump[codec.Event], deadline: float, cancel: threading.Event) -> str:
         while True:
             event = link.next_event(min(deadline, time.monotonic() + POLL_S))
             if event is None:
@@ -151,7 +151,7 @@ class SerialCardReader:
             raise BadSwipe("track 2 read error")
         raise BadSwipe("track 2 blank")
 
-    def _disarm_quietly(self, link: _Link) -> None:
+    def _disarm_quietly(self, link: EventPump[codec.Event]) -> None:
         """Always leave the reader disarmed (a swipe after we stopped listening
         must not be sent later). Errors here must not hide the real outcome;
         a dead port shows up on the next read."""

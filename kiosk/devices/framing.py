@@ -47,7 +47,7 @@ class FrameError:
     reason: str
 
 
-def lrc(data: bytes) -> int:
+def lrc(data: bytes | bytearray) -> int:
     """XOR of the bytes: the check byte of both protocols."""
     value = 0
     for b in data:

@@ -116,7 +116,7 @@ class CommandSplitter:
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
-        frames = []
+        frames: list[bytes] = []
         while True:
             start = self._buf.find(STX)
             if start < 0:

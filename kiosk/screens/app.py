@@ -134,7 +134,7 @@ class KioskApp(App):
             log.error("UI task failed", exc_info=task.exception())
 
     # --- building ------------------------------------------------------------------
-    def get_application_config(self, defaultpath: str = "") -> None:  # type: ignore[override]
+    def get_application_config(self, defaultpath: str = "") -> None:
         return None  # settings come from kiosk.config; Kivy must not write an .ini beside the code
 
     def build(self) -> BoxLayout:
@@ -152,9 +152,9 @@ class KioskApp(App):
         self.kiosk_area.add_widget(self.screens)
         root.add_widget(self.kiosk_area)
         if self.controls is not None:
-            self.bench = BenchPanel(self.controls, sims=self.kiosk.sims)
+            self.bench = BenchPanel(self.controls, sims=self.kiosk.sims, today=self.kiosk.clock.today)
             root.add_widget(self.bench)
-        self.flow.bind(screen=self._show_screen, on_activity=lambda *_: self.timer and self.timer.poke())
+        self.flow.bind(screen=self._show_screen, on_activity=lambda *_: self._poke_timer())
         if self.flow.screen != "idle":     # out of service since before a restart
             self._show_screen(self.flow, self.flow.screen)
         self._configure_window()
@@ -208,6 +208,10 @@ class KioskApp(App):
         width, height = size
         self.u = max(1.0, min(width, height) / 100.0)
         self.portrait = height > width * 1.1
+
+    def _poke_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.poke()
 
     def _show_screen(self, _flow: Flow, name: str) -> None:
         self._ensure_screen(name)

@@ -1,7 +1,6 @@
 """Attract screen: estate, date and clock, notices, the two big choices."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from kivy.app import App
@@ -25,7 +24,7 @@ class IdleScreen(Screen):
 
     def _refresh(self, *_: Any) -> None:
         app = App.get_running_app()
-        now = datetime.now()
+        now = app.kiosk.clock.now()
         self.date_text = format_date(now.date(), app.lang)
         self.clock_text = format_clock(now)
         self.notices = [pick(n, app.lang) for n in app.settings.notices]

@@ -23,7 +23,6 @@ import inspect
 import json
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from kiosk.backend_client.fleet import CommandOrder, FleetClient, HeartbeatReply
 from kiosk.backend_client.signed import NotSignedOn
 from kiosk.devices.ports import CardReader, PaperStatus, PinKey, PinPad, ReceiptPrinter
 from kiosk.domain.card import CardSwipe
+from kiosk.domain.clock import Clock, SystemClock
 from kiosk.domain.errors import (
     KioskError,
     PaperOut,
@@ -226,8 +226,7 @@ class JournalStatus:
 
 
 # --- the payment service's commands ---------------------------------------------------
-def printer_test_receipt(estate: str, kiosk_id: str, when: datetime | None = None) -> Receipt:
-    when = when or datetime.now()
+def printer_test_receipt(estate: str, kiosk_id: str, when: datetime) -> Receipt:
     return Receipt(estate=estate, kiosk_id=kiosk_id, when=when, house_no="", items=(), total=Money(0),
                    masked_pan="", txn_id=f"TEST-{when:%Y%m%d%H%M%S}", reference="", auth_code="",
                    title="测试凭条 / TEST RECEIPT", extra=("打印机测试，非交易凭条", "Printer test - not a payment"))
@@ -245,7 +244,7 @@ def payment_command_handlers(payments: Any) -> dict[str, CommandHandler]:
         return f"uploaded {before} item(s); nothing waiting"
 
     async def print_test(_: dict[str, Any]) -> str:
-        await payments.printer.print_receipt(printer_test_receipt(payments.estate, payments.kiosk_id))
+        await payments.printer.print_receipt(printer_test_receipt(payments.estate, payments.kiosk_id, payments.now()))
         return "test receipt printed"
 
     return {"upload_journal": upload_journal, "print_test": print_test}
@@ -285,8 +284,9 @@ class FleetService:
                  interval_s: float = 15.0, handlers: Mapping[str, CommandHandler] | None = None,
                  state_path: Path | str | None = None, app_version: str | None = None,
                  sign_on: Callable[[], Awaitable[Any]] | None = None, devices: DeviceBoard | None = None,
-                 command_timeout_s: float = 60.0, capture_log: str | None = "kiosk") -> None:
-        self.client, self.status = client, status
+                 command_timeout_s: float = 60.0, capture_log: str | None = "kiosk",
+                 clock: Clock | None = None) -> None:
+        self.client, self.status, self.clock = client, status, clock or SystemClock()
         self.interval_s = interval_s
         self.command_timeout_s = command_timeout_s
         self.app_version = app_version or _app_version()
@@ -299,7 +299,7 @@ class FleetService:
         self._handlers: dict[str, CommandHandler] = {
             "out_of_service": self._cmd_out_of_service, "in_service": self._cmd_in_service}
         self._handlers.update(handlers or {})
-        self._started_mono = time.monotonic()
+        self._started_mono = self.clock.mono()
         self._last_error: tuple[str, str] | None = None
         self._oos = False
         self._oos_reason = ""
@@ -418,7 +418,7 @@ class FleetService:
 
     # --- errors ------------------------------------------------------------------
     def report_error(self, message: str) -> None:
-        self._last_error = (datetime.now().isoformat(timespec="seconds"), message[:300])
+        self._last_error = (self.clock.now().isoformat(timespec="seconds"), message[:300])
 
     # --- heartbeats --------------------------------------------------------------
     def beat_soon(self) -> None:
@@ -457,7 +457,7 @@ class FleetService:
         devices = {**self.devices.snapshot(), **extra.get("devices", {})}
         return {
             "app_version": self.app_version,
-            "uptime_s": int(time.monotonic() - self._started_mono),
+            "uptime_s": int(self.clock.mono() - self._started_mono),
             "screen": self.screen, "out_of_service": self._oos, "in_transaction": self.busy,
             "devices": devices, "today": extra.get("today", {}), "backlog": extra.get("backlog", {}),
             "last_error": None if self._last_error is None else
@@ -481,7 +481,7 @@ class FleetService:
             except KioskError as exc:
                 return self._failed(exc)
             self.connected = True
-            self.last_beat_at = datetime.now()
+            self.last_beat_at = self.clock.now()
             self._apply(reply)
             return True
 

@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.domain.clock import Clock, SystemClock
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS txns (
@@ -64,8 +66,9 @@ class JournalEntry:
 
 
 class Journal:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
         self.path = str(path)
+        self.clock = clock or SystemClock()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # One connection, used from the event loop and worker threads alike; the lock
@@ -82,9 +85,8 @@ class Journal:
         with self._lock:
             self._db.close()
 
-    @staticmethod
-    def _now() -> str:
-        return datetime.now().isoformat(timespec="seconds")
+    def _now(self) -> str:
+        return self.clock.now().isoformat(timespec="seconds")
 
     def next_counter(self) -> int:
         """The message counter, strictly increasing across restarts: committed
@@ -190,12 +192,15 @@ class Journal:
     _UNDER_WAY = ("reversing", "cancelling", "authorised", "torn", "card_done", "confirming", "left_pending")
 
     def day_figures(self, day: str) -> dict[str, Any]:
-        """Transactions started on `day` (YYYY-MM-DD, kiosk local time) that
-        reached the host; `approved_fen` is the day's takings."""
+        """Transactions of business day `day` (YYYY-MM-DD) that reached the host;
+        `approved_fen` is the day's takings. A transaction's day is the one the
+        host booked it on (its reply says), else the kiosk's date when it started:
+        one sent at 23:59:59 and booked after midnight counts on the next day."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT state, COUNT(*), COALESCE(SUM(amount_fen), 0) FROM txns"
-                " WHERE created_at >= ? AND created_at < ? GROUP BY state", (day, day + "T99")).fetchall()
+                " WHERE COALESCE(json_extract(detail, '$.business_day'), substr(created_at, 1, 10)) = ?"
+                " GROUP BY state", (day,)).fetchall()
 
         def total(states: tuple[str, ...]) -> tuple[int, int]:
             picked = [(n, fen) for state, n, fen in rows if state in states]

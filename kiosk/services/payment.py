@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from kiosk.backend_client.bank import BankClient
 from kiosk.backend_client.signed import NotSignedOn
@@ -23,6 +24,8 @@ from kiosk.i18n import tr
 from kiosk.services.journal import Journal, JournalEntry
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RECEIPT_LANGUAGE = "zh"   # receipts are printed in Chinese (GB18030)
 # journal states that hold new financial transactions back until acknowledged
@@ -74,7 +77,7 @@ class PaymentService:
         self.kiosk_id, self.estate = kiosk_id, estate
         self.journal, self.bank = journal, bank
         self.reader, self.pinpad, self.printer = reader, pinpad, printer
-        self._now = now
+        self.now = now
         self._first_backoff_s = first_backoff_s
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -151,7 +154,7 @@ class PaymentService:
         """Authorise and capture. Raises PaymentsSuspended, HostUnavailable (never
         sent: nothing charged), OutcomeUnknown (a reversal is on its way)."""
         self.check_can_pay()
-        now = self._now()
+        now = self.now()
         txn_id = f"{self.kiosk_id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(3).upper()}"
         amount = bill.total_due
         items = bill_items(bill)
@@ -180,20 +183,24 @@ class PaymentService:
             self.journal.set_state(txn_id, "reversing", reason=str(exc.detail)[:200])
             self._wake.set()
             raise OutcomeUnknown(exc.detail) from exc
+        # the host's business day, not the kiosk's date: a payment sent at 23:59:59
+        # and booked after midnight counts on the next day on both sides
+        day = {"business_day": str(reply["business_day"])} if reply.get("business_day") else {}
         if reply["result"] == "approved":
             outcome = PaymentOutcome(txn_id, True, amount, swipe.masked_pan,
                                      reference=str(reply.get("reference", "")),
                                      auth_code=str(reply.get("auth_code", "")))
-            self.journal.set_state(txn_id, "approved", reference=outcome.reference, auth_code=outcome.auth_code)
+            self.journal.set_state(txn_id, "approved", reference=outcome.reference, auth_code=outcome.auth_code,
+                                   **day)
         else:
             outcome = PaymentOutcome(txn_id, False, amount, swipe.masked_pan,
                                      decline_code=str(reply.get("code", "declined")),
                                      tries_left=reply.get("tries_left"))
-            self.journal.set_state(txn_id, "declined", code=outcome.decline_code)
+            self.journal.set_state(txn_id, "declined", code=outcome.decline_code, **day)
         self._queue_backup(txn_id)
         return outcome
 
-    async def with_sign_on(self, call):  # type: ignore[no-untyped-def]
+    async def with_sign_on(self, call: Callable[[], Awaitable[T]]) -> T:
         try:
             return await call()
         except NotSignedOn:   # the host changed nothing: sign on and send once more
@@ -242,7 +249,8 @@ class PaymentService:
             "txn_id": txn_id, "house_no": entry.house_no, "amount_fen": entry.amount_fen,
             "masked_pan": entry.masked_pan, "result": entry.state,
             "reference": entry.detail.get("reference", ""), "auth_code": entry.detail.get("auth_code", ""),
-            "at": entry.detail.get("at", entry.created_at)})
+            "at": entry.detail.get("at", entry.created_at),
+            **({"business_day": entry.detail["business_day"]} if "business_day" in entry.detail else {})})
         self._wake.set()
 
     async def settle_once(self) -> bool:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -155,7 +155,7 @@ def wallet_receipt(entry: JournalEntry, estate: str, kiosk_id: str, *, reprint: 
 
 class WalletService:
     def __init__(self, *, kiosk_id: str, estate: str, term_id: bytes, journal: Journal,
-                 centre: CardCentreClient, payments: PaymentService, readers: dict[str, IcReader],
+                 centre: CardCentreClient, payments: PaymentService, readers: Mapping[str, IcReader],
                  limits: WalletLimits, watch: Callable[[Callable[[str, bool], None]], None] | None = None,
                  now: Callable[[], datetime] = datetime.now) -> None:
         if len(term_id) != 6:
@@ -331,6 +331,7 @@ class WalletService:
         """The shared shape of the three online writes: initialize on the card,
         authorise at the card centre, write the card, confirm."""
         await self._ensure_signed_on()
+        session: _Open | None     # None once the write step owns it
         session = await asyncio.to_thread(self._open, card.reader, card.serial)
         try:
             init = await asyncio.to_thread(prepare, session)
@@ -399,6 +400,7 @@ class WalletService:
                 mac2 = bytes.fromhex(reply["mac2"])
                 result = (mac2, await asyncio.to_thread(purse.unload, now, mac2))
             else:
+                assert term_txn_no is not None    # _online numbers every purchase
                 tac, mac2 = await asyncio.to_thread(purse.debit_purchase, term_txn_no, now,
                                                     bytes.fromhex(reply["mac1"]))
                 result = (mac2, tac)
@@ -441,7 +443,9 @@ class WalletService:
 
     async def _cancel_now(self, kind: str, txn_id: str, reason: str) -> None:
         self.journal.set_state(txn_id, "cancelling", reason=reason)
-        if not await self._cancel(self.journal.get(txn_id)):   # type: ignore[arg-type]
+        entry = self.journal.get(txn_id)
+        assert entry is not None      # _online recorded it before the card write
+        if not await self._cancel(entry):
             self.payments.wake_settler()
 
     async def _cancel(self, entry: JournalEntry) -> bool:

@@ -4,7 +4,7 @@ shared MAC functions and the demo issuer keys: every flow of docs/cards.md §2
 must close, and each side's MACs must verify on the other."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -33,7 +33,7 @@ class Direct:
 @pytest.fixture
 def card(tmp_path) -> VirtualCpuCard:
     return VirtualCpuCard.create(tmp_path, serial=SERIAL, holder="测试", pin="123456",
-                                 ed_balance=50_000, ep_balance=1_000)
+                                 ed_balance=50_000, ep_balance=1_000, issued=date(2026, 12, 31))
 
 
 @pytest.fixture

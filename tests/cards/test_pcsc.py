@@ -7,7 +7,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -25,12 +25,13 @@ from kiosk.domain.errors import CardRemoved, ReaderFault
 ZHANG = load_test_cards().ic_card("00002601000000000001")
 TERM = bytes.fromhex("000000000042")
 WHEN = bcd_when(datetime(2026, 11, 21, 10, 30, 5))
+ISSUED = date(2026, 11, 2)
 EVENT_TIMEOUT_S = 5.0
 
 
 @pytest.fixture
 def card(tmp_path: Path) -> VirtualCpuCard:
-    return VirtualCpuCard.personalise(ZHANG, tmp_path)
+    return VirtualCpuCard.personalise(ZHANG, tmp_path, issued=ISSUED)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ issuer keys (as the card centre does), not with the card's own copy."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ WANG = "00002601000000000003"       # PIN blocked
 CHEN = "00002601000000000005"       # EP 990.00 of a 1,000.00 maximum
 TERM = bytes.fromhex("000000000042")
 WHEN = bcd_when(datetime(2026, 11, 21, 10, 30, 5))
+ISSUED = date(2028, 2, 29)   # valid to the end of the tenth year after
 FCI = bytes.fromhex("6F14840D") + b"ESTATE.EPURSE" + bytes.fromhex("A503880115")
 SELECT_FID = "00A40000023F01"
 VERIFY_ZHANG = "0020000003123456"
@@ -30,7 +31,7 @@ VERIFY_ZHANG = "0020000003123456"
 def keys_for(serial: str) -> PurseKeys:
     return DEMO_ISSUER_KEYS.for_card(bytes.fromhex(serial))
 def card_for(folder: Path, serial: str = ZHANG) -> VirtualCpuCard:
-    return VirtualCpuCard.personalise(DEMO[serial], folder)
+    return VirtualCpuCard.personalise(DEMO[serial], folder, issued=ISSUED)
 
 
 ED = DEMO[ZHANG].ed_balance.fen   # the passbook balance 张伟's card is personalised with
@@ -74,7 +75,7 @@ def test_app_info_ef15(card: VirtualCpuCard) -> None:
     assert info[8:10] == b"\x01\x01"                        # app type, version
     assert info[10:20] == bytes.fromhex(ZHANG)               # app serial
     start, expiry = info[20:24].hex(), info[24:28].hex()
-    assert start.isdigit() and expiry.isdigit() and expiry > start
+    assert (start, expiry) == ("20280229", "20381231")
     assert info[28:30] == b"\x00\x00"
     assert ok(card, "00B0950A0A") == bytes.fromhex(ZHANG)    # offset 10, 10 bytes
     assert tx(card, "00B096001E")[1] == "6A82"               # another short file id
@@ -129,7 +130,7 @@ def test_a_right_pin_resets_the_count(card: VirtualCpuCard) -> None:
 
 
 def test_odd_length_pin_is_f_padded(tmp_path: Path) -> None:
-    card = VirtualCpuCard.create(tmp_path, serial="00002601000000000077", holder="x", pin="12345")
+    card = VirtualCpuCard.create(tmp_path, serial="00002601000000000077", holder="x", pin="12345", issued=ISSUED)
     ok(card, "002000000312345F")
     assert tx(card, "0020000003123456")[1] == "63C2"
 
@@ -374,7 +375,7 @@ def test_personalise_uses_the_cards_own_diversified_keys(card: VirtualCpuCard) -
 
 
 def test_create_refuses_an_existing_card_and_bad_fields(tmp_path: Path) -> None:
-    VirtualCpuCard.create(tmp_path, serial="00002601000000000088", holder="x", pin="1234", ep_balance=100)
+    VirtualCpuCard.create(tmp_path, serial="00002601000000000088", holder="x", pin="1234", ep_balance=100, issued=ISSUED)
     with pytest.raises(FileExistsError):
         VirtualCpuCard.create(tmp_path, serial="00002601000000000088", holder="y", pin="1234")
     for bad in ({"serial": "123"}, {"pin": "12"}, {"ep_balance": 100001}):

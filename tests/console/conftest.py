@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from clocks import running_from
 from fleet.fleetlib import TMKS, SignedKiosk
 from sqlalchemy.engine import Engine
 
@@ -72,7 +73,7 @@ def console_template(demo_db: Path, tmp_path_factory: pytest.TempPathFactory, to
     shutil.copy(demo_db, db)
     settings = dataclasses.replace(console_settings(), database_url=f"sqlite:///{db}")
     engine = make_engine(settings.database_url)
-    server = HostServer(create_app(settings, engine, today=lambda: today))
+    server = HostServer(create_app(settings, engine, clock=running_from(today)))
     server.start()
     kiosk = SignedKiosk(server.url, DEMO_KIOSK, DEMO_TMK)
     try:
@@ -206,10 +207,11 @@ def start_console_host(console_template: tuple[Path, Payments], tmp_path: Path,
         if fleet:
             settings = dataclasses.replace(settings, fleet=dataclasses.replace(settings.fleet, **fleet))
         engine = make_engine(settings.database_url)
-        app = create_app(settings, engine, today=lambda: today)
+        app = create_app(settings, engine, clock=running_from(today))
         host = ConsoleHost("", settings, engine, None, app, payments, [], [])
         if users:
-            host.console.accounts = accounts = Accounts(engine, settings.console, cost=FAST)
+            host.console.accounts = accounts = Accounts(engine, settings.console, cost=FAST,
+                                                        clock=host.console.clock.wall)
             for name, (password, role) in USERS.items():
                 accounts.add(name, password, role, display_name=f"{role} {name}", by="test")
         host.server = HostServer(app)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
+from clocks import TODAY, running_from
 from fleet.fleetlib import FLEET_HOST_TOML, TMKS, SignedKiosk
 from host.config import HostSettings, load_host_settings
 
@@ -62,7 +63,7 @@ def start_fleet_host(tmp_path: Path) -> Iterator[Callable[..., FleetHost]]:
         settings = fleet_settings(folder, **fleet)
         engine = make_engine(f"sqlite:///{folder / 'host.sqlite3'}")
         create_tables(engine)
-        app = create_app(settings, engine)
+        app = create_app(settings, engine, clock=running_from(TODAY))
         server = HostServer(app)
         server.start()
         host = FleetHost(server.url, settings, engine, server, app, [])

@@ -141,6 +141,7 @@ def test_heartbeats_cost_no_database_statement(start_fleet_host) -> None:  # typ
 
 def test_fleet_state_is_written_down_and_survives_a_restart(start_fleet_host) -> None:  # type: ignore[no-untyped-def]
     from host.app import create_app
+    from host.console.mount import console_of
     from host.server import HostServer
 
     host = start_fleet_host(flush_interval_s=0.2)
@@ -156,7 +157,8 @@ def test_fleet_state_is_written_down_and_survives_a_restart(start_fleet_host) ->
     assert json.loads(row.status_json)["screen"] == "entry" and row.last_seen is not None
     host.server.stop()
 
-    again = HostServer(create_app(host.settings, host.engine))        # a new process, the same database
+    clock = console_of(host.app).clock                                # the same time, running on
+    again = HostServer(create_app(host.settings, host.engine, clock=clock))   # a new process, the same database
     again.start()
     try:
         kiosk.base_url = again.url

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from clocks import running_from
 from host.app import create_app
 from host.cards.schema import card_txns, ic_cards
 from host.config import load_host_settings
@@ -250,7 +251,7 @@ def cards_fixture(bank_template: Path, tmp_path: Path) -> Iterator[CardEnv]:
     shutil.copyfile(bank_template, db)
     settings = load_host_settings(host_toml_with_cards(tmp_path))
     engine = make_engine(f"sqlite:///{db}")
-    server = HostServer(create_app(settings, engine, today=lambda: SEED_TODAY))
+    server = HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY)))
     server.start()
     signer = KioskSigner(server.url, TEST_KIOSK, TEST_TMK)
     signer.sign_on()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from clocks import running_from
 from host.config import HostSettings, load_host_settings
 from host.db import create_tables, make_engine
 from host.app import create_app
@@ -45,7 +46,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HostSetti
     settings = load_host_settings(folder / "host.toml")
     engine = make_engine(f"sqlite:///{folder / 'host.sqlite3'}")
     create_tables(engine)
-    seed_demo(engine, settings, 2000, SEED_TODAY)
+    seed_demo(engine, settings, 2000, today=SEED_TODAY)
     yield settings, engine
     engine.dispose()
 
@@ -59,7 +60,7 @@ def bank_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings = load_host_settings(folder / "host.toml")
     engine = make_engine(f"sqlite:///{folder / 'host.sqlite3'}")
     create_tables(engine)
-    seed_demo(engine, settings, 2000, SEED_TODAY)
+    seed_demo(engine, settings, 2000, today=SEED_TODAY)
     engine.dispose()          # checkpoints the WAL: the main file is the whole database
     return folder / "host.sqlite3"
 
@@ -70,7 +71,7 @@ def bank(bank_template: Path, tmp_path: Path, host_toml: Path) -> Iterator[BankE
     shutil.copyfile(bank_template, db)
     settings = load_host_settings(host_toml)
     engine = make_engine(f"sqlite:///{db}")
-    server = HostServer(create_app(settings, engine, today=lambda: SEED_TODAY))
+    server = HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY)))
     server.start()
     kiosk = KioskSigner(server.url, TEST_KIOSK, TEST_TMK)
     env = BankEnv(server.url, settings, engine, kiosk)

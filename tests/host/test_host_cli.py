@@ -6,12 +6,19 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from clocks import INSTANTS
 from host import cli
+from host.billing import period_of, shift_period
+from host.db import households, make_engine, meters, readings
+from kiosk.domain.clock import ManualClock
 from host.seed import DEMO_HOUSES
 from host_testlib import TEST_HOST_TOML, write_csv
 from kiosk.config import PROJECT_ROOT
@@ -30,25 +37,51 @@ def test_seed_refuses_a_seeded_database_unless_fresh(host_toml: Path, tmp_path: 
     assert "seeded 2100 households" in capsys.readouterr().out
 
 
-def test_import_prints_problems_by_line_or_the_summary(host_toml: Path, tmp_path: Path,
+@pytest.mark.parametrize("instant", INSTANTS.values(), ids=INSTANTS.keys())
+def test_import_prints_problems_by_line_or_the_summary(host_toml: Path, tmp_path: Path, instant: datetime,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Seeded as of the clock's today (the three months before it), then this
+    month's readings imported: months derived from the clock, never written."""
+    clock = ManualClock(instant)
     db = str(tmp_path / "cli.sqlite3")
-    assert cli.seed_demo(host_toml, db, 2000) == 0
+    assert cli.seed_demo(host_toml, db, 2000, clock=clock) == 0
     capsys.readouterr()
-    bad = write_csv(tmp_path / "bad.csv", ["2026-11,3-2-1202,electricity,1.00", "2026-11,77-1-101,gas,3.00"])
-    assert cli.import_readings(host_toml, bad, db) == 1
+    this_month = period_of(instant.date())
+    last_month = shift_period(this_month, -1)
+    last = _last_reading(db, "3-2-1202", "electricity")
+    bad = write_csv(tmp_path / "bad.csv", [f"{this_month},3-2-1202,electricity,1.00",
+                                           f"{this_month},77-1-101,gas,3.00",
+                                           f"{shift_period(this_month, 1)},3-2-1202,gas,1.00"])
+    assert cli.import_readings(host_toml, bad, db, clock=clock) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "2 problem(s), nothing imported" in captured.err
-    assert "line 2: 3-2-1202 electricity reading 1.00 for 2026-11 is lower than 2026-10's 10456.70" in captured.err
+    assert "3 problem(s), nothing imported" in captured.err
+    assert (f"line 2: 3-2-1202 electricity reading 1.00 for {this_month} is lower than "
+            f"{last_month}'s {last}") in captured.err
     assert "line 3: unknown house 77-1-101" in captured.err
+    assert f"line 4: period {shift_period(this_month, 1)} is in the future" in captured.err
     assert "Traceback" not in captured.err
 
-    good = write_csv(tmp_path / "good.csv", ["2026-11,3-2-1202,electricity,10600.00"])
-    assert cli.import_readings(host_toml, good, db) == 0
+    good = write_csv(tmp_path / "good.csv", [f"{this_month},3-2-1202,electricity,{last + 100}"])
+    assert cli.import_readings(host_toml, good, db, clock=clock) == 0
     assert "1 rows, 1 new readings" in capsys.readouterr().out
-    assert cli.import_readings(host_toml, tmp_path / "missing.csv", db) == 2
+    assert cli.import_readings(host_toml, tmp_path / "missing.csv", db, clock=clock) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def _last_reading(db: str, house: str, utility: str) -> Decimal:
+    """The seeded reading of the month before this one (the seed's figures are its own business)."""
+    engine = make_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            value_x100 = conn.execute(
+                select(readings.c.value_x100).join(meters, meters.c.id == readings.c.meter_id)
+                .join(households, households.c.id == meters.c.household_id)
+                .where(households.c.house_no == house, meters.c.utility == utility)
+                .order_by(readings.c.period.desc()).limit(1)).scalar_one()
+            return Decimal(value_x100).scaleb(-2)
+    finally:
+        engine.dispose()
 
 
 def test_bad_config_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
+from clocks import running_from
 from host.app import create_app
 from host.billing import household_bill
 from host.config import HostSettings
@@ -22,7 +23,7 @@ from kiosk.domain.house import HouseNumber
 @pytest.fixture(scope="module")
 def server(seeded: tuple[HostSettings, Engine]) -> Iterator[HostServer]:
     settings, engine = seeded
-    with HostServer(create_app(settings, engine, today=lambda: SEED_TODAY)) as running:
+    with HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY))) as running:
         yield running
 
 
@@ -93,7 +94,7 @@ async def test_concurrent_lookups(server: HostServer) -> None:
 
 async def test_stop_and_restart_on_the_same_port(seeded: tuple[HostSettings, Engine]) -> None:
     settings, engine = seeded
-    host = HostServer(create_app(settings, engine, today=lambda: SEED_TODAY))
+    host = HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY)))
     host.start()
     url, port = host.url, host.port
     client = HostClient(url, timeout_s=2)

@@ -92,7 +92,7 @@ def test_documented_demo_houses(replies: dict[str, dict]) -> None:
 def _seed(tmp_path: Path, settings: HostSettings, today: date) -> Engine:
     engine = make_engine(f"sqlite:///{tmp_path / f'seed-{today}.sqlite3'}")
     create_tables(engine)
-    seed_demo(engine, settings, 2000, today)
+    seed_demo(engine, settings, 2000, today=today)
     return engine
 
 
@@ -104,9 +104,9 @@ def test_deterministic_and_refuses_to_seed_twice(tmp_path: Path, settings: HostS
     with engine.connect() as mine, seeded[1].connect() as shared:
         assert mine.execute(query).all() == shared.execute(query).all()
     with pytest.raises(AlreadySeeded):
-        seed_demo(engine, settings, 2000, SEED_TODAY)
+        seed_demo(engine, settings, 2000, today=SEED_TODAY)
     with pytest.raises(ValueError):
-        seed_demo(engine, settings, 100, SEED_TODAY)
+        seed_demo(engine, settings, 100, today=SEED_TODAY)
     engine.dispose()
 
 

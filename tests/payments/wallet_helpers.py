@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from clocks import running_from
 from signing_client import KioskSigner
 
 from kiosk.bootstrap import Kiosk
@@ -94,7 +95,7 @@ def start_host_with_other_kiosk(folder: Path, demo_db: Path, today: date) -> Any
     settings = dataclasses.replace(settings, database_url=f"sqlite:///{db}",
                                    kiosks=(*settings.kiosks, (OTHER_KIOSK, OTHER_TMK)))
     engine = make_engine(settings.database_url)
-    server = HostServer(create_app(settings, engine, today=lambda: today), "127.0.0.1", 0)
+    server = HostServer(create_app(settings, engine, clock=running_from(today)), "127.0.0.1", 0)
     server.engine = engine
     server.start()
     return server

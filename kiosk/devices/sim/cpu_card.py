@@ -241,8 +241,9 @@ class VirtualCpuCard:
     def create(cls, folder: Path, *, serial: str, holder: str, pin: str, ed_balance: int = 0,
                ep_balance: int = 0, name: str = "", pin_tries_left: int = PIN_TRIES,
                ed_max: int = ED_MAX.fen, ep_max: int = EP_MAX.fen,
-               issuer_keys: PurseKeys = DEMO_ISSUER_KEYS, start: date | None = None) -> Self:
-        """Personalise a new card and save it; FileExistsError if its file exists."""
+               issuer_keys: PurseKeys = DEMO_ISSUER_KEYS, issued: date) -> Self:
+        """Personalise a new card, valid from `issued` to the end of the tenth year
+        after, and save it; FileExistsError if its file exists."""
         serial = serial.upper()
         if len(serial) != 20 or any(c not in "0123456789ABCDEF" for c in serial):
             raise ValueError("the application serial number is 20 hex digits")
@@ -255,28 +256,28 @@ class VirtualCpuCard:
         if path.exists():
             raise FileExistsError(path)
         keys = issuer_keys.for_card(bytes.fromhex(serial))
-        start = start or date.today()
         state = CardState(
             serial=serial, holder=holder, name=name, pin=pin, pin_tries_left=pin_tries_left,
             ed=PurseState(ed_balance, ed_max), ep=PurseState(ep_balance, ep_max),
             keys={k: getattr(keys, k).hex().upper() for k in ("dlk", "dpk", "duk", "dtk")},
-            start_date=f"{start:%Y%m%d}", expiry_date=f"{start.year + 10}1231")
+            start_date=f"{issued:%Y%m%d}", expiry_date=f"{issued.year + 10}1231")
         card = cls(state, path)
         path.parent.mkdir(parents=True, exist_ok=True)
         card._save()
         return card
 
     @classmethod
-    def personalise(cls, demo: DemoIcCard, folder: Path, issuer_keys: PurseKeys = DEMO_ISSUER_KEYS) -> Self:
+    def personalise(cls, demo: DemoIcCard, folder: Path, *, issued: date,
+                    issuer_keys: PurseKeys = DEMO_ISSUER_KEYS) -> Self:
         """The demo card's file if it exists (its state survives runs), else a new
-        card personalised from the demo entry."""
+        card personalised from the demo entry, issued on `issued`."""
         path = Path(folder) / f"{demo.serial.upper()}.json"
         if path.exists():
             return cls.load(path)
         return cls.create(folder, serial=demo.serial, holder=demo.holder, pin=demo.pin, name=demo.name,
                           ed_balance=demo.ed_balance.fen, ep_balance=demo.ep_balance.fen,
                           pin_tries_left=demo.pin_tries_left, ed_max=demo.ed_max.fen,
-                          ep_max=demo.ep_max.fen, issuer_keys=issuer_keys)
+                          ep_max=demo.ep_max.fen, issuer_keys=issuer_keys, issued=issued)
 
     @classmethod
     def load(cls, path: Path) -> Self:
@@ -444,7 +445,8 @@ class VirtualCpuCard:
         return u32(self._state.purse(Wallet(cmd.p2)).balance) + SW_OK
 
     def _initialize(self, cmd: _Apdu) -> bytes:
-        kind = {0x00: "load", 0x01: "purchase", 0x05: "unload"}.get(cmd.p1)
+        kinds: dict[int, Literal["load", "purchase", "unload"]] = {0x00: "load", 0x01: "purchase", 0x05: "unload"}
+        kind = kinds.get(cmd.p1)
         if kind is None or cmd.p2 not in (1, 2) or (kind == "unload" and cmd.p2 != Wallet.ED):
             raise _Status(SW_WRONG_P1P2)
         cmd.expect(0x0B, 0x0F if kind == "purchase" else 0x10)

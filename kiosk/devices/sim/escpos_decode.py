@@ -8,6 +8,7 @@ simulator answers them with `status_reply`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.devices.ports import PaperStatus
@@ -155,8 +156,8 @@ class EscposDecoder:
             if m is None:
                 return None
             if m[0] in (65, 66):            # GS V 65/66 n: feed n then cut
-                n = param(2)
-                if n is None:
+                feed = param(2)
+                if feed is None:
                     return None
                 return Cut(partial=m[0] == 66), i + 4
             return Cut(partial=m[0] in (1, 49)), i + 3
@@ -171,12 +172,13 @@ class EscposDecoder:
             return None
         n, end = p[0], i + 3
         if b == ESC:
-            event: Event = {
+            makers: dict[int, Callable[[], Event]] = {
                 ord("a"): lambda: Align(n),
                 ord("E"): lambda: Bold(bool(n & 1)),
                 ord("!"): lambda: PrintMode(n),
                 ord("d"): lambda: Feed(n),
-            }.get(c, lambda: Unknown(buf[i:end]))()
+            }
+            event: Event = makers.get(c, lambda: Unknown(buf[i:end]))()
         elif b == GS and c == ord("!"):
             event = CharSize(width=(n >> 4) + 1, height=(n & 0x0F) + 1)
         elif b == GS and c == ord("r"):

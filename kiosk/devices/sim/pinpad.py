@@ -206,7 +206,7 @@ class SimPinPad:
         if not 4 <= request.min_len <= request.max_len <= 12:
             return Status.BAD_REQUEST
         self._entering, self._pin, self._card_pin = True, "", card_pin
-        self._pan12 = "" if card_pin else request.pan12
+        self._pan12 = request.pan12 if isinstance(request, codec.StartPin) else ""
         self._min_len, self._max_len = request.min_len, request.max_len
         self._deadline = time.monotonic() + request.timeout_s
         return Status.OK

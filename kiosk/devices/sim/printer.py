@@ -19,10 +19,10 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -253,8 +253,8 @@ class SimPrinter:
         self.close()
 
     # -- server ----------------------------------------------------------------
-    def _call(self, coro: object) -> None:
-        asyncio.run_coroutine_threadsafe(coro, self._loop).result(5)  # type: ignore[arg-type]
+    def _call(self, coro: Coroutine[Any, Any, None]) -> None:
+        asyncio.run_coroutine_threadsafe(coro, self._loop).result(5)
 
     async def _listen(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port,

@@ -16,7 +16,7 @@ import socket
 import threading
 from typing import Protocol
 
-from kiosk.devices.sim.cpu_card import CardPulled, FaultHook
+from kiosk.devices.sim.cpu_card import CardPulled, FaultHook, FaultVerdict
 
 log = logging.getLogger(__name__)
 
@@ -103,14 +103,14 @@ class VpcdSlot:
             raise RuntimeError("no card in the slot")
         left = n
 
-        def hook(_apdu: bytes) -> str | None:
+        def hook(_apdu: bytes) -> FaultVerdict:
             nonlocal left
             if left > 0:
                 left -= 1
                 return None
             card.fault = None
             return "after" if applied else "before"
-        card.fault = hook   # type: ignore[assignment]
+        card.fault = hook
 
     # --- the serving thread -----------------------------------------------------
     def _serve(self, sock: socket.socket, card: VirtualCard) -> None:

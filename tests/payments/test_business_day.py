@@ -1,0 +1,131 @@
+"""A payment in flight across midnight lands on one business day, the same on
+the kiosk and the host: the day the host booked it on (docs/payments.md,
+"Business day"). The kiosk and the host each run on a clock of their own,
+set a second before midnight, as two machines would be."""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clocks import TODAY
+from paylib import GOOD, RunningHost, enter_pin, kiosk_settings, money_is_conserved, settled, swipe
+from host.console.reconciliation import reconcile
+from kiosk.bootstrap import Kiosk, build
+from kiosk.devices.sim.network import FaultyLink, LinkMode
+from kiosk.domain.clock import ManualClock
+from kiosk.domain.errors import OutcomeUnknown
+
+HOUSE = "1-1-1001"   # only a bill not yet overdue: the same amount on both sides of midnight
+ACCRUING = "3-2-1202"   # overdue: its late fee grows at midnight
+EVE = datetime.combine(TODAY, time(23, 59, 59))   # the last second of the shared estate's day
+DAY, NEXT = EVE.date(), EVE.date() + timedelta(days=1)
+MIDNIGHT = datetime.combine(NEXT, time())
+
+
+@pytest.fixture
+def host_clock() -> ManualClock:
+    return ManualClock(EVE)
+
+
+@pytest.fixture
+def kiosk_clock() -> ManualClock:
+    return ManualClock(EVE)
+
+
+@pytest.fixture
+def host(tmp_path: Path, start_host: Any, host_clock: ManualClock) -> Iterator[RunningHost]:
+    server = start_host(tmp_path, host_clock)
+    yield RunningHost(server.url, server.engine, server)
+    if server.running:
+        server.stop()
+    server.engine.dispose()
+
+
+@pytest.fixture
+async def kiosk(tmp_path: Path, link: FaultyLink, kiosk_clock: ManualClock) -> AsyncIterator[Kiosk]:
+    kiosk = build(kiosk_settings(tmp_path, link.url), with_fleet=False, clock=kiosk_clock)
+    kiosk.payments._first_backoff_s = 0.05
+    await kiosk.start()
+    yield kiosk
+    await kiosk.aclose()
+
+
+async def _prepared(kiosk: Kiosk, house: str = HOUSE) -> tuple[Any, Any, bytes]:
+    bill = await kiosk.bills.lookup(house)
+    swiped = await swipe(kiosk, GOOD.track2)
+    return bill, swiped, await enter_pin(kiosk, swiped, GOOD.pin)
+
+
+def _days(host: RunningHost, txn_id: str) -> dict[str, set[str]]:
+    """The business days each host record of `txn_id` is on."""
+    return {table: {str(r.business_day) for r in host.query(f"SELECT business_day FROM {table} WHERE txn_id = :t",
+                                                              t=txn_id)}
+            for table in ("bank_txns", "bank_journal", "property_ledger")}
+
+
+async def test_sent_before_midnight_booked_after_counts_on_the_next_day_on_both_sides(
+        kiosk: Kiosk, host: RunningHost, host_clock: ManualClock) -> None:
+    bill, swiped, block = await _prepared(kiosk)
+    host_clock.set(MIDNIGHT)                     # the message reaches the host at 00:00:00
+    assert host.bill(HOUSE)["total_due_fen"] == bill.total_due.fen
+    outcome = await kiosk.payments.pay(bill, swiped, block)
+    assert outcome.approved
+    assert outcome.txn_id.split("-")[-2].startswith(f"{DAY:%Y%m%d}235959")   # started on the kiosk's DAY
+
+    assert _days(host, outcome.txn_id) == {t: {NEXT.isoformat()} for t in ("bank_txns", "bank_journal",
+                                                                          "property_ledger")}
+    entry = kiosk.journal.get(outcome.txn_id)
+    assert entry is not None and entry.detail["business_day"] == NEXT.isoformat()
+    on_next, on_day = kiosk.journal.day_figures(NEXT.isoformat()), kiosk.journal.day_figures(DAY.isoformat())
+    assert (on_next["approved_count"], on_next["approved_fen"]) == (1, outcome.amount.fen)
+    assert on_day["count"] == 0
+
+    await settled(kiosk)   # the kiosk's copy: stamped DAY 23:59:59 by its clock, booked on NEXT
+    (copy,) = host.query("SELECT at FROM property_backups WHERE txn_id = :t", t=outcome.txn_id)
+    assert copy.at.startswith(DAY.isoformat())
+    late, early = reconcile(host.engine, NEXT, NEXT), reconcile(host.engine, DAY, NEXT)
+    assert late.balanced and late.backups.count == 1 and late.bank.captured_fen == outcome.amount.fen
+    assert early.balanced and early.backups.count == 0 and early.bank.captured_fen == 0
+
+
+async def test_booked_before_midnight_reversed_after_reconciles_on_both_days(
+        kiosk: Kiosk, host: RunningHost, host_clock: ManualClock, link: FaultyLink) -> None:
+    before, balance = host.totals(), host.balance(GOOD.pan)
+    bill, swiped, block = await _prepared(kiosk)
+    link.set_mode(LinkMode.DROP_REPLIES)         # booked at 23:59:59; the kiosk never hears it
+    with pytest.raises(OutcomeUnknown):
+        await kiosk.payments.pay(bill, swiped, block)
+    (entry,) = kiosk.journal.pending()
+    host_clock.set(MIDNIGHT + timedelta(seconds=2))
+    link.set_mode(LinkMode.UP)
+    await settled(kiosk)                         # the reversal reaches the host after midnight
+
+    assert kiosk.journal.get(entry.txn_id).state == "reversed"
+    assert host.balance(GOOD.pan) == balance
+    money_is_conserved(before, host.totals())
+    lines = host.query("SELECT type, result, business_day FROM bank_journal WHERE txn_id = :t ORDER BY id",
+                       t=entry.txn_id)
+    assert [(r.type, r.result, str(r.business_day)) for r in lines] == [
+        ("sale", "approved", DAY.isoformat()), ("reversal", "reversed", NEXT.isoformat())]
+    for day in (DAY, NEXT):                      # each day's ledger matches its bank journal
+        assert reconcile(host.engine, day, NEXT).balanced, day
+
+
+
+async def test_a_bill_whose_late_fee_grew_at_midnight_is_declined_not_charged(
+        kiosk: Kiosk, host: RunningHost, host_clock: ManualClock) -> None:
+    """Shown at 23:59:59, paid at 00:00:00 when a day more of late fee is due: the
+    host declines (the resident looks the bill up again); nothing moves."""
+    before = host.totals()
+    bill, swiped, block = await _prepared(kiosk, ACCRUING)
+    host_clock.set(MIDNIGHT)
+    assert host.bill(ACCRUING)["total_due_fen"] > bill.total_due.fen
+    outcome = await kiosk.payments.pay(bill, swiped, block)
+    assert not outcome.approved and outcome.decline_code == "bill_changed"
+    assert host.totals() == before
+    assert kiosk.journal.day_figures(NEXT.isoformat())["declined_count"] == 1
+    assert kiosk.journal.day_figures(DAY.isoformat())["count"] == 0
