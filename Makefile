@@ -7,11 +7,28 @@ setup:
 demo: setup
 	.venv/bin/kiosk demo
 
+# The tests whose results hang on dates (seeding, billing periods, due dates and
+# late fees, business days, journals, day figures, card dates, heartbeats); `make
+# test` also runs them under libfaketime at each of DATE_INSTANTS (a month's and
+# a year's last seconds, which the run crosses, and a leap day), so no code may
+# read the machine's clock behind its injected one and no test may depend on
+# the day it runs.
+DATE_TESTS = tests/host/test_host_cli.py tests/host/test_host_seed.py tests/host/test_host_billing.py \
+	tests/host/test_host_import.py tests/host/test_bank_journal.py tests/host/test_bank_payments.py \
+	tests/payments/test_business_day.py tests/fleet/test_offline_and_alerts.py tests/fleet/test_kiosk_status.py \
+	tests/console/test_console_pages.py tests/test_domain.py
+DATE_INSTANTS = "2027-04-30 23:59:50" "2026-12-31 23:59:50" "2028-02-29 12:00:00"
+
 # Lint, types and import contracts first: any of them failing fails the run.
 test: setup
 	.venv/bin/ruff check
 	.venv/bin/mypy
 	.venv/bin/lint-imports
+	@for at in $(DATE_INSTANTS); do \
+		echo "== date-sensitive tests with the machine's clock at $$at (faketime)"; \
+		faketime -m --exclude-monotonic "$$at" .venv/bin/python -m pytest -q -p no:cacheprovider $(DATE_TESTS) \
+			|| exit 1; \
+	done
 	.venv/bin/python -m pytest -q -ra
 
 tour: setup

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import host_clock, parse_args  # noqa: E402
+from benchlib import bench_clock, parse_args  # noqa: E402
 from host.app import create_app  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
 from host.db import create_tables, households, make_engine  # noqa: E402
@@ -68,7 +68,7 @@ def main() -> None:
 
         with engine.connect() as conn:
             house_numbers = list(conn.execute(select(households.c.house_no)).scalars())
-        app = create_app(settings, engine, clock=host_clock(today))
+        app = create_app(settings, engine, clock=bench_clock(today))
         started = time.perf_counter()
         timings = sorted(asyncio.run(lookups(app, house_numbers, args.lookups, seed=7)))
         elapsed = time.perf_counter() - started

@@ -15,8 +15,8 @@ connect to the last byte of the reply. The fleet page is timed server-side
     .venv/bin/python benchmarks/bench_heartbeats.py [--kiosks 5000] [--interval 15] [--rounds 3]
                                                     [--page-samples 12] [--today YYYY-MM-DD] [--quick]
 
---today is the host's day (from 10:30, in real time) and the day the kiosks
-report their totals for.
+--today is the host's day (its clock runs from 10:30 that day) and the day the
+kiosks report their totals for.
 
 Diagnosis: BENCH_TRACE=1 prints the host's garbage-collector pauses over 5 ms
 and each flush's duration; BENCH_FLUSH_S=N changes the host's flush interval.
@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchlib import host_clock, parse_args  # noqa: E402
+from benchlib import bench_clock, parse_args  # noqa: E402
 from kiosk.cards.crypto import mac_x919, wrap_key  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-pass")
@@ -83,7 +83,7 @@ def serve(folder: Path, kiosks: int, port: int, today: date) -> None:
     engine = make_engine(settings.database_url)
     if os.environ.get("BENCH_TRACE"):
         _trace_host()
-    uvicorn.run(create_app(settings, engine, clock=host_clock(today)), host="127.0.0.1", port=port, log_level="warning",
+    uvicorn.run(create_app(settings, engine, clock=bench_clock(today)), host="127.0.0.1", port=port, log_level="warning",
                 access_log=False, lifespan="off", timeout_graceful_shutdown=2)
 
 
@@ -339,7 +339,7 @@ def main() -> int:
     parser.add_argument("--page-samples", type=int, default=12)
     parser.add_argument("--serve", nargs=2, metavar=("FOLDER", "PORT"), help=argparse.SUPPRESS)
     parser.add_argument("--console", metavar="URL", help=argparse.SUPPRESS)
-    args = parse_args(parser, {"kiosks": 50, "interval": 2.0, "rounds": 1, "page_samples": 1})
+    args = parse_args(parser, {"kiosks": 50, "interval": 1.0, "rounds": 1, "page_samples": 1})
     KIOSKS = args.kiosks
     if args.console:
         print(json.dumps(asyncio.run(time_fleet_page(args.console, args.page_samples))))

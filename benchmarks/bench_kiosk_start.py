@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchlib import free_port_pair, keep_escpos_cache_in, parse_args  # noqa: E402
+from benchlib import free_port_pair, parse_args, temp_files_in  # noqa: E402
 from kiosk.xvfb import ensure_display  # noqa: E402
 
 # Both children report when their first screen has been drawn (two frames after
@@ -131,7 +131,7 @@ def measure(tmp: Path, code: str, config: Path | None, idle_s: float) -> tuple[f
     script.write_text(code, encoding="utf-8")
     start = time.monotonic()
     env = {**os.environ, "BENCH_KIOSK_CONFIG": str(config or ""), "BENCH_IDLE_S": str(idle_s)}
-    keep_escpos_cache_in(Path(tempfile.mkdtemp(prefix="escpos-", dir=tmp)), env)   # a fresh one per child
+    temp_files_in(tmp / "tmp", env)   # shared by the children: Kivy's home is made once, as on a kiosk
     try:
         out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
                              cwd=ROOT, env=env)
@@ -179,9 +179,9 @@ def main() -> None:
     base_rss = statistics.median(r for _, r in results["bare Kivy hello"])
     print(f"runs: {runs} each, interleaved, medians; {idle_s:g} s idle; 1280x800 window on Xvfb + Mesa llvmpipe;"
           f" python {sys.version.split()[0]}; targets: start <= 1.30x, RSS <= +60 MB of the bare app")
-    for name, runs in results.items():
-        start = statistics.median(s for s, _ in runs)
-        rss = statistics.median(r for _, r in runs)
+    for name, samples in results.items():
+        start = statistics.median(s for s, _ in samples)
+        rss = statistics.median(r for _, r in samples)
         print(f"  {name:<46} start {start * 1000:5.0f} ms ({start / base_start:.2f}x)"
               f"   RSS at idle {rss:6.1f} MB ({rss - base_rss:+.1f} MB)")
 

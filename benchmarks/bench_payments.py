@@ -30,7 +30,7 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchlib import at, card_expiry, host_clock, parse_args, work_dir  # noqa: E402
+from benchlib import at, bench_clock, card_expiry, parse_args, work_dir  # noqa: E402
 from host.bank.accounts import seed_accounts  # noqa: E402
 from host.bank.payments import handle_payment, handle_sign_on  # noqa: E402
 from host.bank.security import SecureChannel, encode  # noqa: E402
@@ -145,7 +145,7 @@ def main() -> None:  # noqa: C901
         print(f"seeded {summary.households} households in {time.perf_counter() - started:.1f} s; "
               f"{len(due)} owe something and pay once each")
 
-        channel = SecureChannel(engine, settings, clock=host_clock(today))
+        channel = SecureChannel(engine, settings, clock=bench_clock(today))
         counter = 1
         raw = encode({"kiosk_id": KIOSK, "counter": counter})
         keys = channel.handle(handle_sign_on, raw, mac_x919(tmk, raw).hex(), under_tmk=True).json()

@@ -6,8 +6,8 @@ The screen shows the result on the next Kivy frame (<= 17 ms at 60 fps), not inc
 
     .venv/bin/python benchmarks/bench_pin_to_approved.py [--payments 200] [--today YYYY-MM-DD] [--quick]
 
---today is the host's business day (seed, bills, the bank's day); the kiosk
-keeps the machine's clock, as a kiosk does.
+--today is the business day of the run (seed, bills, the bank's day and the
+kiosk's journal): the host and the kiosk share one clock, from 10:30 that day.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select, text  # noqa: E402
 
-from benchlib import card_expiry, host_clock, keep_escpos_cache_in, parse_args, work_dir  # noqa: E402
+from benchlib import bench_clock, card_expiry, parse_args, temp_files_in, work_dir  # noqa: E402
 from host.app import create_app  # noqa: E402
 from host.config import load_host_settings  # noqa: E402
 from host.db import create_tables, households, make_engine  # noqa: E402
@@ -47,13 +47,14 @@ async def run(payments: int, folder: Path, today: date) -> list[float]:
         conn.execute(text("UPDATE bank_accounts SET balance_fen = 10000000000, daily_limit_fen = 10000000000,"
                           " expiry = :expiry WHERE pan = :pan"), {"pan": card.pan, "expiry": card.expiry})
         houses = [row[0] for row in conn.execute(select(households.c.house_no))]
-    server = HostServer(create_app(settings, engine, clock=host_clock(today)), "127.0.0.1", 0)
+    clock = bench_clock(today)      # the host's and the kiosk's
+    server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)
     server.start()
     kiosk_settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
     kiosk_settings = dataclasses.replace(
         kiosk_settings, host=dataclasses.replace(kiosk_settings.host, url=server.url),
         journal_path=str(folder / "journal.sqlite3"))
-    kiosk = build(kiosk_settings, with_wallet=False, with_fleet=False)
+    kiosk = build(kiosk_settings, with_wallet=False, with_fleet=False, clock=clock)
     await kiosk.start()
     timings: list[float] = []
     try:
@@ -87,7 +88,7 @@ def main() -> None:
     parser.add_argument("--payments", type=int, default=200)
     args = parse_args(parser, {"payments": 20})
     with tempfile.TemporaryDirectory(prefix="bench-pin-", dir=work_dir()) as tmp:
-        keep_escpos_cache_in(Path(tmp) / "escpos")
+        temp_files_in(Path(tmp) / "tmp")
         timings = asyncio.run(run(args.payments, Path(tmp), args.today))
     ms = sorted(t * 1000 for t in timings)
     p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731

@@ -10,8 +10,9 @@ MAC2), CREDIT FOR LOAD (TAC), the signed confirm (TAC checked). Target p50 <= 10
 
     .venv/bin/python benchmarks/bench_wallet_load.py [--loads 200] [--today YYYY-MM-DD] [--quick]
 
---today is the host's business day (seed, the card centre's and the bank's
-day); the kiosk and the virtual cards keep the machine's clock, as they do.
+--today is the business day of the run (seed, the card centre's, the bank's
+and the kiosk's day, the virtual cards' issue date): the host and the kiosk
+share one clock, from 10:30 that day.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
-from benchlib import card_expiry, free_port_pair, host_clock, keep_escpos_cache_in, parse_args, work_dir  # noqa: E402
+from benchlib import bench_clock, card_expiry, free_port_pair, parse_args, temp_files_in, work_dir  # noqa: E402
 from host.app import create_app  # noqa: E402
 from host.config import load_host_settings  # noqa: E402
 from host.db import create_tables, make_engine  # noqa: E402
@@ -65,14 +66,15 @@ async def run(loads: int, folder: Path, today: date) -> tuple[list[float], dict[
     with engine.begin() as conn:
         conn.execute(text("UPDATE bank_accounts SET balance_fen = 10000000000, daily_limit_fen = 10000000000,"
                           " expiry = :expiry WHERE pan = :pan"), {"pan": bank.pan, "expiry": bank.expiry})
-    server = HostServer(create_app(settings, engine, clock=host_clock(today)), "127.0.0.1", 0)
+    clock = bench_clock(today)      # the host's and the kiosk's
+    server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)
     server.start()
     base = load_kiosk_settings(DEMO_KIOSK_CONFIG)
     kiosk_settings = dataclasses.replace(base, host=dataclasses.replace(base.host, url=server.url),
                                          journal_path=str(folder / "journal.sqlite3"))
     pcscd = PrivatePcscd(folder / "pcscd", free_port_pair())
     pcscd.start()
-    kiosk = build(kiosk_settings, pcscd=pcscd, with_fleet=False)
+    kiosk = build(kiosk_settings, pcscd=pcscd, with_fleet=False, clock=clock)
     await kiosk.start()
     assert kiosk.wallet is not None and kiosk.sims is not None
     card = kiosk.sims.ic_cards[holder.serial]
@@ -128,7 +130,7 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=200)
     args = parse_args(parser, {"loads": 10})
     with tempfile.TemporaryDirectory(prefix="bench-wallet-", dir=work_dir()) as tmp:
-        keep_escpos_cache_in(Path(tmp) / "escpos")
+        temp_files_in(Path(tmp) / "tmp")
         timings, apdus = asyncio.run(run(args.loads, Path(tmp), args.today))
     ms = sorted(t * 1000 for t in timings)
     p = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]  # noqa: E731

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,10 @@ def at(day: date, hour: int = 10, minute: int = 30) -> datetime:
     return datetime.combine(day, time(hour, minute))
 
 
-def host_clock(day: date, hour: int = 10, minute: int = 30) -> Any:
-    """The host's clock for a run: real time from hour:minute of the benchmark's
-    day (a run takes minutes: it never crosses midnight, whenever it starts)."""
+def bench_clock(day: date, hour: int = 10, minute: int = 30) -> Any:
+    """The clock of a run, for the host and the kiosk alike: real time from
+    hour:minute of the benchmark's day (a run takes minutes: it never crosses
+    midnight, whenever it starts)."""
     from kiosk.domain.clock import SystemClock
 
     return SystemClock.starting_at(at(day, hour, minute))
@@ -64,13 +66,18 @@ def work_dir() -> Path:
     return VAR
 
 
-def keep_escpos_cache_in(folder: Path, env: dict[str, str] | None = None) -> None:
-    """python-escpos caches its printer capabilities in a folder it makes with
-    mkdtemp() at import and never removes: point it into the run's own folder
-    (`env`: a child's environment; default: this process's). A fresh folder,
-    so it is built once per process as it would be without this."""
+def temp_files_in(folder: Path, env: dict[str, str] | None = None) -> None:
+    """Send what libraries leave in the temporary folder into the run's own
+    folder, which the benchmark removes at its end: python-escpos makes a
+    mkdtemp() folder at import that nobody removes, the kiosk's UI keeps its
+    private Kivy home there. `env`: a child's environment; default: this
+    process's (and its children's)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (os.environ if env is None else env)["ESCPOS_CAPABILITIES_PICKLE_DIR"] = str(folder)
+    if env is not None:
+        env["TMPDIR"] = str(folder)
+        return
+    os.environ["TMPDIR"] = str(folder)
+    tempfile.tempdir = None          # gettempdir() reads TMPDIR again
 
 
 def free_port_pair(first: int = 40700, last: int = 41100) -> int:

@@ -110,7 +110,8 @@ def _tiers(section: Section) -> tuple[Tier, ...]:
             raise tier.error("up_to", "the last tier must be open-ended (no up_to)")
         if not last and up_to is None:
             raise tier.error("up_to", "is required on every tier but the last")
-        if up_to is not None and tiers and up_to <= tiers[-1].up_to:  # type: ignore[operator]
+        # every tier before this one is not the last, so it has an up_to
+        if up_to is not None and tiers and (previous := tiers[-1].up_to) is not None and up_to <= previous:
             raise tier.error("up_to", f"must be greater than the previous tier's ({tiers[-1].up_to})")
         tiers.append(Tier(up_to, price, text))
     return tuple(tiers)

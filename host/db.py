@@ -248,7 +248,7 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         return
     names = list(rows[0])
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) "
-                         f"VALUES ({', '.join(':' + n for n in names)})", rows)  # type: ignore[arg-type]
+                         f"VALUES ({', '.join(':' + n for n in names)})", rows)
 
 
 def inserted_id(result: CursorResult[Any]) -> int:

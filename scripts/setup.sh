@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   xvfb xauth                      # virtual display for the demo tour and UI tests
+  faketime                        # libfaketime: `make test` runs the date-sensitive tests at set instants
   libgl1-mesa-dri libegl1 libgl1  # Mesa OpenGL for Kivy under Xvfb
   libmtdev1                       # Kivy's multitouch input (loaded even when unused)
   fonts-wqy-microhei              # Simplified Chinese font: no glyph renders as a box

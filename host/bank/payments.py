@@ -249,11 +249,11 @@ def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str
     decision = authorise_debit(conn, ctx, pan=f["pan"], pin_block=f["pin_block"], amount_fen=f["amount_fen"],
                                business=bill_checks)
     account = decision.account
+    # business_day: the day it is booked on, approved or not; the kiosk counts it there too
     reply: dict[str, Any] = (
         {"txn_id": txn_id, "result": "approved", "reference": None, "auth_code": None,
-         "amount_fen": f["amount_fen"]} if decision.approved
-        else _declined(txn_id, decision.code or "", decision.tries_left))
-    reply["business_day"] = day.isoformat()   # the day it is booked on: the kiosk counts it there too
+         "business_day": day.isoformat(), "amount_fen": f["amount_fen"]} if decision.approved
+        else {**_declined(txn_id, decision.code or "", decision.tries_left), "business_day": day.isoformat()})
     row = {"txn_id": txn_id, "kiosk_id": message.kiosk_id, "state": "approved" if decision.approved else "declined",
            "account_id": account.id if account is not None else None, "masked_pan": decision.masked_pan,
            "household_id": household_id, "amount_fen": f["amount_fen"], "reference": None,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 from sqlalchemy.exc import IntegrityError
 
 from host.console.passwords import (
@@ -66,10 +66,10 @@ class SignIn:
     locked_until: float | None = None
 
 
-def _user(row: object) -> StaffUser:
+def _user(row: Row[Any]) -> StaffUser:
     r = row  # a Row of staff_users
-    return StaffUser(r.id, r.username, r.display_name, r.role, bool(r.disabled), r.locked_until,  # type: ignore[attr-defined]
-                     r.failed_logins, r.last_login_at, r.created_at, r.created_by)  # type: ignore[attr-defined]
+    return StaffUser(r.id, r.username, r.display_name, r.role, bool(r.disabled), r.locked_until,
+                     r.failed_logins, r.last_login_at, r.created_at, r.created_by)
 
 
 def normalise_username(name: str) -> str:

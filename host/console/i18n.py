@@ -343,7 +343,7 @@ def translator(lang: str) -> Callable[..., str]:
 
 def pick_lang(cookie: str | None, accept_language: str | None) -> str:
     if cookie in LANGS:
-        return cookie  # type: ignore[return-value]
+        return cookie
     if accept_language and accept_language.lower().startswith("en"):
         return "en"
     return DEFAULT_LANG

@@ -6,9 +6,10 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, Row
 
 from host.console.fleet_view import Badge, KioskRow, alert_text, device_name, kiosk_row
 from host.console.i18n import duration, money, when
@@ -140,10 +141,10 @@ def command_view(c: Command, t: Callable[..., str], now: float) -> CommandView:
                        when(c.acked_at, now) if c.acked_at else "", c.batch or "")
 
 
-def _command(row: object) -> Command:
+def _command(row: Row[Any]) -> Command:
     r = row
-    return Command(r.id, r.kiosk_id, r.token, r.name, json.loads(r.args_json or "{}"), r.batch,  # type: ignore[attr-defined]
-                   r.created_by, r.created_at, r.status, r.delivered_at, r.acked_at, r.result or "")  # type: ignore[attr-defined]
+    return Command(r.id, r.kiosk_id, r.token, r.name, json.loads(r.args_json or "{}"), r.batch,
+                   r.created_by, r.created_at, r.status, r.delivered_at, r.acked_at, r.result or "")
 
 
 def recent_commands(engine: Engine, fleet: Fleet, *, kiosk_id: str = "", batch: str = "",

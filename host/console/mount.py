@@ -28,5 +28,7 @@ def console_of(app: Starlette) -> Console:
     """The Console (and through it the Fleet) of a host app built by host.app.create_app."""
     for route in app.routes:
         if isinstance(route, Mount) and route.name == "console":
-            return route.app.app.state.console   # type: ignore[attr-defined,no-any-return]
+            headers = route.app      # management_routes mounts SecurityHeaders(Starlette)
+            assert isinstance(headers, SecurityHeaders) and isinstance(headers.app, Starlette)
+            return headers.app.state.console
     raise LookupError("this app has no console")

@@ -1,6 +1,7 @@
 """[console] in the host config: sessions, lockout, cookies, demo accounts."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.config import Section
@@ -17,7 +18,7 @@ class ConsoleSettings:
 
 
 def load_console_settings(section: Section) -> ConsoleSettings:
-    def within(low: int, high: int):  # type: ignore[no-untyped-def]
+    def within(low: int, high: int) -> Callable[[int], str | None]:
         return lambda v: None if low <= v <= high else f"must be {low}..{high}"
 
     settings = ConsoleSettings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, overload
 
 DEVICE_STATES = ("ok", "fault", "paper_near_end", "paper_out", "unknown")
 COMMANDS = ("out_of_service", "in_service", "reload_config", "upload_journal", "print_test", "restart_app")
@@ -99,9 +99,16 @@ def _text(value: Any, name: str, max_len: int) -> str:
     return value
 
 
-def _int(value: Any, name: str, *, optional: bool = False) -> int:
+@overload
+def _int(value: Any, name: str, *, optional: Literal[False] = False) -> int: ...
+@overload
+def _int(value: Any, name: str, *, optional: bool) -> int | None: ...
+
+
+def _int(value: Any, name: str, *, optional: bool = False) -> int | None:
+    """A non-negative integer; None too if `optional`."""
     if value is None and optional:
-        return None  # type: ignore[return-value]
+        return None
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2 ** 53:
         raise BadHeartbeat(f"{name} must be a non-negative integer")
     return value

@@ -2,6 +2,7 @@
 in-memory fleet state is written down."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kiosk.config import Section
@@ -18,7 +19,7 @@ class FleetSettings:
     reversal_alert_after_s: float = 300.0  # a reversal pending longer than this raises an alert
 
 
-def _positive(limit: float):  # type: ignore[no-untyped-def]
+def _positive(limit: float) -> Callable[[float], str | None]:
     def check(value: float) -> str | None:
         return None if 0 < value <= limit else f"must be greater than 0 and at most {limit:g}"
     return check

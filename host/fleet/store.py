@@ -82,7 +82,7 @@ class FleetStore:
                 if kiosks:
                     rows = [k.row() for k in kiosks]
                     if conn.dialect.name == "sqlite":
-                        conn.exec_driver_sql(_UPDATE_KIOSK_SQLITE, rows)  # type: ignore[arg-type]
+                        conn.exec_driver_sql(_UPDATE_KIOSK_SQLITE, rows)
                     else:
                         conn.execute(_UPDATE_KIOSK, rows)
                 if history:

@@ -199,7 +199,7 @@ class JournalStatus:
     PRINTER_TIMEOUT_S = 3.0
 
     def __init__(self, journal: Any, printer: ReceiptPrinter | None = None, *,
-                 now: Callable[[], datetime] = datetime.now) -> None:
+                 now: Callable[[], datetime]) -> None:
         self.journal, self.printer, self.now = journal, printer, now
         self._printer_state: dict[str, str] = {"state": "unknown"}
 

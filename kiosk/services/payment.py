@@ -73,7 +73,7 @@ class PaymentService:
 
     def __init__(self, *, kiosk_id: str, estate: str, journal: Journal, bank: BankClient,
                  reader: CardReader, pinpad: PinPad, printer: ReceiptPrinter,
-                 now: Callable[[], datetime] = datetime.now, first_backoff_s: float = 0.5) -> None:
+                 now: Callable[[], datetime], first_backoff_s: float = 0.5) -> None:
         self.kiosk_id, self.estate = kiosk_id, estate
         self.journal, self.bank = journal, bank
         self.reader, self.pinpad, self.printer = reader, pinpad, printer

@@ -157,7 +157,7 @@ class WalletService:
     def __init__(self, *, kiosk_id: str, estate: str, term_id: bytes, journal: Journal,
                  centre: CardCentreClient, payments: PaymentService, readers: Mapping[str, IcReader],
                  limits: WalletLimits, watch: Callable[[Callable[[str, bool], None]], None] | None = None,
-                 now: Callable[[], datetime] = datetime.now) -> None:
+                 now: Callable[[], datetime]) -> None:
         if len(term_id) != 6:
             raise ValueError("the terminal id is 6 bytes")
         self.kiosk_id, self.estate, self.term_id = kiosk_id, estate, term_id

@@ -375,11 +375,12 @@ def test_personalise_uses_the_cards_own_diversified_keys(card: VirtualCpuCard) -
 
 
 def test_create_refuses_an_existing_card_and_bad_fields(tmp_path: Path) -> None:
-    VirtualCpuCard.create(tmp_path, serial="00002601000000000088", holder="x", pin="1234", ep_balance=100, issued=ISSUED)
+    VirtualCpuCard.create(tmp_path, serial="00002601000000000088", holder="x", pin="1234", ep_balance=100,
+                          issued=ISSUED)
     with pytest.raises(FileExistsError):
-        VirtualCpuCard.create(tmp_path, serial="00002601000000000088", holder="y", pin="1234")
+        VirtualCpuCard.create(tmp_path, serial="00002601000000000088", holder="y", pin="1234", issued=ISSUED)
     for bad in ({"serial": "123"}, {"pin": "12"}, {"ep_balance": 100001}):
-        fields = {"serial": "00002601000000000089", "holder": "x", "pin": "1234", **bad}
+        fields = {"serial": "00002601000000000089", "holder": "x", "pin": "1234", "issued": ISSUED, **bad}
         with pytest.raises(ValueError):
             VirtualCpuCard.create(tmp_path, **fields)
 # --- the fault hook --------------------------------------------------------------------------

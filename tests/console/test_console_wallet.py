@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from console.conftest import ConsoleHost
+from clocks import TODAY
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD
 from host.billing import household_bill
 from host.cards.schema import card_txns
@@ -141,7 +142,7 @@ def _bill(host: ConsoleHost, house: str) -> tuple[int, list[str]]:
 
 
 def _purse(demo: DemoIcCard, folder: Path) -> EPurse:
-    purse = EPurse(DirectLink(VirtualCpuCard.personalise(demo, folder)))
+    purse = EPurse(DirectLink(VirtualCpuCard.personalise(demo, folder, issued=TODAY)))
     purse.select()
     purse.verify_pin(demo.pin)          # the passbook (ED) needs it
     return purse

@@ -119,7 +119,7 @@ async def headless_kiosk(host_url: str, kiosk_id: str, folder: Any, tmk: bytes, 
     if sign_on:
         await bank.sign_on()
     options.setdefault("state_path", folder / "fleet-state.json")
-    service = FleetService(FleetClient(fleet_channel, lambda: bank.keys), JournalStatus(journal),
+    service = FleetService(FleetClient(fleet_channel, lambda: bank.keys), JournalStatus(journal, now=journal.clock.now),
                            interval_s=interval_s, sign_on=bank.sign_on, **options)
     if start:
         await service.start()

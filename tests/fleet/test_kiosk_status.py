@@ -73,7 +73,7 @@ class FakePrinter:
 
 async def test_the_printer_is_asked_between_transactions_only(journal: Journal) -> None:
     printer = FakePrinter()
-    status = JournalStatus(journal, printer)  # type: ignore[arg-type]
+    status = JournalStatus(journal, printer, now=journal.clock.now)  # type: ignore[arg-type]
     assert (await status(busy=False))["devices"] == {"printer": {"state": "ok"}}
     printer.paper = PaperStatus.NEAR_END
     assert (await status(busy=True))["devices"] == {"printer": {"state": "ok"}}     # last known: not asked

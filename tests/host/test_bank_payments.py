@@ -11,9 +11,11 @@ from sqlalchemy import select
 from host.bank.security import encode
 from host.billing import unpaid_periods
 from host.db import bank_journal, bank_txns, bills, households, property_ledger
-from host_testlib import BLOCKED, EXPIRED, GOOD, LIMITED, LOW, BankEnv, check_invariants
+from host_testlib import BLOCKED, EXPIRED, GOOD, LIMITED, LOW, SEED_TODAY, BankEnv, check_invariants
 from kiosk.cards.crypto import pin_block_format0, tdes_encrypt
 from kiosk.domain.card import mask_pan
+
+DAY = SEED_TODAY.isoformat()   # the host's business day: declines carry it too
 
 
 def _pay(bank: BankEnv, txn_id: str, house: str, card: Any, pin: str | None = None,
@@ -81,7 +83,7 @@ def test_wrong_pin_then_right_pin(bank: BankEnv) -> None:
     bank.kiosk.sign_on()
     before = bank.totals()
     wrong = _pay(bank, "T-W1", "2-1-601", GOOD, pin="999999")
-    assert wrong == {"txn_id": "T-W1", "result": "declined", "code": "wrong_pin", "tries_left": 2}
+    assert wrong == {"txn_id": "T-W1", "result": "declined", "code": "wrong_pin", "tries_left": 2, "business_day": DAY}
     assert bank.account(GOOD.pan).pin_tries == 1
     wrong = _pay(bank, "T-W2", "2-1-601", GOOD, pin="123457")
     assert wrong["code"] == "wrong_pin" and wrong["tries_left"] == 1
@@ -99,7 +101,7 @@ def test_three_wrong_pins_lock_the_card(bank: BankEnv) -> None:
     codes = [(_pay(bank, f"T-L{i}", "2-1-601", GOOD, pin="654321")) for i in range(3)]
     assert [(c["code"], c["tries_left"]) for c in codes] == [("wrong_pin", 2), ("wrong_pin", 1), ("pin_locked", 0)]
     locked = _pay(bank, "T-L3", "2-1-601", GOOD)               # the right PIN no longer helps
-    assert locked == {"txn_id": "T-L3", "result": "declined", "code": "pin_locked", "tries_left": 0}
+    assert locked == {"txn_id": "T-L3", "result": "declined", "code": "pin_locked", "tries_left": 0, "business_day": DAY}
     assert bank.account(GOOD.pan).pin_tries == 3
     assert bank.totals() == before and bank.bill("2-1-601")["total_due_fen"] > 0
 
@@ -117,7 +119,7 @@ def test_card_declines(bank: BankEnv) -> None:
     before, snapshot = bank.totals(), {pan: bank.account(pan).balance_fen for pan in (LOW.pan, EXPIRED.pan)}
     assert _pay(bank, "T-D1", "2-1-601", LOW)["code"] == "insufficient_funds"          # ¥50.00 < ¥478.53
     assert _pay(bank, "T-D2", "2-1-601", EXPIRED) == \
-        {"txn_id": "T-D2", "result": "declined", "code": "expired_card", "tries_left": None}
+        {"txn_id": "T-D2", "result": "declined", "code": "expired_card", "tries_left": None, "business_day": DAY}
     assert _pay(bank, "T-D3", "2-1-601", BLOCKED)["code"] == "card_blocked"
     assert _pay(bank, "T-D4", "2-1-601", BLOCKED, pin="000000")["code"] == "card_blocked"   # before the PIN
     assert bank.account(BLOCKED.pan).pin_tries == 0

@@ -11,7 +11,7 @@ from card_client import CHEN, LI, LIU, WHEN, CardEnv, CardRefused, SimCard, chec
 from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
 from host.db import bills, households, property_ledger
-from host_testlib import GOOD
+from host_testlib import GOOD, SEED_TODAY
 from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
 
 
@@ -111,7 +111,8 @@ def test_payment_pending_while_a_purchase_is_authorised(cards: CardEnv) -> None:
     # the same bill by bank card, or from another wallet, must wait
     by_bank = cards.kiosk.pay("PP-1", "2-1-601", bill["total_due_fen"], unpaid_periods(bill), GOOD)
     assert by_bank.status == 200 and by_bank.json == \
-        {"txn_id": "PP-1", "result": "declined", "code": "payment_pending", "tries_left": None}
+        {"txn_id": "PP-1", "result": "declined", "code": "payment_pending", "tries_left": None,
+         "business_day": SEED_TODAY.isoformat()}
     assert _authorise(cards, "WP-2", li, Wallet.ED, "2-1-601")[0]["code"] == "payment_pending"
     # another household is not held up
     assert _authorise(cards, "WP-3", li, Wallet.ED, "2-2-902")[0]["result"] == "approved"

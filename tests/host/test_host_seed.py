@@ -3,7 +3,7 @@ and money that adds up for every household (checked by the kiosk's parser too)."
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from host.billing import household_bill
+from clocks import INSTANTS
+from host.billing import due_date, household_bill, late_fee_fen, period_of, shift_period
 from host.config import HostSettings
 from host.db import bills, create_tables, households, make_engine
 from host.seed import DEMO_HOUSES, AlreadySeeded, seed_demo
@@ -110,11 +111,26 @@ def test_deterministic_and_refuses_to_seed_twice(tmp_path: Path, settings: HostS
     engine.dispose()
 
 
-def test_3_2_1202_is_overdue_whatever_the_day(tmp_path: Path, settings: HostSettings) -> None:
-    today = date(2026, 12, 1)   # the day after November: September's bill falls due exactly today
+ON_DUE_DAY = {"due-day": datetime(2026, 12, 1, 8, 0)}   # the day after November: September's bill falls due
+
+
+@pytest.mark.parametrize("instant", [*INSTANTS.values(), *ON_DUE_DAY.values()], ids=[*INSTANTS, *ON_DUE_DAY])
+def test_3_2_1202_is_overdue_whatever_the_day(tmp_path: Path, settings: HostSettings, instant: datetime) -> None:
+    """Seeded as of any day (a month's end, 31 Dec, 29 Feb, 23:59:59): the three
+    months before it are billed, and the demo house owes the last with arrears
+    whose days overdue and late fees are counted from that day."""
+    today = instant.date()
     engine = _seed(tmp_path, settings, today)
+    months = [shift_period(period_of(today), -k) for k in (3, 2, 1)]
     with engine.connect() as conn:
+        assert sorted(set(conn.scalars(select(bills.c.period)))) == months
         reply = household_bill(conn, "3-2-1202", today, settings)
-    assert reply["current"]["period"] == "2026-11" and not reply["current"]["paid"]
-    assert reply["arrears"][0]["days_overdue"] > 0 and reply["late_fee_fen"] > 0
+    assert reply["as_of"] == today.isoformat()
+    assert reply["current"]["period"] == months[-1] and not reply["current"]["paid"]
+    assert [a["period"] for a in reply["arrears"]] == months[:2]
+    for arrear in reply["arrears"]:   # the later one may fall due today: 0 days
+        assert arrear["days_overdue"] == max(0, (today - due_date(arrear["period"], settings)).days)
+    assert reply["arrears"][0]["days_overdue"] > 0
+    assert reply["late_fee_fen"] == sum(late_fee_fen(a["amount_fen"], a["days_overdue"], settings.late_fee_daily_rate)
+                                        for a in reply["arrears"]) > 0
     engine.dispose()

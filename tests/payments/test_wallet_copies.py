@@ -212,7 +212,7 @@ async def test_many_left_pending_are_asked_in_batches_and_unknown_ones_shown_to_
     monkeypatch.setattr(wk.wallet.centre, "status", status)
     before, centre_rows = host.totals(), host.query("SELECT COUNT(*) FROM card_txns")[0][0]
 
-    assert await wk.wallet.settle_once()
+    assert await wk.payments.settle_once()   # under the settling lock: never beside the background pass
     await settled(wk)
     assert asked == [50, 1]
     for txn_id in ids:
