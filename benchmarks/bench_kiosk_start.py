@@ -74,6 +74,7 @@ asyncio.run(main())
 # opened on first use, not at start) in the same 1280x800 window, against a
 # host that is not running: start-up must not wait for it.
 SITE_CONFIG = """
+demo = true                     # it keeps the published demo TMK (allowed on loopback only)
 [kiosk]
 id = "KIOSK-DEMO-01"
 estate_name = "翠湖花园"

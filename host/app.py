@@ -65,7 +65,7 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
         routes=[
             Route("/api/v1/health", health, methods=["GET"]),
             Route("/api/v1/households/{house_no}/bill", bill, methods=["GET"]),
-            *bank_routes(settings, engine, clock),   # payments, keys, journal (docs/payments.md)
+            *bank_routes(settings, engine, clock),   # payments, keys, backup copies (docs/payments.md)
             *card_routes(settings, engine, clock),   # IC wallet card centre (docs/cards.md §5)
             *management_routes(settings, engine, clock),   # heartbeats + staff console (docs/console.md)
         ],

@@ -23,7 +23,7 @@ from host.tariffs import line_amount, price_usage
 from kiosk.domain.house import HouseNumber
 from kiosk.domain.money import Money
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$", re.ASCII)
 
 
 class UnknownHouse(LookupError):

@@ -11,15 +11,15 @@ from typing import Any
 from kiosk.cards.epurse_crypto import PurseKeys
 from host.console.settings import ConsoleSettings, load_console_settings
 from host.fleet.settings import FleetSettings, load_fleet_settings
-from kiosk.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, Section, load_toml
+from kiosk.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, Section, demo_flag, hex_key, load_toml, site_key
 
 DEMO_HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
 DEFAULT_DB_URL = "sqlite:///var/host.sqlite3"
 
 # Unit prices: positive decimals written as strings (never TOML floats), <= 4 places.
-_PRICE = re.compile(r"^\d{1,6}(\.\d{1,4})?$")
-_QUANTITY = re.compile(r"^\d{1,9}(\.\d{1,2})?$")
-_RATE = re.compile(r"^0(\.\d{1,8})?$")
+_PRICE = re.compile(r"^\d{1,6}(\.\d{1,4})?$", re.ASCII)
+_QUANTITY = re.compile(r"^\d{1,9}(\.\d{1,2})?$", re.ASCII)
+_RATE = re.compile(r"^0(\.\d{1,8})?$", re.ASCII)
 _KEY_HEX = re.compile(r"^[0-9A-Fa-f]{32}$")
 _KIOSK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
 
@@ -124,29 +124,28 @@ def _rate(section: Section, name: str, default: str) -> Decimal:
     return Decimal(text)
 
 
-def _kiosks(section: Section) -> tuple[tuple[str, bytes], ...]:
+def _kiosks(section: Section, *, demo: bool) -> tuple[tuple[str, bytes], ...]:
     """[kiosks."KIOSK-DEMO-01"] tmk = "<32 hex>": one table per kiosk of the fleet."""
     fleet: list[tuple[str, bytes]] = []
     for kiosk_id in list(section.data):
         if not _KIOSK_ID.match(kiosk_id):
             raise section.error(kiosk_id, "a kiosk id is 1-32 letters, digits, '-', '_' or '.'")
         kiosk = section.section(kiosk_id)
-        key = _double_key(kiosk, "tmk")
+        key = _double_key(kiosk, "tmk", demo=demo)
         kiosk.reject_unknown()
         fleet.append((kiosk_id, key))
     return tuple(fleet)
 
 
-def _double_key(section: Section, name: str) -> bytes:
+def _double_key(section: Section, name: str, *, demo: bool) -> bytes:
+    """A double-length 3DES key: never degenerate, a published one only in a
+    demo config (kiosk.config.site_key); a REPLACE placeholder says what to put."""
     text = section.get(name, str, check=lambda v: None if _KEY_HEX.match(v) else
-                       "must be 32 hex digits (a double-length 3DES key)")
-    key = bytes.fromhex(text)
-    if key[:8] == key[8:]:
-        raise section.error(name, "its two halves are equal (degenerate 3DES key)")
-    return key
+                       hex_key(v) or "must be 32 hex digits (a double-length 3DES key)")
+    return site_key(section, name, bytes.fromhex(text), demo=demo)
 
 
-def _issuer_keys(root: Section) -> PurseKeys | None:
+def _issuer_keys(root: Section, *, demo: bool) -> PurseKeys | None:
     """[card_centre] dlk, dpk, duk, dtk: the e-purse issuer master keys (DESIGN §5).
     Without the section the host runs no card centre (its endpoints answer 503)."""
     present = "card_centre" in root.data
@@ -155,7 +154,7 @@ def _issuer_keys(root: Section) -> PurseKeys | None:
         return None
     keys: dict[str, bytes] = {}
     for name in ("dlk", "dpk", "duk", "dtk"):
-        key = _double_key(section, name)
+        key = _double_key(section, name, demo=demo)
         if key in keys.values():
             raise section.error(name, "must differ from the other issuer keys")
         keys[name] = key
@@ -186,8 +185,10 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     billing = root.section("billing")
     late = root.section("late_fee")
     tariffs_section = root.section("tariffs", required=True)
-    kiosks = _kiosks(root.section("kiosks"))
-    issuer_keys = _issuer_keys(root)
+    # `demo = true` (top level): the published keys are allowed, on loopback only
+    demo = demo_flag(root, loopback_host=str(host.data.get("listen_host", "127.0.0.1")))
+    kiosks = _kiosks(root.section("kiosks"), demo=demo)
+    issuer_keys = _issuer_keys(root, demo=demo)
     fleet = load_fleet_settings(root.section("fleet"))
     console = load_console_settings(root.section("console"))
 

@@ -2,6 +2,10 @@
 hundredths, money integer fen: exact on SQLite and PostgreSQL alike."""
 from __future__ import annotations
 
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -202,9 +206,63 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")      # readers never block the importer
     cursor.execute("PRAGMA synchronous=FULL")      # a paid bill survives a power cut
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")   # a writer waits for the lock, bounded
     cursor.execute("PRAGMA cache_size=-65536")     # 64 MiB: bulk imports of 10^6 rows stay in memory
     cursor.close()
+
+
+# --- the write discipline (docs/console.md, "Write discipline") ------------------
+# SQLite has one writer. A transaction that reads and then writes must take the
+# write lock at BEGIN (BEGIN IMMEDIATE): a deferred one that has read is refused
+# at its first write with "database is locked" at once, without the busy wait,
+# whenever another connection wrote meanwhile (SQLite cannot upgrade a stale
+# read snapshot). So every writer here runs in `write_transaction` (or marks its
+# connection with `immediate`): one process-wide lock per database (a payment
+# waits for the short write in progress and is woken when it ends, not by
+# SQLite's polling back-off), then BEGIN IMMEDIATE with busy_timeout for
+# writers in other processes (the CLI). Reads stay deferred and never block.
+BUSY_TIMEOUT_MS = 5000
+_SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+class WriterBusy(TimeoutError):
+    """The database's write lock was not free within BUSY_TIMEOUT_MS."""
+
+
+@contextmanager
+def writer_lock(engine: Engine) -> Iterator[None]:
+    """This process's one writer at a time on a SQLite database (bank, card
+    centre, fleet, console); nothing elsewhere (PostgreSQL locks rows)."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_WRITERS_GUARD:
+        lock = _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+    if not lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
+        raise WriterBusy(f"no write lock within {BUSY_TIMEOUT_MS} ms")
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def immediate(conn: Connection) -> Connection:
+    """Mark `conn`: its next transactions begin with BEGIN IMMEDIATE on SQLite."""
+    return conn.execution_options(sqlite_immediate=True)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """`engine.begin()` for a writer: under the process's write lock, BEGIN
+    IMMEDIATE on SQLite; commits at the end, rolls back on an exception."""
+    with writer_lock(engine), engine.connect() as conn:
+        with immediate(conn).begin():
+            yield conn
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -218,7 +276,7 @@ def make_engine(url: str) -> Engine:
     # One pooled connection is used by one request at a time, from a worker thread.
     engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     event.listen(engine, "connect", _sqlite_pragmas)
-    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 from host.db import buildings, estates, households, inserted_id, units
 from kiosk.domain.house import HouseNumber
 
-_AREA = re.compile(r"^\d{1,5}(\.\d{1,2})?$")
+_AREA = re.compile(r"^\d{1,5}(\.\d{1,2})?$", re.ASCII)
 
 
 def _area_x100(text: str) -> int:

@@ -23,7 +23,7 @@ from kiosk.domain.house import HouseNumber
 
 REQUIRED = ("period", "house_no", "utility", "reading")
 OPTIONAL = ("read_at",)
-_READING = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+_READING = re.compile(r"^\d{1,12}(\.\d{1,2})?$", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +32,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        message = self.message if len(self.message) <= 300 else self.message[:300] + "…"   # a huge field
+        return f"line {self.line}: {message}"
 
 
 class ImportRejected(Exception):
@@ -76,9 +77,19 @@ def _to_x100(text: str) -> int:
     return int(whole) * 100 + int((frac + "00")[:2])
 
 
+def _csv_problem(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"a field is longer than {csv.field_size_limit()} characters (an unclosed quote?)"
+    return f"not readable as CSV ({exc})"
+
+
 def _parse(text: str, today: date, house_ids: dict[str, int], problems: list[Problem]) -> list[_Row]:
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        problems.append(Problem(reader.line_num or 1, _csv_problem(exc)))
+        return []
     if not header or not any(h.strip() for h in header):
         problems.append(Problem(1, f"empty file: expected a header {','.join(REQUIRED)}"))
         return []
@@ -93,7 +104,14 @@ def _parse(text: str, today: date, house_ids: dict[str, int], problems: list[Pro
     this_month = period_of(today)
     rows: list[_Row] = []
     seen: dict[tuple[str, str, str], int] = {}
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader, None)
+        except csv.Error as exc:      # the reader cannot go on past it: the rest is not checked
+            problems.append(Problem(reader.line_num, _csv_problem(exc) + "; the lines after it were not checked"))
+            break
+        if fields is None:
+            break
         line = reader.line_num
         if not any(f.strip() for f in fields):
             continue
@@ -123,7 +141,9 @@ def _parse(text: str, today: date, house_ids: dict[str, int], problems: list[Pro
             problems.append(Problem(line, f"bad reading {get['reading']!r} "
                                           "(a non-negative decimal with at most 2 places)"))
         read_at = get.get("read_at") or None
-        if read_at:
+        if read_at and len(read_at) > 32:     # readings.read_at is String(32)
+            problems.append(Problem(line, f"bad read_at {read_at[:40]!r}… (ISO date/time, at most 32 characters)"))
+        elif read_at:
             try:
                 datetime.fromisoformat(read_at)
             except ValueError:

@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 from kiosk.domain.money import Money
 
@@ -85,6 +86,8 @@ def load_toml(path: Path | str) -> Section:
         raise ConfigError(path, "", "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "not UTF-8 text") from None
 
 
 def positive(value: float | int) -> str | None:
@@ -116,11 +119,65 @@ class HostSettings:
 
 
 def hex_key(value: str) -> str | None:
+    if value.upper().startswith("REPLACE"):
+        return PLACEHOLDER_HELP
     try:
-        ok = len(bytes.fromhex(value)) == 16
+        ok = value.isascii() and len(bytes.fromhex(value)) == 16
     except ValueError:
         ok = False
     return None if ok else "must be 32 hex digits (a double-length 3DES key)"
+
+
+# --- keys: what may never reach a real site (docs/payments.md "Keys") ------------
+# Keys published with this project: the demo's (config/*.demo.toml, DESIGN §5's
+# issuer keys) and the test suite's fixtures. Anyone can read them, so they are
+# accepted only in a config that says `demo = true` (on loopback, see demo_flag).
+PUBLISHED_KEYS = frozenset(bytes.fromhex(k) for k in (
+    "7DF0AC87953F75AECD424B5A3BBFF50B",                                    # demo TMK
+    "52CA0DE0E5BD568172E8F3580DE35BEA", "1D36BF1CDFC3B17CBA524C9D8C7C1DB9",  # demo issuer keys
+    "EBEDB73BC785FD9920B790F5C6062F1A", "EDC4AB99FF27EFACEDCC0743D7F89852",
+    "0123456789ABCDEFFEDCBA9876543210", "F1E2D3C4B5A69788796A5B4C3D2E1F00",  # test fixtures' TMKs
+    "00112233445566778899AABBCCDDEEFF",
+    "BC3A473337F4B9D1E93142F91E67B89A", "87E1ED740393D34205A3B567CDB718ED",  # test fixtures' issuer keys
+    "6A6D2E99587A129E9D7B3B740A46A540", "23463C0DE21FDBFF9B35B2EB1914E2E0",
+))
+PLACEHOLDER_HELP = ("is a placeholder: put your own key here, 32 hex digits (a double-length 3DES key, "
+                    "e.g. from python -c \"import secrets; print(secrets.token_hex(16).upper())\"; a TMK is "
+                    "the same in the kiosk's [security] and the host's [kiosks] table)")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def degenerate_key(key: bytes) -> str | None:
+    """Why a double-length 3DES key is no key at all (refused everywhere, demo too)."""
+    if key == bytes(len(key)):
+        return "is all zero (a degenerate key)"
+    if len(set(key)) == 1:
+        return "is one byte repeated (a degenerate key)"
+    if key[:8] == key[8:]:
+        return "its two halves are equal (degenerate 3DES key: single DES)"
+    return None
+
+
+def site_key(section: Section, name: str, key: bytes, *, demo: bool) -> bytes:
+    """`key` (section.name) if it may be used: never degenerate, and a published
+    demo or test key only in a demo config."""
+    if (problem := degenerate_key(key)) is not None:
+        raise section.error(name, problem)
+    if not demo and key in PUBLISHED_KEYS:
+        raise section.error(name, "is a published demo/test key, refused outside the demo (a config without "
+                                  "`demo = true`): put a key of your own here, 32 hex digits")
+    return key
+
+
+def demo_flag(root: Section, *, loopback_host: str) -> bool:
+    """The top-level `demo = true` of a demo config (config/*.demo.toml, the
+    tests'). It allows the published keys, and only on one machine: the host must
+    listen on (the kiosk must call) a loopback address."""
+    demo = root.get("demo", bool, False)
+    if demo and loopback_host.strip("[]") not in _LOOPBACK:
+        raise root.error("demo", f"a demo config runs on one machine only (loopback), not on {loopback_host!r}; "
+                                 "a site config has no `demo` key")
+    return demo
 
 
 @dataclass(frozen=True)
@@ -221,7 +278,9 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
             url=host.get("url", str, "http://127.0.0.1:8700", check=http_url).rstrip("/"),
             timeout_s=host.get("timeout_s", float, 5.0, check=positive),
         ),
-        tmk=bytes.fromhex(security.get("tmk", str, check=hex_key)),
+        tmk=site_key(security, "tmk", bytes.fromhex(security.get("tmk", str, check=hex_key)),
+                     demo=demo_flag(root, loopback_host=urlsplit(host.get("url", str, "http://127.0.0.1:8700"))
+                                    .hostname or "")),
         journal_path=str(_resolve(journal.get("path", str, "var/kiosk/journal.sqlite3"))),
         devices=devices,
         wallet=_wallet(wallet) if "wallet" in root.data else None,

@@ -1,3 +1,5 @@
+import re
+import secrets
 from pathlib import Path
 
 import pytest
@@ -11,16 +13,20 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_shipped_configs_load():
+def test_shipped_configs_load(tmp_path):
     demo = load_kiosk_settings(CONFIG_DIR / "kiosk.demo.toml")
     assert demo.kiosk_id == "KIOSK-DEMO-01" and demo.language == "zh"
     assert len(demo.tmk) == 16 and demo.device("printer").kind == "sim"
-    site = load_kiosk_settings(CONFIG_DIR / "kiosk.site-example.toml")
+    example = CONFIG_DIR / "kiosk.site-example.toml"
+    with pytest.raises(ConfigError, match="placeholder"):      # it cannot start as shipped
+        load_kiosk_settings(example)
+    own_key = re.sub(r'"REPLACE[^"]*"', lambda _: f'"{secrets.token_hex(16)}"', example.read_text(encoding="utf-8"))
+    site = load_kiosk_settings(write(tmp_path, own_key))
     assert site.display.fullscreen and not site.display.show_cursor
     assert site.device("printer").params == {"host": "192.168.10.20", "tcp_port": 9100, "columns": 32}
 
 
-SECURITY = "[security]\ntmk = '" + "11" * 16 + "'\n"
+SECURITY = "[security]\ntmk = '" + "1032547698BADCFE0123456789ABCDEF" + "'\n"
 
 
 @pytest.mark.parametrize("body, key, reason", [

@@ -4,19 +4,18 @@ them to the SecureChannel with the handler, send the reply bytes with X-MAC."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from host.bank.backups import handle_backup
-from host.bank.journal import journal_csv
 from host.bank.payments import handle_payment, handle_reversal, handle_sign_on
 from host.bank.security import Handler, Reply, SecureChannel
 from host.config import HostSettings
+from host.http_body import read_capped, too_large
 from kiosk.domain.clock import Clock
 
 
@@ -30,33 +29,18 @@ def bank_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Ro
 
     def secured(handler: Handler, *, under_tmk: bool = False) -> Callable[[Request], object]:
         async def endpoint(request: Request) -> Response:
-            raw = await request.body()
+            raw = await read_capped(request)      # 64 KiB at most, refused unread beyond
+            if raw is None:
+                return too_large()
             # writes wait on fsync: off the event loop
             reply = await run_in_threadpool(channel.handle, handler, raw, request.headers.get("x-mac"),
                                             under_tmk=under_tmk)
             return _response(reply)
         return endpoint
 
-    async def journal(request: Request) -> Response:
-        text = request.query_params.get("day", "")
-        try:
-            day = date.fromisoformat(text)
-            if len(text) != 10:
-                raise ValueError(text)
-        except ValueError:
-            return JSONResponse({"error": "bad_request", "message": "day must be YYYY-MM-DD"}, status_code=400)
-
-        def export() -> str:
-            with engine.connect() as conn:
-                return journal_csv(conn, day)
-        body = await run_in_threadpool(export)
-        return Response(body, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="bank-journal-{day}.csv"'})
-
     return [
         Route("/api/v1/bank/sign-on", secured(handle_sign_on, under_tmk=True), methods=["POST"]),
         Route("/api/v1/bank/payments", secured(handle_payment), methods=["POST"]),
         Route("/api/v1/bank/reversals", secured(handle_reversal), methods=["POST"]),
         Route("/api/v1/property/transactions", secured(handle_backup), methods=["POST"]),
-        Route("/api/v1/bank/journal", journal, methods=["GET"]),
     ]

@@ -4,62 +4,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
+from host.bank.card_guard import looks_like_pan, refuse_pan
 from host.bank.security import BadRequest, Context, Message, text_field
 from host.db import property_backups
-from kiosk.domain.card import luhn_ok
 
-_DIGIT_RUN = re.compile(r"\d{13,}")
+__all__ = ["handle_backup", "looks_like_pan"]
+
 _SERIAL = re.compile(r"[0-9A-F]{20}")
+# fields of a copy with a fixed shape: searched alone, not joined to the others (a
+# reference beside an auth code is 18 digits, and one in ten such pairs passes Luhn)
+_SHAPES = {
+    "reference": re.compile(r"W?[0-9]{11,12}"),
+    "auth_code": re.compile(r"[0-9]{6}"),
+    "masked_pan": re.compile(r"[0-9]{0,6}\*{3,}[0-9]{0,4}"),
+    "house_no": re.compile(r"[0-9]{1,4}-[0-9]{1,4}-[0-9]{1,6}"),
+    "at": re.compile(r"20[0-9]{2}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?"
+                     r"(?:Z|[+-][0-9]{2}:[0-9]{2})?"),
+    "business_day": re.compile(r"20[0-9]{2}-[0-9]{2}-[0-9]{2}"),
+}
 _EXISTS = select(property_backups.c.txn_id).where(property_backups.c.txn_id == bindparam("txn_id"))
-
-
-def _scalars(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _scalars(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _scalars(item)
-    elif value is not None and not isinstance(value, bool):
-        yield str(value)
-
-
-def _timestamp(run: str) -> bool:
-    """YYYYMMDD... with a 20xx date: a compact time stamp (kiosk txn ids hold one,
-    e.g. KIOSK-DEMO-01-20261121105310-8C6EDC). No card scheme issues PANs that
-    begin with 20 (Mastercard's 2-series is 2221-2720), so this never hides a PAN."""
-    try:
-        date(int(run[:4]), int(run[4:6]), int(run[6:8]))
-    except ValueError:
-        return False
-    return run.startswith("20")
-
-
-def looks_like_pan(text: str) -> bool:
-    """A run of 13-19 digits passing the Luhn check, anywhere in `text`, unless
-    it is a time stamp. A run longer than 19 digits (no legitimate field has one)
-    is refused if any 13-19 digit window of it passes, so a PAN cannot hide
-    behind a prefix."""
-    for match in _DIGIT_RUN.finditer(text):
-        run = match.group()
-        if _timestamp(run):
-            continue
-        if len(run) <= 19:
-            if luhn_ok(run):
-                return True
-            continue
-        for length in range(13, 20):
-            if any(luhn_ok(run[i:i + length]) for i in range(len(run) - length + 1)):
-                return True
-    return False
 
 
 def _registered_serial(conn: Connection, card: Any) -> bool:
@@ -82,18 +50,26 @@ def handle_backup(conn: Connection, message: Message, ctx: Context) -> dict[str,
     txn = message.body.get("txn")
     if not isinstance(txn, dict):
         raise BadRequest("txn (an object) is required")
-    # everything but the envelope's own counter is searched (kiosk ids never hold 13 digits),
-    # and an IC wallet copy's card serial when it is one the card centre issued (20 digits:
-    # most serials have a Luhn-valid window, yet a registered serial cannot smuggle a PAN)
-    searched = {k: v for k, v in message.body.items() if k != "counter"}
-    if _registered_serial(conn, txn.get("card")):
-        searched["txn"] = {k: v for k, v in txn.items() if k != "card"}
-    if any(looks_like_pan(s) for s in _scalars(searched)):
-        raise BadRequest("the copy holds what looks like a full card number; send the masked PAN only")
+    # every field is searched (host.bank.card_guard), the envelope's counter and kiosk id
+    # (a configured kiosk's) aside, and an IC wallet copy's card serial when it is one the
+    # card centre issued (20 digits: most serials have a Luhn-valid window, yet a registered
+    # serial cannot smuggle a PAN); fields of a fixed shape are searched alone, the rest
+    # alone and together (a PAN split across fields)
+    free: list[Any] = [{k: v for k, v in message.body.items() if k not in ("counter", "kiosk_id", "txn")}]
+    shaped: list[Any] = []
+    registered = _registered_serial(conn, txn.get("card"))
+    for key, value in txn.items():
+        if key == "card" and registered:
+            continue
+        shape = _SHAPES.get(key)
+        fixed = (isinstance(value, int) and not isinstance(value, bool) if key == "amount_fen"
+                 else shape is not None and isinstance(value, str) and shape.fullmatch(value) is not None)
+        (shaped if fixed else free).append(value if fixed else {key: value})
+    refuse_pan(free, shaped, what="the copy", advice="send the masked PAN only")
     txn_id = text_field(txn, "txn_id")
     amount = txn.get("amount_fen")
-    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
-        raise BadRequest("txn.amount_fen must be an integer")
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or abs(amount) >= 2 ** 63):
+        raise BadRequest("txn.amount_fen must be an integer (64-bit)")
     if conn.execute(_EXISTS, {"txn_id": txn_id}).first() is None:
         conn.execute(insert(property_backups).values(
             txn_id=txn_id, kiosk_id=message.kiosk_id, house_no=_opt(txn, "house_no", 16), amount_fen=amount,

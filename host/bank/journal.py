@@ -3,7 +3,6 @@ reconciliation, and the money invariants the tests check (bank, property
 ledger and the card centre's IC wallets)."""
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date, datetime
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, case, func, insert, select
 from sqlalchemy.engine import Connection
 
+from host import csv_cells
 from host.cards.schema import card_txns, ic_cards
 from host.db import bank_accounts, bank_journal, bank_txns, bills, property_ledger
 
@@ -29,9 +29,10 @@ def write_line(conn: Connection, *, day: date, at: datetime, kiosk_id: str, txn_
 
 
 def journal_csv(conn: Connection, day: date) -> str:
-    """The day's journal, oldest line first; amounts in integer fen."""
+    """The day's journal, oldest line first; amounts in integer fen. Text cells a
+    spreadsheet would take for a formula (a kiosk's reversal reason) are quoted."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_cells.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     rows = conn.execute(
         select(bank_journal.c.id, bank_journal.c.business_day, bank_journal.c.at, bank_journal.c.kiosk_id,

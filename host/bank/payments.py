@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
 from host.bank.accounts import MAX_PIN_TRIES, pin_matches
+from host.bank.card_guard import refuse_pan, withheld
 from host.bank.journal import write_line
 from host.bank.keys import sign_on
 from host.bank.security import BadRequest, Context, Message, encode, int_field, text_field
@@ -33,8 +34,9 @@ from kiosk.domain.card import mask_pan, parse_track2
 from kiosk.domain.errors import BadHouseNumber, BadSwipe
 from kiosk.domain.house import HouseNumber
 
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$", re.ASCII)
 _HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
+MAX_PERIODS = 25          # what the String(200) `periods` columns hold joined (25 * 7 + 24 commas)
 
 _TXN = select(bank_txns).where(bank_txns.c.txn_id == bindparam("txn_id")).with_for_update()
 # the card, with what it has spent on this business day: payments captured and not
@@ -92,9 +94,9 @@ def house_field(body: dict[str, Any]) -> str:
 def periods_field(body: dict[str, Any]) -> list[str]:
     """periods: distinct YYYY-MM months, returned oldest first."""
     periods = body.get("periods")
-    if not isinstance(periods, list) or not periods or not all(
+    if not isinstance(periods, list) or not 0 < len(periods) <= MAX_PERIODS or not all(
             isinstance(p, str) and _PERIOD.match(p) for p in periods) or len(set(periods)) != len(periods):
-        raise BadRequest("periods must be a non-empty list of distinct YYYY-MM months")
+        raise BadRequest(f"periods must be a list of 1..{MAX_PERIODS} distinct YYYY-MM months")
     return sorted(periods)
 
 
@@ -125,8 +127,12 @@ def _payment_fields(body: dict[str, Any]) -> dict[str, Any]:
     periods = periods_field(body)
     card = bank_card_fields(body)
     local_time = body.get("local_time")
+    if local_time is not None and (not isinstance(local_time, str) or len(local_time) > 32):
+        raise BadRequest("local_time must be a string of at most 32 characters")   # bank_txns.kiosk_time
+    # the card's own fields (pan, track2) aside, what the payment leaves on disk holds no card number
+    refuse_pan([txn_id, local_time], what="the payment", advice="the card travels in pan and track2 only")
     return {"txn_id": txn_id, "house_no": house_no, "amount_fen": amount, "periods": periods, **card,
-            "local_time": local_time if isinstance(local_time, str) else None}
+            "local_time": local_time}
 
 
 @lru_cache(maxsize=256)
@@ -284,7 +290,8 @@ def handle_reversal(conn: Connection, message: Message, ctx: Context) -> dict[st
     reason = message.body.get("reason", "")
     if not isinstance(reason, str):
         raise BadRequest("reason must be a string")
-    reason = reason[:64] or None
+    refuse_pan([txn_id], what="the reversal's txn_id")      # the payment's own id passed this check
+    reason = withheld(reason)[:64] or None                  # never refused: the money must be settled
     txn = conn.execute(_TXN, {"txn_id": txn_id}).first()
     day, now = ctx.business_day, ctx.now
 

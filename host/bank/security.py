@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
-import weakref
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -29,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from kiosk.cards.crypto import mac_x919
 from host.bank.keys import KioskState, advance_counter, load_kiosk
 from host.config import HostSettings
+from host.db import immediate, writer_lock
 from kiosk.domain.clock import Clock, SystemClock
 
 
@@ -36,18 +35,38 @@ class BadRequest(ValueError):
     """A handler's refusal: 400 {"error": "bad_request", "message": ...}; rolls back."""
 
 
+# Bounds of every signed message (docs/host-api.md "Limits"): the body is read
+# with this cap (host.http_body) and JSON nested deeper than MAX_DEPTH is refused.
+MAX_BODY = 64 * 1024
+MAX_DEPTH = 16
+
+
+def _too_deep(value: Any, depth: int = 1) -> bool:
+    if depth > MAX_DEPTH:
+        return True
+    if isinstance(value, dict):
+        return any(_too_deep(v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
+    if isinstance(value, list):
+        return any(_too_deep(v, depth + 1) for v in value if isinstance(v, (dict, list)))
+    return False
+
+
 def read_envelope(raw: bytes) -> tuple[dict[str, Any], str, int]:
     """A signed kiosk message's JSON object, kiosk id and counter (the bank's and
     the fleet's channels alike); BadRequest saying what is wrong otherwise."""
+    if len(raw) > MAX_BODY:
+        raise BadRequest(f"the body is larger than {MAX_BODY} bytes")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the body is not JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):   # RecursionError: [[[[... thousands deep
+        raise BadRequest("the body is not JSON (or nests too deep)") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    if _too_deep(body):
+        raise BadRequest(f"the body nests deeper than {MAX_DEPTH} levels")
     kiosk_id, counter = body.get("kiosk_id"), body.get("counter")
-    if not isinstance(kiosk_id, str) or not kiosk_id:
-        raise BadRequest("kiosk_id (a string) is required")
+    if not isinstance(kiosk_id, str) or not 0 < len(kiosk_id) <= 32:
+        raise BadRequest("kiosk_id (a string of at most 32 characters) is required")
     if not isinstance(counter, int) or isinstance(counter, bool) or not 0 <= counter < 2 ** 63:
         raise BadRequest("counter (a non-negative integer) is required")
     return body, kiosk_id, counter
@@ -107,28 +126,25 @@ def _error(status: int, code: str, message: str, key: bytes | None = None) -> Re
     return _signed(status, {"error": code, "message": message}, key)
 
 
-_SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
-
-
 def _writer_lock(engine: Engine) -> AbstractContextManager[Any]:
-    """One lock per SQLite database for every channel on it (bank, card centre,
-    fleet): SQLite has one writer, and two overlapping read-then-write
-    transactions would fail with "database is locked"."""
-    if engine.dialect.name != "sqlite":
-        return nullcontext()
-    return _SQLITE_WRITERS.setdefault(engine, threading.Lock())
+    """One lock per SQLite database for every writer on it (bank, card centre,
+    fleet, console: host.db.writer_lock): SQLite has one writer, and two
+    overlapping read-then-write transactions would fail with "database is locked"."""
+    return writer_lock(engine)
 
 
 class SecureChannel:
     """Runs a handler behind the message checks, in one transaction per message.
-    On SQLite the transactions of this process run one at a time (a lock), so a
-    read-then-write never meets another writer; elsewhere rows are locked with
+    On SQLite the writers of this process run one at a time (host.db's write
+    lock, shared with the console and the other channels) and the transaction
+    takes SQLite's write lock at BEGIN IMMEDIATE (with busy_timeout for writers
+    of other processes), so a read-then-write never meets another writer and is
+    never refused with "database is locked"; elsewhere rows are locked with
     SELECT ... FOR UPDATE."""
 
     def __init__(self, engine: Engine, settings: HostSettings, *,
                  clock: Clock | None = None) -> None:
         self.engine, self.settings, self.clock = engine, settings, clock or SystemClock()
-        self._lock = _writer_lock(engine)
 
     def handle(self, handler: Handler, raw: bytes, mac_header: str | None, *,
                under_tmk: bool = False) -> Reply:
@@ -140,8 +156,8 @@ class SecureChannel:
         if tmk is None:
             return _error(401, "unknown_kiosk", "this kiosk is not in the host's fleet")
 
-        with self._lock, self.engine.connect() as conn:
-            tx = conn.begin()
+        with _writer_lock(self.engine), self.engine.connect() as conn:
+            tx = immediate(conn).begin()
             try:
                 state = load_kiosk(conn, kiosk_id, tmk)
                 key = tmk if under_tmk else state.mak

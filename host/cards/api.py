@@ -18,6 +18,7 @@ from host.cards.purchase import handle_purchase_authorise, handle_purchase_cance
 from host.cards.status import handle_status
 from host.cards.unload import handle_unload_authorise, handle_unload_cancel, handle_unload_confirm
 from host.config import HostSettings
+from host.http_body import read_capped, too_large
 from kiosk.domain.clock import Clock
 
 HANDLERS: dict[str, Handler] = {
@@ -44,7 +45,9 @@ def card_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Ro
             if settings.issuer_keys is None:
                 return JSONResponse({"error": "card_centre_off",
                                      "message": "this host has no [card_centre] keys"}, status_code=503)
-            raw = await request.body()
+            raw = await read_capped(request)      # 64 KiB at most, refused unread beyond
+            if raw is None:
+                return too_large()
             reply = await run_in_threadpool(channel.handle, handler, raw, request.headers.get("x-mac"))
             headers = {"X-MAC": reply.mac} if reply.mac else {}
             return Response(reply.body, status_code=reply.status, media_type="application/json", headers=headers)

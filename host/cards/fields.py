@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from host.bank.card_guard import refuse_pan, withheld
 from host.bank.security import BadRequest, int_field, text_field
 from kiosk.cards.epurse_crypto import Wallet
 
@@ -55,7 +56,7 @@ def card_counter_field(body: dict[str, Any]) -> int:
 def when_field(body: dict[str, Any]) -> str:
     value = body.get("when")
     try:
-        if not isinstance(value, str) or len(value) != 14 or not value.isdigit():
+        if not isinstance(value, str) or len(value) != 14 or not (value.isascii() and value.isdigit()):
             raise ValueError(value)
         datetime.strptime(value, "%Y%m%d%H%M%S")
     except ValueError:
@@ -67,7 +68,7 @@ def reason_field(body: dict[str, Any]) -> str | None:
     reason = body.get("reason", "")
     if not isinstance(reason, str):
         raise BadRequest("reason must be a string")
-    return reason[:32] or None
+    return withheld(reason)[:32] or None   # a cancel is never refused for its reason: money is in doubt
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,9 @@ class CardRequest:
 
 
 def card_request(body: dict[str, Any]) -> CardRequest:
+    txn_id = text_field(body, "txn_id")
+    refuse_pan([txn_id], what="txn_id")      # the bank card's own fields (pan, track2) aside
     return CardRequest(
-        txn_id=text_field(body, "txn_id"), serial=serial_field(body), amount_fen=u32_field(body, "amount_fen", 1),
+        txn_id=txn_id, serial=serial_field(body), amount_fen=u32_field(body, "amount_fen", 1),
         balance_fen=u32_field(body, "balance_fen"), counter=card_counter_field(body),
         random=hex_field(body, "random", 4), term_id=hex_field(body, "term_id", 6), when=when_field(body))

@@ -31,6 +31,6 @@ def handle_seen(conn: Connection, message: Message, ctx: Context) -> dict[str, A
 
 def handle_blacklist(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     since = message.body.get("since", 0)
-    if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+    if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2 ** 63:
         raise BadRequest("since must be a blacklist version, an integer >= 0")
     return registry.blacklist_since(conn, since)

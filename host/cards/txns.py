@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
+from host.bank.card_guard import refuse_pan
 from host.bank.security import BadRequest, Context, Message, encode, text_field
 from host.cards.fields import CardRequest, reason_field
 from host.cards.schema import card_txns, ic_cards
@@ -177,6 +178,7 @@ def cancel(conn: Connection, message: Message, ctx: Context, kind: str,
     `cancelled`. A completed transaction cannot be cancelled (400). Any kiosk
     may cancel what a card's transaction proof showed was never applied."""
     txn_id = text_field(message.body, "txn_id")
+    refuse_pan([txn_id], what="the cancel's txn_id")   # the reason is withheld, never refused (reason_field)
     reason = reason_field(message.body)
     txn = conn.execute(_TXN, {"txn_id": txn_id}).first()
     if txn is None:

@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
 from host.console.tables import staff_audit
+from host.db import write_transaction
 
 ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "command_sent", "export", "user_added", "user_changed")
 
@@ -34,8 +35,10 @@ class AuditLog:
 
     def record(self, action: str, *, username: str = "", role: str = "", target: str = "",
                detail: dict[str, Any] | str = "", ip: str = "") -> None:
+        """One row in its own short write transaction (host.db.write_transaction:
+        never inside, nor holding up, a payment's)."""
         text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False, sort_keys=True)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(insert(staff_audit).values(at=self.clock(), username=username[:64], role=role or None,
                                                     action=action, target=target[:200], detail=text, ip=ip[:64]))
 

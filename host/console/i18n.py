@@ -207,6 +207,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "txn.search": ("查询", "Search"),
     "txn.export": ("导出结果 (CSV)", "Export results (CSV)"),
     "txn.day_totals": ("导出当日汇总 (CSV)", "Day totals (CSV)"),
+    "txn.bank_journal": ("导出当日银行流水 (CSV)", "Bank journal (CSV)"),
     "txn.found": ("共 {n} 笔", "{n} found"),
     "txn.truncated": ("只显示前 {n} 笔，请缩小查询范围。", "Showing the first {n}; narrow the search."),
     "txn.none": ("没有符合条件的交易。", "No transaction matches."),

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,8 +13,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from host.bank.journal import journal_csv
 from host.console import i18n
-from host.console.accounts import DEMO_ACCOUNTS, AccountError
+from host.console.accounts import DEMO_ACCOUNTS, AccountError, retry_after
 from host.console.audit import ACTIONS
 from host.console.fleet_view import FILTERS, alert_view
 from host.console.kiosk_view import (
@@ -42,6 +44,7 @@ from host.console.web import (
     PREFIX,
     Console,
     Forbidden,
+    FormTooLarge,
     Staff,
     guarded,
     new_login_token,
@@ -53,7 +56,34 @@ from host.console.web import (
 from host.fleet.model import COMMANDS
 
 STATIC = Path(__file__).parent / "static"
-MESSAGES = ("cmd.sent", "cmd.sent_all", "users.added", "users.unlocked")   # ?msg= keys a page may show
+# ?msg= keys a page may show, with the one parameter each takes: a notice says
+# only what the console itself would say (a count, an existing account), so a
+# link cannot make the office's page speak its words
+MESSAGES: dict[str, str | None] = {"cmd.sent": None, "cmd.sent_all": "n", "users.added": "name",
+                                   "users.unlocked": "name"}
+_MAX_COUNT = 999_999
+
+
+def notice(request: Request, allowed: tuple[str, ...], *, names: Collection[str] = ()) -> dict[str, Any]:
+    """The page's notice (msg, msg_n, msg_name): a key this page shows with a
+    parameter of the right kind — `n` a whole number, `name` one of `names` —
+    or no notice at all."""
+    query = request.query_params
+    key = query.get("msg", "")
+    if key not in allowed or key not in MESSAGES:
+        return {"msg": "", "msg_n": "", "msg_name": ""}
+    kind = MESSAGES[key]
+    if kind == "n":
+        n = query.get("n", "")
+        if not (n.isascii() and n.isdigit() and len(n) <= 6 and 0 < int(n) <= _MAX_COUNT):
+            return {"msg": "", "msg_n": "", "msg_name": ""}
+        return {"msg": key, "msg_n": int(n), "msg_name": ""}
+    if kind == "name":
+        name = query.get("name", "")
+        if name not in names:
+            return {"msg": "", "msg_n": "", "msg_name": ""}
+        return {"msg": key, "msg_n": "", "msg_name": name}
+    return {"msg": key, "msg_n": "", "msg_name": ""}
 
 
 def _day(text: str | None) -> date | None:
@@ -85,7 +115,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         from the demo config (tests, benchmarks) never show the console."""
         if console.settings.console.demo_accounts and not demo_checked:
             demo_checked.append(True)
-            await console.in_thread(console.accounts.ensure_demo_accounts)
+            await console.hashing(console.accounts.ensure_demo_accounts)
 
     async def login_form(request: Request) -> Response:
         await demo_accounts()
@@ -102,15 +132,37 @@ def console_routes(console: Console) -> list[BaseRoute]:
         response.set_cookie(LOGIN_COOKIE, token, max_age=3600, **_cookie_args(console))
         return response
 
+    def _throttled(request: Request, outcome: str, wait_s: float) -> Response:
+        """429 (this address waits) or 503 (too many sign-ins at once), with Retry-After."""
+        seconds = retry_after(wait_s)
+        response = _login_page(request, 429 if outcome == "throttled" else 503, "login.locked",
+                               until=i18n.full_time(console.wall() + seconds))
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
     async def login(request: Request) -> Response:
+        """Sign-in throttling: accounts.py's docstring and docs/console.md."""
         await demo_accounts()
-        form = await read_form(request)
+        try:
+            form = await read_form(request)
+        except FormTooLarge:
+            return console.error(request, None, 413, "error.bad_input", detail="form too large")
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or form.get("login_token") != expected or not same_origin(request):
             return console.error(request, None, 403, "error.csrf")
         username, password = form.get("username", "")[:64], form.get("password", "")[:200]
-        result = await console.in_thread(console.accounts.sign_in, username, password)
         ip = console.ip(request)
+        guard = console.accounts.guard
+        admitted, wait_s = guard.admit(ip)
+        if admitted != "ok":            # no hash, no database write (but one audit row a minute per address)
+            if guard.note_throttled(ip):
+                await console.in_thread(console.audit.record, "sign_in_failed", username=username, ip=ip,
+                                        detail={"outcome": admitted})
+            return _throttled(request, admitted, wait_s)
+        try:
+            result = await console.hashing(console.accounts.sign_in, username, password, ip)
+        finally:
+            guard.release(ip)
         if result.outcome != "ok" or result.user is None:
             await console.in_thread(console.audit.record, "sign_in_failed", username=username, ip=ip,
                                 detail={"outcome": result.outcome})
@@ -162,9 +214,9 @@ def console_routes(console: Console) -> list[BaseRoute]:
     @guarded(console)
     async def fleet_home(request: Request, staff: Staff, form: dict[str, str]) -> Response:
         fleet.ensure_running()
-        msg = request.query_params.get("msg", "")
-        return console.render("fleet.html", request, staff=staff, msg=msg if msg in MESSAGES else "",
-                              msg_n=request.query_params.get("n", ""), **_fleet_context(request))
+        shown = notice(request, ("cmd.sent_all",))
+        return console.render("fleet.html", request, staff=staff, msg=shown["msg"], msg_n=shown["msg_n"],
+                              **_fleet_context(request))
 
     @guarded(console)
     async def fleet_table(request: Request, staff: Staff, form: dict[str, str]) -> Response:
@@ -191,11 +243,11 @@ def console_routes(console: Console) -> list[BaseRoute]:
         events = await console.db(fleet.history, kiosk_id)
         commands = await console.db(recent_commands, console.engine, fleet, kiosk_id=kiosk_id, limit=20)
         txns, _ = await console.in_thread(search, console.engine, TxnQuery(kiosk_id=kiosk_id, limit=20))  # may scan
-        msg = request.query_params.get("msg", "")
+        msg = notice(request, ("cmd.sent",))["msg"]
         return console.render("kiosk.html", request, staff=staff, kiosk_id=kiosk_id, panel=_panel(request, kiosk_id),
                               history=history_lines(events, t, lang, now),
                               commands=[command_view(c, t, now) for c in commands], command_names=COMMANDS,
-                              txns=txns, msg=msg if msg in MESSAGES else "")
+                              txns=txns, msg=msg)
 
     @guarded(console)
     async def kiosk_panel_fragment(request: Request, staff: Staff, form: dict[str, str]) -> Response:
@@ -245,10 +297,10 @@ def console_routes(console: Console) -> list[BaseRoute]:
         batch = request.query_params.get("batch", "")[:32]
         commands = await console.db(recent_commands, console.engine, fleet, batch=batch, limit=200)
         progress = await console.db(batch_progress, console.engine, batch) if batch else None
-        msg = request.query_params.get("msg", "")
+        shown = notice(request, ("cmd.sent_all",))
         return console.render("commands.html", request, staff=staff, batch=batch, progress=progress,
                               commands=[command_view(c, t, now) for c in commands],
-                              msg=msg if msg in MESSAGES else "", msg_n=request.query_params.get("n", ""))
+                              msg=shown["msg"], msg_n=shown["msg_n"])
 
     # --- transactions --------------------------------------------------------------
     def _txn_query(request: Request) -> TxnQuery:
@@ -303,6 +355,24 @@ def console_routes(console: Console) -> list[BaseRoute]:
         return Response(totals_csv(day, per_kiosk, overall), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="day-totals-{day}.csv"'})
 
+    def _bank_journal(day: date) -> str:
+        with console.engine.connect() as conn:
+            return journal_csv(conn, day)
+
+    @guarded(console)
+    async def bank_journal_csv(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        """The bank journal of a business day (docs/payments.md, "Journal CSV"): signed-in staff only."""
+        try:
+            day = _day(request.query_params.get("day")) or console.today()
+        except Forbidden:
+            return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
+        body = await run(_bank_journal, day)
+        await console.in_thread(console.audit.record, "export", username=staff.user.username, role=staff.user.role,
+                                target="bank-journal.csv", ip=staff.ip,
+                                detail={"day": day.isoformat(), "rows": body.count("\n") - 1})
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="bank-journal-{day}.csv"'})
+
     # --- reconciliation --------------------------------------------------------------
     @guarded(console)
     async def reconciliation_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
@@ -334,15 +404,14 @@ def console_routes(console: Console) -> list[BaseRoute]:
     async def _users(request: Request, staff: Staff, status: int = 200, error: str = "",
                      form: dict[str, str] | None = None) -> Response:
         users = await console.db(console.accounts.all)
-        msg = request.query_params.get("msg", "")
+        shown = notice(request, ("users.added", "users.unlocked"), names={u.username for u in users})
         return console.render("users.html", request, status, staff=staff, users=users, roles=ROLES, error=error,
-                              form=form or {}, now=console.wall(), msg=msg if msg in MESSAGES else "",
-                              msg_name=request.query_params.get("name", "")[:64])
+                              form=form or {}, now=console.wall(), msg=shown["msg"], msg_name=shown["msg_name"])
 
     @guarded(console, "admin")
     async def add_user(request: Request, staff: Staff, form: dict[str, str]) -> Response:
         try:
-            user = await console.in_thread(console.accounts.add, form.get("username", ""), form.get("password", ""),
+            user = await console.hashing(console.accounts.add, form.get("username", ""), form.get("password", ""),
                                        form.get("role", ""), display_name=form.get("display_name", ""),
                                        by=staff.user.username)
         except AccountError as exc:
@@ -385,6 +454,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route("/transactions", transactions_page, methods=["GET"]),
         Route("/transactions.csv", transactions_csv, methods=["GET"]),
         Route("/day-totals.csv", day_totals_csv, methods=["GET"]),
+        Route("/bank-journal.csv", bank_journal_csv, methods=["GET"]),
         Route("/reconciliation", reconciliation_page, methods=["GET"]),
         Route("/audit", audit_page, methods=["GET"]),
         Route("/users", users_page, methods=["GET"]),

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from host.console.settings import ConsoleSettings
 from host.console.tables import staff_sessions, staff_users
+from host.db import WriterBusy, write_transaction
+
+log = logging.getLogger(__name__)
 
 COOKIE = "console_session"
 TOUCH_EVERY_S = 60.0          # last_seen_at is written at most this often per session
@@ -45,8 +50,8 @@ class Sessions:
         """A fresh session (a new token at every sign-in: no session fixation)."""
         token, now = secrets.token_urlsafe(32), self.clock()
         session = Session(_hash(token), user_id, secrets.token_urlsafe(32), now, now)
-        self.purge()                       # a sign-in is rare: the moment to drop expired sessions
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:     # one short write: purge and insert
+            self._purge(conn, now)         # a sign-in is rare: the moment to drop expired sessions
             conn.execute(insert(staff_sessions).values(
                 token_hash=session.token_hash, user_id=user_id, csrf_token=session.csrf_token,
                 created_at=now, last_seen_at=now, ip=ip[:64]))
@@ -77,23 +82,33 @@ class Sessions:
     def needs_touch(self, session: Session) -> bool:
         return self.clock() - session.last_seen_at >= TOUCH_EVERY_S
 
-    def touch(self, session: Session) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(update(staff_sessions).where(staff_sessions.c.token_hash == session.token_hash)
-                         .values(last_seen_at=self.clock()))
+    def touch(self, session: Session) -> bool:
+        """Records activity (at most every TOUCH_EVERY_S per session, in its own
+        short write). Best effort: a busy database skips it (the next request
+        touches again) instead of failing the page; False then."""
+        try:
+            with write_transaction(self.engine) as conn:
+                conn.execute(update(staff_sessions).where(staff_sessions.c.token_hash == session.token_hash)
+                             .values(last_seen_at=self.clock()))
+        except (WriterBusy, OperationalError) as exc:
+            log.warning("session activity not recorded (database busy): %s", type(exc).__name__)
+            return False
+        return True
 
     def end(self, token: str) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(delete(staff_sessions).where(staff_sessions.c.token_hash == _hash(token)))
 
     def end_all_for(self, user_id: int) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(delete(staff_sessions).where(staff_sessions.c.user_id == user_id))
 
     def purge(self) -> None:
-        now = self.clock()
+        with write_transaction(self.engine) as conn:
+            self._purge(conn, self.clock())
+
+    def _purge(self, conn: Connection, now: float) -> None:
         idle_cut = now - self.settings.session_idle_minutes * 60
         age_cut = now - self.settings.session_max_hours * 3600
-        with self.engine.begin() as conn:
-            conn.execute(delete(staff_sessions).where(
-                (staff_sessions.c.last_seen_at < idle_cut) | (staff_sessions.c.created_at < age_cut)))
+        conn.execute(delete(staff_sessions).where(
+            (staff_sessions.c.last_seen_at < idle_cut) | (staff_sessions.c.created_at < age_cut)))

@@ -6,7 +6,6 @@ unloads and bill payments (card_txns, the card centre's record). Only masked
 card numbers (first 6 / last 4) and the IC card's last 4 are ever shown."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from host import csv_cells
 from host.cards.schema import card_txns
 from host.db import bank_txns, households
 from kiosk.domain.card import luhn_ok, mask_pan
@@ -279,7 +279,7 @@ def _yuan(fen: int) -> str:
 def _csv(rows: Sequence[Sequence[object]]) -> str:
     out = io.StringIO()
     out.write("\ufeff")     # a BOM: Excel, which the office opens these in, then reads UTF-8 Chinese right
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = csv_cells.writer(out, lineterminator="\r\n")   # formula-looking text cells quoted
     writer.writerows(rows)
     return out.getvalue()
 

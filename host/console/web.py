@@ -3,6 +3,7 @@ language, whether their role may, the CSRF check on every state-changing
 request, rendering, and the security headers."""
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, quote
 
+import anyio
+import anyio.to_thread
 import jinja2
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +36,7 @@ PREFIX = "/console"
 LANG_COOKIE = "console_lang"
 LOGIN_COOKIE = "console_login"     # double-submit token of the sign-in form (no session yet)
 MAX_FORM = 16 * 1024
+HASHING_THREADS = 2                # password hashes at once (128 MiB each), in threads of their own
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
@@ -55,6 +59,13 @@ class Forbidden(Exception):
         self.key = key
 
 
+class FormTooLarge(Forbidden):
+    """A form body over MAX_FORM (refused before it is read whole)."""
+
+    def __init__(self) -> None:
+        super().__init__("error.bad_input")
+
+
 class Console:
     """The console's dependencies, built once per app."""
 
@@ -70,6 +81,7 @@ class Console:
         self.env.globals.update(money=i18n.money, full_time=i18n.full_time, prefix=PREFIX,
                                 when=lambda epoch: i18n.when(epoch, clock.wall()))
         self._inline = engine.dialect.name == "sqlite"
+        self._hash_limiter: anyio.CapacityLimiter | None = None
 
     def today(self) -> date:
         return self.clock.today()
@@ -85,8 +97,17 @@ class Console:
         return await run_in_threadpool(fn, *args, **kwargs)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Off the event loop: writes (they wait on fsync), scans, password hashing."""
+        """Off the event loop: writes (they wait on fsync), scans."""
         return await run_in_threadpool(fn, *args, **kwargs)
+
+    async def hashing(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Password hashing (sign-in, adding users): at most HASHING_THREADS at
+        once, each in a thread of its own limiter. Waiting callers wait on the
+        event loop, holding no thread: the shared pool, which the kiosks'
+        payments use, is never filled with sign-ins waiting for a hash."""
+        if self._hash_limiter is None:          # made on the event loop, at first use
+            self._hash_limiter = anyio.CapacityLimiter(HASHING_THREADS)
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs), limiter=self._hash_limiter)
 
     # --- who is asking -------------------------------------------------------------
     @staticmethod
@@ -147,10 +168,16 @@ def safe_next(value: str | None) -> str:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """application/x-www-form-urlencoded, last value wins; bounded."""
-    body = await request.body()
-    if len(body) > MAX_FORM:
-        raise Forbidden("error.bad_input")
+    """application/x-www-form-urlencoded, last value wins; bounded: FormTooLarge
+    as soon as the declared length or the bytes received pass MAX_FORM."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_FORM):
+        raise FormTooLarge()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            raise FormTooLarge()
     if not body:
         return {}
     return {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}

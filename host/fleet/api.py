@@ -6,19 +6,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from host.fleet.service import MAX_BODY, Fleet
+from host.fleet.service import Fleet
+from host.http_body import read_capped, too_large
 
 
 def fleet_routes(fleet: Fleet) -> list[Route]:
     async def heartbeat(request: Request) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            return Response(b'{"error":"bad_request","message":"body too large"}', status_code=413,
-                            media_type="application/json")
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            return Response(b'{"error":"bad_request","message":"body too large"}', status_code=413,
-                            media_type="application/json")
+        raw = await read_capped(request)      # 64 KiB at most, refused unread beyond
+        if raw is None:
+            return too_large()
         reply = await fleet.heartbeat(raw, request.headers.get("x-mac"))
         headers = {"X-MAC": reply.mac} if reply.mac else {}
         return Response(reply.body, status_code=reply.status, media_type="application/json", headers=headers)

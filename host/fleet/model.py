@@ -7,13 +7,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
+from host.bank.card_guard import pan_in_text, withheld
+
 DEVICE_STATES = ("ok", "fault", "paper_near_end", "paper_out", "unknown")
 COMMANDS = ("out_of_service", "in_service", "reload_config", "upload_journal", "print_test", "restart_app")
 ACK_STATUSES = ("done", "failed", "unsupported")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 _SCREEN = re.compile(r"^[A-Za-z0-9_.-]{0,40}$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 MAX_DEVICES = 12
 MAX_ACKS = 50
 
@@ -122,6 +124,14 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     return value
 
 
+def _no_card_number(texts: list[str], what: str) -> None:
+    """Free text is kept (history, the console): none may hold a full card number
+    (host.bank.card_guard, each field alone: a report's texts are full of unrelated
+    numbers, addresses and ports, so they are not joined across fields)."""
+    if any(pan_in_text(text) for text in texts):
+        raise BadHeartbeat(f"{what} holds what looks like a full card number; send no card number")
+
+
 def parse_status(raw: Any) -> KioskStatus:
     data = _object(raw, "status")
     devices: dict[str, DeviceState] = {}
@@ -135,7 +145,8 @@ def parse_status(raw: Any) -> KioskStatus:
         state = entry.get("state")
         if state not in DEVICE_STATES:
             raise BadHeartbeat(f"status.devices.{name}.state must be one of {', '.join(DEVICE_STATES)}")
-        devices[name] = DeviceState(state, _text(entry.get("reason"), f"status.devices.{name}.reason", 200))
+        devices[name] = DeviceState(state, withheld(_text(entry.get("reason"), f"status.devices.{name}.reason", 200),
+                                                   split_too=False))
     today = _object(data.get("today"), "status.today")
     day = _text(today.get("day"), "status.today.day", 10)
     if day and not _DAY.match(day):
@@ -155,13 +166,17 @@ def parse_status(raw: Any) -> KioskStatus:
     for flag in ("out_of_service", "in_transaction"):
         if not isinstance(data.get(flag, False), bool):
             raise BadHeartbeat(f"status.{flag} must be true or false")
-    return KioskStatus(
+    status = KioskStatus(
         app_version=_text(data.get("app_version"), "status.app_version", 32),
         uptime_s=_int(data.get("uptime_s", 0), "status.uptime_s"),
         screen=screen, out_of_service=bool(data.get("out_of_service", False)),
         in_transaction=bool(data.get("in_transaction", False)), devices=devices, today=figures, backlog=backlog,
-        last_error=_text(error.get("message"), "status.last_error.message", 300),
+        last_error=withheld(_text(error.get("message"), "status.last_error.message", 300), split_too=False),
         last_error_at=_text(error.get("at"), "status.last_error.at", 32))
+    # free texts (errors, device reasons, results) are withheld rather than refused: a
+    # refused heartbeat would show the kiosk offline; the rest is never free text
+    _no_card_number([status.app_version, status.screen, status.last_error_at, *devices], "status")
+    return status
 
 
 def parse_acks(raw: Any) -> list[Ack]:
@@ -176,7 +191,7 @@ def parse_acks(raw: Any) -> list[Ack]:
         if status not in ACK_STATUSES:
             raise BadHeartbeat(f"acks[{i}].status must be one of {', '.join(ACK_STATUSES)}")
         acks.append(Ack(_int(entry.get("id"), f"acks[{i}].id"), status,
-                        _text(entry.get("result"), f"acks[{i}].result", 300)))
+                        withheld(_text(entry.get("result"), f"acks[{i}].result", 300), split_too=False)))
     return acks
 
 

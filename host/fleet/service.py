@@ -30,8 +30,6 @@ from kiosk.cards.crypto import mac_x919
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-MAX_BODY = 64 * 1024
-
 
 def _reply(status: int, body: dict[str, Any], key: bytes | None = None) -> Reply:
     raw = encode(body)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from kiosk.domain.errors import BadSwipe
 
 # ;PAN=YYMMSSS<discretionary>?  (start/end sentinels optional: readers differ)
-_TRACK2 = re.compile(r"^;?(\d{13,19})=(\d{4})(\d{3})(\d*)\??$")
+_TRACK2 = re.compile(r"^;?(\d{13,19})=(\d{4})(\d{3})(\d*)\??$", re.ASCII)   # ASCII digits only
 
 
 def luhn_ok(number: str) -> bool:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from kiosk.domain.errors import BadHouseNumber
 
-_PATTERN = re.compile(r"^(\d{1,3})-(\d{1,2})-(\d{3,4})$")
+_PATTERN = re.compile(r"^(\d{1,3})-(\d{1,2})-(\d{3,4})$", re.ASCII)   # ASCII: int("٢") == 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,4 +31,4 @@ class HouseNumber:
 
 def is_plausible_prefix(text: str) -> bool:
     """True while `text` could still grow into a valid house number (keypad guard)."""
-    return text == "" or re.fullmatch(r"\d{1,3}(-(\d{1,2}(-\d{0,4})?)?)?", text) is not None
+    return text == "" or re.fullmatch(r"\d{1,3}(-(\d{1,2}(-\d{0,4})?)?)?", text, re.ASCII) is not None

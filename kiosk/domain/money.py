@@ -24,7 +24,10 @@ class Money:
 
     @classmethod
     def parse(cls, text: str) -> Money:
-        """'123.45' -> Money(12345). Rejects more than two decimals."""
+        """'123.45' -> Money(12345). Rejects more than two decimals, and digits
+        other than ASCII (Decimal would read '١٢٣')."""
+        if not text.isascii():
+            raise ValueError(f"amount {text!r} must be written with ASCII digits")
         value = Decimal(text)
         if value != value.quantize(Decimal("0.01")):
             raise ValueError(f"amount {text!r} has more than two decimals")

@@ -9,6 +9,7 @@ from typing import Any
 from signing_client import KioskSigner, SignedReply
 
 FLEET_HOST_TOML = """
+demo = true                 # the test fixtures' keys are published: demo only
 [host]
 estate_name = "翠湖花园"
 listen_port = 0

@@ -19,6 +19,7 @@ from signing_client import KioskSigner, SignedReply  # noqa: F401  (re-exported 
 SEED_TODAY = date(2026, 11, 21)   # "today" of the shared seeded estate
 
 TEST_HOST_TOML = """
+demo = true                 # the test fixtures' keys are published: demo only
 [host]
 estate_name = "翠湖花园"
 listen_port = 0

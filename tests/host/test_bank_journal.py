@@ -66,8 +66,27 @@ def test_what_looks_like_a_pan() -> None:
     assert looks_like_pan("5221000000000002") and looks_like_pan("2221000000000009")   # Mastercard 5- and 2-series
 
 
-def _journal(url: str, day: str) -> httpx.Response:
-    return httpx.get(f"{url}/api/v1/bank/journal", params={"day": day})
+def _viewer(bank: BankEnv) -> httpx.Client:
+    """A staff member of the viewer role, signed in through the console's form: the
+    bank journal is staff data (docs/payments.md), no longer on the kiosk API."""
+    import re
+
+    from host.console.accounts import Accounts
+    from host.console.passwords import Cost
+
+    Accounts(bank.engine, bank.settings.console, cost=Cost(n=2 ** 10, r=8, p=1)).add(
+        "look", "look-pass-123", "viewer", by="test")
+    client = httpx.Client(base_url=bank.url, timeout=10)
+    page = client.get("/console/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    signed_in = client.post("/console/login", data={"login_token": token, "username": "look",
+                                                    "password": "look-pass-123", "next": "/console/"})
+    assert signed_in.status_code == 303
+    return client
+
+
+def _journal(staff: httpx.Client, day: str) -> httpx.Response:
+    return staff.get("/console/bank-journal.csv", params={"day": day})
 
 
 def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_toml: Path,
@@ -81,7 +100,9 @@ def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_tom
     kiosk.reverse("T-1", bill["total_due_fen"], "printer jam")
     check_invariants(before, bank.totals())
 
-    response = _journal(bank.url, "2026-11-21")
+    assert httpx.get(f"{bank.url}/api/v1/bank/journal", params={"day": "2026-11-21"}).status_code == 404
+    staff = _viewer(bank)
+    response = _journal(staff, "2026-11-21")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(r["txn_id"], r["type"], r["result"], r["code"], r["amount_fen"]) for r in rows] == [
@@ -93,9 +114,10 @@ def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_tom
     assert GOOD.pan not in response.text and EXPIRED.pan not in response.text
     assert all(r["business_day"] == "2026-11-21" and r["kiosk_id"] == "KIOSK-TEST-01" for r in rows)
 
-    assert _journal(bank.url, "2026-11-20").text.count("\n") == 1                   # the header only
-    assert _journal(bank.url, "2026-13-01").status_code == 400
-    assert _journal(bank.url, "yesterday").status_code == 400
+    assert _journal(staff, "2026-11-20").text.count("\n") == 1                   # the header only
+    assert _journal(staff, "2026-13-01").status_code == 400
+    assert _journal(staff, "yesterday").status_code == 400
+    staff.close()
 
     db = bank.engine.url.database
     assert cli.export_journal(host_toml, "2026-11-21", db) == 0

@@ -1,4 +1,6 @@
 """Host TOML: the shipped files load; a bad file names file, key and reason."""
+import re
+import secrets
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,8 +25,14 @@ def test_demo_config_loads_with_tiered_tariffs() -> None:
     assert [t.utility for t in settings.tariffs] == ["water", "electricity", "gas", "property"]
 
 
-def test_site_example_loads_with_a_postgresql_url() -> None:
-    settings = load_host_settings(CONFIG_DIR / "host.site-example.toml")
+def test_site_example_loads_with_a_postgresql_url(tmp_path: Path) -> None:
+    example = CONFIG_DIR / "host.site-example.toml"
+    with pytest.raises(ConfigError, match="placeholder"):     # it cannot start as shipped
+        load_host_settings(example)
+    own_keys = tmp_path / "host.toml"
+    own_keys.write_text(re.sub(r'"REPLACE[^"]*"', lambda _: f'"{secrets.token_hex(16)}"',
+                               example.read_text(encoding="utf-8")), encoding="utf-8")
+    settings = load_host_settings(own_keys)
     assert settings.database_url.startswith("postgresql")
     assert len(settings.tariff("gas").tiers) == 2
 
