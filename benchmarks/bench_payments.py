@@ -133,7 +133,7 @@ def main() -> None:  # noqa: C901
         cards = tuple(DemoCard(f"bench {i}", bench_pan(i), card_expiry(today), "101", "123456",
                                Money(10 ** 12), Money(10 ** 12), "active") for i in range(100))
         with engine.begin() as conn:
-            seed_accounts(conn, cards)
+            seed_accounts(conn, cards, settings.bank_keys())
             numbers = conn.execute(select(households.c.house_no).order_by(households.c.id)).scalars().all()
             due = []
             for house in numbers:

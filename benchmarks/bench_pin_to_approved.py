@@ -27,6 +27,7 @@ from sqlalchemy import select, text  # noqa: E402
 
 from benchlib import bench_clock, card_expiry, parse_args, temp_files_in, work_dir  # noqa: E402
 from host.app import create_app  # noqa: E402
+from host.bank.card_vault import pan_hash  # noqa: E402
 from host.config import load_host_settings  # noqa: E402
 from host.db import create_tables, households, make_engine  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
@@ -45,7 +46,8 @@ async def run(payments: int, folder: Path, today: date) -> list[float]:
     card = dataclasses.replace(load_test_cards().cards[0], expiry=card_expiry(today))
     with engine.begin() as conn:
         conn.execute(text("UPDATE bank_accounts SET balance_fen = 10000000000, daily_limit_fen = 10000000000,"
-                          " expiry = :expiry WHERE pan = :pan"), {"pan": card.pan, "expiry": card.expiry})
+                          " expiry = :expiry WHERE pan_hash = :h"),
+                     {"h": pan_hash(settings.bank_keys(), card.pan), "expiry": card.expiry})
         houses = [row[0] for row in conn.execute(select(households.c.house_no))]
     clock = bench_clock(today)      # the host's and the kiosk's
     server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)

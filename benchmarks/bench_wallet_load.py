@@ -32,6 +32,7 @@ from sqlalchemy import text  # noqa: E402
 
 from benchlib import bench_clock, card_expiry, free_port_pair, parse_args, temp_files_in, work_dir  # noqa: E402
 from host.app import create_app  # noqa: E402
+from host.bank.card_vault import pan_hash  # noqa: E402
 from host.config import load_host_settings  # noqa: E402
 from host.db import create_tables, make_engine  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
@@ -65,7 +66,8 @@ async def run(loads: int, folder: Path, today: date) -> tuple[list[float], dict[
     holder = load_test_cards().ic_cards[0]
     with engine.begin() as conn:
         conn.execute(text("UPDATE bank_accounts SET balance_fen = 10000000000, daily_limit_fen = 10000000000,"
-                          " expiry = :expiry WHERE pan = :pan"), {"pan": bank.pan, "expiry": bank.expiry})
+                          " expiry = :expiry WHERE pan_hash = :h"),
+                     {"h": pan_hash(settings.bank_keys(), bank.pan), "expiry": bank.expiry})
     clock = bench_clock(today)      # the host's and the kiosk's
     server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)
     server.start()

@@ -39,6 +39,18 @@ class Tariff:
 
 
 @dataclass(frozen=True, slots=True)
+class BankKeys:
+    """[bank]: the reference bank's keys for card data at rest (host.bank.card_vault),
+    16 bytes each. Its repr never shows them."""
+    pan_key: bytes        # AES-128-GCM: bank_accounts.pan_enc
+    pan_hash_key: bytes   # HMAC-SHA256: bank_accounts.pan_hash, the look-up by card number
+    pvk: bytes            # PIN verification key (double-length 3DES): bank_accounts.pin_offset
+
+    def __repr__(self) -> str:
+        return "BankKeys(…)"
+
+
+@dataclass(frozen=True, slots=True)
 class HostSettings:
     estate_name: str
     listen_host: str = "127.0.0.1"
@@ -50,6 +62,9 @@ class HostSettings:
     kiosks: tuple[tuple[str, bytes], ...] = ()   # (kiosk id, terminal master key): the fleet
     # The card centre's issuer master keys ([card_centre]); None: no card centre on this host.
     issuer_keys: PurseKeys | None = None     # its repr never shows the keys
+    # The reference bank's card-data keys ([bank]); None: no [bank] section, and then
+    # seeding accounts or a card payment fails with a ConfigError (bank_keys()).
+    bank: BankKeys | None = None
     fleet: FleetSettings = field(default_factory=FleetSettings)        # [fleet]: heartbeats (docs/console.md)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)  # [console]: staff sessions, lockout
     source: str = ""
@@ -60,6 +75,14 @@ class HostSettings:
             if known == kiosk_id:
                 return key
         return None
+
+    def bank_keys(self) -> BankKeys:
+        """The [bank] keys; a ConfigError naming the file when the config has none."""
+        if self.bank is None:
+            raise ConfigError(self.source or "host config", "bank",
+                              "section is required for the reference bank (card accounts, payments): "
+                              "pan_key, pan_hash_key and pvk, 32 hex digits each (docs/payments.md)")
+        return self.bank
 
     def tariff(self, utility: str) -> Tariff:
         for tariff in self.tariffs:
@@ -162,6 +185,24 @@ def _issuer_keys(root: Section, *, demo: bool) -> PurseKeys | None:
     return PurseKeys(**keys)
 
 
+def _bank_keys(root: Section, *, demo: bool) -> BankKeys | None:
+    """[bank] pan_key, pan_hash_key, pvk: the reference bank's keys for the card
+    data it keeps (docs/payments.md). No defaults: without the section the host
+    loads, but seeding accounts and card payments fail (HostSettings.bank_keys)."""
+    present = "bank" in root.data
+    section = root.section("bank")
+    if not present:
+        return None
+    keys: dict[str, bytes] = {}
+    for name in ("pan_key", "pan_hash_key", "pvk"):
+        key = _double_key(section, name, demo=demo)
+        if key in keys.values():
+            raise section.error(name, "must differ from the other [bank] keys")
+        keys[name] = key
+    section.reject_unknown()
+    return BankKeys(**keys)
+
+
 def resolve_db_url(url: str) -> str:
     """A relative SQLite path is taken from the project root, so the host finds
     the same file whatever the current directory."""
@@ -189,6 +230,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     demo = demo_flag(root, loopback_host=str(host.data.get("listen_host", "127.0.0.1")))
     kiosks = _kiosks(root.section("kiosks"), demo=demo)
     issuer_keys = _issuer_keys(root, demo=demo)
+    bank = _bank_keys(root, demo=demo)
     fleet = load_fleet_settings(root.section("fleet"))
     console = load_console_settings(root.section("console"))
 
@@ -216,10 +258,10 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     return HostSettings(
         estate_name=estate.strip(), listen_host=listen_host, listen_port=port,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
-        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, fleet=fleet, console=console,
+        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, bank=bank, fleet=fleet, console=console,
         source=str(path),
     )
 
 
-__all__ = ["ConfigError", "HostSettings", "Tariff", "Tier", "load_host_settings",
+__all__ = ["BankKeys", "ConfigError", "HostSettings", "Tariff", "Tier", "load_host_settings",
            "DEMO_HOST_CONFIG", "db_url_from_override", "resolve_db_url"]

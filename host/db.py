@@ -97,8 +97,9 @@ bill_lines = Table(
 
 
 # --- bank front-end and payments (docs/payments.md) ---------------------------
-# The full PAN is kept in bank_accounts only (the bank's own card data); every
-# other table holds a masked PAN (first 6 / last 4) or the account id.
+# No table holds a clear PAN: bank_accounts keeps a keyed hash (the look-up) and
+# the PAN encrypted (host.bank.card_vault); every other table holds a masked PAN
+# (first 6 / last 4) or the account id.
 
 kiosks = Table(
     "kiosks", metadata,
@@ -113,15 +114,15 @@ kiosks = Table(
 bank_accounts = Table(
     "bank_accounts", metadata,
     Column("id", Integer, primary_key=True),
-    Column("pan", String(19), nullable=False, unique=True),
+    Column("pan_hash", String(64), nullable=False, unique=True, index=True),  # hex HMAC-SHA256(pan_hash_key, PAN)
+    Column("pan_enc", String(96), nullable=False),            # hex nonce||AES-GCM(pan_key, PAN)||tag; statements only
     Column("masked_pan", String(19), nullable=False),
     Column("holder", String(100), nullable=False),
     Column("expiry", String(4), nullable=False),              # YYMM: valid to the end of that month
     Column("status", String(8), nullable=False),              # active | blocked
     Column("balance_fen", BigInteger, nullable=False),
     Column("daily_limit_fen", BigInteger, nullable=False),
-    Column("pin_salt", String(32), nullable=False),           # hex; the clear PIN is never stored
-    Column("pin_hash", String(64), nullable=False),           # hex SHA-256(salt || PIN)
+    Column("pin_offset", String(12), nullable=False),         # IBM 3624 PIN offset under the PVK; never the PIN
     Column("pin_tries", Integer, nullable=False, default=0),  # consecutive wrong PINs; 3 locks the PIN
 )
 

@@ -116,6 +116,7 @@ def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUS
     last three complete months before `today`."""
     if households < MIN_HOUSEHOLDS:
         raise ValueError(f"the demo estate needs at least {MIN_HOUSEHOLDS} households")
+    bank_keys = settings.bank_keys()      # ConfigError without [bank]: before anything is written
     started = time.perf_counter()
     rng = random.Random(seed)
     billed = [shift_period(period_of(today), -k) for k in (3, 2, 1)]
@@ -130,7 +131,7 @@ def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUS
         n_bills = sum(bill_period(conn, p, settings).created for p in billed)
         _record_payments(conn, rng, settings, layout, house_ids, billed, today)
         test_cards = load_test_cards()
-        accounts = seed_accounts(conn, test_cards.cards)
+        accounts = seed_accounts(conn, test_cards.cards, bank_keys)
         ic_cards = seed_cards(conn, test_cards.ic_cards, datetime.combine(today, dtime(8, 0)))
         fleet = sum(register_kiosk(conn, kiosk_id) for kiosk_id, _ in settings.kiosks)
     return SeedSummary(len(layout), reading_rows, n_bills, tuple(billed), time.perf_counter() - started,

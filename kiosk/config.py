@@ -140,6 +140,10 @@ PUBLISHED_KEYS = frozenset(bytes.fromhex(k) for k in (
     "00112233445566778899AABBCCDDEEFF",
     "BC3A473337F4B9D1E93142F91E67B89A", "87E1ED740393D34205A3B567CDB718ED",  # test fixtures' issuer keys
     "6A6D2E99587A129E9D7B3B740A46A540", "23463C0DE21FDBFF9B35B2EB1914E2E0",
+    "6F3C1C82F8009BB2B8F5D03E4195604D", "40792151CBFC6F2BB287BD1E0CABF682",  # demo [bank] keys
+    "A762EACCBD295B9A358C2CC37E9F4F86",
+    "9A45AD3DEDE95CBC6DB64025F0A28B76", "8BC1067605DC5CD5CAF7BD294B1C6A0F",  # test fixtures' [bank] keys
+    "2DEEC67FDA59090B0075A2751B9B8924",
 ))
 PLACEHOLDER_HELP = ("is a placeholder: put your own key here, 32 hex digits (a double-length 3DES key, "
                     "e.g. from python -c \"import secrets; print(secrets.token_hex(16).upper())\"; a TMK is "

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from host.bank.backups import handle_backup
@@ -27,8 +27,11 @@ def _response(reply: Reply) -> Response:
 def bank_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Route]:
     channel = SecureChannel(engine, settings, clock=clock)
 
-    def secured(handler: Handler, *, under_tmk: bool = False) -> Callable[[Request], object]:
+    def secured(handler: Handler, *, under_tmk: bool = False, card: bool = False) -> Callable[[Request], object]:
         async def endpoint(request: Request) -> Response:
+            if card and settings.bank is None:    # no [bank] keys: no account can be found (docs/payments.md)
+                return JSONResponse({"error": "bank_off", "message": "this host has no [bank] keys"},
+                                    status_code=503)
             raw = await read_capped(request)      # 64 KiB at most, refused unread beyond
             if raw is None:
                 return too_large()
@@ -40,7 +43,7 @@ def bank_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Ro
 
     return [
         Route("/api/v1/bank/sign-on", secured(handle_sign_on, under_tmk=True), methods=["POST"]),
-        Route("/api/v1/bank/payments", secured(handle_payment), methods=["POST"]),
+        Route("/api/v1/bank/payments", secured(handle_payment, card=True), methods=["POST"]),
         Route("/api/v1/bank/reversals", secured(handle_reversal), methods=["POST"]),
         Route("/api/v1/property/transactions", secured(handle_backup), methods=["POST"]),
     ]

@@ -21,7 +21,8 @@ from Crypto.Cipher import DES3
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
-from host.bank.accounts import MAX_PIN_TRIES, pin_matches
+from host.bank.accounts import MAX_PIN_TRIES
+from host.bank.card_vault import pan_hash, pin_matches
 from host.bank.card_guard import refuse_pan, withheld
 from host.bank.journal import write_line
 from host.bank.keys import sign_on
@@ -49,9 +50,9 @@ _SPENT_TODAY = select(func.coalesce(func.sum(bank_txns.c.amount_fen), 0)).where(
         card_txns.c.kind == "load", card_txns.c.state.in_(("authorised", "completed"))).scalar_subquery()
 _ACCOUNT = select(bank_accounts.c.id, bank_accounts.c.masked_pan, bank_accounts.c.expiry,
                   bank_accounts.c.status, bank_accounts.c.balance_fen, bank_accounts.c.daily_limit_fen,
-                  bank_accounts.c.pin_salt, bank_accounts.c.pin_hash, bank_accounts.c.pin_tries,
+                  bank_accounts.c.pin_offset, bank_accounts.c.pin_tries,
                   _SPENT_TODAY.label("spent_today_fen")) \
-    .where(bank_accounts.c.pan == bindparam("pan")).with_for_update()
+    .where(bank_accounts.c.pan_hash == bindparam("pan_hash")).with_for_update()
 _HOUSEHOLD = select(households.c.id).where(households.c.house_no == bindparam("house_no")).with_for_update()
 _SET_TRIES = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
     .values(pin_tries=bindparam("tries"))
@@ -161,10 +162,13 @@ class BankDecision:
         return self.code is None
 
 
-def check_bank_card(conn: Connection, pan: str, day: date) -> BankDecision:
+def check_bank_card(conn: Connection, ctx: Context, pan: str) -> BankDecision:
     """What every use of a card checks, in order: unknown_card, card_blocked,
-    expired_card (the business day decides). A credit (wallet unload) needs no more."""
-    account = conn.execute(_ACCOUNT, {"pan": pan, "day": day}).first()
+    expired_card (the business day decides). A credit (wallet unload) needs no more.
+    The account is found by the PAN's keyed hash (a ConfigError without [bank] keys)."""
+    day = ctx.business_day
+    lookup = pan_hash(ctx.settings.bank_keys(), pan)
+    account = conn.execute(_ACCOUNT, {"pan_hash": lookup, "day": day}).first()
     if account is None:
         return BankDecision(None, mask_pan(pan), "unknown_card")
     if account.status != "active":
@@ -181,7 +185,7 @@ def authorise_debit(conn: Connection, ctx: Context, *, pan: str, pin_block: byte
     checks (a bill payment's bill), daily_limit (today's payments and wallet loads
     on the card + this one), insufficient_funds. A right PIN resets the try count;
     on approval the account is debited by `amount_fen`."""
-    decision = check_bank_card(conn, pan, ctx.business_day)
+    decision = check_bank_card(conn, ctx, pan)
     account = decision.account
     if account is None or not decision.approved:
         return decision
@@ -189,7 +193,7 @@ def authorise_debit(conn: Connection, ctx: Context, *, pan: str, pin_block: byte
         return replace(decision, code="pin_locked", tries_left=0)
     assert ctx.kiosk.pik is not None
     pin = _open_pin(pin_block, pan, ctx.kiosk.pik)
-    if pin is None or not pin_matches(account.pin_salt, account.pin_hash, pin):
+    if pin is None or not pin_matches(ctx.settings.bank_keys(), pan, account.pin_offset, pin):
         tries = account.pin_tries + 1
         conn.execute(_SET_TRIES, {"a_id": account.id, "tries": tries})
         if tries >= MAX_PIN_TRIES:

@@ -33,7 +33,7 @@ def handle_unload_authorise(conn: Connection, message: Message, ctx: Context) ->
         return earlier
     row = new_row(req, message, ctx, kind="unload", txn_type=TxnType.UNLOAD, wallet=Wallet.ED)
 
-    decision = check_bank_card(conn, bank["pan"], ctx.business_day)
+    decision = check_bank_card(conn, ctx, bank["pan"])
     row.update(account_id=decision.account.id if decision.account is not None else None,
                masked_pan=decision.masked_pan)
     code = card_decline(registry.card(conn, req.serial))

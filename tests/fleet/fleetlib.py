@@ -26,6 +26,11 @@ tiers = [{price = "2.63"}]
 [tariffs.property]
 price_per_m2 = "2.50"
 
+[bank]
+pan_key = "9A45AD3DEDE95CBC6DB64025F0A28B76"
+pan_hash_key = "8BC1067605DC5CD5CAF7BD294B1C6A0F"
+pvk = "2DEEC67FDA59090B0075A2751B9B8924"
+
 [kiosks."KIOSK-A"]
 tmk = "0123456789ABCDEFFEDCBA9876543210"
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from host.bank import money_totals
+from host.bank.card_vault import pan_hash
 from kiosk.devices.sim.test_cards import load_test_cards
 from host.billing import household_bill
 from host.config import HostSettings
@@ -41,6 +42,11 @@ tiers = [{price = "2.63"}]
 
 [tariffs.property]
 price_per_m2 = "2.50"
+
+[bank]
+pan_key = "9A45AD3DEDE95CBC6DB64025F0A28B76"
+pan_hash_key = "8BC1067605DC5CD5CAF7BD294B1C6A0F"
+pvk = "2DEEC67FDA59090B0075A2751B9B8924"
 
 [kiosks."KIOSK-TEST-01"]
 tmk = "0123456789ABCDEFFEDCBA9876543210"
@@ -83,8 +89,10 @@ class BankEnv:
             return household_bill(conn, house_no, SEED_TODAY, self.settings)
 
     def account(self, pan: str) -> Any:
+        """The card's account row, found as the bank finds it: by the PAN's keyed hash."""
         with self.engine.connect() as conn:
-            return conn.execute(select(bank_accounts).where(bank_accounts.c.pan == pan)).one()
+            return conn.execute(select(bank_accounts).where(
+                bank_accounts.c.pan_hash == pan_hash(self.settings.bank_keys(), pan))).one()
 
     def dump(self) -> dict[str, list[tuple[object, ...]]]:
         return dump(self.engine)

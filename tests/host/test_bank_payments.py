@@ -222,7 +222,7 @@ def test_the_full_pan_stays_in_the_accounts_table(bank: BankEnv) -> None:
         for card in (GOOD, EXPIRED):
             assert card.pan not in text and card.pan[:-1] not in text, table
     account = bank.account(GOOD.pan)
-    assert GOOD.pin not in tuple(account) and len(account.pin_hash) == 64     # a salted hash, never the PIN
+    assert GOOD.pin not in tuple(account) and len(account.pin_offset) == len(GOOD.pin)  # an offset, never the PIN
     with bank.engine.connect() as conn:
         assert conn.execute(select(bank_txns.c.masked_pan).where(bank_txns.c.txn_id == "T-P1")).scalar() \
             == mask_pan(GOOD.pan)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from host.bank.accounts import pin_matches
+from host.bank.card_vault import decrypt_pan, pan_hash, pin_matches
 from kiosk.devices.sim.test_cards import load_test_cards
 from host.billing import dues, household_bill, unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
@@ -52,19 +52,20 @@ def test_seed_opens_the_test_card_accounts_and_registers_the_fleet(seeded: tuple
     settings, engine = seeded
     cards = load_test_cards().cards
     with engine.connect() as conn:
-        accounts = {row.pan: row for row in conn.execute(select(bank_accounts))}
+        accounts = {decrypt_pan(settings.bank_keys(), row.pan_enc): row for row in conn.execute(select(bank_accounts))}
         fleet = conn.execute(select(kiosks.c.kiosk_id, kiosks.c.last_counter, kiosks.c.key_version)).all()
     assert set(accounts) == {c.pan for c in cards}
     for card in cards:
         row = accounts[card.pan]
         assert (row.balance_fen, row.daily_limit_fen, row.status, row.expiry, row.pin_tries) == \
             (card.balance.fen, card.daily_limit.fen, card.status, card.expiry, 0)
-        assert card.pin not in (row.pin_hash, row.pin_salt) and pin_matches(row.pin_salt, row.pin_hash, card.pin)
-        assert not pin_matches(row.pin_salt, row.pin_hash, "000000")
+        assert row.pan_hash == pan_hash(settings.bank_keys(), card.pan)
+        assert card.pin != row.pin_offset and pin_matches(settings.bank_keys(), card.pan, row.pin_offset, card.pin)
+        assert not pin_matches(settings.bank_keys(), card.pan, row.pin_offset, "000000")
     assert accounts[GOOD.pan].balance_fen == 500_000
     assert sorted(fleet) == [("KIOSK-TEST-01", 0, 0), ("KIOSK-TEST-02", 0, 0)]
-    salts = [row.pin_salt for row in accounts.values()]
-    assert len(set(salts)) == len(salts)
+    nonces = [row.pan_enc[:24] for row in accounts.values()]     # AES-GCM: a random nonce per account
+    assert len(set(nonces)) == len(nonces)
 
 
 def test_payment_dues_agree_with_the_bill_lookup(seeded: tuple[HostSettings, Engine]) -> None:

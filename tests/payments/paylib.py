@@ -41,10 +41,15 @@ class RunningHost:
         return httpx.get(f"{self.url}/api/v1/households/{house}/bill").json()
 
     def balance(self, pan: str) -> int:
+        """The card's balance, its account found by the PAN's keyed hash (the demo config's
+        [bank] pan_hash_key: tests/conftest.py runs the host on config/host.demo.toml)."""
         from sqlalchemy import text
+
+        from host.bank.card_vault import pan_hash
+        from host.config import load_host_settings
         with self.engine.connect() as conn:
-            return int(conn.execute(text("SELECT balance_fen FROM bank_accounts WHERE pan = :pan"),
-                                    {"pan": pan}).scalar_one())
+            return int(conn.execute(text("SELECT balance_fen FROM bank_accounts WHERE pan_hash = :h"),
+                                    {"h": pan_hash(load_host_settings().bank_keys(), pan)}).scalar_one())
 
     def query(self, sql: str, **params: Any) -> list[Any]:
         from sqlalchemy import text

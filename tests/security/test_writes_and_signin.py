@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 
 from host.bank import money_totals
 from host.billing import household_bill, unpaid_periods
+from host.bank.card_vault import pan_hash
 from host.db import bank_accounts, households
 from kiosk.devices.sim.test_cards import load_test_cards
 
@@ -147,7 +148,8 @@ def test_staff_activity_never_fails_a_payment(console_host: ConsoleHost,  # noqa
     host = console_host
     monkeypatch.setattr("host.console.sessions.TOUCH_EVERY_S", 0.0)    # every page load writes its session
     with host.engine.begin() as conn:          # enough money on the card for every bill below
-        conn.execute(update(bank_accounts).where(bank_accounts.c.pan == GOOD.pan)
+        conn.execute(update(bank_accounts).where(bank_accounts.c.pan_hash == pan_hash(host.settings.bank_keys(),
+                                                                                      GOOD.pan))
                      .values(balance_fen=10 ** 10, daily_limit_fen=10 ** 10))
     houses = _houses_to_pay(host, 30)
     kiosk = host.kiosk("KIOSK-A")

@@ -48,9 +48,12 @@ def ed(app: Any, serial: str) -> int:
 def bank_balance(host: Any, pan: str) -> int:
     from sqlalchemy import text
 
-    with host.engine.connect() as conn:
-        return int(conn.execute(text("SELECT balance_fen FROM bank_accounts WHERE pan = :pan"),
-                                {"pan": pan}).scalar_one())
+    from host.bank.card_vault import pan_hash
+    from host.config import load_host_settings
+
+    with host.engine.connect() as conn:     # the account is found by the PAN's keyed hash (demo config's key)
+        return int(conn.execute(text("SELECT balance_fen FROM bank_accounts WHERE pan_hash = :h"),
+                                {"h": pan_hash(load_host_settings().bank_keys(), pan)}).scalar_one())
 
 
 def due_fen(host: Any, house: str) -> int:
