@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from host.billing import bill_period, parse_period, period_of, shift_period
 from host.config import HostSettings
-from host.db import UTILITY_UNITS, bulk_insert, fmt_x100, households, meters, readings
+from host.db import UTILITY_UNITS, bulk_insert, fmt_x100, households, meters, readings, write_transaction
 from kiosk.domain.errors import BadHouseNumber
 from kiosk.domain.house import HouseNumber
 
@@ -208,7 +208,7 @@ def import_readings(engine: Engine, path: Path | str, settings: HostSettings, *,
     except UnicodeDecodeError:
         raise ImportRejected(str(path), [Problem(1, "not UTF-8 text")]) from None
     problems: list[Problem] = []
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         house_ids = dict(conn.execute(select(households.c.house_no, households.c.id)).all())
         rows = _parse(text, today, house_ids, problems)
         if rows:

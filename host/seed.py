@@ -20,7 +20,7 @@ from kiosk.devices.sim.test_cards import load_test_cards
 from host.bank.keys import register_kiosk
 from host.billing import bill_period, due_date, issue_date, parse_period, period_of, shift_period
 from host.config import HostSettings
-from host.db import bills, buildings, bulk_insert, estates, meters, readings, units
+from host.db import bills, buildings, bulk_insert, estates, meters, readings, units, write_transaction
 from host.db import households as households_t
 
 MIN_HOUSEHOLDS = 2000
@@ -122,7 +122,7 @@ def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUS
     billed = [shift_period(period_of(today), -k) for k in (3, 2, 1)]
     all_periods = [shift_period(billed[0], -1)] + billed      # opening reading first
 
-    with engine.begin() as conn:
+    with write_transaction(engine) as conn:
         if conn.execute(select(func.count()).select_from(households_t)).scalar():
             raise AlreadySeeded("the database already holds households")
         layout = _layout(rng, households)

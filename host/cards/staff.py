@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.engine import Engine
 
 from host.cards.registry import UnknownCard, list_cards, set_status
+from host.db import write_transaction
 
 ACTIONS = ("list", "report-lost", "unblock")
 _STATUS = {"report-lost": "lost", "unblock": "active"}
@@ -37,7 +38,7 @@ def card_action(engine: Engine, action: str, serial: str | None, out: Callable[[
         return 1
     serial = serial.upper()
     try:
-        with engine.begin() as conn:
+        with write_transaction(engine) as conn:
             version = set_status(conn, serial, _STATUS[action], now())
     except UnknownCard:
         err(f"no card {serial} in the registry")

@@ -329,6 +329,13 @@ def console_routes(console: Console) -> list[BaseRoute]:
     async def run(fn: Any, *args: Any) -> Any:
         return await console.in_thread(fn, *args)    # searches scan
 
+    async def exported(staff: Staff, target: str, detail: dict[str, Any], body: str, filename: str) -> Response:
+        """A CSV download, audited as an export of `target`."""
+        await console.in_thread(console.audit.record, "export", username=staff.user.username, role=staff.user.role,
+                                target=target, ip=staff.ip, detail=detail)
+        return Response(body, media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
     @guarded(console)
     async def transactions_csv(request: Request, staff: Staff, form: dict[str, str]) -> Response:
         try:
@@ -336,12 +343,8 @@ def console_routes(console: Console) -> list[BaseRoute]:
         except Forbidden:
             return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
         rows, _ = await run(search, console.engine, dataclasses.replace(query, limit=100_000))
-        await console.in_thread(console.audit.record, "export", username=staff.user.username, role=staff.user.role,
-                            target="transactions.csv", ip=staff.ip,
-                            detail={"query": request.url.query, "rows": len(rows)})
-        name = f"transactions-{query.day_from or 'all'}-{query.day_to or 'all'}.csv"
-        return Response(rows_csv(rows), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return await exported(staff, "transactions.csv", {"query": request.url.query, "rows": len(rows)},
+                              rows_csv(rows), f"transactions-{query.day_from or 'all'}-{query.day_to or 'all'}.csv")
 
     @guarded(console)
     async def day_totals_csv(request: Request, staff: Staff, form: dict[str, str]) -> Response:
@@ -350,10 +353,8 @@ def console_routes(console: Console) -> list[BaseRoute]:
         except Forbidden:
             return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
         per_kiosk, overall = await run(day_totals, console.engine, day)
-        await console.in_thread(console.audit.record, "export", username=staff.user.username, role=staff.user.role,
-                            target="day-totals.csv", ip=staff.ip, detail={"day": day.isoformat()})
-        return Response(totals_csv(day, per_kiosk, overall), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="day-totals-{day}.csv"'})
+        return await exported(staff, "day-totals.csv", {"day": day.isoformat()},
+                              totals_csv(day, per_kiosk, overall), f"day-totals-{day}.csv")
 
     def _bank_journal(day: date) -> str:
         with console.engine.connect() as conn:
@@ -367,11 +368,8 @@ def console_routes(console: Console) -> list[BaseRoute]:
         except Forbidden:
             return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
         body = await run(_bank_journal, day)
-        await console.in_thread(console.audit.record, "export", username=staff.user.username, role=staff.user.role,
-                                target="bank-journal.csv", ip=staff.ip,
-                                detail={"day": day.isoformat(), "rows": body.count("\n") - 1})
-        return Response(body, media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f'attachment; filename="bank-journal-{day}.csv"'})
+        return await exported(staff, "bank-journal.csv", {"day": day.isoformat(), "rows": body.count("\n") - 1},
+                              body, f"bank-journal-{day}.csv")
 
     # --- reconciliation --------------------------------------------------------------
     @guarded(console)

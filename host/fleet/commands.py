@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from kiosk.domain.clock import Clock
 from host.fleet.events import EventBus
 from host.fleet.model import COMMANDS, Ack
-from host.db import inserted_id
+from host.db import inserted_id, write_transaction
 from host.fleet.tables import fleet_commands
 
 OPEN = ("queued", "delivered")
@@ -97,7 +97,7 @@ class CommandBook:
         args_json = json.dumps(args, ensure_ascii=False, separators=(",", ":"))
         rows: list[dict[str, Any]] = [{"kiosk_id": k, "token": secrets.token_hex(8), "name": name, "args_json": args_json, "batch": batch, "created_by": by,
                  "created_at": now, "status": "queued"} for k in ids]
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             if len(rows) == 1:
                 pks = [inserted_id(conn.execute(insert(fleet_commands), rows[0]))]
             else:   # many kiosks: one statement, then read the ids back by batch
@@ -138,7 +138,7 @@ class CommandBook:
     def save_acks(self, pairs: list[tuple[Command, Ack]]) -> float:
         """Blocking: the results, committed before the kiosk is told to forget them."""
         now = self.clock.wall()
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(_ACK, [{"c_id": c.id, "status": a.status, "acked_at": now, "result": a.result[:300],
                                  "delivered_at": c.delivered_at or now} for c, a in pairs])
         return now
@@ -185,5 +185,5 @@ class CommandBook:
     @staticmethod
     def save_states(engine: Engine, rows: list[dict[str, Any]]) -> None:
         if rows:
-            with engine.begin() as conn:
+            with write_transaction(engine) as conn:
                 conn.execute(_STATE, rows)

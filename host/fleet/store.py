@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
+from host.db import write_transaction
 from host.fleet.registry import FleetEvent, KioskRecord
 from host.fleet.tables import create_fleet_tables, fleet_events, fleet_kiosks
 
@@ -67,7 +68,7 @@ class FleetStore:
     def prepare(self, kiosk_ids: Iterable[str]) -> list[Any]:
         """Create the tables, give every configured kiosk a row, return the rows."""
         create_fleet_tables(self.engine)
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine) as conn:
             known = set(conn.execute(select(fleet_kiosks.c.kiosk_id)).scalars())
             missing = [{"kiosk_id": k, "hb_counter": 0} for k in kiosk_ids if k not in known]
             if missing:
@@ -78,7 +79,7 @@ class FleetStore:
               command_states: list[dict[str, Any]]) -> None:
         from host.fleet.commands import CommandBook
         if kiosks or history:
-            with self.engine.begin() as conn:
+            with write_transaction(self.engine) as conn:
                 if kiosks:
                     rows = [k.row() for k in kiosks]
                     if conn.dialect.name == "sqlite":
