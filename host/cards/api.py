@@ -18,6 +18,7 @@ from host.cards.purchase import handle_purchase_authorise, handle_purchase_cance
 from host.cards.status import handle_status
 from host.cards.unload import handle_unload_authorise, handle_unload_cancel, handle_unload_confirm
 from host.config import HostSettings
+from kiosk.config import ConfigError
 from host.http_body import read_capped, too_large
 from kiosk.domain.clock import Clock
 
@@ -48,7 +49,11 @@ def card_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Ro
             raw = await read_capped(request)      # 64 KiB at most, refused unread beyond
             if raw is None:
                 return too_large()
-            reply = await run_in_threadpool(channel.handle, handler, raw, request.headers.get("x-mac"))
+            try:
+                reply = await run_in_threadpool(channel.handle, handler, raw, request.headers.get("x-mac"))
+            except ConfigError:   # a load or unload moves bank money: no [bank] keys, no account (rolled back)
+                return JSONResponse({"error": "bank_off", "message": "this host has no [bank] keys"},
+                                    status_code=503)
             headers = {"X-MAC": reply.mac} if reply.mac else {}
             return Response(reply.body, status_code=reply.status, media_type="application/json", headers=headers)
         return endpoint

@@ -292,3 +292,37 @@ def test_the_test_host_config_has_the_test_issuer_keys(tmp_path: Path) -> None:
     settings = load_host_settings(host_toml_with_cards(tmp_path))
     assert settings.issuer_keys == TEST_ISSUER != DEMO_ISSUER_KEYS
     assert "BC3A4733" not in repr(settings)
+
+
+def test_a_load_on_a_host_without_bank_keys_is_503_and_moves_nothing(bank_template: Path, tmp_path: Path) -> None:
+    """No [bank] keys: no bank account can be found, so a load (bank money) is
+    answered 503 bank_off like a payment, never a 500; nothing is written."""
+    import shutil
+
+    from card_client import CardKiosk
+    from clocks import running_from
+    from host.app import create_app
+    from host.config import load_host_settings
+    from host.db import make_engine
+    from host.server import HostServer
+    from host_testlib import SEED_TODAY, TEST_KIOSK, TEST_TMK, KioskSigner
+
+    db = tmp_path / "cards.sqlite3"
+    shutil.copyfile(bank_template, db)
+    settings = dataclasses.replace(load_host_settings(host_toml_with_cards(tmp_path)), bank=None)
+    engine = make_engine(f"sqlite:///{db}")
+    server = HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY)))
+    server.start()
+    signer = KioskSigner(server.url, TEST_KIOSK, TEST_TMK)
+    try:
+        assert signer.sign_on().status == 200
+        with engine.connect() as conn:
+            before = conn.execute(select(bank_journal)).all()
+        reply, _ = CardKiosk(signer).load_authorise("L-OFF", SimCard.of(ZHANG), Wallet.EP, 10_000)
+        assert reply.status == 503 and reply.json["error"] == "bank_off"
+        with engine.connect() as conn:
+            assert conn.execute(select(bank_journal)).all() == before
+    finally:
+        signer.close()
+        server.stop()
+        engine.dispose()
