@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import bench_clock, parse_args  # noqa: E402
-from kiosk.cards.crypto import mac_x919, wrap_key  # noqa: E402
+from kiosk.cards.crypto import request_mac, wrap_key  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-pass")
 SCREENS = ["idle"] * 17 + ["entry", "bill", "swipe"]     # mostly idle; a change now and then
@@ -160,7 +160,7 @@ async def heartbeat(port: int, kid: str, mak: bytes, counter: int, body_fields: 
     body = json.dumps({"kiosk_id": kid, "counter": counter, "type": "heartbeat", "key_version": 1,
                        "interval_s": body_fields.pop("interval_s"), "status": body_fields, "acks": []},
                       separators=(",", ":"), sort_keys=True).encode()
-    mac = mac_x919(mak, body).hex().upper()
+    mac = request_mac(mak, "/api/v1/fleet/heartbeat", body).hex().upper()
     request = (f"POST /api/v1/fleet/heartbeat HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                f"Content-Type: application/json\r\nX-MAC: {mac}\r\nContent-Length: {len(body)}\r\n"
                f"Connection: close\r\n\r\n").encode() + body

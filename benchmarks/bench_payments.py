@@ -34,7 +34,7 @@ from benchlib import at, bench_clock, card_expiry, parse_args, work_dir  # noqa:
 from host.bank.accounts import seed_accounts  # noqa: E402
 from host.bank.payments import handle_payment, handle_sign_on  # noqa: E402
 from host.bank.security import SecureChannel, encode  # noqa: E402
-from kiosk.cards.crypto import mac_x919  # noqa: E402
+from kiosk.cards.crypto import request_mac  # noqa: E402
 from host.billing import household_bill, period_of, shift_period, unpaid_periods  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
 from host.db import create_tables, households, make_engine  # noqa: E402
@@ -45,6 +45,7 @@ from kiosk.domain.card import luhn_ok  # noqa: E402
 from kiosk.domain.money import Money  # noqa: E402
 
 KIOSK = "KIOSK-DEMO-01"
+SIGN_ON, PAY = "/api/v1/bank/sign-on", "/api/v1/bank/payments"   # the endpoints the MACs cover
 
 
 def bench_pan(i: int) -> str:
@@ -148,7 +149,8 @@ def main() -> None:  # noqa: C901
         channel = SecureChannel(engine, settings, clock=bench_clock(today))
         counter = 1
         raw = encode({"kiosk_id": KIOSK, "counter": counter})
-        keys = channel.handle(handle_sign_on, raw, mac_x919(tmk, raw).hex(), under_tmk=True).json()
+        keys = channel.handle(handle_sign_on, SIGN_ON, raw, request_mac(tmk, SIGN_ON, raw).hex(),
+                              under_tmk=True).json()
         pik = unwrap_key(tmk, bytes.fromhex(keys["pin_key"]), bytes.fromhex(keys["pin_kcv"]))
         mak = unwrap_key(tmk, bytes.fromhex(keys["mac_key"]), bytes.fromhex(keys["mac_kcv"]))
 
@@ -161,13 +163,13 @@ def main() -> None:  # noqa: C901
                            "track2": card.track2, "expiry": card.expiry,
                            "pin_block": tdes_encrypt(pik, pin_block_format0(card.pin, card.pan)).hex().upper(),
                            "local_time": at(today).isoformat()})
-            messages.append((body, mac_x919(mak, body).hex().upper()))
+            messages.append((body, request_mac(mak, PAY, body).hex().upper()))
 
         timings: list[float] = []
         started = time.perf_counter()
         for body, mac in messages:
             t0 = time.perf_counter()
-            reply = channel.handle(handle_payment, body, mac)
+            reply = channel.handle(handle_payment, PAY, body, mac)
             timings.append(time.perf_counter() - t0)
             if reply.status != 200 or reply.json()["result"] != "approved":
                 raise SystemExit(f"not approved: {reply.status} {reply.body!r}")

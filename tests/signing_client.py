@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from kiosk.devices.sim.test_cards import DemoCard as Card
-from kiosk.cards.crypto import kcv, mac_x919, pin_block_format0, tdes_encrypt, unwrap_key
+from kiosk.cards.crypto import kcv, mac_x919, pin_block_format0, request_mac, tdes_encrypt, unwrap_key
 
 
 @dataclass
@@ -57,10 +57,10 @@ class KioskSigner:
         return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     def send(self, path: str, raw: bytes, key: bytes | None, *, mac: str | None = None) -> SignedReply:
-        """POST raw bytes with X-MAC = mac, or the MAC of raw under key."""
+        """POST raw bytes with X-MAC = mac, or the MAC of path and raw under key."""
         headers = {"Content-Type": "application/json"}
         if mac is None and key is not None:
-            mac = mac_x919(key, raw).hex().upper()
+            mac = request_mac(key, path, raw).hex().upper()
         if mac is not None:
             headers["X-MAC"] = mac
         response = self.http.post(self.base_url + path, content=raw, headers=headers)

@@ -36,7 +36,7 @@ def bank_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Ro
             if raw is None:
                 return too_large()
             # writes wait on fsync: off the event loop
-            reply = await run_in_threadpool(channel.handle, handler, raw, request.headers.get("x-mac"),
+            reply = await run_in_threadpool(channel.handle, handler, request.url.path, raw, request.headers.get("x-mac"),
                                             under_tmk=under_tmk)
             return _response(reply)
         return endpoint

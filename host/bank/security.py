@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from kiosk.cards.crypto import mac_x919
+from kiosk.cards.crypto import mac_x919, request_mac
 from host.bank.keys import KioskState, advance_counter, load_kiosk
 from host.config import HostSettings
 from host.db import immediate, writer_lock
@@ -107,14 +107,15 @@ def encode(reply: dict[str, Any]) -> bytes:
     return json.dumps(reply, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def mac_ok(key: bytes, body: bytes, header: str | None) -> bool:
+def mac_ok(key: bytes, path: str, body: bytes, header: str | None) -> bool:
+    """The request's X-MAC verifies over its endpoint and body (kiosk.cards.crypto.request_mac)."""
     if not header:
         return False
     try:
         given = bytes.fromhex(header.strip())
     except ValueError:
         return False
-    return hmac.compare_digest(mac_x919(key, body), given)
+    return hmac.compare_digest(request_mac(key, path, body), given)
 
 
 def _signed(status: int, reply: dict[str, Any] | bytes, key: bytes | None) -> Reply:
@@ -146,8 +147,9 @@ class SecureChannel:
                  clock: Clock | None = None) -> None:
         self.engine, self.settings, self.clock = engine, settings, clock or SystemClock()
 
-    def handle(self, handler: Handler, raw: bytes, mac_header: str | None, *,
+    def handle(self, handler: Handler, path: str, raw: bytes, mac_header: str | None, *,
                under_tmk: bool = False) -> Reply:
+        """`path`: the endpoint the message was posted to, which its MAC covers."""
         try:
             body, kiosk_id, counter = read_envelope(raw)
         except BadRequest as exc:
@@ -164,7 +166,7 @@ class SecureChannel:
                 if key is None:
                     tx.rollback()
                     return _error(401, "not_signed_on", "sign on first (POST /api/v1/bank/sign-on)")
-                if not mac_ok(key, raw, mac_header):
+                if not mac_ok(key, path, raw, mac_header):
                     tx.rollback()
                     return _error(401, "bad_mac", "the message MAC does not verify", key)
                 if counter <= state.last_counter:

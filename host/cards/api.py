@@ -50,7 +50,8 @@ def card_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Ro
             if raw is None:
                 return too_large()
             try:
-                reply = await run_in_threadpool(channel.handle, handler, raw, request.headers.get("x-mac"))
+                reply = await run_in_threadpool(channel.handle, handler, request.url.path, raw,
+                                                request.headers.get("x-mac"))
             except ConfigError:   # a load or unload moves bank money: no [bank] keys, no account (rolled back)
                 return JSONResponse({"error": "bank_off", "message": "this host has no [bank] keys"},
                                     status_code=503)

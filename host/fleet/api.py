@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from host.fleet.service import Fleet
+from host.fleet.service import HEARTBEAT_PATH, Fleet
 from host.http_body import read_capped, too_large
 
 
@@ -19,4 +19,4 @@ def fleet_routes(fleet: Fleet) -> list[Route]:
         headers = {"X-MAC": reply.mac} if reply.mac else {}
         return Response(reply.body, status_code=reply.status, media_type="application/json", headers=headers)
 
-    return [Route("/api/v1/fleet/heartbeat", heartbeat, methods=["POST"])]
+    return [Route(HEARTBEAT_PATH, heartbeat, methods=["POST"])]

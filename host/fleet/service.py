@@ -36,6 +36,9 @@ def _reply(status: int, body: dict[str, Any], key: bytes | None = None) -> Reply
     return Reply(status, raw, mac_x919(key, raw).hex().upper() if key is not None else None)
 
 
+HEARTBEAT_PATH = "/api/v1/fleet/heartbeat"   # the one endpoint a heartbeat's MAC is good for
+
+
 def _error(status: int, code: str, message: str, key: bytes | None = None) -> Reply:
     return _reply(status, {"error": code, "message": message}, key)
 
@@ -129,12 +132,12 @@ class Fleet:
             key = await self._db(self.keys.load, kiosk_id)
         if key is None or key.mak is None:
             return _error(401, "not_signed_on", "sign on first (POST /api/v1/bank/sign-on)")
-        if not mac_ok(key.mak, raw, mac_header):
+        if not mac_ok(key.mak, HEARTBEAT_PATH, raw, mac_header):
             if self.keys.may_reload(kiosk_id):      # perhaps a sign-on we have not seen yet
                 key = await self._db(self.keys.load, kiosk_id)
             if key.mak is None:
                 return _error(401, "not_signed_on", "sign on first (POST /api/v1/bank/sign-on)")
-            if not mac_ok(key.mak, raw, mac_header):
+            if not mac_ok(key.mak, HEARTBEAT_PATH, raw, mac_header):
                 return _error(401, "bad_mac", "the message MAC does not verify", key.mak)
         mak = key.mak
         floor = self.registry.counter_floor(kiosk_id) or key.bank_counter

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from kiosk.cards.crypto import mac_x919
+from kiosk.cards.crypto import mac_x919, request_mac
 from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, OutcomeUnknown
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class SignedChannel:
         unknown = OutcomeUnknown if financial else HostUnavailable
         try:
             response = await self._client().post(path, content=body, headers={
-                "Content-Type": "application/json", "X-MAC": mac_hex(key, body)})
+                "Content-Type": "application/json", "X-MAC": request_mac(key, path, body).hex().upper()})
         except httpx.ConnectError as exc:  # no connection was made: nothing was sent
             raise HostUnavailable(f"{path}: {exc}") from exc
         except httpx.TransportError as exc:  # it may have arrived and been acted on

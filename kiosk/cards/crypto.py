@@ -110,6 +110,14 @@ def mac_x919(key: bytes, data: bytes) -> bytes:
     return DES.new(k1, DES.MODE_ECB).encrypt(state)
 
 
+def request_mac(key: bytes, path: str, body: bytes) -> bytes:
+    """The X9.19 MAC of a signed kiosk request (X-MAC): over `POST <path>` and a
+    newline, then the exact body bytes, so that a message signed for one
+    endpoint is refused on any other (a heartbeat replayed to the card centre).
+    Replies are MACed over their body alone: they answer one request."""
+    return mac_x919(key, b"POST " + path.encode("ascii") + b"\n" + body)
+
+
 def mac_pboc(key: bytes, data: bytes) -> bytes:
     """ISO 9797-1 algorithm 1, padding method 2, single DES, leftmost 4 bytes
     (DESIGN §5). A 16-byte key is folded to 8 bytes by XOR of its halves."""

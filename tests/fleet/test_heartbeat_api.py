@@ -11,7 +11,7 @@ from sqlalchemy import event, select
 from fleet.conftest import FleetHost
 from fleet.fleetlib import TMKS, SignedKiosk, status, wait_until
 from host.fleet.tables import fleet_kiosks
-from kiosk.cards.crypto import mac_x919
+from kiosk.cards.crypto import request_mac
 
 HEARTBEAT = "/api/v1/fleet/heartbeat"
 
@@ -52,7 +52,7 @@ def test_bad_or_missing_mac_is_refused_and_changes_nothing(fleet_host: FleetHost
     assert kiosk.send(HEARTBEAT, raw, None).json["error"] == "bad_mac"
     assert kiosk.send(HEARTBEAT, raw, None, mac="00" * 8).json["error"] == "bad_mac"
     tampered = raw.replace(b'"idle"', b'"evil"')
-    assert kiosk.send(HEARTBEAT, tampered, None, mac=mac_x919(kiosk.mak, raw).hex()).json["error"] == "bad_mac"
+    assert kiosk.send(HEARTBEAT, tampered, None, mac=request_mac(kiosk.mak, HEARTBEAT, raw).hex()).json["error"] == "bad_mac"
     record = fleet_host.fleet.registry.records["KIOSK-A"]
     assert record.never_seen and record.hb_counter == 0
     assert kiosk.send(HEARTBEAT, raw, kiosk.mak).status == 200          # the genuine one still goes through

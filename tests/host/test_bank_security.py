@@ -11,7 +11,7 @@ import pytest
 
 from host.billing import unpaid_periods
 from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK, TEST_TMK, BankEnv
-from kiosk.cards.crypto import kcv, mac_x919, tdes_decrypt
+from kiosk.cards.crypto import kcv, mac_x919, request_mac, tdes_decrypt
 
 
 def test_sign_on_issues_fresh_wrapped_keys_with_check_values(bank: BankEnv) -> None:
@@ -139,7 +139,7 @@ def test_tampered_body_is_refused_and_changes_nothing(bank: BankEnv) -> None:
     bill = bank.bill("3-2-1202")
     before, totals = bank.dump(), bank.totals()
     raw = kiosk.body(kiosk.payment_fields("T-X", "3-2-1202", bill["total_due_fen"], unpaid_periods(bill), GOOD))
-    mac = mac_x919(kiosk.mak, raw).hex().upper()
+    mac = request_mac(kiosk.mak, "/api/v1/bank/payments", raw).hex().upper()
     tampered = raw.replace(b'"house_no":"3-2-1202"', b'"house_no":"3-2-1203"')
     assert len(tampered) == len(raw) and tampered != raw      # one byte changed after the MAC
     reply = kiosk.send("/api/v1/bank/payments", tampered, kiosk.mak, mac=mac)
@@ -168,7 +168,7 @@ def test_lower_case_mac_is_accepted(bank: BankEnv) -> None:
     kiosk = bank.kiosk
     kiosk.sign_on()
     raw = kiosk.body({"txn": {"txn_id": "X-2"}})
-    reply = kiosk.send("/api/v1/property/transactions", raw, kiosk.mak, mac=mac_x919(kiosk.mak, raw).hex())
+    reply = kiosk.send("/api/v1/property/transactions", raw, kiosk.mak, mac=request_mac(kiosk.mak, "/api/v1/property/transactions", raw).hex())
     assert reply.status == 200
 
 

@@ -18,7 +18,7 @@ from host.billing import dues, household_bill, unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
 from host.db import bank_accounts, households, kiosks
 from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY, TEST_HOST_TOML, BankEnv, check_invariants
-from kiosk.cards.crypto import mac_x919
+from kiosk.cards.crypto import request_mac
 from kiosk.config import CONFIG_DIR
 
 
@@ -96,7 +96,7 @@ async def test_two_kiosks_paying_the_same_house_at_once(bank: BankEnv) -> None:
                     raw = kiosk.body(kiosk.payment_fields(f"{kiosk.kiosk_id}-{house}", house,
                                                           bills[house]["total_due_fen"],
                                                           unpaid_periods(bills[house]), GOOD))
-                    requests.append((raw, mac_x919(kiosk.mak, raw).hex()))
+                    requests.append((raw, request_mac(kiosk.mak, "/api/v1/bank/payments", raw).hex()))
                 replies = await asyncio.gather(*(client.post("/api/v1/bank/payments", content=raw,
                                                              headers={"X-MAC": mac}) for raw, mac in requests))
                 assert [r.status_code for r in replies] == [200, 200]
