@@ -4,7 +4,7 @@
 1. the body is JSON with "kiosk_id" and "counter"        else 400 bad_request
 2. the kiosk is in the configured fleet                    else 401 unknown_kiosk
 3. it has signed on (the MAK is known; sign-on uses the TMK) else 401 not_signed_on
-4. header X-MAC = X9.19 MAC of the exact body bytes        else 401 bad_mac
+4. header X-MAC = X9.19 MAC of "POST <path>\n" + the body   else 401 bad_mac
 5. counter > the last accepted one                         else 409 replay
 6. the handler's own checks                                else 400 bad_request
 
