@@ -168,39 +168,36 @@ def _double_key(section: Section, name: str, *, demo: bool) -> bytes:
     return site_key(section, name, bytes.fromhex(text), demo=demo)
 
 
+def _distinct_keys(root: Section, name: str, keys: tuple[str, ...], *, demo: bool) -> dict[str, bytes] | None:
+    """Section `name`'s double-length keys, each checked (_double_key) and all
+    different; None when the config has no such section."""
+    present = name in root.data
+    section = root.section(name)
+    if not present:
+        return None
+    found: dict[str, bytes] = {}
+    for key_name in keys:
+        key = _double_key(section, key_name, demo=demo)
+        if key in found.values():
+            raise section.error(key_name, f"must differ from the other [{name}] keys")
+        found[key_name] = key
+    section.reject_unknown()
+    return found
+
+
 def _issuer_keys(root: Section, *, demo: bool) -> PurseKeys | None:
     """[card_centre] dlk, dpk, duk, dtk: the e-purse issuer master keys (DESIGN §5).
     Without the section the host runs no card centre (its endpoints answer 503)."""
-    present = "card_centre" in root.data
-    section = root.section("card_centre")
-    if not present:
-        return None
-    keys: dict[str, bytes] = {}
-    for name in ("dlk", "dpk", "duk", "dtk"):
-        key = _double_key(section, name, demo=demo)
-        if key in keys.values():
-            raise section.error(name, "must differ from the other issuer keys")
-        keys[name] = key
-    section.reject_unknown()
-    return PurseKeys(**keys)
+    keys = _distinct_keys(root, "card_centre", ("dlk", "dpk", "duk", "dtk"), demo=demo)
+    return None if keys is None else PurseKeys(**keys)
 
 
 def _bank_keys(root: Section, *, demo: bool) -> BankKeys | None:
     """[bank] pan_key, pan_hash_key, pvk: the reference bank's keys for the card
     data it keeps (docs/payments.md). No defaults: without the section the host
     loads, but seeding accounts and card payments fail (HostSettings.bank_keys)."""
-    present = "bank" in root.data
-    section = root.section("bank")
-    if not present:
-        return None
-    keys: dict[str, bytes] = {}
-    for name in ("pan_key", "pan_hash_key", "pvk"):
-        key = _double_key(section, name, demo=demo)
-        if key in keys.values():
-            raise section.error(name, "must differ from the other [bank] keys")
-        keys[name] = key
-    section.reject_unknown()
-    return BankKeys(**keys)
+    keys = _distinct_keys(root, "bank", ("pan_key", "pan_hash_key", "pvk"), demo=demo)
+    return None if keys is None else BankKeys(**keys)
 
 
 def resolve_db_url(url: str) -> str:
