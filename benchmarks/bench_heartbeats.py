@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import bench_clock, parse_args  # noqa: E402
-from kiosk.cards.crypto import request_mac, wrap_key  # noqa: E402
+from common.crypto import request_mac, wrap_key  # noqa: E402
 
 ADMIN = ("bench-admin", "bench-admin-pass")
 SCREENS = ["idle"] * 17 + ["entry", "bill", "swipe"]     # mostly idle; a change now and then

@@ -34,15 +34,15 @@ from benchlib import at, bench_clock, card_expiry, parse_args, work_dir  # noqa:
 from host.bank.accounts import seed_accounts  # noqa: E402
 from host.bank.payments import handle_payment, handle_sign_on  # noqa: E402
 from host.bank.security import SecureChannel, encode  # noqa: E402
-from kiosk.cards.crypto import request_mac  # noqa: E402
+from common.crypto import request_mac  # noqa: E402
 from host.billing import household_bill, period_of, shift_period, unpaid_periods  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
 from host.db import create_tables, households, make_engine  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
-from kiosk.cards.crypto import pin_block_format0, tdes_encrypt, unwrap_key  # noqa: E402
-from kiosk.devices.sim.test_cards import DemoCard  # noqa: E402
-from kiosk.domain.card import luhn_ok  # noqa: E402
-from kiosk.domain.money import Money  # noqa: E402
+from common.crypto import pin_block_format0, tdes_encrypt, unwrap_key  # noqa: E402
+from common.demo_cards import DemoCard  # noqa: E402
+from common.bank_card import luhn_ok  # noqa: E402
+from common.money import Money  # noqa: E402
 
 KIOSK = "KIOSK-DEMO-01"
 SIGN_ON, PAY = "/api/v1/bank/sign-on", "/api/v1/bank/payments"   # the endpoints the MACs cover

@@ -34,7 +34,7 @@ from host.seed import seed_demo  # noqa: E402
 from host.server import HostServer  # noqa: E402
 from kiosk.bootstrap import build  # noqa: E402
 from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings  # noqa: E402
-from kiosk.devices.sim.test_cards import load_test_cards  # noqa: E402
+from common.demo_cards import load_test_cards  # noqa: E402
 
 
 async def run(payments: int, folder: Path, today: date) -> list[float]:

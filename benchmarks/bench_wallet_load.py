@@ -38,11 +38,11 @@ from host.db import create_tables, make_engine  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
 from host.server import HostServer  # noqa: E402
 from kiosk.bootstrap import build  # noqa: E402
-from kiosk.cards.epurse_crypto import Wallet  # noqa: E402
+from common.epurse import Wallet  # noqa: E402
 from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings  # noqa: E402
 from kiosk.devices.sim.pcscd import PrivatePcscd  # noqa: E402
-from kiosk.devices.sim.test_cards import load_test_cards  # noqa: E402
-from kiosk.domain.money import Money  # noqa: E402
+from common.demo_cards import load_test_cards  # noqa: E402
+from common.money import Money  # noqa: E402
 
 MINIMUM = {"load EP": 3, "load ED": 4, "unload": 4, "purchase ED": 4}   # docs/cards.md §2
 

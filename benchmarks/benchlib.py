@@ -49,7 +49,7 @@ def bench_clock(day: date, hour: int = 10, minute: int = 30) -> Any:
     """The clock of a run, for the host and the kiosk alike: real time from
     hour:minute of the benchmark's day (a run takes minutes: it never crosses
     midnight, whenever it starts)."""
-    from kiosk.domain.clock import SystemClock
+    from common.clock import SystemClock
 
     return SystemClock.starting_at(at(day, hour, minute))
 

@@ -15,8 +15,8 @@ from host.cards.api import card_routes
 from host.billing import UnknownHouse, household_bill
 from host.config import HostSettings
 from host.console.mount import management_routes
-from kiosk.domain.clock import Clock, SystemClock
-from kiosk.domain.errors import BadHouseNumber
+from common.clock import Clock, SystemClock
+from common.errors import BadHouseNumber
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 from host.config import HostSettings, Tier
 from host.db import bill_lines, bills, bulk_insert, fmt_x100, households, meters, readings
 from host.tariffs import line_amount, price_usage
-from kiosk.domain.house import HouseNumber
-from kiosk.domain.money import Money
+from common.house import HouseNumber
+from common.money import Money
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$", re.ASCII)
 

@@ -16,7 +16,7 @@ from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, db_url_from
 from host.db import create_tables, drop_tables, make_engine
 from host.db import households as households_t
 from host.cards import schema as _card_tables  # noqa: F401  (registers them before create_tables)
-from kiosk.domain.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
 
 MAX_LISTED_PROBLEMS = 200
 

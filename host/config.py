@@ -8,10 +8,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from kiosk.cards.epurse_crypto import PurseKeys
+from common.epurse_issuer import PurseKeys
 from host.console.settings import ConsoleSettings, load_console_settings
 from host.fleet.settings import FleetSettings, load_fleet_settings
-from kiosk.config import CONFIG_DIR, PROJECT_ROOT, ConfigError, Section, demo_flag, hex_key, load_toml, site_key
+from common.settings import (CONFIG_DIR, ConfigError, demo_flag, hex_key, load_toml, PROJECT_ROOT, Section,
+                             site_key)
 
 DEMO_HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
 DEFAULT_DB_URL = "sqlite:///var/host.sqlite3"

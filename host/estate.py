@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from host.db import buildings, estates, households, inserted_id, units
-from kiosk.domain.house import HouseNumber
+from common.house import HouseNumber
 
 _AREA = re.compile(r"^\d{1,5}(\.\d{1,2})?$", re.ASCII)
 

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Connection, Engine
 from host.billing import bill_period, parse_period, period_of, shift_period
 from host.config import HostSettings
 from host.db import UTILITY_UNITS, bulk_insert, fmt_x100, households, meters, readings, write_transaction
-from kiosk.domain.errors import BadHouseNumber
-from kiosk.domain.house import HouseNumber
+from common.errors import BadHouseNumber
+from common.house import HouseNumber
 
 REQUIRED = ("period", "house_no", "utility", "reading")
 OPTIONAL = ("read_at",)

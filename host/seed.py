@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from host.bank.accounts import seed_accounts
 from host.cards.registry import seed_cards
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.demo_cards import load_test_cards
 from host.bank.keys import register_kiosk
 from host.billing import bill_period, due_date, issue_date, parse_period, period_of, shift_period
 from host.config import HostSettings

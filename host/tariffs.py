@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from host.config import Tier
-from kiosk.domain.money import Money
+from common.money import Money
 
 CENT = Decimal("0.01")
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.backend_client.client import HostClient
 from kiosk.config import KioskSettings
-from kiosk.domain.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
 from kiosk.services.bills import BillService
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: 
     cards of config/test-cards.toml (their state kept in <journal dir>/cards)."""
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
     from kiosk.devices.sim.pcscd import PrivatePcscd
-    from kiosk.devices.sim.test_cards import load_test_cards
+    from common.demo_cards import load_test_cards
     from kiosk.devices.sim.vpcd import VpcdSlot
 
     if pcscd is None:

@@ -9,7 +9,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from kiosk.config import CONFIG_DIR, DEMO_KIOSK_CONFIG, ConfigError
+from common.settings import CONFIG_DIR, ConfigError
+from kiosk.config import DEMO_KIOSK_CONFIG
 
 DEMO_HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
 
@@ -125,7 +126,8 @@ def _bill(args: argparse.Namespace) -> int:
     from kiosk.billprint import render_bill
     from kiosk.backend_client.client import HostClient
     from kiosk.config import load_kiosk_settings
-    from kiosk.domain.errors import HostUnavailable, KioskError
+    from common.errors import KeyedError
+    from kiosk.domain.errors import HostUnavailable
     from kiosk.services.bills import BillService
 
     if args.host_url:
@@ -146,7 +148,7 @@ def _bill(args: argparse.Namespace) -> int:
     except HostUnavailable as exc:
         print(f"kiosk bill: host {url} unavailable ({exc.detail})", file=sys.stderr)
         return EXIT_HOST_DOWN
-    except KioskError as exc:
+    except KeyedError as exc:
         print(f"kiosk bill: {args.house}: {type(exc).__name__} {exc.detail}".rstrip(), file=sys.stderr)
         return EXIT_ERROR
     if args.json:

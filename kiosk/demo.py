@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from kiosk.config import CONFIG_DIR, DEMO_KIOSK_CONFIG, PROJECT_ROOT, load_kiosk_settings
+from common.settings import CONFIG_DIR, PROJECT_ROOT
+from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
 from kiosk.devices.sim.network import FaultyLink, LinkMode
 from kiosk.runner import RESTART, restart_process
 

@@ -17,8 +17,8 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from kiosk.config import PROJECT_ROOT
-from kiosk.domain.clock import SystemClock
+from common.settings import PROJECT_ROOT
+from common.clock import SystemClock
 
 DEFAULT_CARDS_DIR = PROJECT_ROOT / "var" / "demo" / "cards"
 READERS = ("contact", "contactless")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 # --- helpers ----------------------------------------------------------------------
 def _demo_cards() -> tuple[Any, ...]:
-    from kiosk.devices.sim.test_cards import load_test_cards
+    from common.demo_cards import load_test_cards
     return load_test_cards().ic_cards
 
 
@@ -80,7 +80,7 @@ def _open_card(cards_dir: Path, serial: str) -> Any:
 
 
 def _yuan(fen: int) -> str:
-    from kiosk.domain.money import Money
+    from common.money import Money
     return Money(fen).display()
 
 
@@ -115,7 +115,7 @@ def _ports() -> tuple[int, ...]:
 
 # --- commands ---------------------------------------------------------------------
 def _list(args: argparse.Namespace) -> int:
-    from kiosk.cards.epurse_crypto import Wallet
+    from common.epurse import Wallet
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
     held = {h[1]: reader for reader in READERS if (h := _holder(args.cards_dir, reader)) is not None}
     rows = []
@@ -143,7 +143,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from kiosk.cards.epurse_crypto import Wallet
+    from common.epurse import Wallet
     card = _open_card(args.cards_dir, args.serial)
     if card is None:
         print(f"kiosk sim card: no card {args.serial.upper()} in {args.cards_dir}", file=sys.stderr)
@@ -167,7 +167,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _create(args: argparse.Namespace) -> int:
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
-    from kiosk.domain.money import Money
+    from common.money import Money
     try:
         card = VirtualCpuCard.create(args.cards_dir, serial=args.serial, holder=args.holder, pin=args.pin,
                                      ed_balance=Money.parse(args.ed).fen, ep_balance=Money.parse(args.ep).fen,

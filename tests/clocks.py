@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 
-from kiosk.domain.clock import SystemClock
+from common.clock import SystemClock
 
 TODAY = date(2026, 11, 21)   # the shared demo estate's "today": bills and late fees are the same every run
 

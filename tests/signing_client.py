@@ -1,6 +1,6 @@
 """A small kiosk-side signing client for the host's endpoints (bank, card
 centre, fleet: tests/host, tests/fleet, tests/console), as a kiosk would speak to them (docs/payments.md): builds the JSON body, MACs the exact
-bytes (kiosk.cards.crypto.mac_x919, the kiosk's own implementation), sends it
+bytes (common.crypto.mac_x919, the kiosk's own implementation), sends it
 over real HTTP, and verifies the reply's X-MAC. The PIN pad's part (a format 0
 PIN block encrypted under the PIK) is done here too."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from kiosk.devices.sim.test_cards import DemoCard as Card
-from kiosk.cards.crypto import kcv, mac_x919, pin_block_format0, request_mac, tdes_encrypt, unwrap_key
+from common.demo_cards import DemoCard as Card
+from common.crypto import kcv, mac_x919, pin_block_format0, request_mac, tdes_encrypt, unwrap_key
 
 
 @dataclass

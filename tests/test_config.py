@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.config import CONFIG_DIR, ConfigError, load_kiosk_settings
+from common.settings import CONFIG_DIR, ConfigError
+from kiosk.config import load_kiosk_settings
 
 
 def write(tmp_path: Path, text: str) -> Path:

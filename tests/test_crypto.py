@@ -1,8 +1,8 @@
 """Known-answer tests from published vectors."""
 import pytest
 
-from kiosk.cards.crypto import (CryptoError, kcv, mac_pboc, mac_x919, pin_block_format0,
-                                pin_from_block_format0, unwrap_key, wrap_key)
+from common.crypto import (CryptoError, kcv, mac_pboc, mac_x919, pin_block_format0, pin_from_block_format0,
+                           unwrap_key, wrap_key)
 
 NOW_IS_THE_TIME = b"Now is the time for all "   # the FIPS 113 / ANSI X9.9 message
 

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 import pytest
 
-from kiosk.domain.errors import BadHouseNumber
-from kiosk.domain.house import HouseNumber, is_plausible_prefix
-from kiosk.domain.money import Money, total
+from common.errors import BadHouseNumber
+from common.house import HouseNumber, is_plausible_prefix
+from common.money import Money, total
 
 
 def test_money_is_integer_fen_only():

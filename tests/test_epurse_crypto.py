@@ -4,7 +4,7 @@ The expected values were computed independently with the OpenSSL command line
 (`openssl enc -des-ede` for 3DES ECB, `-des-cbc` with a zero IV for the MACs,
 padding 80 00.. written out by hand), not with the code under test.
 Card: application serial 0000 2601000000000001 (diversified by its last 8 bytes)."""
-from kiosk.cards.crypto import diversify, load_session_key, mac_pboc, purchase_session_key
+from common.crypto import diversify, load_session_key, mac_pboc, purchase_session_key
 
 DLK = bytes.fromhex("52CA0DE0E5BD568172E8F3580DE35BEA")
 DPK = bytes.fromhex("1D36BF1CDFC3B17CBA524C9D8C7C1DB9")
@@ -47,9 +47,9 @@ def test_purchase_session_key_mac1_mac2_and_tac():
 def test_the_shared_mac_functions_give_the_same_answers():
     from datetime import datetime
 
-    from kiosk.cards.epurse_crypto import (DEMO_ISSUER_KEYS, TxnType, bcd_when, load_mac1, load_mac2, load_tac,
-                                           online_session_key, purchase_mac1, purchase_mac2, purchase_sk,
-                                           purchase_tac)
+    from common.epurse_issuer import (DEMO_ISSUER_KEYS, load_mac1, load_mac2, load_tac, online_session_key,
+                                      purchase_mac1, purchase_mac2, purchase_sk, purchase_tac)
+    from common.epurse import bcd_when, TxnType
     card = DEMO_ISSUER_KEYS.for_card(SERIAL)
     when = bcd_when(datetime(2026, 11, 21, 12, 0, 0))
     assert when == WHEN

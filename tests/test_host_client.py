@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from kiosk.backend_client.client import HostClient
-from kiosk.domain.errors import BadHostReply, BadHouseNumber, HostUnavailable, HouseNotFound
-from kiosk.domain.house import HouseNumber
+from kiosk.domain.errors import BadHostReply, HostUnavailable, HouseNotFound
+from common.errors import BadHouseNumber
+from common.house import HouseNumber
 from kiosk.services.bills import BillService
 
 HOUSE = HouseNumber.parse("3-2-1202")

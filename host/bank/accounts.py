@@ -13,8 +13,8 @@ from sqlalchemy.engine import Connection
 from host.bank.card_vault import encrypt_pan, pan_hash, pin_offset
 from host.config import BankKeys
 from host.db import bank_accounts
-from kiosk.devices.sim.test_cards import DemoCard
-from kiosk.domain.card import mask_pan
+from common.demo_cards import DemoCard
+from common.bank_card import mask_pan
 
 MAX_PIN_TRIES = 3
 

@@ -16,7 +16,7 @@ from host.bank.payments import handle_payment, handle_reversal, handle_sign_on
 from host.bank.security import Handler, Reply, SecureChannel
 from host.config import HostSettings
 from host.http_body import read_capped, too_large
-from kiosk.domain.clock import Clock
+from common.clock import Clock
 
 
 def _response(reply: Reply) -> Response:

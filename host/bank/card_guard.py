@@ -34,7 +34,7 @@ from datetime import date, datetime
 from typing import Any
 
 from host.bank.security import BadRequest
-from kiosk.domain.card import luhn_ok
+from common.bank_card import luhn_ok
 
 _RUN = re.compile(r"[0-9]+")
 _B64 = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")

@@ -15,7 +15,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from host.db import kiosks
-from kiosk.cards.crypto import kcv, tdes_decrypt, wrap_key
+from common.crypto import kcv, tdes_decrypt, wrap_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,10 @@ from host.bank.security import BadRequest, Context, Message, encode, int_field, 
 from host.billing import Dues, dues, pay_bills, unpay_bills
 from host.cards.schema import card_txns
 from host.db import bank_accounts, bank_txns, households, inserted_id, property_ledger
-from kiosk.cards.crypto import CryptoError, pin_from_block_format0
-from kiosk.domain.card import mask_pan, parse_track2
-from kiosk.domain.errors import BadHouseNumber, BadSwipe
-from kiosk.domain.house import HouseNumber
+from common.crypto import CryptoError, pin_from_block_format0
+from common.bank_card import mask_pan, parse_track2
+from common.errors import BadHouseNumber, BadSwipe
+from common.house import HouseNumber
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$", re.ASCII)
 _HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")

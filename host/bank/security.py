@@ -24,11 +24,11 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from kiosk.cards.crypto import mac_x919, request_mac
+from common.crypto import mac_x919, request_mac
 from host.bank.keys import KioskState, advance_counter, load_kiosk
 from host.config import HostSettings
 from host.db import immediate, writer_lock
-from kiosk.domain.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
 
 
 class BadRequest(ValueError):
@@ -108,7 +108,7 @@ def encode(reply: dict[str, Any]) -> bytes:
 
 
 def mac_ok(key: bytes, path: str, body: bytes, header: str | None) -> bool:
-    """The request's X-MAC verifies over its endpoint and body (kiosk.cards.crypto.request_mac)."""
+    """The request's X-MAC verifies over its endpoint and body (common.crypto.request_mac)."""
     if not header:
         return False
     try:

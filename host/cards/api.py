@@ -18,9 +18,9 @@ from host.cards.purchase import handle_purchase_authorise, handle_purchase_cance
 from host.cards.status import handle_status
 from host.cards.unload import handle_unload_authorise, handle_unload_cancel, handle_unload_confirm
 from host.config import HostSettings
-from kiosk.config import ConfigError
+from common.settings import ConfigError
 from host.http_body import read_capped, too_large
-from kiosk.domain.clock import Clock
+from common.clock import Clock
 
 HANDLERS: dict[str, Handler] = {
     "seen": handle_seen,

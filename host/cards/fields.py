@@ -10,7 +10,7 @@ from typing import Any
 
 from host.bank.card_guard import refuse_pan, withheld
 from host.bank.security import BadRequest, int_field, text_field
-from kiosk.cards.epurse_crypto import Wallet
+from common.epurse import Wallet
 
 _SERIAL = re.compile(r"^[0-9A-Fa-f]{20}$")
 _U32 = 2 ** 32

@@ -19,8 +19,9 @@ from host.cards.fields import card_request, hex_field, wallet_field
 from host.cards.txns import (WALLET_MAX_FEN, cancel, card_decline, card_keys, complete, declined, earlier_answer,
                              mirrored, move_mirror, new_row, record, record_decline, refuse_proof, same,
                              to_confirm)
-from kiosk.cards.epurse_crypto import TxnType, Wallet, load_mac1, load_mac2, load_tac, online_session_key
-from kiosk.domain.card import mask_pan
+from common.epurse import TxnType, Wallet
+from common.epurse_issuer import load_mac1, load_mac2, load_tac, online_session_key
+from common.bank_card import mask_pan
 
 
 def handle_load_authorise(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from host.cards.schema import CARD_STATUSES, card_blacklist, card_txns, ic_cards
-from kiosk.devices.sim.test_cards import DemoIcCard
+from common.demo_cards import DemoIcCard
 
 LISTED = ("lost", "blacklisted")       # statuses a kiosk must refuse
 

@@ -18,7 +18,8 @@ from host.bank.security import BadRequest, Context, Message, encode, text_field
 from host.cards.fields import CardRequest, reason_field
 from host.cards.schema import card_txns, ic_cards
 from host.db import inserted_id
-from kiosk.cards.epurse_crypto import PurseKeys, TxnType, Wallet
+from common.epurse_issuer import PurseKeys
+from common.epurse import TxnType, Wallet
 
 log = logging.getLogger("host.cards")
 

@@ -18,7 +18,8 @@ from host.cards import registry
 from host.cards.fields import card_request, hex_field
 from host.cards.txns import (cancel, card_decline, card_keys, complete, earlier_answer, move_mirror, new_row, record,
                              record_decline, refuse_proof, same, to_confirm)
-from kiosk.cards.epurse_crypto import TxnType, Wallet, load_mac1, load_mac2, online_session_key, unload_mac3
+from common.epurse import TxnType, Wallet
+from common.epurse_issuer import load_mac1, load_mac2, online_session_key, unload_mac3
 
 
 def handle_unload_authorise(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:

@@ -12,7 +12,7 @@ from host.console.tables import create_console_tables
 from host.console.web import PREFIX, Console, SecurityHeaders
 from host.fleet.api import fleet_routes
 from host.fleet.service import Fleet
-from kiosk.domain.clock import Clock
+from common.clock import Clock
 
 
 def management_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[BaseRoute]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.config import Section
+from common.settings import Section
 
 
 @dataclass(frozen=True, slots=True)

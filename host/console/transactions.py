@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from host import csv_cells
 from host.cards.schema import card_txns
 from host.db import bank_txns, households
-from kiosk.domain.card import luhn_ok, mask_pan
+from common.bank_card import luhn_ok, mask_pan
 
 # pending: a wallet transaction authorised and awaiting the card's proof (bank payments never are)
 STATUSES = ("approved", "declined", "reversed", "voided", "pending")

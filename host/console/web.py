@@ -28,7 +28,7 @@ from host.console.audit import AuditLog
 from host.console.fleet_view import FleetIndex
 from host.console.sessions import COOKIE, Session, Sessions, csrf_ok
 from host.fleet.service import Fleet
-from kiosk.domain.clock import Clock
+from common.clock import Clock
 
 T = TypeVar("T")
 TEMPLATES = Path(__file__).parent / "templates"

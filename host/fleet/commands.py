@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
-from kiosk.domain.clock import Clock
+from common.clock import Clock
 from host.fleet.events import EventBus
 from host.fleet.model import COMMANDS, Ack
 from host.db import inserted_id, write_transaction

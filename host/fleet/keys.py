@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
 from host.db import kiosks
-from kiosk.cards.crypto import tdes_decrypt
+from common.crypto import tdes_decrypt
 
 RELOAD_AT_MOST_EVERY_S = 1.0
 

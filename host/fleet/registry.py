@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.domain.clock import Clock
+from common.clock import Clock
 from host.fleet.events import EventBus
 from host.fleet.model import KioskStatus
 from host.fleet.settings import FleetSettings

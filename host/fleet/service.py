@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from host.bank.security import BadRequest, Reply, encode, mac_ok, read_envelope
 from host.config import HostSettings
-from kiosk.domain.clock import Clock, SystemClock
+from common.clock import Clock, SystemClock
 from host.fleet.commands import Command, CommandBook
 from host.fleet.events import EventBus
 from host.fleet.keys import KeyCache
@@ -25,7 +25,7 @@ from host.fleet.model import BadHeartbeat, parse_acks, parse_interval, parse_sta
 from host.fleet.registry import FleetEvent, FleetRegistry
 from host.fleet.settings import FleetSettings
 from host.fleet.store import FleetStore, KioskSnapshot
-from kiosk.cards.crypto import mac_x919
+from common.crypto import mac_x919
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

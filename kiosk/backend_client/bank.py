@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.backend_client.signed import NotSignedOn, SignedChannel
-from kiosk.cards.crypto import CryptoError, unwrap_key
+from common.crypto import CryptoError, unwrap_key
 from kiosk.domain.errors import BadHostReply, OutcomeUnknown
 
 

@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 from kiosk.backend_client.wire import parse_household_bill
 from kiosk.domain.bill import HouseholdBill
-from kiosk.domain.errors import BadHostReply, BadHouseNumber, HostRejected, HostUnavailable, HouseNotFound
-from kiosk.domain.house import HouseNumber
+from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, HouseNotFound
+from common.errors import BadHouseNumber
+from common.house import HouseNumber
 
 if TYPE_CHECKING:
     import httpx

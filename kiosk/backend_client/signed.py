@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from kiosk.cards.crypto import mac_x919, request_mac
+from common.crypto import mac_x919, request_mac
 from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, OutcomeUnknown
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from typing import Any
 
 from kiosk.domain.bill import Arrear, BillLine, HouseholdBill, MonthBill, TierCharge, UTILITIES
 from kiosk.domain.errors import BadHostReply
-from kiosk.domain.house import HouseNumber
-from kiosk.domain.money import Money
+from common.house import HouseNumber
+from common.money import Money
 
 
 def _fen(value: Any) -> Money:

@@ -29,7 +29,7 @@ from kiosk.i18n import pick, tr
 if TYPE_CHECKING:
     from kiosk.bootstrap import SimDevices
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
-    from kiosk.devices.sim.test_cards import DemoBadSwipe, DemoCard, DemoIcCard
+    from common.demo_cards import DemoBadSwipe, DemoCard, DemoIcCard
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,8 @@ def ic_title(card: DemoIcCard, lang: str) -> str:
 
 def ic_state(card: DemoIcCard, live: VirtualCpuCard | None, lang: str) -> str:
     """Balances as the card holds them now, and what is special about it."""
-    from kiosk.cards.epurse_crypto import Wallet
-    from kiosk.domain.money import Money
+    from common.epurse import Wallet
+    from common.money import Money
 
     if live is None:
         ed, ep, tries = card.ed_balance, card.ep_balance, card.pin_tries_left
@@ -101,7 +101,7 @@ def ic_state(card: DemoIcCard, live: VirtualCpuCard | None, lang: str) -> str:
 
 
 def card_label(card: DemoCard | DemoBadSwipe, lang: str, today: date) -> str:
-    from kiosk.devices.sim.test_cards import DemoBadSwipe
+    from common.demo_cards import DemoBadSwipe
 
     name = pick(card.name, lang)
     if isinstance(card, DemoBadSwipe):           # a damaged stripe (it has no PIN)
@@ -183,7 +183,7 @@ class BenchPanel(BoxLayout):
             self.paper = sims.printer.paper.value
             self.printer_offline = sims.printer.offline
             self._show_receipt()
-        from kiosk.devices.sim.test_cards import load_test_cards
+        from common.demo_cards import load_test_cards
         try:
             wallet = load_test_cards()
         except OSError:

@@ -19,7 +19,7 @@ from kiosk.cards.apdu import (
     command,
     exchange,
 )
-from kiosk.cards.epurse_crypto import TxnType, Wallet, bcd_when, u16, u32
+from common.epurse import bcd_when, TxnType, u16, u32, Wallet
 from kiosk.domain.errors import CardFault
 
 MAX_AMOUNT = 2**31 - 1     # fen; the card's amounts are signed 4-byte values

@@ -18,8 +18,9 @@ from kiosk.devices.framing import SERIAL_ERRORS, EventPump, close_quietly
 
 from kiosk.devices import msr_codec as codec
 from kiosk.devices.msr_codec import CardData, Command, FrameError, TrackStatus
-from kiosk.domain.card import CardSwipe, parse_track2
-from kiosk.domain.errors import BadSwipe, ReaderFault, SwipeTimeout
+from common.bank_card import CardSwipe, parse_track2
+from common.errors import BadSwipe
+from kiosk.domain.errors import ReaderFault, SwipeTimeout
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Callable
 from typing import Protocol
 
-from kiosk.domain.card import CardSwipe
+from common.bank_card import CardSwipe
 from kiosk.domain.receipt import Receipt
 
 

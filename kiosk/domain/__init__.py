@@ -1,5 +1,5 @@
 """Pure domain types: no I/O, no framework imports."""
-from kiosk.domain.money import Money
-from kiosk.domain.house import HouseNumber
+from common.money import Money
+from common.house import HouseNumber
 
 __all__ = ["Money", "HouseNumber"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from kiosk.domain.house import HouseNumber
-from kiosk.domain.money import Money, total
+from common.house import HouseNumber
+from common.money import Money, total
 
 UTILITIES = ("water", "electricity", "gas", "property")
 

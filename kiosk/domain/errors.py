@@ -2,19 +2,11 @@
 message a resident sees (see kiosk/i18n.py)."""
 from __future__ import annotations
 
+from common.errors import KeyedError
 
-class KioskError(Exception):
+
+class KioskError(KeyedError):
     """Base of every error the kiosk shows to a resident."""
-
-    message_key = "error.generic"
-
-    def __init__(self, detail: str = "") -> None:
-        super().__init__(detail or self.__class__.__name__)
-        self.detail = detail
-
-
-class BadHouseNumber(KioskError, ValueError):
-    message_key = "error.bad_house_number"
 
 
 # --- host errors: unavailable vs rejected vs (later) outcome unknown ---------
@@ -53,12 +45,6 @@ class ReaderFault(DeviceError):
     """The card reader itself failed (port gone, no answer): staff must act."""
 
     message_key = "error.reader_fault"
-
-
-class BadSwipe(DeviceError):
-    """A partial or garbled swipe, or a number that fails its checks: swipe again."""
-
-    message_key = "error.bad_swipe"
 
 
 class SwipeTimeout(DeviceError):

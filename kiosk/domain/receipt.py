@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiosk.domain.money import Money
+from common.money import Money
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from kivy.app import App
 from kivy.properties import StringProperty
 from kivy.uix.screenmanager import Screen
 
-from kiosk.cards.epurse_crypto import Wallet
+from common.epurse import Wallet
 from kiosk.screens import card_view
 from kiosk.screens.card_widgets import PresetButton
 

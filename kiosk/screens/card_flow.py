@@ -27,16 +27,16 @@ from kivy.clock import Clock
 from kivy.event import EventDispatcher
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 
-from kiosk.cards.epurse_crypto import Wallet
+from common.epurse import Wallet
 from kiosk.devices.ports import PinKey
 from kiosk.domain.errors import (CardBlacklisted, CardFault, CardPinBlocked, CardPinWrong, CardRemoved, CardTorn,
                                  HostUnavailable, KioskError, NotOurCard, OutcomeUnknown, PaymentsSuspended,
                                  PinEntryCancelled, ReaderFault, WalletInsufficient, WalletLimitExceeded)
-from kiosk.domain.money import Money
+from common.money import Money
 from kiosk.screens import card_view
 
 if TYPE_CHECKING:
-    from kiosk.domain.card import CardSwipe
+    from common.bank_card import CardSwipe
     from kiosk.screens.flow import Flow
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletOutcome, WalletService

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
-from kiosk.cards.epurse_crypto import TxnType, Wallet
-from kiosk.domain.money import Money
+from common.epurse import TxnType, Wallet
+from common.money import Money
 from kiosk.i18n import tr
 
 if TYPE_CHECKING:

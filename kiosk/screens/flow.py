@@ -35,15 +35,15 @@ from typing import TYPE_CHECKING
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 
 from kiosk.devices.ports import PaperStatus, PinKey
-from kiosk.domain.errors import (BadHostReply, BadHouseNumber, BadSwipe, HostUnavailable, HouseNotFound,
-                                 KioskError, OutcomeUnknown, PaymentsSuspended, PinEntryCancelled,
-                                 SwipeTimeout)
-from kiosk.domain.house import HouseNumber, is_plausible_prefix
+from kiosk.domain.errors import (BadHostReply, HostUnavailable, HouseNotFound, KioskError, OutcomeUnknown,
+                                 PaymentsSuspended, PinEntryCancelled, SwipeTimeout)
+from common.errors import BadHouseNumber, BadSwipe
+from common.house import HouseNumber, is_plausible_prefix
 from kiosk.services.bills import BillService
 from kiosk.services.fleet import OutOfService
 
 if TYPE_CHECKING:
-    from kiosk.domain.card import CardSwipe
+    from common.bank_card import CardSwipe
     from kiosk.services.fleet import FleetService, TransactionHandle
     from kiosk.services.payment import PaymentOutcome, PaymentService
     from kiosk.services.wallet import WalletService

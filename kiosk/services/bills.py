@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from kiosk.domain.bill import HouseholdBill
-from kiosk.domain.house import HouseNumber
+from common.house import HouseNumber
 
 
 class BillSource(Protocol):

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 from kiosk.backend_client.fleet import CommandOrder, FleetClient, HeartbeatReply
 from kiosk.backend_client.signed import NotSignedOn
 from kiosk.devices.ports import CardReader, PaperStatus, PinKey, PinPad, ReceiptPrinter
-from kiosk.domain.card import CardSwipe
-from kiosk.domain.clock import Clock, SystemClock
+from common.bank_card import CardSwipe
+from common.clock import Clock, SystemClock
 from kiosk.domain.errors import (
     KioskError,
     PaperOut,
@@ -42,7 +42,7 @@ from kiosk.domain.errors import (
     PrinterFault,
     ReaderFault,
 )
-from kiosk.domain.money import Money
+from common.money import Money
 from kiosk.domain.receipt import Receipt
 
 log = logging.getLogger(__name__)

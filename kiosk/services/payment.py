@@ -15,10 +15,10 @@ from kiosk.backend_client.bank import BankClient
 from kiosk.backend_client.signed import NotSignedOn
 from kiosk.devices.ports import CardReader, PaperStatus, PinKey, PinPad, ReceiptPrinter
 from kiosk.domain.bill import HouseholdBill
-from kiosk.domain.card import CardSwipe
+from common.bank_card import CardSwipe
 from kiosk.domain.errors import (HostError, HostUnavailable, KioskError, OutcomeUnknown, PaymentsSuspended,
                                  PrinterFault)
-from kiosk.domain.money import Money
+from common.money import Money
 from kiosk.domain.receipt import Receipt, ReceiptItem
 from kiosk.i18n import tr
 from kiosk.services.journal import Journal, JournalEntry

@@ -23,14 +23,14 @@ from kiosk.backend_client.cards import STATUS_MAX_IDS, CardCentreClient
 from kiosk.backend_client.signed import NotSignedOn
 from kiosk.cards.apdu import ApduTransport
 from kiosk.cards.epurse import EPurse
-from kiosk.cards.epurse_crypto import TxnType, Wallet
+from common.epurse import TxnType, Wallet
 from kiosk.devices.ports import PinKey
 from kiosk.domain.bill import HouseholdBill
-from kiosk.domain.card import CardSwipe
+from common.bank_card import CardSwipe
 from kiosk.domain.errors import (CardBlacklisted, CardFault, CardMacInvalid, CardRemoved, CardTorn, HostError,
                                  HostUnavailable, KioskError, NotTheSameCard, OutcomeUnknown, ReaderFault,
                                  WalletInsufficient, WalletLimitExceeded)
-from kiosk.domain.money import Money
+from common.money import Money
 from kiosk.domain.receipt import Receipt, ReceiptItem
 from kiosk.i18n import tr
 from kiosk.services.journal import Journal, JournalEntry

@@ -23,21 +23,9 @@ import pytest
 
 from kiosk.cards.apdu import Response, command, error_for, trace_command
 from kiosk.cards.epurse import AppInfo, EPurse, LogRecord, OnlineInit, PurchaseInit
-from kiosk.cards.epurse_crypto import (
-    DEMO_ISSUER_KEYS,
-    TxnType,
-    Wallet,
-    bcd_when,
-    load_mac1,
-    load_mac2,
-    load_tac,
-    online_session_key,
-    purchase_mac1,
-    purchase_mac2,
-    purchase_sk,
-    purchase_tac,
-    unload_mac3,
-)
+from common.epurse_issuer import (DEMO_ISSUER_KEYS, load_mac1, load_mac2, load_tac, online_session_key,
+                                  purchase_mac1, purchase_mac2, purchase_sk, purchase_tac, unload_mac3)
+from common.epurse import bcd_when, TxnType, Wallet
 from kiosk.domain.errors import (
     CardError,
     CardFault,

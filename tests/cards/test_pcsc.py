@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from smartcard.Exceptions import SmartcardException
 
-from kiosk.cards.epurse_crypto import (DEMO_ISSUER_KEYS, TxnType, Wallet, bcd_when, load_mac2, load_tac,
-                                       online_session_key)
+from common.epurse_issuer import DEMO_ISSUER_KEYS, load_mac2, load_tac, online_session_key
+from common.epurse import bcd_when, TxnType, Wallet
 from kiosk.devices.pcsc import CardEvent, CardWatcher, PcscReader, PcscTransport
 from kiosk.devices.sim.cpu_card import VirtualCpuCard
 from kiosk.devices.sim.pcscd import PrivatePcscd
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.demo_cards import load_test_cards
 from kiosk.devices.sim.vpcd import VpcdSlot
 from kiosk.domain.errors import CardRemoved, ReaderFault
 

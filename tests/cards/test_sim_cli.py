@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.cli import main
-from kiosk.config import PROJECT_ROOT
+from common.settings import PROJECT_ROOT
 from kiosk.devices.pcsc import PcscReader
 from kiosk.devices.sim.pcscd import PrivatePcscd
 

@@ -1,6 +1,6 @@
 """The virtual CPU card (docs/cards.md §2) driven APDU by APDU through
 process(), without pcscd. MACs are checked with the shared functions of
-kiosk.cards.epurse_crypto under keys the test diversifies itself from the demo
+common.epurse_issuer under keys the test diversifies itself from the demo
 issuer keys (as the card centre does), not with the card's own copy."""
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cards.epurse_crypto import (DEMO_ISSUER_KEYS, PurseKeys, TxnType, Wallet, bcd_when, load_mac1, load_mac2,
-                                       load_tac, online_session_key, purchase_mac1, purchase_mac2, purchase_sk,
-                                       purchase_tac, unload_mac3)
+from common.epurse_issuer import (DEMO_ISSUER_KEYS, load_mac1, load_mac2, load_tac, online_session_key,
+                                  purchase_mac1, purchase_mac2, purchase_sk, purchase_tac, PurseKeys,
+                                  unload_mac3)
+from common.epurse import bcd_when, TxnType, Wallet
 from kiosk.devices.sim.cpu_card import ATR, CardPulled, VirtualCpuCard
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.demo_cards import load_test_cards
 
 DEMO = {c.serial: c for c in load_test_cards().ic_cards}
 ZHANG = "00002601000000000001"      # PIN 123456, balances from config/test-cards.toml

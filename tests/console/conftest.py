@@ -64,7 +64,7 @@ def console_template(demo_db: Path, tmp_path_factory: pytest.TempPathFactory, to
     from host.billing import household_bill
     from host.db import make_engine
     from host.server import HostServer
-    from kiosk.devices.sim.test_cards import load_test_cards
+    from common.demo_cards import load_test_cards
 
     cards = {c.pan: c for c in load_test_cards().cards}
     good, low = cards["6222021000000000017"], cards["6217002000000002"]

@@ -28,11 +28,11 @@ from host.billing import household_bill
 from host.cards.schema import card_txns
 from host.console.reconciliation import reconcile
 from host.db import bank_journal, property_backups, property_ledger
-from kiosk.cards.crypto import pin_block_format0, tdes_encrypt
+from common.crypto import pin_block_format0, tdes_encrypt
 from kiosk.cards.epurse import EPurse
-from kiosk.cards.epurse_crypto import Wallet
+from common.epurse import Wallet
 from kiosk.devices.sim.cpu_card import VirtualCpuCard
-from kiosk.devices.sim.test_cards import DemoCard, DemoIcCard, load_test_cards
+from common.demo_cards import DemoCard, DemoIcCard, load_test_cards
 
 _CARDS = load_test_cards()
 GOOD = next(c for c in _CARDS.cards if c.pan == "6222021000000000017")     # 622202*********0017

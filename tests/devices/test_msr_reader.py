@@ -10,9 +10,10 @@ from kiosk.devices.card_reader import SerialCardReader
 from kiosk.devices.msr_codec import Track
 from kiosk.devices.sim.card_reader import SimCardReader
 from kiosk.devices.sim.pty import PtyPort
-from kiosk.devices.sim.test_cards import load_test_cards
-from kiosk.domain.card import parse_track2
-from kiosk.domain.errors import BadSwipe, ReaderFault, SwipeTimeout
+from common.demo_cards import load_test_cards
+from common.bank_card import parse_track2
+from common.errors import BadSwipe
+from kiosk.domain.errors import ReaderFault, SwipeTimeout
 
 WALLET = load_test_cards()
 GOOD = WALLET.cards[0]

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from kiosk.cards.crypto import kcv, pin_block_format0, tdes_decrypt, wrap_key
+from common.crypto import kcv, pin_block_format0, tdes_decrypt, wrap_key
 from kiosk.devices import pinpad_codec as codec
 from kiosk.devices.pinpad import SerialPinPad
 from kiosk.devices.pinpad_codec import (

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from kiosk.cards.crypto import kcv, pin_block_format0, tdes_decrypt, wrap_key
+from common.crypto import kcv, pin_block_format0, tdes_decrypt, wrap_key
 from kiosk.devices.pinpad import SerialPinPad
 from kiosk.devices.ports import PinKey
 from kiosk.devices.sim.pinpad import PinPadState, SimPinPad
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.demo_cards import load_test_cards
 from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
 
 # test keys, made up for these tests

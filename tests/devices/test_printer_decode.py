@@ -16,7 +16,7 @@ from kiosk.devices.escpos_receipt import (
 from kiosk.devices.ports import PaperStatus
 from kiosk.devices.printer import paper_from_status_byte
 from kiosk.devices.sim import escpos_decode as ed
-from kiosk.domain.money import Money
+from common.money import Money
 from kiosk.domain.receipt import Receipt, ReceiptItem
 
 RECEIPT = Receipt(

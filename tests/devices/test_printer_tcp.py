@@ -15,9 +15,9 @@ from kiosk.devices.escpos_receipt import build_receipt
 from kiosk.devices.ports import PaperStatus
 from kiosk.devices.printer import EscposReceiptPrinter, open_printer
 from kiosk.devices.sim.printer import DOTS, MARGIN, SimPrinter
-from kiosk.domain.card import mask_pan
+from common.bank_card import mask_pan
 from kiosk.domain.errors import PaperOut, PrinterFault
-from kiosk.domain.money import Money
+from common.money import Money
 from kiosk.domain.receipt import Receipt, ReceiptItem
 
 FULL_PAN = "6228480402564890018"

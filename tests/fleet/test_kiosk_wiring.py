@@ -12,7 +12,8 @@ import pytest
 
 from kiosk.backend_client.fleet import CommandOrder
 from kiosk.bootstrap import build
-from kiosk.config import DEMO_KIOSK_CONFIG, ConfigError, load_kiosk_settings
+from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
+from common.settings import ConfigError
 from kiosk.services.fleet import CommandOutcome
 
 

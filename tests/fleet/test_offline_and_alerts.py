@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from fleet.fleetlib import status
-from kiosk.domain.clock import ManualClock
+from common.clock import ManualClock
 from host.fleet.events import EventBus
 from host.fleet.model import Backlog, DeviceState, KioskStatus, parse_status
 from host.fleet.registry import FleetRegistry, tolerance_s

@@ -1,5 +1,5 @@
 """Test helpers for the card centre (docs/cards.md §5): the card's side of the
-e-purse computed with the shared MAC functions (kiosk.cards.epurse_crypto), a
+e-purse computed with the shared MAC functions (common.epurse_issuer), a
 kiosk that sends the card-centre messages through the real SecureChannel
 (signing_client.KioskSigner), a fixture with a running host whose config holds
 test issuer keys, and the money invariants."""
@@ -22,10 +22,10 @@ from host.config import load_host_settings
 from host.db import make_engine
 from host.server import HostServer
 from host_testlib import GOOD, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK, BankEnv
-from kiosk.cards.epurse_crypto import (PurseKeys, TxnType, Wallet, load_mac1, load_mac2, load_tac,
-                                       online_session_key, purchase_mac1, purchase_mac2, purchase_sk, purchase_tac,
-                                       unload_mac3)
-from kiosk.devices.sim.test_cards import DemoCard, DemoIcCard, load_test_cards
+from common.epurse_issuer import (load_mac1, load_mac2, load_tac, online_session_key, purchase_mac1,
+                                  purchase_mac2, purchase_sk, purchase_tac, PurseKeys, unload_mac3)
+from common.epurse import TxnType, Wallet
+from common.demo_cards import DemoCard, DemoIcCard, load_test_cards
 from signing_client import KioskSigner, SignedReply
 
 # Test issuer keys: not the demo keys, so a test proves the host uses its config.

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from host.bank import money_totals
 from host.bank.card_vault import pan_hash
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.demo_cards import load_test_cards
 from host.billing import household_bill
 from host.config import HostSettings
 from host.db import bank_accounts, metadata

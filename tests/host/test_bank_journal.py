@@ -15,7 +15,7 @@ from host.bank.backups import looks_like_pan
 from host.billing import unpaid_periods
 from host.db import property_backups
 from host_testlib import EXPIRED, GOOD, BankEnv, check_invariants
-from kiosk.domain.card import mask_pan
+from common.bank_card import mask_pan
 
 
 def _copy(txn_id: str, **extra: object) -> dict[str, object]:

@@ -12,8 +12,8 @@ from host.bank.security import encode
 from host.billing import unpaid_periods
 from host.db import bank_journal, bank_txns, bills, households, property_ledger
 from host_testlib import BLOCKED, EXPIRED, GOOD, LIMITED, LOW, SEED_TODAY, BankEnv, check_invariants
-from kiosk.cards.crypto import pin_block_format0, tdes_encrypt
-from kiosk.domain.card import mask_pan
+from common.crypto import pin_block_format0, tdes_encrypt
+from common.bank_card import mask_pan
 
 DAY = SEED_TODAY.isoformat()   # the host's business day: declines carry it too
 

@@ -11,7 +11,7 @@ import pytest
 
 from host.billing import unpaid_periods
 from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK, TEST_TMK, BankEnv
-from kiosk.cards.crypto import kcv, mac_x919, request_mac, tdes_decrypt
+from common.crypto import kcv, mac_x919, request_mac, tdes_decrypt
 
 
 def test_sign_on_issues_fresh_wrapped_keys_with_check_values(bank: BankEnv) -> None:

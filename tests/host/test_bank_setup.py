@@ -13,13 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from host.bank.card_vault import decrypt_pan, pan_hash, pin_matches
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.demo_cards import load_test_cards
 from host.billing import dues, household_bill, unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
 from host.db import bank_accounts, households, kiosks
 from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY, TEST_HOST_TOML, BankEnv, check_invariants
-from kiosk.cards.crypto import request_mac
-from kiosk.config import CONFIG_DIR
+from common.crypto import request_mac
+from common.settings import CONFIG_DIR
 
 
 def test_fleet_in_the_configs() -> None:

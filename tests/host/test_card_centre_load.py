@@ -19,8 +19,9 @@ from host.billing import unpaid_periods
 from host.cards.registry import set_status
 from host.db import bank_journal
 from host_testlib import BLOCKED, EXPIRED, GOOD, LIMITED, LOW, OTHER_KIOSK, OTHER_TMK, BankEnv
-from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
-from kiosk.domain.card import mask_pan
+from common.epurse_issuer import DEMO_ISSUER_KEYS
+from common.epurse import Wallet
+from common.bank_card import mask_pan
 
 
 def _journal(env: CardEnv) -> list[tuple[object, ...]]:

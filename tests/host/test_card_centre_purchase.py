@@ -12,7 +12,8 @@ from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
 from host.db import bills, households, property_ledger
 from host_testlib import GOOD, SEED_TODAY
-from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
+from common.epurse_issuer import DEMO_ISSUER_KEYS
+from common.epurse import Wallet
 
 
 def _authorise(cards: CardEnv, txn_id: str, card: SimCard, wallet: Wallet, house: str,

@@ -19,9 +19,10 @@ from host.billing import unpaid_periods
 from host.cards.schema import card_blacklist, card_sightings, ic_cards
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
 from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK
-from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
-from kiosk.config import CONFIG_DIR
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.epurse_issuer import DEMO_ISSUER_KEYS
+from common.epurse import Wallet
+from common.settings import CONFIG_DIR
+from common.demo_cards import load_test_cards
 
 
 def test_seed_registers_the_ic_test_cards(seeded: tuple[HostSettings, Engine]) -> None:

@@ -14,7 +14,7 @@ from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
 from host.cards.schema import card_txns
 from host_testlib import OTHER_KIOSK, OTHER_TMK
-from kiosk.cards.epurse_crypto import Wallet
+from common.epurse import Wallet
 
 
 def _status(kiosk: CardKiosk, txn_ids: Any) -> dict[str, dict[str, Any]]:

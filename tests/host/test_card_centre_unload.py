@@ -12,8 +12,9 @@ from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.bank.journal import WALLET_UNLOAD
 from host.db import bank_journal
 from host_testlib import BLOCKED, EXPIRED, GOOD
-from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
-from kiosk.domain.card import mask_pan
+from common.epurse_issuer import DEMO_ISSUER_KEYS
+from common.epurse import Wallet
+from common.bank_card import mask_pan
 
 
 def test_unload_moves_money_only_when_the_mac3_verifies(cards: CardEnv) -> None:

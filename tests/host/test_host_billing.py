@@ -17,7 +17,7 @@ from host.estate import add_households
 from host.readings_import import import_readings
 from host_testlib import write_csv
 from kiosk.backend_client.wire import parse_household_bill
-from kiosk.domain.errors import BadHouseNumber
+from common.errors import BadHouseNumber
 
 # 1-1-101, 89.50 m2. Readings at the end of Jul (opening), Aug, Sep, Oct 2026.
 READINGS = {

@@ -18,10 +18,10 @@ from clocks import INSTANTS
 from host import cli
 from host.billing import period_of, shift_period
 from host.db import households, make_engine, meters, readings
-from kiosk.domain.clock import ManualClock
+from common.clock import ManualClock
 from host.seed import DEMO_HOUSES
 from host_testlib import TEST_HOST_TOML, write_csv
-from kiosk.config import PROJECT_ROOT
+from common.settings import PROJECT_ROOT
 
 
 def test_seed_refuses_a_seeded_database_unless_fresh(host_toml: Path, tmp_path: Path,

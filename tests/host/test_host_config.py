@@ -8,7 +8,7 @@ import pytest
 
 from host.config import DEMO_HOST_CONFIG, ConfigError, load_host_settings
 from host_testlib import TEST_HOST_TOML
-from kiosk.config import CONFIG_DIR
+from common.settings import CONFIG_DIR
 
 
 def test_demo_config_loads_with_tiered_tariffs() -> None:

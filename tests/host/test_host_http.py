@@ -17,7 +17,7 @@ from host.server import HostServer
 from host_testlib import SEED_TODAY
 from kiosk.backend_client.client import HostClient
 from kiosk.domain.errors import HostUnavailable, HouseNotFound
-from kiosk.domain.house import HouseNumber
+from common.house import HouseNumber
 
 
 @pytest.fixture(scope="module")

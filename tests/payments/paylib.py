@@ -19,8 +19,8 @@ from kiosk.bootstrap import Kiosk, build
 from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
 from kiosk.devices.ports import PinKey
 from kiosk.devices.sim.network import FaultyLink
-from kiosk.devices.sim.test_cards import DemoCard, load_test_cards
-from kiosk.domain.card import CardSwipe
+from common.demo_cards import DemoCard, load_test_cards
+from common.bank_card import CardSwipe
 
 WALLET = load_test_cards()
 GOOD, LOW_BALANCE, EXPIRED, BLOCKED, LIMITED = WALLET.cards[:5]

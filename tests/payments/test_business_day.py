@@ -16,7 +16,7 @@ from paylib import GOOD, RunningHost, enter_pin, kiosk_settings, money_is_conser
 from host.console.reconciliation import reconcile
 from kiosk.bootstrap import Kiosk, build
 from kiosk.devices.sim.network import FaultyLink, LinkMode
-from kiosk.domain.clock import ManualClock
+from common.clock import ManualClock
 from kiosk.domain.errors import OutcomeUnknown
 
 HOUSE = "1-1-1001"   # only a bill not yet overdue: the same amount on both sides of midnight

@@ -11,7 +11,8 @@ import pytest
 
 from paylib import GOOD, LOW_BALANCE, WALLET, enter_pin, pay, settled, swipe
 from kiosk.devices.sim.network import LinkMode
-from kiosk.domain.errors import BadSwipe, OutcomeUnknown
+from common.errors import BadSwipe
+from kiosk.domain.errors import OutcomeUnknown
 
 
 def secrets_of(card) -> list[bytes]:

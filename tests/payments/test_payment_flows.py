@@ -9,7 +9,8 @@ import pytest
 from paylib import (BLOCKED, EXPIRED, GOOD, LIMITED, LOW_BALANCE, WALLET, enter_pin, money_is_conserved,
                       pay, settled, swipe)
 from kiosk.devices.ports import PaperStatus, PinKey
-from kiosk.domain.errors import BadSwipe, PinEntryCancelled, SwipeTimeout
+from common.errors import BadSwipe
+from kiosk.domain.errors import PinEntryCancelled, SwipeTimeout
 
 HOUSE = "3-2-1202"   # arrears and a late fee in the demo estate
 

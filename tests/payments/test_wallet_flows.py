@@ -23,7 +23,7 @@ from wallet_helpers import (
     world,
 )
 
-from kiosk.cards.epurse_crypto import TxnType, Wallet
+from common.epurse import TxnType, Wallet
 from kiosk.devices.sim.network import LinkMode
 from kiosk.domain.errors import (
     CardBlacklisted,
@@ -35,7 +35,7 @@ from kiosk.domain.errors import (
     WalletInsufficient,
     WalletLimitExceeded,
 )
-from kiosk.domain.money import Money
+from common.money import Money
 
 HOUSE = "2-1-601"   # the current month only, in the demo estate
 

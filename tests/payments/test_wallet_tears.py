@@ -15,9 +15,9 @@ import pytest
 from paylib import GOOD, enter_pin, settled, swipe
 from wallet_helpers import LI, ZHANG, card, insert, remove, world
 
-from kiosk.cards.epurse_crypto import Wallet
+from common.epurse import Wallet
 from kiosk.domain.errors import CardFault, CardRemoved, CardTorn, NotTheSameCard
-from kiosk.domain.money import Money
+from common.money import Money
 
 HOUSE = "2-1-601"
 AMOUNT = Money(10_000)

@@ -16,9 +16,9 @@ from signing_client import KioskSigner
 
 from kiosk.bootstrap import Kiosk
 from kiosk.cards.epurse import EPurse
-from kiosk.cards.epurse_crypto import TxnType, Wallet
+from common.epurse import TxnType, Wallet
 from kiosk.devices.sim.cpu_card import VirtualCpuCard
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.demo_cards import load_test_cards
 
 IC = {c.holder: c for c in load_test_cards().ic_cards}
 ZHANG = IC["张伟"]        # contact, PIN 123456

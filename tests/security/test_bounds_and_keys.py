@@ -33,10 +33,11 @@ from host.bank.security import MAX_BODY
 from host.cards.api import HANDLERS
 from host.config import DEMO_HOST_CONFIG, load_host_settings
 from host.db import bank_txns
-from kiosk.config import CONFIG_DIR, DEMO_KIOSK_CONFIG, ConfigError, load_kiosk_settings
-from kiosk.devices.sim.test_cards import load_test_cards
-from kiosk.domain.errors import BadHouseNumber
-from kiosk.domain.house import HouseNumber, is_plausible_prefix
+from common.settings import CONFIG_DIR, ConfigError
+from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
+from common.demo_cards import load_test_cards
+from common.errors import BadHouseNumber
+from common.house import HouseNumber, is_plausible_prefix
 
 DEMO_KIOSK = "KIOSK-DEMO-01"
 DEMO_TMK = bytes.fromhex("7DF0AC87953F75AECD424B5A3BBFF50B")

@@ -103,7 +103,7 @@ def host(demo_db: Path, tmp_path: Path, today: date) -> Iterator[Host]:
 
 
 def _card() -> Any:
-    from kiosk.devices.sim.test_cards import load_test_cards
+    from common.demo_cards import load_test_cards
     return next(c for c in load_test_cards().cards if c.pan == PAN)
 
 

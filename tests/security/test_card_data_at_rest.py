@@ -26,8 +26,8 @@ from host.bank.card_guard import pan_in_text
 from host.bank.card_vault import (decrypt_pan, encrypt_pan, ibm3624_natural_pin, ibm3624_offset, pan_hash,
                                   pin_matches, pin_offset, validation_data)
 from host.config import DEMO_HOST_CONFIG, BankKeys, ConfigError, HostSettings, load_host_settings
-from kiosk.config import CONFIG_DIR, PUBLISHED_KEYS
-from kiosk.devices.sim.test_cards import DemoCard, load_test_cards
+from common.settings import CONFIG_DIR, PUBLISHED_KEYS
+from common.demo_cards import DemoCard, load_test_cards
 
 KIOSK = "KIOSK-DEMO-01"
 TMK = bytes.fromhex("7DF0AC87953F75AECD424B5A3BBFF50B")

@@ -1,5 +1,5 @@
 """A signed message is good for the endpoint it was signed for only: its X-MAC
-covers `POST <path>` and the body (kiosk.cards.crypto.request_mac). Found in a
+covers `POST <path>` and the body (common.crypto.request_mac). Found in a
 penetration test: a signed heartbeat replayed to /api/v1/cards/blacklist was
 accepted and moved the bank channel's counter."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fleet.fleetlib import SignedKiosk
 
-from kiosk.cards.crypto import mac_x919, request_mac
+from common.crypto import mac_x919, request_mac
 
 KIOSK = "KIOSK-DEMO-01"
 TMK = bytes.fromhex("7DF0AC87953F75AECD424B5A3BBFF50B")   # the demo's published TMK (config/host.demo.toml)

@@ -35,7 +35,7 @@ from host.bank import money_totals
 from host.billing import household_bill, unpaid_periods
 from host.bank.card_vault import pan_hash
 from host.db import bank_accounts, households
-from kiosk.devices.sim.test_cards import load_test_cards
+from common.demo_cards import load_test_cards
 
 KIOSK_TIMEOUT_S = 5.0
 GOOD = next(c for c in load_test_cards().cards if c.pan == "6222021000000000017")

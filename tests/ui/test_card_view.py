@@ -5,8 +5,8 @@ from datetime import date, datetime
 
 import pytest
 
-from kiosk.cards.epurse_crypto import TxnType, Wallet
-from kiosk.domain.money import Money
+from common.epurse import TxnType, Wallet
+from common.money import Money
 from kiosk.i18n import CATALOGUE, tr
 from kiosk.screens import card_view
 from kiosk.services.wallet import CardView, HistoryLine, WalletLimits

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kiosk.domain.money import Money
+from common.money import Money
 from kiosk.i18n import tr
 from kiosk.tour import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE, go_home, key_widget, lookup, set_host, show, type_house
 

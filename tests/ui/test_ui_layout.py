@@ -123,8 +123,8 @@ async def test_payment_screens_fit(kiosk_app: Any, artifacts: Any, width: int, h
 def staged_card() -> Any:
     from datetime import date, datetime, timedelta
 
-    from kiosk.cards.epurse_crypto import TxnType
-    from kiosk.domain.money import Money
+    from common.epurse import TxnType
+    from common.money import Money
     from kiosk.services.wallet import CardView, HistoryLine
 
     kinds = list(TxnType)

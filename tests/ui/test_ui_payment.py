@@ -27,7 +27,7 @@ def due_fen(host: Any, house: str) -> int:
 
 
 def money(fen: int) -> str:
-    from kiosk.domain.money import Money
+    from common.money import Money
 
     return Money(fen).display()
 
@@ -72,7 +72,7 @@ async def test_approved_payment_prints_a_receipt_and_settles_the_bill(
     assert result.ids.amount.value == money(due)
     assert app.flow.result_reference and result.ids.reference.value == app.flow.result_reference
     receipt = await asyncio.to_thread(app.kiosk.sims.printer.wait_for_receipt, 10)
-    from kiosk.domain.money import Money
+    from common.money import Money
 
     assert BILL_HOUSE in receipt.text and Money(due).yuan in receipt.text
     assert "622202*********0017" in receipt.text and "6222021000000000017" not in receipt.text

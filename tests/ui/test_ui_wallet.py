@@ -24,7 +24,7 @@ WALLET_HOUSE = "2-1-601"                    # the latest month only
 
 def demo(serial: str) -> Any:
     """The card as config/test-cards.toml personalises it."""
-    from kiosk.devices.sim.test_cards import load_test_cards
+    from common.demo_cards import load_test_cards
 
     return load_test_cards().ic_card(serial)
 
@@ -34,13 +34,13 @@ def live(app: Any, serial: str) -> Any:
 
 
 def ep(app: Any, serial: str) -> int:
-    from kiosk.cards.epurse_crypto import Wallet
+    from common.epurse import Wallet
 
     return live(app, serial).balance(Wallet.EP)
 
 
 def ed(app: Any, serial: str) -> int:
-    from kiosk.cards.epurse_crypto import Wallet
+    from common.epurse import Wallet
 
     return live(app, serial).balance(Wallet.ED)
 
@@ -63,19 +63,19 @@ def due_fen(host: Any, house: str) -> int:
 
 
 def pay_card_pan() -> str:
-    from kiosk.devices.sim.test_cards import load_test_cards
+    from common.demo_cards import load_test_cards
 
     return next(c.pan for c in load_test_cards().cards if c.pan.endswith(PAY_CARD))
 
 
 def money(fen: int) -> str:
-    from kiosk.domain.money import Money
+    from common.money import Money
 
     return Money(fen).display()
 
 
 def preset(app: Any, yuan: str) -> Any:
-    from kiosk.domain.money import Money
+    from common.money import Money
     from kiosk.screens.card_widgets import PresetButton
     from kiosk.screens.touch import find
 

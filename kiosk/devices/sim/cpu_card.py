@@ -29,10 +29,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from kiosk.cards.epurse_crypto import (DEMO_ISSUER_KEYS, PurseKeys, TxnType, Wallet, load_mac1, load_mac2,
-                                       load_tac, online_session_key, purchase_mac1, purchase_mac2, purchase_sk,
-                                       purchase_tac, u16, u32, unload_mac3)
-from kiosk.devices.sim.test_cards import ED_MAX, EP_MAX, DemoIcCard
+from common.epurse_issuer import (DEMO_ISSUER_KEYS, load_mac1, load_mac2, load_tac, online_session_key,
+                                  purchase_mac1, purchase_mac2, purchase_sk, purchase_tac, PurseKeys,
+                                  unload_mac3)
+from common.epurse import TxnType, u16, u32, Wallet
+from common.demo_cards import DemoIcCard, ED_MAX, EP_MAX
 
 DF_NAME = b"ESTATE.EPURSE"
 FID = bytes.fromhex("3F01")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from kiosk.config import PROJECT_ROOT
+from common.settings import PROJECT_ROOT
 
 READER_NAMES = ("Virtual PCD 00 00", "Virtual PCD 00 01")
 MEDIA_SLOTS = {"contact": 0, "contactless": 1}     # which slot plays which reader

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.cards.crypto import CryptoError, pin_block_format0, tdes_encrypt, unwrap_key
+from common.crypto import CryptoError, pin_block_format0, tdes_encrypt, unwrap_key
 from kiosk.devices import pinpad_codec as codec
 from kiosk.devices.pinpad_codec import Cmd, PinOutcome, Status
 from kiosk.devices.ports import PinKey

@@ -1,51 +1,14 @@
-"""The PBOC e-purse MACs of DESIGN §5, as pure functions shared by the three
-parties that compute them: the card (our virtual card), the card centre in the
-host, and the tests. The terminal itself never holds a card key.
-
-Amounts and balances are 4-byte big-endian fen, counters 2 bytes, terminal id
-6 bytes, `when` the 7 BCD bytes YYYYMMDD ‖ hhmmss."""
+"""The issuer's side of the PBOC e-purse (DESIGN §5): the card keys and the
+MACs computed with them, as pure functions shared by the two parties that hold
+card keys — the card (our virtual card, kiosk/devices/sim/cpu_card.py) and the
+card centre (host/cards/) — and by the tests. The terminal never holds a card
+key, so nothing in `kiosk` outside the simulator imports this module."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-from enum import IntEnum
 
-from kiosk.cards.crypto import diversify, load_session_key, mac_pboc, purchase_session_key
-
-
-class Wallet(IntEnum):
-    """The P2 of GET BALANCE / INITIALIZE: electronic passbook or purse."""
-    ED = 1   # 电子存折 passbook: PIN-protected, can be unloaded
-    EP = 2   # 电子钱包 purse
-
-
-class TxnType(IntEnum):
-    ED_LOAD = 0x01
-    EP_LOAD = 0x02
-    UNLOAD = 0x03
-    ED_PURCHASE = 0x05
-    EP_PURCHASE = 0x06
-
-    @staticmethod
-    def load(wallet: Wallet) -> "TxnType":
-        return TxnType.ED_LOAD if wallet is Wallet.ED else TxnType.EP_LOAD
-
-    @staticmethod
-    def purchase(wallet: Wallet) -> "TxnType":
-        return TxnType.ED_PURCHASE if wallet is Wallet.ED else TxnType.EP_PURCHASE
-
-
-def u32(value: int) -> bytes:
-    return value.to_bytes(4, "big")
-
-
-def u16(value: int) -> bytes:
-    return value.to_bytes(2, "big")
-
-
-def bcd_when(when: datetime) -> bytes:
-    """Date YYYYMMDD and time hhmmss in BCD: 7 bytes."""
-    return bytes.fromhex(f"{when:%Y%m%d%H%M%S}")
+from common.crypto import diversify, load_session_key, mac_pboc, purchase_session_key
+from common.epurse import TxnType, u16, u32
 
 
 @dataclass(frozen=True)

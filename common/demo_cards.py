@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kiosk.config import CONFIG_DIR, Section, load_toml
-from kiosk.domain.card import luhn_ok, mask_pan
-from kiosk.domain.money import Money
+from common.settings import CONFIG_DIR, load_toml, Section
+from common.bank_card import luhn_ok, mask_pan
+from common.money import Money
 
 TEST_CARDS_FILE = CONFIG_DIR / "test-cards.toml"
 

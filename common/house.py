@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kiosk.domain.errors import BadHouseNumber
+from common.errors import BadHouseNumber
 
 _PATTERN = re.compile(r"^(\d{1,3})-(\d{1,2})-(\d{3,4})$", re.ASCII)   # ASCII: int("٢") == 2
 

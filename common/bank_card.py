@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from kiosk.domain.errors import BadSwipe
+from common.errors import BadSwipe
 
 # ;PAN=YYMMSSS<discretionary>?  (start/end sentinels optional: readers differ)
 _TRACK2 = re.compile(r"^;?(\d{13,19})=(\d{4})(\d{3})(\d*)\??$", re.ASCII)   # ASCII digits only
