@@ -14,7 +14,8 @@ from common.epurse_issuer import (DEMO_ISSUER_KEYS, load_mac1, load_mac2, load_t
                                   purchase_mac1, purchase_mac2, purchase_sk, purchase_tac, PurseKeys,
                                   unload_mac3)
 from common.epurse import bcd_when, TxnType, Wallet
-from kiosk.devices.sim.cpu_card import ATR, CardPulled, VirtualCpuCard
+from kiosk.devices.sim.cpu_card import VirtualCpuCard
+from kiosk.devices.sim.cpu_card_data import ATR, CardPulled
 from common.demo_cards import load_test_cards
 
 DEMO = {c.serial: c for c in load_test_cards().ic_cards}

@@ -16,7 +16,7 @@ import socket
 import threading
 from typing import Protocol
 
-from kiosk.devices.sim.cpu_card import CardPulled, FaultHook, FaultVerdict
+from kiosk.devices.sim.cpu_card_data import CardPulled, FaultHook, FaultVerdict
 
 log = logging.getLogger(__name__)
 
