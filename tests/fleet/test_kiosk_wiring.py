@@ -13,7 +13,7 @@ import pytest
 from kiosk.backend_client.fleet import CommandOrder
 from kiosk.bootstrap import build
 from kiosk.config import DEMO_KIOSK_CONFIG, ConfigError, load_kiosk_settings
-from kiosk.services.fleet import CommandOutcome
+from kiosk.services.fleet.commands import CommandOutcome
 
 
 def config_file(tmp_path: Path, **replace: str) -> Path:
