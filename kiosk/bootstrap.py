@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from kiosk.devices.sim.vpcd import VpcdSlot
     from kiosk.devices.sim.pinpad import SimPinPad
     from kiosk.devices.sim.printer import SimPrinter
-    from kiosk.services.fleet import FleetService
+    from kiosk.services.fleet.service import FleetService
     from kiosk.services.journal import Journal
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletService
@@ -211,8 +211,10 @@ def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
     from kiosk.backend_client.fleet import FleetClient
     from kiosk.backend_client.signed import SignedChannel
     from kiosk.domain.errors import KioskError, ReaderFault
-    from kiosk.services.fleet import (CommandOutcome, DeviceBoard, FleetService, JournalStatus,
-                                      payment_command_handlers, watch_payment_devices)
+    from kiosk.services.fleet.commands import CommandOutcome, payment_command_handlers
+    from kiosk.services.fleet.devices import DeviceBoard, watch_payment_devices
+    from kiosk.services.fleet.service import FleetService
+    from kiosk.services.fleet.status import JournalStatus
 
     settings, payments, journal, wallet = kiosk.settings, kiosk.payments, kiosk.journal, kiosk.wallet
     assert payments is not None and journal is not None

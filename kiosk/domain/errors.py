@@ -167,3 +167,11 @@ class NotTheSameCard(CardError):
     """Tear recovery: a different card was presented than the one being written."""
 
     message_key = "error.card_not_same"
+
+
+# --- fleet: staff's word, not a fault -----------------------------------------
+class OutOfService(KioskError):
+    """Staff took the kiosk out of service (a console command): no new
+    transaction starts. Raised by FleetService.begin_transaction."""
+
+    message_key = "error.out_of_service"

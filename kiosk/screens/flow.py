@@ -40,11 +40,11 @@ from kiosk.domain.errors import (BadHostReply, HostUnavailable, HouseNotFound, K
 from common.errors import BadHouseNumber, BadSwipe
 from common.house import HouseNumber, is_plausible_prefix
 from kiosk.services.bills import BillService
-from kiosk.services.fleet import OutOfService
+from kiosk.domain.errors import OutOfService
 
 if TYPE_CHECKING:
     from common.bank_card import CardSwipe
-    from kiosk.services.fleet import FleetService, TransactionHandle
+    from kiosk.services.fleet.service import FleetService, TransactionHandle
     from kiosk.services.payment import PaymentOutcome, PaymentService
     from kiosk.services.wallet import WalletService
 

@@ -185,7 +185,7 @@ class Journal:
         return JournalEntry(txn_id, kind, house_no, amount, masked, state, json.loads(detail), created, updated)
 
     # --- fleet reporting (read-only) ------------------------------------------------
-    # What the heartbeat carries (kiosk/services/fleet.py, docs/console.md). Bill
+    # What the heartbeat carries (kiosk/services/fleet/status.py, docs/console.md). Bill
     # payments and wallet transactions alike: approved/completed is money taken,
     # reversing/cancelling is money in doubt being undone.
     _DONE, _UNDONE, _UNDOING = ("approved", "completed"), ("reversed", "cancelled"), ("reversing", "cancelling")

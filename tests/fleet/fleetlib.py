@@ -115,7 +115,8 @@ async def headless_kiosk(host_url: str, kiosk_id: str, folder: Any, tmk: bytes, 
     from kiosk.backend_client.bank import BankClient
     from kiosk.backend_client.fleet import FleetClient
     from kiosk.backend_client.signed import SignedChannel
-    from kiosk.services.fleet import FleetService, JournalStatus
+    from kiosk.services.fleet.service import FleetService
+    from kiosk.services.fleet.status import JournalStatus
     from kiosk.services.journal import Journal
 
     journal = Journal(folder / "journal.sqlite3")

@@ -12,7 +12,8 @@ import pytest
 
 from kiosk.devices.ports import PaperStatus
 from kiosk.domain.errors import PaperOut, PrinterFault, ReaderFault
-from kiosk.services.fleet import DeviceBoard, JournalStatus, WatchedCardReader, WatchedPrinter
+from kiosk.services.fleet.devices import DeviceBoard, WatchedCardReader, WatchedPrinter
+from kiosk.services.fleet.status import JournalStatus
 from kiosk.services.journal import Journal
 
 

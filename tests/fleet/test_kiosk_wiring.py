@@ -14,7 +14,7 @@ from kiosk.backend_client.fleet import CommandOrder
 from kiosk.bootstrap import build
 from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
 from common.settings import ConfigError
-from kiosk.services.fleet import CommandOutcome
+from kiosk.services.fleet.commands import CommandOutcome
 
 
 def config_file(tmp_path: Path, **replace: str) -> Path:

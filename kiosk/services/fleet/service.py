@@ -1,21 +1,7 @@
-"""The kiosk's side of remote monitoring (docs/console.md): a heartbeat every
-`interval_s` seconds with the kiosk's state, and the commands staff send,
-run one at a time and only at a safe point - never while a transaction runs.
-
-What the composition root and the UI do with it:
-- build it with a FleetClient, a status provider (JournalStatus) and the
-  command handlers (payment_command_handlers + reload_config / restart_app),
-  `await fleet.start()` after the payment service started, `await fleet.stop()`
-  before closing;
-- flows hold `await fleet.begin_transaction()` ... `handle.end()` (or
-  `async with fleet.transaction():`) from the moment a card is asked for until
-  the result is shown: commands wait for it, and it raises OutOfService when
-  staff took the kiosk out of service;
-- the UI subscribes with `fleet.on_out_of_service_change(callback)` and shows
-  the out-of-service screen while `fleet.out_of_service`; it sets
-  `fleet.screen` to the current screen's name;
-- flows report device faults on `fleet.devices` (or wrap the ports with
-  watch_payment_devices)."""
+"""FleetService: the heartbeat loop, the queue of staff's commands and the safe
+point they wait for, out of service, and the state kept across restarts (out
+of service, results not yet confirmed, results of recent commands). See the
+package's docstring for how bootstrap and the UI use it."""
 from __future__ import annotations
 
 import asyncio
@@ -25,249 +11,24 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from kiosk.backend_client.fleet import CommandOrder, FleetClient, HeartbeatReply
+from kiosk.backend_client.fleet import AckStatus, CommandAck, CommandArgs, CommandOrder, FleetClient, HeartbeatReply, KioskStatus
 from kiosk.backend_client.signed import NotSignedOn
-from kiosk.devices.ports import CardReader, PaperStatus, PinKey, PinPad, ReceiptPrinter
-from common.bank_card import CardSwipe
 from common.clock import Clock, SystemClock
-from kiosk.domain.errors import (
-    KioskError,
-    PaperOut,
-    PinPadFault,
-    PrinterFault,
-    ReaderFault,
-)
-from common.money import Money
-from kiosk.domain.receipt import Receipt
+from kiosk.domain.errors import KioskError, OutOfService
+from kiosk.services.fleet.commands import CommandHandler, CommandOutcome
+from kiosk.services.fleet.devices import DeviceBoard
+from kiosk.services.fleet.log import LastErrorHandler
+from kiosk.services.fleet.status import StatusProvider
 
 log = logging.getLogger(__name__)
 
-DEVICE_STATES = ("ok", "fault", "paper_near_end", "paper_out", "unknown")
 KEEP_DONE = 100          # command results remembered, so a command delivered twice runs once
 
 
-class OutOfService(KioskError):
-    """Staff took the kiosk out of service: no new transaction starts."""
-
-    message_key = "error.out_of_service"
-
-
-@dataclass(frozen=True)
-class CommandOutcome:
-    """What a handler may return instead of a plain result text: `after_ack`
-    runs once the result is written down and sent (e.g. restart the app, whose
-    result must reach the host before the process goes)."""
-
-    result: str
-    after_ack: Callable[[], Awaitable[None] | None] | None = None
-
-
-CommandHandler = Callable[[dict[str, Any]], Awaitable["str | CommandOutcome | None"]]
-
-
-class StatusProvider(Protocol):
-    async def __call__(self, *, busy: bool) -> dict[str, Any]:
-        """{"today": {...}, "backlog": {...}, "devices": {...}} (any may be left out).
-        `busy`: a transaction runs; do not touch the devices."""
-
-
-# --- devices -----------------------------------------------------------------------
-class DeviceBoard:
-    """Each device's last known state, as flows and adapters report it."""
-
-    def __init__(self) -> None:
-        self._states: dict[str, tuple[str, str]] = {}
-
-    def report(self, name: str, state: str, reason: str = "") -> None:
-        if state not in DEVICE_STATES:
-            raise ValueError(f"device state must be one of {', '.join(DEVICE_STATES)}")
-        self._states[name] = (state, reason[:200])
-
-    def ok(self, name: str) -> None:
-        self.report(name, "ok")
-
-    def fault(self, name: str, reason: str) -> None:
-        self.report(name, "fault", reason)
-
-    def snapshot(self) -> dict[str, dict[str, str]]:
-        return {name: {"state": s, **({"reason": r} if r else {})} for name, (s, r) in self._states.items()}
-
-
-@asynccontextmanager
-async def _reported(board: DeviceBoard, name: str, fault: type[KioskError]) -> AsyncIterator[None]:
-    """A device call: its fault type marks the device faulty, success marks it ok."""
-    try:
-        yield
-    except fault as exc:
-        board.fault(name, exc.detail)
-        raise
-    board.ok(name)
-
-
-class WatchedCardReader:
-    """A CardReader that reports its faults (and recoveries) on the board."""
-
-    def __init__(self, inner: CardReader, board: DeviceBoard, name: str = "card_reader") -> None:
-        self.inner, self.board, self.name = inner, board, name
-
-    async def read_swipe(self, timeout_s: float) -> CardSwipe:
-        async with _reported(self.board, self.name, ReaderFault):
-            return await self.inner.read_swipe(timeout_s)
-
-    async def cancel(self) -> None:
-        await self.inner.cancel()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-class WatchedPinPad:
-    def __init__(self, inner: PinPad, board: DeviceBoard, name: str = "pin_pad") -> None:
-        self.inner, self.board, self.name = inner, board, name
-
-    async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
-        async with _reported(self.board, self.name, PinPadFault):
-            await self.inner.load_pin_key(wrapped, check_value)
-
-    async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None], timeout_s: float) -> bytes:
-        async with _reported(self.board, self.name, PinPadFault):
-            return await self.inner.collect_pin(pan, on_key, timeout_s)
-
-    async def collect_card_pin(self, on_key: Callable[[PinKey, int], None], timeout_s: float,
-                               min_len: int = 6, max_len: int = 6) -> str:
-        async with _reported(self.board, self.name, PinPadFault):
-            return await self.inner.collect_card_pin(on_key, timeout_s, min_len, max_len)
-
-    async def cancel(self) -> None:
-        await self.inner.cancel()
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-class WatchedPrinter:
-    def __init__(self, inner: ReceiptPrinter, board: DeviceBoard, name: str = "printer") -> None:
-        self.inner, self.board, self.name = inner, board, name
-
-    async def prepare(self) -> None:
-        await self.inner.prepare()
-
-    async def paper_status(self) -> PaperStatus:
-        try:
-            status = await self.inner.paper_status()
-        except PrinterFault as exc:
-            self.board.fault(self.name, exc.detail)
-            raise
-        self.board.report(self.name, paper_state(status))
-        return status
-
-    async def print_receipt(self, receipt: Receipt) -> None:
-        try:
-            await self.inner.print_receipt(receipt)
-        except PaperOut as exc:
-            self.board.report(self.name, "paper_out", exc.detail)
-            raise
-        except PrinterFault as exc:
-            self.board.fault(self.name, exc.detail)
-            raise
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-def paper_state(status: PaperStatus) -> str:
-    return {PaperStatus.OK: "ok", PaperStatus.NEAR_END: "paper_near_end", PaperStatus.OUT: "paper_out"}[status]
-
-
-def watch_payment_devices(payments: Any, board: DeviceBoard) -> None:
-    """Wrap a PaymentService's card reader, PIN pad and printer in place."""
-    payments.reader = WatchedCardReader(payments.reader, board)
-    payments.pinpad = WatchedPinPad(payments.pinpad, board)
-    payments.printer = WatchedPrinter(payments.printer, board)
-
-
-# --- the standard status provider -----------------------------------------------------
-class JournalStatus:
-    """Today's figures and the upload backlog from the journal; the printer's
-    paper, asked between transactions only (a receipt may be printing)."""
-
-    PRINTER_TIMEOUT_S = 3.0
-
-    def __init__(self, journal: Any, printer: ReceiptPrinter | None = None, *,
-                 now: Callable[[], datetime]) -> None:
-        self.journal, self.printer, self.now = journal, printer, now
-        self._printer_state: dict[str, str] = {"state": "unknown"}
-
-    async def __call__(self, *, busy: bool) -> dict[str, Any]:
-        now = self.now()
-        report: dict[str, Any] = {"today": self.journal.day_figures(now.date().isoformat()),
-                                  "backlog": self.journal.backlog_figures(now)}
-        if self.printer is not None:
-            if not busy:
-                self._printer_state = await self._ask_printer()
-            report["devices"] = {"printer": self._printer_state}
-        return report
-
-    async def _ask_printer(self) -> dict[str, str]:
-        assert self.printer is not None
-        try:
-            async with asyncio.timeout(self.PRINTER_TIMEOUT_S):
-                status = await self.printer.paper_status()
-        except TimeoutError:
-            return {"state": "fault", "reason": "no answer"}
-        except PrinterFault as exc:
-            return {"state": "fault", "reason": exc.detail[:200]}
-        return {"state": paper_state(status)}
-
-
-# --- the payment service's commands ---------------------------------------------------
-def printer_test_receipt(estate: str, kiosk_id: str, when: datetime) -> Receipt:
-    return Receipt(estate=estate, kiosk_id=kiosk_id, when=when, house_no="", items=(), total=Money(0),
-                   masked_pan="", txn_id=f"TEST-{when:%Y%m%d%H%M%S}", reference="", auth_code="",
-                   title="测试凭条 / TEST RECEIPT", extra=("打印机测试，非交易凭条", "Printer test - not a payment"))
-
-
-def payment_command_handlers(payments: Any) -> dict[str, CommandHandler]:
-    """upload_journal (send pending reversals and backup copies now) and
-    print_test (a test receipt), over a PaymentService."""
-
-    async def upload_journal(_: dict[str, Any]) -> str:
-        before = len(payments.journal.in_state("reversing")) + len(payments.journal.unsent_backups())
-        if not await payments.settle_once():
-            left = len(payments.journal.in_state("reversing")) + len(payments.journal.unsent_backups())
-            raise RuntimeError(f"the host did not take everything: {left} item(s) still waiting")
-        return f"uploaded {before} item(s); nothing waiting"
-
-    async def print_test(_: dict[str, Any]) -> str:
-        await payments.printer.print_receipt(printer_test_receipt(payments.estate, payments.kiosk_id, payments.now()))
-        return "test receipt printed"
-
-    return {"upload_journal": upload_journal, "print_test": print_test}
-
-
-# --- last error -------------------------------------------------------------------
-class _LastError(logging.Handler):
-    """Keeps the kiosk's latest warning or error log line for the heartbeat."""
-
-    def __init__(self, service: FleetService) -> None:
-        super().__init__(logging.WARNING)
-        self.service = service
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.name.startswith(__name__):
-            return       # the heartbeat's own trouble shows as offline on the console
-        try:
-            self.service.report_error(record.getMessage())
-        except Exception:  # noqa: BLE001 - logging must never raise: the standard way to say so
-            self.handleError(record)
-
-
-# --- the service ------------------------------------------------------------------
 class TransactionHandle:
     def __init__(self, service: FleetService) -> None:
         self._service: FleetService | None = service
@@ -283,7 +44,7 @@ class FleetService:
     def __init__(self, client: FleetClient, status: StatusProvider | None = None, *,
                  interval_s: float = 15.0, handlers: Mapping[str, CommandHandler] | None = None,
                  state_path: Path | str | None = None, app_version: str | None = None,
-                 sign_on: Callable[[], Awaitable[Any]] | None = None, devices: DeviceBoard | None = None,
+                 sign_on: Callable[[], Awaitable[object]] | None = None, devices: DeviceBoard | None = None,
                  command_timeout_s: float = 60.0, capture_log: str | None = "kiosk",
                  clock: Clock | None = None) -> None:
         self.client, self.status, self.clock = client, status, clock or SystemClock()
@@ -304,8 +65,8 @@ class FleetService:
         self._oos = False
         self._oos_reason = ""
         self._oos_listeners: list[Callable[[bool], None]] = []
-        self._pending_acks: dict[int, dict[str, Any]] = {}        # results not yet confirmed by the host
-        self._done: dict[str, dict[str, Any]] = {}                # "id:token" -> its ack (recent ones)
+        self._pending_acks: dict[int, CommandAck] = {}        # results not yet confirmed by the host
+        self._done: dict[str, CommandAck] = {}                # "id:token" -> its ack (recent ones)
         self._queued: set[str] = set()
         self._queue: asyncio.Queue[CommandOrder] = asyncio.Queue()
         self._active = 0                                          # transactions running
@@ -317,7 +78,7 @@ class FleetService:
         self._wake = asyncio.Event()
         self._beat_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
-        self._log_capture = _LastError(self) if capture_log else None
+        self._log_capture = LastErrorHandler(self.report_error) if capture_log else None
         self._log_name = capture_log or ""
         self._load_state()
 
@@ -340,7 +101,7 @@ class FleetService:
         self._handlers[name] = handler
 
     @property
-    def pending_results(self) -> list[dict[str, Any]]:
+    def pending_results(self) -> list[CommandAck]:
         """Command results not yet confirmed by the host (sent with every heartbeat)."""
         return list(self._pending_acks.values())
 
@@ -409,11 +170,11 @@ class FleetService:
         self.beat_soon()
         return True
 
-    async def _cmd_out_of_service(self, args: dict[str, Any]) -> str:
+    async def _cmd_out_of_service(self, args: CommandArgs) -> str:
         reason = str(args.get("reason", ""))[:200]
         return "out of service" if self.set_out_of_service(True, reason) else "already out of service"
 
-    async def _cmd_in_service(self, _: dict[str, Any]) -> str:
+    async def _cmd_in_service(self, _: CommandArgs) -> str:
         return "back in service" if self.set_out_of_service(False) else "already in service"
 
     # --- errors ------------------------------------------------------------------
@@ -445,7 +206,7 @@ class FleetService:
                     next_at = loop.time() + self.interval_s
             await self.beat()
 
-    async def report(self) -> dict[str, Any]:
+    async def report(self) -> KioskStatus:
         """The status the heartbeat carries."""
         extra: dict[str, Any] = {}
         if self.status is not None:
@@ -519,7 +280,7 @@ class FleetService:
             except Exception:
                 log.exception("command %s failed outside its handler", order.name)
 
-    async def run_command(self, order: CommandOrder) -> dict[str, Any]:
+    async def run_command(self, order: CommandOrder) -> CommandAck:
         """Run at the next safe point; record and report the result."""
         await self._enter_safe_point()
         try:
@@ -542,9 +303,10 @@ class FleetService:
         self.beat_soon()
         return ack
 
-    async def _run_handler(self, order: CommandOrder) -> tuple[dict[str, Any], Callable[[], Any] | None]:
+    async def _run_handler(self, order: CommandOrder) -> tuple[CommandAck, Callable[[], object] | None]:
         handler = self._handlers.get(order.name)
         after = None
+        status: AckStatus
         if handler is None:
             status, result = "unsupported", f"this kiosk has no {order.name} command"
         else:
