@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from clocks import TODAY, running_from
+from tests.support.clocks import running_from, TODAY
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from clocks import running_from
-from fleet.fleetlib import TMKS, SignedKiosk
+from tests.support.clocks import running_from
+from tests.support.fleet import SignedKiosk, TMKS
 from sqlalchemy.engine import Engine
 
 from host.config import HostSettings

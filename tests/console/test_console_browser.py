@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet.fleetlib import TMKS, HeadlessKiosk, headless_kiosk
+from tests.support.fleet import headless_kiosk, HeadlessKiosk, TMKS
 from playwright.async_api import Browser, Page, expect
 
-from console.browserlib import chromium
+from tests.support.browser import chromium
 from console.conftest import USERS, ConsoleHost
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"

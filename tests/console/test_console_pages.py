@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator
 
 import httpx
-from fleet.fleetlib import wait_until
+from tests.support.fleet import wait_until
 from sqlalchemy import delete
 
 from console.conftest import ConsoleHost

@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet.fleetlib import SignedKiosk
+from tests.support.fleet import SignedKiosk
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from console.conftest import ConsoleHost
-from clocks import TODAY
+from tests.support.clocks import TODAY
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD
 from host.billing import household_bill
 from host.cards.schema import card_txns

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from clocks import TODAY, running_from
-from fleet.fleetlib import FLEET_HOST_TOML, TMKS, SignedKiosk
+from tests.support.clocks import running_from, TODAY
+from tests.support.fleet import FLEET_HOST_TOML, SignedKiosk, TMKS
 from host.config import HostSettings, load_host_settings
 
 

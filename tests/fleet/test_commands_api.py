@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from fleet.conftest import FleetHost
-from fleet.fleetlib import wait_until
+from tests.support.fleet import wait_until
 from host.fleet.tables import fleet_commands
 
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from fleet.conftest import FleetHost
-from fleet.fleetlib import TMKS, HeadlessKiosk, headless_kiosk
+from tests.support.fleet import headless_kiosk, HeadlessKiosk, TMKS
 from host.fleet.tables import fleet_commands
 from kiosk.backend_client.fleet import CommandOrder, HeartbeatReply
 from kiosk.domain.errors import OutOfService

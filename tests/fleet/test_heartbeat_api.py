@@ -9,7 +9,7 @@ import json
 from sqlalchemy import event, select
 
 from fleet.conftest import FleetHost
-from fleet.fleetlib import TMKS, SignedKiosk, status, wait_until
+from tests.support.fleet import SignedKiosk, status, TMKS, wait_until
 from host.fleet.tables import fleet_kiosks
 from common.crypto import request_mac
 

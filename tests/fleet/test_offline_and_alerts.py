@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from fleet.fleetlib import status
+from tests.support.fleet import status
 from common.clock import ManualClock
 from host.fleet.events import EventBus
 from host.fleet.model import Backlog, DeviceState, KioskStatus, parse_status

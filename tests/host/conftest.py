@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from clocks import running_from
+from tests.support.clocks import running_from
 from host.config import HostSettings, load_host_settings
 from host.db import create_tables, make_engine
 from host.app import create_app
 from host.seed import seed_demo
 from host.server import HostServer
-from host_testlib import SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK, BankEnv, KioskSigner
+from tests.support.host_env import BankEnv, KioskSigner, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK
 
 
 @pytest.fixture

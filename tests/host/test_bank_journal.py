@@ -14,7 +14,7 @@ from host import cli
 from host.bank.backups import looks_like_pan
 from host.billing import unpaid_periods
 from host.db import property_backups
-from host_testlib import EXPIRED, GOOD, BankEnv, check_invariants
+from tests.support.host_env import BankEnv, check_invariants, EXPIRED, GOOD
 from common.bank_card import mask_pan
 
 

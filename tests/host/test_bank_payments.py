@@ -11,7 +11,7 @@ from sqlalchemy import select
 from host.bank.security import encode
 from host.billing import unpaid_periods
 from host.db import bank_journal, bank_txns, bills, households, property_ledger
-from host_testlib import BLOCKED, EXPIRED, GOOD, LIMITED, LOW, SEED_TODAY, BankEnv, check_invariants
+from tests.support.host_env import BankEnv, BLOCKED, check_invariants, EXPIRED, GOOD, LIMITED, LOW, SEED_TODAY
 from common.crypto import pin_block_format0, tdes_encrypt
 from common.bank_card import mask_pan
 
@@ -189,7 +189,7 @@ def test_repeat_returns_the_first_answer_and_never_debits_twice(bank: BankEnv) -
 
 
 def test_a_txn_id_belongs_to_its_kiosk(bank: BankEnv) -> None:
-    from host_testlib import OTHER_KIOSK, OTHER_TMK
+    from tests.support.host_env import OTHER_KIOSK, OTHER_TMK
     bank.kiosk.sign_on()
     assert _pay(bank, "T-K1", "2-1-601", GOOD)["result"] == "approved"
     other = bank.signer(OTHER_KIOSK, OTHER_TMK)

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from host.billing import unpaid_periods
 from host.db import bank_journal, property_ledger
-from host_testlib import GOOD, BankEnv, check_invariants
+from tests.support.host_env import BankEnv, check_invariants, GOOD
 
 
 def test_reversal_after_approval_restores_everything(bank: BankEnv) -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from host.billing import unpaid_periods
-from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK, TEST_TMK, BankEnv
+from tests.support.host_env import BankEnv, GOOD, OTHER_KIOSK, OTHER_TMK, TEST_TMK
 from common.crypto import kcv, mac_x919, request_mac, tdes_decrypt
 
 

@@ -17,7 +17,8 @@ from common.demo_cards import load_test_cards
 from host.billing import dues, household_bill, unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
 from host.db import bank_accounts, households, kiosks
-from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY, TEST_HOST_TOML, BankEnv, check_invariants
+from tests.support.host_env import (BankEnv, check_invariants, GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY,
+                                    TEST_HOST_TOML)
 from common.crypto import request_mac
 from common.settings import CONFIG_DIR
 

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from card_client import CHEN, LIU, WHEN, ZHANG, CardEnv, SimCard, check_money, hex_, host_toml_with_cards
-from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
+from tests.support.card_centre import (CardEnv, check_money, CHEN, hex_, host_toml_with_cards, LIU, SimCard,
+                                       WHEN, ZHANG)
+from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL
 from host.billing import unpaid_periods
 from host.cards.registry import set_status
 from host.db import bank_journal
-from host_testlib import BLOCKED, EXPIRED, GOOD, LIMITED, LOW, OTHER_KIOSK, OTHER_TMK, BankEnv
+from tests.support.host_env import BankEnv, BLOCKED, EXPIRED, GOOD, LIMITED, LOW, OTHER_KIOSK, OTHER_TMK
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet
 from common.bank_card import mask_pan
@@ -288,7 +289,7 @@ def test_a_host_without_card_centre_keys_answers_503(bank: BankEnv) -> None:
 
 
 def test_the_test_host_config_has_the_test_issuer_keys(tmp_path: Path) -> None:
-    from card_client import TEST_ISSUER
+    from tests.support.card_centre import TEST_ISSUER
     from host.config import load_host_settings
     settings = load_host_settings(host_toml_with_cards(tmp_path))
     assert settings.issuer_keys == TEST_ISSUER != DEMO_ISSUER_KEYS
@@ -300,13 +301,13 @@ def test_a_load_on_a_host_without_bank_keys_is_503_and_moves_nothing(bank_templa
     answered 503 bank_off like a payment, never a 500; nothing is written."""
     import shutil
 
-    from card_client import CardKiosk
-    from clocks import running_from
+    from tests.support.card_centre import CardKiosk
+    from tests.support.clocks import running_from
     from host.app import create_app
     from host.config import load_host_settings
     from host.db import make_engine
     from host.server import HostServer
-    from host_testlib import SEED_TODAY, TEST_KIOSK, TEST_TMK, KioskSigner
+    from tests.support.host_env import KioskSigner, SEED_TODAY, TEST_KIOSK, TEST_TMK
 
     db = tmp_path / "cards.sqlite3"
     shutil.copyfile(bank_template, db)

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from card_client import CHEN, LI, LIU, WHEN, CardEnv, CardRefused, SimCard, check_money, hex_
-from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
+from tests.support.card_centre import CardEnv, CardRefused, check_money, CHEN, hex_, LI, LIU, SimCard, WHEN
+from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
 from host.db import bills, households, property_ledger
-from host_testlib import GOOD, SEED_TODAY
+from tests.support.host_env import GOOD, SEED_TODAY
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet
 

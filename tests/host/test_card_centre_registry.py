@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from card_client import (CHEN, LI, LIU, WHEN, ZHANG, CardEnv, CardKiosk, SimCard, check_money, hex_,
-                         host_toml_with_cards)
-from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
+from tests.support.card_centre import (CardEnv, CardKiosk, check_money, CHEN, hex_, host_toml_with_cards, LI,
+                                       LIU, SimCard, WHEN, ZHANG)
+from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host import cli
 from host.billing import unpaid_periods
 from host.cards.schema import card_blacklist, card_sightings, ic_cards
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
-from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK
+from tests.support.host_env import GOOD, OTHER_KIOSK, OTHER_TMK
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet
 from common.settings import CONFIG_DIR

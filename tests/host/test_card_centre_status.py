@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from card_client import CHEN, LI, WHEN, ZHANG, CardEnv, CardKiosk, SimCard, hex_
-from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
+from tests.support.card_centre import CardEnv, CardKiosk, CHEN, hex_, LI, SimCard, WHEN, ZHANG
+from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
 from host.cards.schema import card_txns
-from host_testlib import OTHER_KIOSK, OTHER_TMK
+from tests.support.host_env import OTHER_KIOSK, OTHER_TMK
 from common.epurse import Wallet
 
 

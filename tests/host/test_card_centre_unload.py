@@ -7,11 +7,11 @@ import dataclasses
 
 from sqlalchemy import select
 
-from card_client import LI, LIU, WHEN, CardEnv, SimCard, check_money, hex_
-from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
+from tests.support.card_centre import CardEnv, check_money, hex_, LI, LIU, SimCard, WHEN
+from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.bank.journal import WALLET_UNLOAD
 from host.db import bank_journal
-from host_testlib import BLOCKED, EXPIRED, GOOD
+from tests.support.host_env import BLOCKED, EXPIRED, GOOD
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet
 from common.bank_card import mask_pan

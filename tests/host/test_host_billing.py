@@ -15,7 +15,7 @@ from host.config import HostSettings
 from host.db import bills, households
 from host.estate import add_households
 from host.readings_import import import_readings
-from host_testlib import write_csv
+from tests.support.host_env import write_csv
 from kiosk.backend_client.wire import parse_household_bill
 from common.errors import BadHouseNumber
 

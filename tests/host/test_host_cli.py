@@ -14,13 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from clocks import INSTANTS
+from tests.support.clocks import INSTANTS
 from host import cli
 from host.billing import period_of, shift_period
 from host.db import households, make_engine, meters, readings
 from common.clock import ManualClock
 from host.seed import DEMO_HOUSES
-from host_testlib import TEST_HOST_TOML, write_csv
+from tests.support.host_env import TEST_HOST_TOML, write_csv
 from common.settings import PROJECT_ROOT
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from host.config import DEMO_HOST_CONFIG, ConfigError, load_host_settings
-from host_testlib import TEST_HOST_TOML
+from tests.support.host_env import TEST_HOST_TOML
 from common.settings import CONFIG_DIR
 
 

@@ -9,12 +9,12 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from clocks import running_from
+from tests.support.clocks import running_from
 from host.app import create_app
 from host.billing import household_bill
 from host.config import HostSettings
 from host.server import HostServer
-from host_testlib import SEED_TODAY
+from tests.support.host_env import SEED_TODAY
 from kiosk.backend_client.client import HostClient
 from kiosk.domain.errors import HostUnavailable, HouseNotFound
 from common.house import HouseNumber

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from host.config import HostSettings
 from host.estate import add_households
 from host.readings_import import ImportRejected, import_readings
-from host_testlib import dump, write_csv
+from tests.support.host_env import dump, write_csv
 
 TODAY = date(2026, 11, 5)
 OPENING = ["2026-09,3-2-1202,electricity,10000.00", "2026-09,3-2-1202,water,100.00",

@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from clocks import INSTANTS
+from tests.support.clocks import INSTANTS
 from host.billing import due_date, household_bill, late_fee_fen, period_of, shift_period
 from host.config import HostSettings
 from host.db import bills, create_tables, households, make_engine
 from host.seed import DEMO_HOUSES, AlreadySeeded, seed_demo
-from host_testlib import SEED_TODAY
+from tests.support.host_env import SEED_TODAY
 from kiosk.backend_client.wire import parse_household_bill
 
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from clocks import TODAY
-from paylib import GOOD, RunningHost, enter_pin, kiosk_settings, money_is_conserved, settled, swipe
+from tests.support.clocks import TODAY
+from tests.support.payments import (enter_pin, GOOD, kiosk_settings, money_is_conserved, RunningHost,
+                                    settled, swipe)
 from host.console.reconciliation import reconcile
 from kiosk.bootstrap import Kiosk, build
 from kiosk.devices.sim.network import FaultyLink, LinkMode

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from paylib import GOOD, LOW_BALANCE, WALLET, enter_pin, pay, settled, swipe
+from tests.support.payments import enter_pin, GOOD, LOW_BALANCE, pay, settled, swipe, WALLET
 from kiosk.devices.sim.network import LinkMode
 from common.errors import BadSwipe
 from kiosk.domain.errors import OutcomeUnknown

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from paylib import GOOD, enter_pin, kiosk_settings, money_is_conserved, pay, settled, swipe
+from tests.support.payments import enter_pin, GOOD, kiosk_settings, money_is_conserved, pay, settled, swipe
 from kiosk.bootstrap import build
 from kiosk.devices.sim.network import LinkMode
 from kiosk.domain.errors import HostUnavailable, OutcomeUnknown, PaymentsSuspended
@@ -121,7 +121,7 @@ async def test_stale_mac_key_signs_on_again_and_asks_for_the_pin_again(kiosk, ho
 KILLED_KIOSK = textwrap.dedent("""
     import asyncio, dataclasses, sys
     sys.path[:0] = {paths!r}
-    from paylib import GOOD, enter_pin, kiosk_settings, swipe
+    from tests.support.payments import enter_pin, GOOD, kiosk_settings, swipe
     from pathlib import Path
     from kiosk.bootstrap import build
 

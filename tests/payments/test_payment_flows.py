@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from paylib import (BLOCKED, EXPIRED, GOOD, LIMITED, LOW_BALANCE, WALLET, enter_pin, money_is_conserved,
-                      pay, settled, swipe)
+from tests.support.payments import (BLOCKED, enter_pin, EXPIRED, GOOD, LIMITED, LOW_BALANCE,
+                                    money_is_conserved, pay, settled, swipe, WALLET)
 from kiosk.devices.ports import PaperStatus, PinKey
 from common.errors import BadSwipe
 from kiosk.domain.errors import PinEntryCancelled, SwipeTimeout

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paylib import GOOD, RunningHost, pay, settled
+from tests.support.payments import GOOD, pay, RunningHost, settled
 from test_wallet_tears import AMOUNT, FLOWS, Flow, pull_at, run_flow
-from wallet_helpers import OTHER_KIOSK, OtherKiosk, card, insert, remove, start_host_with_other_kiosk, world
+from tests.support.wallets import (card, insert, OTHER_KIOSK, OtherKiosk, remove,
+                                   start_host_with_other_kiosk, world)
 
 import kiosk.services.wallet as wallet_service
 from host.console.reconciliation import reconcile

@@ -9,19 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from paylib import GOOD, LOW_BALANCE, enter_pin, settled, swipe
-from wallet_helpers import (
-    CHEN_FULL,
-    LI,
-    LIU_LISTED,
-    WANG_BLOCKED,
-    ZHANG,
-    card,
-    insert,
-    remove,
-    type_card_pin,
-    world,
-)
+from tests.support.payments import enter_pin, GOOD, LOW_BALANCE, settled, swipe
+from tests.support.wallets import (card, CHEN_FULL, insert, LI, LIU_LISTED, remove, type_card_pin,
+                                   WANG_BLOCKED, world, ZHANG)
 
 from common.epurse import TxnType, Wallet
 from kiosk.devices.sim.network import LinkMode

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from paylib import GOOD, enter_pin, settled, swipe
-from wallet_helpers import LI, ZHANG, card, insert, remove, world
+from tests.support.payments import enter_pin, GOOD, settled, swipe
+from tests.support.wallets import card, insert, LI, remove, world, ZHANG
 
 from common.epurse import Wallet
 from kiosk.domain.errors import CardFault, CardRemoved, CardTorn, NotTheSameCard

@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 import pytest
-from signing_client import KioskSigner
+from tests.support.signing import KioskSigner
 from sqlalchemy import func, select
 
-from clocks import TODAY, running_from
+from tests.support.clocks import running_from, TODAY
 from host import cli
 from host.bank.security import MAX_BODY
 from host.cards.api import HANDLERS

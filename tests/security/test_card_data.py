@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 import pytest
-from clocks import running_from
-from fleet.fleetlib import SignedKiosk, status
+from tests.support.clocks import running_from
+from tests.support.fleet import SignedKiosk, status
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 

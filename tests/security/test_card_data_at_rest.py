@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clocks import running_from
-from signing_client import KioskSigner
+from tests.support.clocks import running_from
+from tests.support.signing import KioskSigner
 
 from host.bank.card_guard import pan_in_text
 from host.bank.card_vault import (decrypt_pan, encrypt_pan, ibm3624_natural_pin, ibm3624_offset, pan_hash,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet.fleetlib import SignedKiosk
+from tests.support.fleet import SignedKiosk
 
 from common.crypto import mac_x919, request_mac
 

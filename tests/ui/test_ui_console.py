@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from console.browserlib import chromium
+from tests.support.browser import chromium
 from playwright.async_api import Browser, Page, expect
 
 from kiosk.config import FleetSettings

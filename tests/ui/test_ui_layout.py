@@ -9,7 +9,7 @@ import pytest
 
 from kiosk.tour import BILL_HOUSE, UNKNOWN_HOUSE, lookup, set_out_of_service, show, type_house
 
-from .layout import layout_problems
+from tests.support.layout import layout_problems
 
 pytestmark = pytest.mark.ui
 

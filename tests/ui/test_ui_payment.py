@@ -13,7 +13,7 @@ from kiosk.i18n import tr
 from kiosk.tour import (BILL_HOUSE, DECLINE_CARD, DECLINE_PIN, PAY_CARD, PAY_PIN, bench_tap, enter_pin,
                         press_pad, show, start_payment, swipe, wallet_button)
 
-from .layout import layout_problems
+from tests.support.layout import layout_problems
 
 pytestmark = [pytest.mark.ui, pytest.mark.kiosk_payments]
 

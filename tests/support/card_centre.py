@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clocks import running_from
+from tests.support.clocks import running_from
 from host.app import create_app
 from host.cards.schema import card_txns, ic_cards
 from host.config import load_host_settings
 from host.db import make_engine
 from host.server import HostServer
-from host_testlib import GOOD, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK, BankEnv
+from tests.support.host_env import BankEnv, GOOD, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK
 from common.epurse_issuer import (load_mac1, load_mac2, load_tac, online_session_key, purchase_mac1,
                                   purchase_mac2, purchase_sk, purchase_tac, PurseKeys, unload_mac3)
 from common.epurse import TxnType, Wallet
 from common.demo_cards import DemoCard, DemoIcCard, load_test_cards
-from signing_client import KioskSigner, SignedReply
+from tests.support.signing import KioskSigner, SignedReply
 
 # Test issuer keys: not the demo keys, so a test proves the host uses its config.
 TEST_ISSUER = PurseKeys.from_hex(dlk="BC3A473337F4B9D1E93142F91E67B89A", dpk="87E1ED740393D34205A3B567CDB718ED",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from signing_client import KioskSigner, SignedReply
+from tests.support.signing import KioskSigner, SignedReply
 
 FLEET_HOST_TOML = """
 demo = true                 # the test fixtures' keys are published: demo only
@@ -61,7 +61,7 @@ def status(**overrides: Any) -> dict[str, Any]:
 
 
 class SignedKiosk(KioskSigner):
-    """A kiosk speaking to the host over real HTTP, with heartbeats (tests/signing_client.py)."""
+    """A kiosk speaking to the host over real HTTP, with heartbeats (tests/support/signing.py)."""
 
     def sign_on(self) -> SignedReply:
         reply = super().sign_on()

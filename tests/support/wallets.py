@@ -11,8 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from clocks import running_from
-from signing_client import KioskSigner
+from tests.support.clocks import running_from
+from tests.support.signing import KioskSigner
 
 from kiosk.bootstrap import Kiosk
 from kiosk.cards.epurse import EPurse
