@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from fleet.conftest import FleetHost
 from fleet.fleetlib import TMKS, HeadlessKiosk, headless_kiosk
-from host.fleet.tables import fleet_commands
+from host.schema.fleet import fleet_commands
 from kiosk.backend_client.fleet import CommandOrder, HeartbeatReply
 from kiosk.services.fleet import CommandOutcome, FleetService, OutOfService
 

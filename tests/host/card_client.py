@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from clocks import running_from
 from host.app import create_app
-from host.cards.schema import card_txns, ic_cards
 from host.config import load_host_settings
 from host.db import make_engine
+from host.schema.cards import card_txns, ic_cards
 from host.server import HostServer
 from host_testlib import GOOD, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK, BankEnv
 from kiosk.cards.epurse_crypto import (PurseKeys, TxnType, Wallet, load_mac1, load_mac2, load_tac,

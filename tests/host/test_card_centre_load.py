@@ -17,7 +17,7 @@ from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL
 from host.billing import unpaid_periods
 from host.cards.registry import set_status
-from host.db import bank_journal
+from host.schema.bank import bank_journal
 from host_testlib import BLOCKED, EXPIRED, GOOD, LIMITED, LOW, OTHER_KIOSK, OTHER_TMK, BankEnv
 from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
 from kiosk.domain.card import mask_pan

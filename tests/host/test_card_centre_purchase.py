@@ -10,7 +10,8 @@ from sqlalchemy import select
 from card_client import CHEN, LI, LIU, WHEN, CardEnv, CardRefused, SimCard, check_money, hex_
 from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
-from host.db import bills, households, property_ledger
+from host.schema.bank import property_ledger
+from host.schema.estate import bills, households
 from host_testlib import GOOD, SEED_TODAY
 from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
 

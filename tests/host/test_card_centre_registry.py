@@ -16,8 +16,8 @@ from card_client import (CHEN, LI, LIU, WHEN, ZHANG, CardEnv, CardKiosk, SimCard
 from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host import cli
 from host.billing import unpaid_periods
-from host.cards.schema import card_blacklist, card_sightings, ic_cards
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
+from host.schema.cards import card_blacklist, card_sightings, ic_cards
 from host_testlib import GOOD, OTHER_KIOSK, OTHER_TMK
 from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
 from kiosk.config import CONFIG_DIR

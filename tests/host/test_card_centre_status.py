@@ -12,7 +12,7 @@ from sqlalchemy import select
 from card_client import CHEN, LI, WHEN, ZHANG, CardEnv, CardKiosk, SimCard, hex_
 from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
-from host.cards.schema import card_txns
+from host.schema.cards import card_txns
 from host_testlib import OTHER_KIOSK, OTHER_TMK
 from kiosk.cards.epurse_crypto import Wallet
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from card_client import LI, LIU, WHEN, CardEnv, SimCard, check_money, hex_
 from card_client import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.bank.journal import WALLET_UNLOAD
-from host.db import bank_journal
+from host.schema.bank import bank_journal
 from host_testlib import BLOCKED, EXPIRED, GOOD
 from kiosk.cards.epurse_crypto import DEMO_ISSUER_KEYS, Wallet
 from kiosk.domain.card import mask_pan

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from clocks import INSTANTS
 from host import cli
 from host.billing import period_of, shift_period
-from host.db import households, make_engine, meters, readings
+from host.db import make_engine
+from host.schema.estate import households, meters, readings
 from kiosk.domain.clock import ManualClock
 from host.seed import DEMO_HOUSES
 from host_testlib import TEST_HOST_TOML, write_csv
