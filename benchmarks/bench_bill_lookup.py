@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import bench_clock, parse_args  # noqa: E402
 from host.app import create_app  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
-from host.db import create_tables, households, make_engine  # noqa: E402
+from host.db import make_engine  # noqa: E402
+from host.schema import create_tables  # noqa: E402
+from host.schema.estate import households  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
 
 

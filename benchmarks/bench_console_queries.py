@@ -29,11 +29,13 @@ from sqlalchemy import text  # noqa: E402
 
 from benchlib import parse_args  # noqa: E402
 from host.billing import period_of, shift_period  # noqa: E402
-from host.cards.schema import card_txns  # noqa: E402
 from host.console.reconciliation import reconcile, recent_days  # noqa: E402
 from host.console.transactions import TxnQuery, day_totals, search  # noqa: E402
-from host.db import (bank_journal, bank_txns, buildings, bulk_insert, create_tables, estates,  # noqa: E402
-                     households, make_engine, property_backups, property_ledger, units)
+from host.db import bulk_insert, make_engine  # noqa: E402
+from host.schema import create_tables  # noqa: E402
+from host.schema.bank import bank_journal, bank_txns, property_backups, property_ledger  # noqa: E402
+from host.schema.cards import card_txns  # noqa: E402
+from host.schema.estate import buildings, estates, households, units  # noqa: E402
 
 HOUSEHOLDS = 1000
 KIOSKS = [f"KIOSK-{n:03d}" for n in range(1, 11)]

@@ -118,13 +118,12 @@ def prepare(folder: Path, kiosks: int) -> None:
 
     from host.config import load_host_settings
     from host.console.accounts import Accounts
-    from host.console.tables import create_console_tables
-    from host.db import create_tables, make_engine
-    from host.db import kiosks as kiosks_table
+    from host.db import make_engine
+    from host.schema import create_tables
+    from host.schema.bank import kiosks as kiosks_table
 
     engine = make_engine(f"sqlite:///{folder / 'host.sqlite3'}")
     create_tables(engine)
-    create_console_tables(engine)
     rows = [{"kiosk_id": k, "last_counter": 1, "key_version": 1, "pik_under_tmk": None,
              "mak_under_tmk": wrap_key(tmk, mak).hex().upper()} for k, tmk, mak in fleet_keys(kiosks)]
     with engine.begin() as conn:

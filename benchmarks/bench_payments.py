@@ -37,7 +37,9 @@ from host.bank.security import SecureChannel, encode  # noqa: E402
 from common.crypto import request_mac  # noqa: E402
 from host.billing import household_bill, period_of, shift_period, unpaid_periods  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
-from host.db import create_tables, households, make_engine  # noqa: E402
+from host.db import make_engine  # noqa: E402
+from host.schema import create_tables  # noqa: E402
+from host.schema.estate import households  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
 from common.crypto import pin_block_format0, tdes_encrypt, unwrap_key  # noqa: E402
 from common.demo_cards import DemoCard  # noqa: E402

@@ -29,7 +29,9 @@ from benchlib import bench_clock, card_expiry, parse_args, temp_files_in, work_d
 from host.app import create_app  # noqa: E402
 from host.bank.card_vault import pan_hash  # noqa: E402
 from host.config import load_host_settings  # noqa: E402
-from host.db import create_tables, households, make_engine  # noqa: E402
+from host.db import make_engine  # noqa: E402
+from host.schema import create_tables  # noqa: E402
+from host.schema.estate import households  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
 from host.server import HostServer  # noqa: E402
 from kiosk.bootstrap import build  # noqa: E402

@@ -34,7 +34,8 @@ from benchlib import bench_clock, card_expiry, free_port_pair, parse_args, temp_
 from host.app import create_app  # noqa: E402
 from host.bank.card_vault import pan_hash  # noqa: E402
 from host.config import load_host_settings  # noqa: E402
-from host.db import create_tables, make_engine  # noqa: E402
+from host.db import make_engine  # noqa: E402
+from host.schema import create_tables  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
 from host.server import HostServer  # noqa: E402
 from kiosk.bootstrap import build  # noqa: E402

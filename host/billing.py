@@ -18,7 +18,8 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from host.config import HostSettings, Tier
-from host.db import bill_lines, bills, bulk_insert, fmt_x100, households, meters, readings
+from host.db import bulk_insert, fmt_x100
+from host.schema.estate import bill_lines, bills, households, meters, readings
 from host.tariffs import line_amount, price_usage
 from common.house import HouseNumber
 from common.money import Money

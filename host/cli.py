@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, db_url_from_override, load_host_settings
-from host.db import create_tables, drop_tables, make_engine
-from host.db import households as households_t
-from host.cards import schema as _card_tables  # noqa: F401  (registers them before create_tables)
+from host.db import make_engine
+from host.schema import create_tables, drop_tables
+from host.schema.estate import households as households_t
 from common.clock import Clock, SystemClock
 
 MAX_LISTED_PROBLEMS = 200
@@ -192,11 +192,9 @@ def add_user(config_path: Path | str, username: str, role: str, display_name: st
     0 added, 1 refused (exists, weak password, bad name) / database, 2 config."""
     from host.console.accounts import AccountError, Accounts
     from host.console.audit import AuditLog
-    from host.console.tables import create_console_tables
 
     def run() -> int:
         settings, engine = _open(config_path, db_override)
-        create_console_tables(engine)
         try:
             password = read_password()
             user = Accounts(engine, settings.console).add(username, password, role, display_name=display_name,
@@ -213,11 +211,9 @@ def add_user(config_path: Path | str, username: str, role: str, display_name: st
 def list_users(config_path: Path | str, db_override: str | None = None) -> int:
     """`kiosk host list-users`: the console's staff accounts."""
     from host.console.accounts import Accounts
-    from host.console.tables import create_console_tables
 
     def run() -> int:
         settings, engine = _open(config_path, db_override)
-        create_console_tables(engine)
         for user in Accounts(engine, settings.console).all():
             state = "disabled" if user.disabled else "active"
             print(f"{user.username:<20} {user.role:<9} {state:<9} {user.display_name}")

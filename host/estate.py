@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
-from host.db import buildings, estates, households, inserted_id, units
+from host.db import inserted_id
+from host.schema.estate import buildings, estates, households, units
 from common.house import HouseNumber
 
 _AREA = re.compile(r"^\d{1,5}(\.\d{1,2})?$", re.ASCII)

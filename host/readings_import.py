@@ -17,7 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from host.billing import bill_period, parse_period, period_of, shift_period
 from host.config import HostSettings
-from host.db import UTILITY_UNITS, bulk_insert, fmt_x100, households, meters, readings, write_transaction
+from host.db import bulk_insert, fmt_x100, write_transaction
+from host.schema.estate import UTILITY_UNITS, households, meters, readings
 from common.errors import BadHouseNumber
 from common.house import HouseNumber
 

@@ -20,8 +20,9 @@ from common.demo_cards import load_test_cards
 from host.bank.keys import register_kiosk
 from host.billing import bill_period, due_date, issue_date, parse_period, period_of, shift_period
 from host.config import HostSettings
-from host.db import bills, buildings, bulk_insert, estates, meters, readings, units, write_transaction
-from host.db import households as households_t
+from host.db import bulk_insert, write_transaction
+from host.schema.estate import bills, buildings, estates, meters, readings, units
+from host.schema.estate import households as households_t
 
 MIN_HOUSEHOLDS = 2000
 

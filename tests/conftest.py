@@ -23,7 +23,8 @@ def today() -> date:
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo estate and its bank accounts as of TODAY: seeded once, copied per host."""
     from host.config import load_host_settings
-    from host.db import create_tables, make_engine
+    from host.db import make_engine
+    from host.schema import create_tables
     from host.seed import seed_demo
 
     path = tmp_path_factory.mktemp("demo-estate") / "host.sqlite3"

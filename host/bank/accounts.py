@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from host.bank.card_vault import encrypt_pan, pan_hash, pin_offset
 from host.config import BankKeys
-from host.db import bank_accounts
+from host.schema.bank import bank_accounts
 from common.demo_cards import DemoCard
 from common.bank_card import mask_pan
 

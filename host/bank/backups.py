@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from host.bank.card_guard import looks_like_pan, refuse_pan
 from host.bank.security import BadRequest, Context, Message, text_field
-from host.db import property_backups
+from host.schema.bank import property_backups
 
 __all__ = ["handle_backup", "looks_like_pan"]
 
@@ -31,7 +31,7 @@ _EXISTS = select(property_backups.c.txn_id).where(property_backups.c.txn_id == b
 
 
 def _registered_serial(conn: Connection, card: Any) -> bool:
-    from host.cards.schema import ic_cards
+    from host.schema.cards import ic_cards
 
     return (isinstance(card, str) and _SERIAL.fullmatch(card) is not None
             and conn.execute(select(ic_cards.c.serial).where(ic_cards.c.serial == card)).first() is not None)

@@ -11,8 +11,9 @@ from sqlalchemy import ColumnElement, Select, case, func, insert, select
 from sqlalchemy.engine import Connection
 
 from host import csv_cells
-from host.cards.schema import card_txns, ic_cards
-from host.db import bank_accounts, bank_journal, bank_txns, bills, property_ledger
+from host.schema.bank import bank_accounts, bank_journal, bank_txns, property_ledger
+from host.schema.cards import card_txns, ic_cards
+from host.schema.estate import bills
 
 CSV_COLUMNS = ("line", "business_day", "at", "kiosk_id", "txn_id", "type", "result", "code",
                "masked_pan", "amount_fen", "reference", "auth_code")

@@ -14,7 +14,7 @@ from functools import lru_cache
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
-from host.db import kiosks
+from host.schema.bank import kiosks
 from common.crypto import kcv, tdes_decrypt, wrap_key
 
 

@@ -28,8 +28,10 @@ from host.bank.journal import write_line
 from host.bank.keys import sign_on
 from host.bank.security import BadRequest, Context, Message, encode, int_field, text_field
 from host.billing import Dues, dues, pay_bills, unpay_bills
-from host.cards.schema import card_txns
-from host.db import bank_accounts, bank_txns, households, inserted_id, property_ledger
+from host.db import inserted_id
+from host.schema.bank import bank_accounts, bank_txns, property_ledger
+from host.schema.cards import card_txns
+from host.schema.estate import households
 from common.crypto import CryptoError, pin_from_block_format0
 from common.bank_card import mask_pan, parse_track2
 from common.errors import BadHouseNumber, BadSwipe

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from host.bank.security import BadRequest, Context, Message
 from host.cards import registry
 from host.cards.fields import serial_field
-from host.cards.schema import card_sightings, card_txns
+from host.schema.cards import card_sightings, card_txns
 
 _SIGHTING = insert(card_sightings)
 _PENDING = select(card_txns.c.txn_id, card_txns.c.kind, card_txns.c.txn_type, card_txns.c.wallet,

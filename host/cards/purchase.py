@@ -20,7 +20,8 @@ from host.cards import registry
 from host.cards.fields import card_request, hex_field, u32_field, wallet_field
 from host.cards.txns import (cancel, card_decline, card_keys, complete, earlier_answer, log, move_mirror, new_row,
                              record, record_decline, refuse_proof, same, to_confirm)
-from host.db import households, property_ledger
+from host.schema.bank import property_ledger
+from host.schema.estate import households
 from common.epurse import TxnType, Wallet
 from common.epurse_issuer import purchase_mac1, purchase_mac2, purchase_sk, purchase_tac
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from host.cards.schema import CARD_STATUSES, card_blacklist, card_txns, ic_cards
+from host.schema.cards import CARD_STATUSES, card_blacklist, card_txns, ic_cards
 from common.demo_cards import DemoIcCard
 
 LISTED = ("lost", "blacklisted")       # statuses a kiosk must refuse

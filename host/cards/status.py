@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from host.bank.security import BadRequest, Context, Message
-from host.cards.schema import card_txns
+from host.schema.cards import card_txns
 
 MAX_IDS = 50          # one signed message stays small; a kiosk asks in batches
 _ID_LEN = 64          # card_txns.txn_id

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection, Row
 from host.bank.card_guard import refuse_pan
 from host.bank.security import BadRequest, Context, Message, encode, text_field
 from host.cards.fields import CardRequest, reason_field
-from host.cards.schema import card_txns, ic_cards
 from host.db import inserted_id
+from host.schema.cards import card_txns, ic_cards
 from common.epurse_issuer import PurseKeys
 from common.epurse import TxnType, Wallet
 

@@ -40,8 +40,8 @@ from host.console.passwords import (
     verify_password,
 )
 from host.console.settings import ConsoleSettings
-from host.console.tables import ROLES, staff_users
 from host.db import inserted_id, write_transaction
+from host.schema.console import ROLES, staff_users
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 

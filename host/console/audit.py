@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
-from host.console.tables import staff_audit
 from host.db import write_transaction
+from host.schema.console import staff_audit
 
 ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "command_sent", "export", "user_added", "user_changed")
 

@@ -16,7 +16,7 @@ from host.console.i18n import duration, money, when
 from host.fleet.commands import Command
 from host.fleet.registry import Alert, FleetEvent, KioskRecord
 from host.fleet.service import Fleet
-from host.fleet.tables import fleet_commands
+from host.schema.fleet import fleet_commands
 
 STATUS_LEVEL = {"queued": "muted", "delivered": "warn", "done": "ok", "failed": "bad", "unsupported": "bad",
                 "expired": "muted"}

@@ -8,7 +8,6 @@ from starlette.routing import BaseRoute, Mount
 
 from host.config import HostSettings
 from host.console.pages import console_routes
-from host.console.tables import create_console_tables
 from host.console.web import PREFIX, Console, SecurityHeaders
 from host.fleet.api import fleet_routes
 from host.fleet.service import Fleet
@@ -17,7 +16,6 @@ from common.clock import Clock
 
 def management_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[BaseRoute]:
     fleet = Fleet(settings, engine, clock=clock)
-    create_console_tables(engine)
     console = Console(settings, engine, fleet, clock=clock)
     app = Starlette(routes=console_routes(console))
     app.state.console = console

@@ -28,7 +28,6 @@ from host.console.kiosk_view import (
 from host.console.live import event_stream
 from host.console.signin import signin_routes
 from host.console.reconciliation import recent_days, reconcile
-from host.console.tables import ROLES
 from host.console.transactions import (
     STATUSES,
     TxnQuery,
@@ -47,6 +46,7 @@ from host.console.web import (
     wants_json,
 )
 from host.fleet.model import COMMANDS
+from host.schema.console import ROLES
 
 STATIC = Path(__file__).parent / "static"
 # ?msg= keys a page may show, with the one parameter each takes: a notice says

@@ -32,9 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine, Row
 
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD
-from host.cards.schema import card_txns
 from host.console.transactions import WALLET_KIND, mask_serial
-from host.db import bank_journal, bank_txns, property_backups, property_ledger
+from host.schema.bank import bank_journal, bank_txns, property_backups, property_ledger
+from host.schema.cards import card_txns
 
 BANK_TYPES = ("sale", "reversal")
 LEDGER_KINDS = ("payment", "reversal")

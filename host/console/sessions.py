@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
 from host.console.settings import ConsoleSettings
-from host.console.tables import staff_sessions, staff_users
 from host.db import WriterBusy, write_transaction
+from host.schema.console import staff_sessions, staff_users
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,9 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from host import csv_cells
-from host.cards.schema import card_txns
-from host.db import bank_txns, households
+from host.schema.bank import bank_txns
+from host.schema.cards import card_txns
+from host.schema.estate import households
 from common.bank_card import luhn_ok, mask_pan
 
 # pending: a wallet transaction authorised and awaiting the card's proof (bank payments never are)

@@ -19,10 +19,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Engine
 
 from common.clock import Clock
+from host.db import inserted_id, write_transaction
 from host.fleet.events import EventBus
 from host.fleet.model import COMMANDS, Ack
-from host.db import inserted_id, write_transaction
-from host.fleet.tables import fleet_commands
+from host.schema.fleet import fleet_commands
 
 OPEN = ("queued", "delivered")
 

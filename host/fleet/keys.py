@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 
-from host.db import kiosks
+from host.schema.bank import kiosks
 from common.crypto import tdes_decrypt
 
 RELOAD_AT_MOST_EVERY_S = 1.0

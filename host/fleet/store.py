@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from host.db import write_transaction
 from host.fleet.registry import FleetEvent, KioskRecord
-from host.fleet.tables import create_fleet_tables, fleet_events, fleet_kiosks
+from host.schema.fleet import fleet_events, fleet_kiosks
 
 _UPDATE_KIOSK = update(fleet_kiosks).where(fleet_kiosks.c.kiosk_id == bindparam("k_id")).values(
     hb_counter=bindparam("hb_counter"), last_seen=bindparam("last_seen"), first_seen=bindparam("first_seen"),
@@ -66,8 +66,8 @@ class FleetStore:
         self.engine = engine
 
     def prepare(self, kiosk_ids: Iterable[str]) -> list[Any]:
-        """Create the tables, give every configured kiosk a row, return the rows."""
-        create_fleet_tables(self.engine)
+        """Give every configured kiosk a row (the tables are there: create_app made
+        them with every other), return the rows."""
         with write_transaction(self.engine) as conn:
             known = set(conn.execute(select(fleet_kiosks.c.kiosk_id)).scalars())
             missing = [{"kiosk_id": k, "hb_counter": 0} for k in kiosk_ids if k not in known]

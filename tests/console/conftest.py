@@ -177,7 +177,7 @@ class ConsoleHost:
     def kiosk(self, kiosk_id: str = "KIOSK-A") -> SignedKiosk:
         from sqlalchemy import select
 
-        from host.db import kiosks
+        from host.schema.bank import kiosks
         with self.engine.connect() as conn:        # the template's payments used the demo kiosk's counters
             last = conn.execute(select(kiosks.c.last_counter).where(kiosks.c.kiosk_id == kiosk_id)).scalar()
         kiosk = SignedKiosk(self.url, kiosk_id, KIOSKS[kiosk_id], counter=last or 0)

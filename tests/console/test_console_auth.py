@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from console.conftest import USERS, ConsoleHost
-from host.console.tables import staff_sessions, staff_users
+from host.schema.console import staff_sessions, staff_users
 
 
 def test_pages_need_a_sign_in_and_come_back_after_it(console_host: ConsoleHost) -> None:

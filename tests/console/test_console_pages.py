@@ -13,7 +13,7 @@ from tests.support.fleet import wait_until
 from sqlalchemy import delete
 
 from console.conftest import ConsoleHost
-from host.db import property_backups, property_ledger
+from host.schema.bank import property_backups, property_ledger
 
 
 def sse_events(stream: httpx.Response) -> Iterator[tuple[str, dict]]:

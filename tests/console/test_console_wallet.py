@@ -25,9 +25,9 @@ from console.conftest import ConsoleHost
 from tests.support.clocks import TODAY
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD
 from host.billing import household_bill
-from host.cards.schema import card_txns
 from host.console.reconciliation import reconcile
-from host.db import bank_journal, property_backups, property_ledger
+from host.schema.bank import bank_journal, property_backups, property_ledger
+from host.schema.cards import card_txns
 from common.crypto import pin_block_format0, tdes_encrypt
 from kiosk.cards.epurse import EPurse
 from common.epurse import Wallet

@@ -53,7 +53,8 @@ def fleet_settings(folder: Path, **fleet: Any) -> HostSettings:
 @pytest.fixture
 def start_fleet_host(tmp_path: Path) -> Iterator[Callable[..., FleetHost]]:
     from host.app import create_app
-    from host.db import create_tables, make_engine
+    from host.db import make_engine
+    from host.schema import create_tables
     from host.server import HostServer
     started: list[FleetHost] = []
 

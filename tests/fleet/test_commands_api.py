@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from fleet.conftest import FleetHost
 from tests.support.fleet import wait_until
-from host.fleet.tables import fleet_commands
+from host.schema.fleet import fleet_commands
 
 
 def _row(host: FleetHost, command_id: int):  # type: ignore[no-untyped-def]

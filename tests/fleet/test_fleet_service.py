@@ -16,11 +16,9 @@ from sqlalchemy import select
 
 from fleet.conftest import FleetHost
 from tests.support.fleet import headless_kiosk, HeadlessKiosk, TMKS
-from host.fleet.tables import fleet_commands
+from host.schema.fleet import fleet_commands
 from kiosk.backend_client.fleet import CommandOrder, HeartbeatReply
-from kiosk.domain.errors import OutOfService
-from kiosk.services.fleet.commands import CommandOutcome
-from kiosk.services.fleet.service import FleetService
+from kiosk.services.fleet import CommandOutcome, FleetService, OutOfService
 
 INTERVAL = 0.2
 

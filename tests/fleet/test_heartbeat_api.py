@@ -10,7 +10,7 @@ from sqlalchemy import event, select
 
 from fleet.conftest import FleetHost
 from tests.support.fleet import SignedKiosk, status, TMKS, wait_until
-from host.fleet.tables import fleet_kiosks
+from host.schema.fleet import fleet_kiosks
 from common.crypto import request_mac
 
 HEARTBEAT = "/api/v1/fleet/heartbeat"

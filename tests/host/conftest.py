@@ -11,8 +11,9 @@ from sqlalchemy.engine import Engine
 
 from tests.support.clocks import running_from
 from host.config import HostSettings, load_host_settings
-from host.db import create_tables, make_engine
 from host.app import create_app
+from host.db import make_engine
+from host.schema import create_tables
 from host.seed import seed_demo
 from host.server import HostServer
 from tests.support.host_env import BankEnv, KioskSigner, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK

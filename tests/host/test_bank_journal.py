@@ -13,7 +13,7 @@ from sqlalchemy import select
 from host import cli
 from host.bank.backups import looks_like_pan
 from host.billing import unpaid_periods
-from host.db import property_backups
+from host.schema.bank import property_backups
 from tests.support.host_env import BankEnv, check_invariants, EXPIRED, GOOD
 from common.bank_card import mask_pan
 
@@ -129,7 +129,7 @@ def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_tom
 def test_an_ic_wallet_copy_keeps_its_registered_card_serial(bank: BankEnv) -> None:
     """A 20-digit IC card serial often has a Luhn-valid 13-19 digit window, so it is
     let through only when the card centre issued it; anything else is still searched."""
-    from host.cards.schema import ic_cards
+    from host.schema.cards import ic_cards
 
     serial = "00002601000000000003"                       # 王芳's card in the seeded registry
     assert looks_like_pan(serial)

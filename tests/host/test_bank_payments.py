@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from host.bank.security import encode
 from host.billing import unpaid_periods
-from host.db import bank_journal, bank_txns, bills, households, property_ledger
+from host.schema.bank import bank_journal, bank_txns, property_ledger
+from host.schema.estate import bills, households
 from tests.support.host_env import BankEnv, BLOCKED, check_invariants, EXPIRED, GOOD, LIMITED, LOW, SEED_TODAY
 from common.crypto import pin_block_format0, tdes_encrypt
 from common.bank_card import mask_pan

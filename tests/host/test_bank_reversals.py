@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from host.billing import unpaid_periods
-from host.db import bank_journal, property_ledger
+from host.schema.bank import bank_journal, property_ledger
 from tests.support.host_env import BankEnv, check_invariants, GOOD
 
 

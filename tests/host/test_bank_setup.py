@@ -16,7 +16,8 @@ from host.bank.card_vault import decrypt_pan, pan_hash, pin_matches
 from common.demo_cards import load_test_cards
 from host.billing import dues, household_bill, unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
-from host.db import bank_accounts, households, kiosks
+from host.schema.bank import bank_accounts, kiosks
+from host.schema.estate import households
 from tests.support.host_env import (BankEnv, check_invariants, GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY,
                                     TEST_HOST_TOML)
 from common.crypto import request_mac

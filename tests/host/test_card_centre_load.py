@@ -18,7 +18,7 @@ from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` 
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL
 from host.billing import unpaid_periods
 from host.cards.registry import set_status
-from host.db import bank_journal
+from host.schema.bank import bank_journal
 from tests.support.host_env import BankEnv, BLOCKED, EXPIRED, GOOD, LIMITED, LOW, OTHER_KIOSK, OTHER_TMK
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from tests.support.card_centre import CardEnv, CardRefused, check_money, CHEN, hex_, LI, LIU, SimCard, WHEN
 from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
-from host.db import bills, households, property_ledger
+from host.schema.bank import property_ledger
+from host.schema.estate import bills, households
 from tests.support.host_env import GOOD, SEED_TODAY
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet

@@ -16,8 +16,8 @@ from tests.support.card_centre import (CardEnv, CardKiosk, check_money, CHEN, he
 from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host import cli
 from host.billing import unpaid_periods
-from host.cards.schema import card_blacklist, card_sightings, ic_cards
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
+from host.schema.cards import card_blacklist, card_sightings, ic_cards
 from tests.support.host_env import GOOD, OTHER_KIOSK, OTHER_TMK
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet

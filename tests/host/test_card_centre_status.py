@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tests.support.card_centre import CardEnv, CardKiosk, CHEN, hex_, LI, SimCard, WHEN, ZHANG
 from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.billing import unpaid_periods
-from host.cards.schema import card_txns
+from host.schema.cards import card_txns
 from tests.support.host_env import OTHER_KIOSK, OTHER_TMK
 from common.epurse import Wallet
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from tests.support.card_centre import CardEnv, check_money, hex_, LI, LIU, SimCard, WHEN
 from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
 from host.bank.journal import WALLET_UNLOAD
-from host.db import bank_journal
+from host.schema.bank import bank_journal
 from tests.support.host_env import BLOCKED, EXPIRED, GOOD
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet

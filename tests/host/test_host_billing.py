@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 
 from host.billing import UnknownHouse, bill_period, household_bill, late_fee_fen, pay_bills
 from host.config import HostSettings
-from host.db import bills, households
 from host.estate import add_households
 from host.readings_import import import_readings
+from host.schema.estate import bills, households
 from tests.support.host_env import write_csv
 from kiosk.backend_client.wire import parse_household_bill
 from common.errors import BadHouseNumber

@@ -17,7 +17,8 @@ from sqlalchemy import select
 from tests.support.clocks import INSTANTS
 from host import cli
 from host.billing import period_of, shift_period
-from host.db import households, make_engine, meters, readings
+from host.db import make_engine
+from host.schema.estate import households, meters, readings
 from common.clock import ManualClock
 from host.seed import DEMO_HOUSES
 from tests.support.host_env import TEST_HOST_TOML, write_csv

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from sqlalchemy import inspect, text
 
-from host.db import create_tables, make_engine
+from host.db import make_engine
+from host.schema import create_tables
 
 
 def test_an_existing_database_gets_the_new_indexes_and_keeps_its_rows(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ from sqlalchemy.engine import Engine
 from tests.support.clocks import INSTANTS
 from host.billing import due_date, household_bill, late_fee_fen, period_of, shift_period
 from host.config import HostSettings
-from host.db import bills, create_tables, households, make_engine
+from host.db import make_engine
+from host.schema import create_tables
+from host.schema.estate import bills, households
 from host.seed import DEMO_HOUSES, AlreadySeeded, seed_demo
 from tests.support.host_env import SEED_TODAY
 from kiosk.backend_client.wire import parse_household_bill

@@ -32,7 +32,7 @@ from host import cli
 from host.bank.security import MAX_BODY
 from host.cards.api import HANDLERS
 from host.config import DEMO_HOST_CONFIG, load_host_settings
-from host.db import bank_txns
+from host.schema.bank import bank_txns
 from common.settings import CONFIG_DIR, ConfigError
 from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
 from common.demo_cards import load_test_cards
@@ -60,7 +60,7 @@ def host(tmp_path_factory: pytest.TempPathFactory, start_host: Callable[[Path], 
 def kiosk(host: Any) -> Iterator[KioskSigner]:
     signer = KioskSigner(host.url, DEMO_KIOSK, DEMO_TMK)
     with host.engine.connect() as conn:   # the module's host is shared: start above its last counter
-        from host.db import kiosks
+        from host.schema.bank import kiosks
         signer.counter = conn.execute(select(kiosks.c.last_counter).where(
             kiosks.c.kiosk_id == DEMO_KIOSK)).scalar() or 0
     assert signer.sign_on().status == 200

@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from host.bank.card_guard import WITHHELD, looks_like_pan, pan_across
-from host.cards.schema import card_txns
 from host.csv_cells import safe_cell
-from host.db import bank_journal, bank_txns, property_backups
+from host.schema.bank import bank_journal, bank_txns, property_backups
+from host.schema.cards import card_txns
 
 KIOSK = "KIOSK-DEMO-01"
 TMK = bytes.fromhex("7DF0AC87953F75AECD424B5A3BBFF50B")

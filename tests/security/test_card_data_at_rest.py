@@ -63,7 +63,7 @@ class Bank:
         """As the bank finds it: by the PAN's keyed hash."""
         from sqlalchemy import select
 
-        from host.db import bank_accounts
+        from host.schema.bank import bank_accounts
         with self.engine.connect() as conn:
             return conn.execute(select(bank_accounts).where(
                 bank_accounts.c.pan_hash == pan_hash(self.settings.bank_keys(), pan))).one()
@@ -204,7 +204,9 @@ def test_the_pin_is_not_recoverable_without_the_pvk(tmp_path: Path) -> None:
     from sqlalchemy import select
 
     from host.bank.accounts import seed_accounts
-    from host.db import bank_accounts, create_tables, make_engine
+    from host.db import make_engine
+    from host.schema import create_tables
+    from host.schema.bank import bank_accounts
 
     keys = load_host_settings().bank_keys()
     twins = (dataclasses.replace(GOOD, name="twin a"), dataclasses.replace(LOW, name="twin b", pin=GOOD.pin))
@@ -276,7 +278,8 @@ def _without_bank(text: str) -> str:
 
 
 def test_no_bank_keys_no_bank(demo_db: Path, tmp_path: Path, today: date) -> None:
-    from host.db import create_tables, make_engine
+    from host.db import make_engine
+    from host.schema import create_tables
     from host.seed import seed_demo
 
     path = tmp_path / "host.toml"

@@ -34,7 +34,8 @@ from sqlalchemy import select, update
 from host.bank import money_totals
 from host.billing import household_bill, unpaid_periods
 from host.bank.card_vault import pan_hash
-from host.db import bank_accounts, households
+from host.schema.bank import bank_accounts
+from host.schema.estate import households
 from common.demo_cards import load_test_cards
 
 KIOSK_TIMEOUT_S = 5.0

@@ -17,9 +17,9 @@ from sqlalchemy import select
 
 from tests.support.clocks import running_from
 from host.app import create_app
-from host.cards.schema import card_txns, ic_cards
 from host.config import load_host_settings
 from host.db import make_engine
+from host.schema.cards import card_txns, ic_cards
 from host.server import HostServer
 from tests.support.host_env import BankEnv, GOOD, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK
 from common.epurse_issuer import (load_mac1, load_mac2, load_tac, online_session_key, purchase_mac1,

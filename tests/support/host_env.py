@@ -14,7 +14,8 @@ from host.bank.card_vault import pan_hash
 from common.demo_cards import load_test_cards
 from host.billing import household_bill
 from host.config import HostSettings
-from host.db import bank_accounts, metadata
+from host.schema.bank import bank_accounts
+from host.schema.metadata import metadata
 from tests.support.signing import KioskSigner, SignedReply  # noqa: F401  (re-exported for the tests)
 
 SEED_TODAY = date(2026, 11, 21)   # "today" of the shared seeded estate

@@ -1,10 +1,9 @@
-"""Staff accounts, their sessions, and the audit log."""
+"""The console's tables: staff accounts, their sessions, and the audit log."""
 from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, String, Table, Text
-from sqlalchemy.engine import Engine
 
-from host.db import metadata
+from host.schema.metadata import metadata
 
 ROLES = ("viewer", "operator", "admin")     # each can do what the one before it can, and more
 
@@ -45,9 +44,3 @@ staff_audit = Table(
     Column("ip", String(64)),
     Index("ix_staff_audit_at", "at"),
 )
-
-CONSOLE_TABLES = (staff_users, staff_sessions, staff_audit)
-
-
-def create_console_tables(engine: Engine) -> None:
-    metadata.create_all(engine, tables=list(CONSOLE_TABLES))

@@ -4,9 +4,8 @@ last report and heartbeat counter, the history of changes, and the commands."""
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table, Text
-from sqlalchemy.engine import Engine
 
-from host.db import metadata
+from host.schema.metadata import metadata
 
 fleet_kiosks = Table(
     "fleet_kiosks", metadata,
@@ -50,9 +49,3 @@ fleet_commands = Table(
     Index("ix_fleet_commands_kiosk", "kiosk_id", "id"),
     Index("ix_fleet_commands_status", "status"),
 )
-
-FLEET_TABLES = (fleet_kiosks, fleet_events, fleet_commands)
-
-
-def create_fleet_tables(engine: Engine) -> None:
-    metadata.create_all(engine, tables=list(FLEET_TABLES))   # checkfirst: idempotent

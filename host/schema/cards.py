@@ -1,4 +1,4 @@
-"""Card-centre tables, on the host's shared metadata (create_all makes them).
+"""The card centre's tables (docs/cards.md §5).
 
 Money is integer fen. Like every table outside bank_accounts, these hold a
 masked PAN at most; card keys are never stored (they are recomputed from the
@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import (BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table,
                         Text)
 
-from host.db import metadata
+from host.schema.metadata import metadata
 
 CARD_STATUSES = ("active", "lost", "blacklisted")
 

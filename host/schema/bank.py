@@ -1,0 +1,109 @@
+"""The bank front-end's tables (docs/payments.md): the kiosks' keys and
+counters, card accounts, transactions and the journal, and the property
+ledger and the kiosks' backup copies it writes with them. Money is integer fen.
+
+No table holds a clear PAN: bank_accounts keeps a keyed hash (the look-up) and
+the PAN encrypted (host.bank.card_vault); every other table holds a masked PAN
+(first 6 / last 4) or the account id."""
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+
+from host.schema.metadata import metadata
+
+
+kiosks = Table(
+    "kiosks", metadata,
+    Column("kiosk_id", String(32), primary_key=True),
+    Column("last_counter", BigInteger, nullable=False, default=0),   # last accepted message counter
+    Column("key_version", Integer, nullable=False, default=0),       # +1 at every sign-on
+    Column("pik_under_tmk", String(32)),   # working keys as issued: hex, wrapped under the kiosk's TMK
+    Column("mak_under_tmk", String(32)),
+    Column("signed_on_at", DateTime),
+)
+
+bank_accounts = Table(
+    "bank_accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pan_hash", String(64), nullable=False, unique=True, index=True),  # hex HMAC-SHA256(pan_hash_key, PAN)
+    Column("pan_enc", String(96), nullable=False),            # hex nonce||AES-GCM(pan_key, PAN)||tag; statements only
+    Column("masked_pan", String(19), nullable=False),
+    Column("holder", String(100), nullable=False),
+    Column("expiry", String(4), nullable=False),              # YYMM: valid to the end of that month
+    Column("status", String(8), nullable=False),              # active | blocked
+    Column("balance_fen", BigInteger, nullable=False),
+    Column("daily_limit_fen", BigInteger, nullable=False),
+    Column("pin_offset", String(12), nullable=False),         # IBM 3624 PIN offset under the PVK; never the PIN
+    Column("pin_tries", Integer, nullable=False, default=0),  # consecutive wrong PINs; 3 locks the PIN
+)
+
+bank_txns = Table(
+    "bank_txns", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", String(64), nullable=False, unique=True),
+    Column("kiosk_id", String(32), nullable=False),
+    # approved | declined | reversed (a reversal was received: tombstone if nothing was captured)
+    Column("state", String(10), nullable=False),
+    Column("account_id", ForeignKey("bank_accounts.id")),
+    Column("masked_pan", String(19)),
+    Column("household_id", ForeignKey("households.id")),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("reference", String(12), unique=True),
+    Column("business_day", Date, nullable=False),
+    Column("kiosk_time", String(32)),                          # local_time as the kiosk sent it
+    Column("reply_json", Text),                                # the first answer, byte for byte
+    Column("created_at", DateTime, nullable=False),
+    Column("reversed_at", DateTime),
+    Index("ix_bank_txns_account_day", "account_id", "business_day"),
+    Index("ix_bank_txns_day", "business_day"),            # the console's day searches and totals
+)
+
+bank_journal = Table(
+    "bank_journal", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("business_day", Date, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("kiosk_id", String(32), nullable=False),
+    Column("txn_id", String(64), nullable=False),
+    Column("type", String(24), nullable=False),     # sale | reversal | wallet_load | wallet_load_reversal | wallet_unload
+    Column("result", String(10), nullable=False),   # approved | declined (sale); reversed | not_found (reversal)
+    Column("code", String(64)),                     # decline code, or the reversal's reason
+    Column("masked_pan", String(19)),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("reference", String(12)),
+    Column("auth_code", String(6)),
+    Index("ix_bank_journal_day", "business_day"),
+    Index("ix_bank_journal_txn", "txn_id"),
+)
+
+property_ledger = Table(
+    "property_ledger", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),      # payment | reversal
+    Column("household_id", ForeignKey("households.id"), nullable=False),
+    Column("periods", String(200), nullable=False), # "2026-08,2026-09,2026-10"
+    Column("amount_fen", BigInteger, nullable=False),   # bills + late fee; negative for a reversal
+    Column("late_fee_fen", BigInteger, nullable=False), # the late-fee part (negative for a reversal)
+    Column("reference", String(12), nullable=False),
+    Column("business_day", Date, nullable=False),
+    Column("at", DateTime, nullable=False),
+    UniqueConstraint("txn_id", "kind", name="uq_property_ledger_txn_kind"),
+    Index("ix_property_ledger_day", "business_day"),      # reconciliation, a day at a time
+)
+
+property_backups = Table(
+    "property_backups", metadata,
+    Column("txn_id", String(64), primary_key=True),
+    Column("kiosk_id", String(32), nullable=False),
+    Column("house_no", String(16)),
+    Column("amount_fen", BigInteger),
+    Column("masked_pan", String(19)),
+    Column("result", String(24)),
+    Column("reference", String(12)),
+    Column("auth_code", String(6)),
+    Column("at", String(32)),
+    Column("txn_json", Text, nullable=False),     # the copy as the kiosk sent it
+    Column("received_at", DateTime, nullable=False),
+    Index("ix_property_backups_at", "at"),                # reconciliation: the copies of a day
+)
