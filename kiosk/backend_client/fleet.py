@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.backend_client.signed import NotSignedOn, SignedChannel
-from kiosk.domain.errors import BadHostReply
+from kiosk.backend_client.signed import SignedChannel
+from kiosk.domain.errors import BadHostReply, NotSignedOn
 
 HEARTBEAT_PATH = "/api/v1/fleet/heartbeat"
 

@@ -1,5 +1,40 @@
 """Typed errors, split by who must act. Each carries a catalogue key for the
-message a resident sees (see kiosk/i18n.py)."""
+message a resident sees (see kiosk/i18n.py); the adapters (host clients,
+device drivers, the card protocol) raise nothing else.
+
+The tree, drawn by who acts (the class hierarchy follows where the error is
+raised: a card's refusal comes from the card, so it is a CardError too)::
+
+    KioskError
+    |
+    |-- business refusals: the answer is no, nothing is broken; the resident
+    |   chooses again (another amount, card or PIN), staff need not act
+    |     BadHouseNumber (also ValueError)   HouseNotFound (HostRejected)
+    |     PaymentsSuspended (HostError): a reversal or cancel is unacknowledged
+    |     CardPinWrong, CardPinBlocked, WalletInsufficient, WalletLimitExceeded,
+    |     CardBlacklisted, NotOurCard, NotTheSameCard            (all CardError)
+    |
+    |-- HostError: the host or the way to it
+    |     HostUnavailable    nothing happened: retrying is safe
+    |     HostRejected       the host answered no; it changed nothing
+    |       NotSignedOn        our MAC key is not accepted: sign on again
+    |       HouseNotFound      (a refusal, above)
+    |     BadHostReply       an answer we cannot understand
+    |     OutcomeUnknown     the request left, its answer did not come back:
+    |                        the money step is undone (reversal / cancel)
+    |     PaymentsSuspended  (a refusal, above)
+    |
+    `-- DeviceError: a device, or the card in it
+          ReaderFault, PinPadFault, PrinterFault > PaperOut      staff act
+          BadSwipe, SwipeTimeout, PinEntryCancelled,
+          PinEntryTimeout                                        resident acts
+          CardError: the IC card in the reader (not the reader itself)
+            CardRemoved, CardFault, CardMacInvalid, CardKeyMissing,
+            CardTorn (the card left during a write: bring it back)
+            and the card's refusals above
+
+OutOfService (staff took the kiosk out of service) lives with the fleet
+service that raises it."""
 from __future__ import annotations
 
 
@@ -17,7 +52,7 @@ class BadHouseNumber(KioskError, ValueError):
     message_key = "error.bad_house_number"
 
 
-# --- host errors: unavailable vs rejected vs (later) outcome unknown ---------
+# --- host errors: unavailable vs rejected vs outcome unknown ------------------
 class HostError(KioskError):
     message_key = "error.host"
 
@@ -34,6 +69,10 @@ class HostRejected(HostError):
     message_key = "error.host_rejected"
 
 
+class NotSignedOn(HostRejected):
+    """The host does not accept our MAC key (restarted keys, new kiosk): sign on again."""
+
+
 class HouseNotFound(HostRejected):
     message_key = "error.house_not_found"
 
@@ -42,6 +81,20 @@ class BadHostReply(HostError):
     """The host answered something we cannot understand."""
 
     message_key = "error.host_bad_reply"
+
+
+class OutcomeUnknown(HostError):
+    """No answer, a broken connection or a bad MAC after the request left:
+    a reversal is journaled and sent; the resident is told nothing was charged
+    once it is acknowledged."""
+
+    message_key = "error.outcome_unknown"
+
+
+class PaymentsSuspended(HostError):
+    """A reversal is still pending: no new payment may start."""
+
+    message_key = "error.payments_suspended"
 
 
 # --- devices: who must act differs (staff for a fault, resident for a card) --
@@ -83,21 +136,6 @@ class PrinterFault(DeviceError):
 
 class PaperOut(PrinterFault):
     message_key = "error.paper_out"
-
-
-# --- payments ---------------------------------------------------------------
-class OutcomeUnknown(HostError):
-    """No answer, a broken connection or a bad MAC after the request left:
-    a reversal is journaled and sent; the resident is told nothing was charged
-    once it is acknowledged."""
-
-    message_key = "error.outcome_unknown"
-
-
-class PaymentsSuspended(HostError):
-    """A reversal is still pending: no new payment may start."""
-
-    message_key = "error.payments_suspended"
 
 
 # --- IC cards (docs/cards.md §3): the resident must act, unless it is a fault --

@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from kiosk.backend_client.fleet import CommandOrder, FleetClient, HeartbeatReply
-from kiosk.backend_client.signed import NotSignedOn
 from kiosk.devices.ports import CardReader, PaperStatus, PinKey, PinPad, ReceiptPrinter
 from kiosk.domain.card import CardSwipe
 from kiosk.domain.clock import Clock, SystemClock
 from kiosk.domain.errors import (
     KioskError,
+    NotSignedOn,
     PaperOut,
     PinPadFault,
     PrinterFault,
