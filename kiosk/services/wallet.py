@@ -54,7 +54,8 @@ class WalletService:
         self._now = now
         self._blacklist_at = 0.0
         self.cards = CardAccess(readers, limits)
-        self.wallet_settling = WalletSettling(journal=journal, centre=centre, session=session, settling=settling, now=now)
+        self.wallet_settling = WalletSettling(journal=journal, centre=centre, session=session, settling=settling,
+                                              now=now)
         self.tears = TearRecovery(journal=journal, cards=self.cards, settling=self.wallet_settling)
         self.money = WalletMoney(kiosk_id=kiosk_id, term_id=term_id, journal=journal, centre=centre,
                                  session=session, settling=settling, cards=self.cards,
