@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from kiosk.backend_client.client import HostClient
@@ -26,9 +27,13 @@ if TYPE_CHECKING:
     from kiosk.devices.sim.vpcd import VpcdSlot
     from kiosk.devices.sim.pinpad import SimPinPad
     from kiosk.devices.sim.printer import SimPrinter
+    from kiosk.devices.ports import CardReader, PinPad, ReceiptPrinter
+    from kiosk.services.fleet.devices import DeviceBoard
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.journal import Journal
     from kiosk.services.payment import PaymentService
+    from kiosk.services.session import HostSession
+    from kiosk.services.settling import SettlingService
     from kiosk.services.wallet import WalletService
 
 log = logging.getLogger(__name__)
@@ -60,6 +65,20 @@ class SimDevices:
 
 
 @dataclass
+class PaymentDevices:
+    """The devices of the money services, each given to the services that use it
+    (the PIN pad: payments, the wallet and the host session's key loading)."""
+
+    reader: CardReader
+    pinpad: PinPad
+    printer: ReceiptPrinter
+
+    async def close(self) -> None:
+        for device in (self.reader, self.pinpad, self.printer):
+            await device.close()
+
+
+@dataclass
 class Kiosk:
     """The kiosk's service graph, with no UI: what screens call."""
 
@@ -67,6 +86,9 @@ class Kiosk:
     host: HostClient
     bills: BillService
     clock: Clock = field(default_factory=SystemClock)   # every "now" of the kiosk (docs/architecture.md)
+    session: HostSession | None = None      # signed on with the bank front-end (working keys)
+    settler: SettlingService | None = None  # reversals, cancels, confirmations, backup copies
+    devices: PaymentDevices | None = None
     payments: PaymentService | None = None
     wallet: WalletService | None = None
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
@@ -89,6 +111,10 @@ class Kiosk:
             self.wallet.recover_at_start()   # before the settling task starts
         if self.payments is not None:
             await self.payments.start()
+        if self.session is not None:
+            await self.session.start()
+        if self.settler is not None:
+            await self.settler.start()
         if self.fleet is not None:
             await self.fleet.start()
 
@@ -121,11 +147,12 @@ class Kiosk:
             await self.fleet.client.aclose()
         for close in self.closers:
             close()
+        if self.settler is not None:
+            await self.settler.stop()
         if self.payments is not None:
-            await self.payments.stop()
             await self.payments.bank.aclose()
-            for device in (self.payments.reader, self.payments.pinpad, self.payments.printer):
-                await device.close()
+        if self.devices is not None:
+            await self.devices.close()
         await self.host.aclose()
         if self.journal is not None:
             self.journal.close()
@@ -143,30 +170,54 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
     host = HostClient(settings.host.url, timeout_s=settings.host.timeout_s, transport=host_transport)
     kiosk = Kiosk(settings=settings, host=host, bills=BillService(host), clock=clock or SystemClock())
     if with_payments if with_payments is not None else bool(settings.tmk):
-        _add_payments(kiosk, host_transport)
+        board = _device_board() if with_fleet else None
+        _add_payments(kiosk, host_transport, board)
         if with_wallet and settings.wallet is not None:
             _add_wallet(kiosk, pcscd)
         if with_fleet:
-            _add_fleet(kiosk, host_transport)
+            assert board is not None
+            _add_fleet(kiosk, host_transport, board)
     return kiosk
 
 
-def _add_payments(kiosk: Kiosk, transport: Any) -> None:
+def _device_board() -> DeviceBoard:
+    """The fleet's view of the devices, made before the services: each service
+    is given the watched devices (faults reach the board)."""
+    from kiosk.services.fleet.devices import DeviceBoard
+
+    board = DeviceBoard()
+    board.report("card_reader", "unknown")   # a swipe reader says nothing until a card is read
+    return board
+
+
+def _add_payments(kiosk: Kiosk, transport: Any, board: DeviceBoard | None) -> None:
+    """The journal, the devices, the host session and the settling task, and the
+    bill payment service on them."""
     from kiosk.backend_client.bank import BankClient
     from kiosk.backend_client.signed import SignedChannel
     from kiosk.services.journal import Journal
     from kiosk.services.payment import PaymentService
+    from kiosk.services.session import HostSession
+    from kiosk.services.settling import SettlingService
 
     settings = kiosk.settings
     kiosk.journal = journal = Journal(settings.journal_path, kiosk.clock)
     kiosk.sims = sims = SimDevices()
+    kiosk.devices = devices = PaymentDevices(
+        _card_reader(settings, sims), _pin_pad(settings, sims),
+        _printer(settings, sims, Path(settings.journal_path).parent / "receipts"))
+    if board is not None:
+        from kiosk.services.fleet.devices import watch_payment_devices
+        watch_payment_devices(devices, board)   # wraps the three in place
     channel = SignedChannel(settings.host.url, settings.kiosk_id, journal.next_counter,
                             timeout_s=settings.host.timeout_s, transport=transport)
+    bank = BankClient(channel, settings.tmk)
+    kiosk.session = session = HostSession(bank, devices.pinpad)
+    kiosk.settler = settler = SettlingService(journal=journal, bank=bank, session=session)
     kiosk.payments = PaymentService(
-        kiosk_id=settings.kiosk_id, estate=settings.estate_name, journal=journal,
-        bank=BankClient(channel, settings.tmk),
-        reader=_card_reader(settings, sims), pinpad=_pin_pad(settings, sims),
-        printer=_printer(settings, sims, Path(settings.journal_path).parent / "receipts"), now=kiosk.clock.now)
+        kiosk_id=settings.kiosk_id, estate=settings.estate_name, journal=journal, bank=bank,
+        session=session, settling=settler,
+        reader=devices.reader, pinpad=devices.pinpad, printer=devices.printer, now=kiosk.clock.now)
 
 
 IC_READERS = (("contact", "ic_contact"), ("contactless", "ic_contactless"))
@@ -175,11 +226,13 @@ IC_READERS = (("contact", "ic_contact"), ("contactless", "ic_contactless"))
 def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     from kiosk.backend_client.cards import CardCentreClient
     from kiosk.devices.pcsc import CardWatcher, PcscReader
-    from kiosk.services.wallet import WalletLimits, WalletService
+    from kiosk.services.wallet import WalletService
+    from kiosk.services.wallet_view import WalletLimits
 
-    settings, sims = kiosk.settings, kiosk.sims
+    settings, sims, pads = kiosk.settings, kiosk.sims, kiosk.devices
     assert settings.wallet is not None and kiosk.payments is not None and kiosk.journal is not None
-    assert sims is not None
+    assert sims is not None and pads is not None
+    assert kiosk.session is not None and kiosk.settler is not None
     devices = {name: settings.device(key) for name, key in IC_READERS}
     if any(d.kind == "sim" for d in devices.values()):
         _start_virtual_cards(sims, Path(settings.journal_path).parent, pcscd,
@@ -201,29 +254,27 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     w = settings.wallet
     kiosk.wallet = WalletService(
         kiosk_id=settings.kiosk_id, estate=settings.estate_name, term_id=w.terminal_id, journal=kiosk.journal,
-        centre=CardCentreClient(kiosk.payments.bank), payments=kiosk.payments, readers=readers,
+        centre=CardCentreClient(kiosk.payments.bank), session=kiosk.session, settling=kiosk.settler,
+        readers=readers, pinpad=pads.pinpad, printer=pads.printer,
         limits=WalletLimits(w.min_load, w.max_load, w.presets), watch=watch, now=kiosk.clock.now)
 
 
-def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
+def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
     """Heartbeats to the host and staff commands at safe points (docs/console.md).
-    It needs the MAK of the payment service's sign-on; its own signed channel."""
+    It needs the MAK of the host session's sign-on; its own signed channel."""
     from kiosk.backend_client.fleet import FleetClient
     from kiosk.backend_client.signed import SignedChannel
     from kiosk.domain.errors import KioskError, ReaderFault
     from kiosk.services.fleet.commands import CommandOutcome, payment_command_handlers
-    from kiosk.services.fleet.devices import DeviceBoard, watch_payment_devices
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.fleet.status import JournalStatus
 
     settings, payments, journal, wallet = kiosk.settings, kiosk.payments, kiosk.journal, kiosk.wallet
-    assert payments is not None and journal is not None
+    session, settler = kiosk.session, kiosk.settler
+    assert payments is not None and journal is not None and session is not None and settler is not None
     if settings.source and Path(settings.source).is_file():   # reload_config compares with the file as it was
         from kiosk.config import load_kiosk_settings           # (the caller may have overridden some of it)
         kiosk.file_settings = load_kiosk_settings(settings.source)
-    board = DeviceBoard()
-    board.report("card_reader", "unknown")   # a swipe reader says nothing until a card is read
-    watch_payment_devices(payments, board)
     journal_status = JournalStatus(journal, payments.printer, now=kiosk.clock.now)
 
     async def status(*, busy: bool) -> dict[str, Any]:
@@ -247,14 +298,18 @@ def _add_fleet(kiosk: Kiosk, transport: Any) -> None:
             raise RuntimeError("this kiosk runs without a UI to restart")
         return CommandOutcome("restarting", after_ack=kiosk.on_restart)
 
+    # what payment_command_handlers reads (by name): the journal and a settling pass
+    # (upload_journal), the printer and a test receipt's header (print_test)
+    commands = SimpleNamespace(journal=journal, settle_once=settler.settle_once, printer=payments.printer,
+                               estate=payments.estate, kiosk_id=payments.kiosk_id, now=payments.now)
     channel = SignedChannel(settings.host.url, settings.kiosk_id, journal.next_counter,
                             timeout_s=settings.host.timeout_s, transport=transport)
     kiosk.fleet = FleetService(
         FleetClient(channel, lambda: payments.bank.keys), status,
         interval_s=settings.fleet.heartbeat_interval_s,
-        handlers={**payment_command_handlers(payments), "reload_config": reload_config, "restart_app": restart_app},
+        handlers={**payment_command_handlers(commands), "reload_config": reload_config, "restart_app": restart_app},
         state_path=Path(settings.journal_path).parent / "fleet-state.json",
-        sign_on=payments.sign_on, devices=board, clock=kiosk.clock)
+        sign_on=session.sign_on, devices=board, clock=kiosk.clock)
 
 
 def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int, today: date) -> None:

@@ -170,7 +170,7 @@ def _reprint(args: argparse.Namespace) -> int:
     from kiosk.config import load_kiosk_settings
 
     async def reprint() -> int:
-        from kiosk.services.wallet import wallet_receipt
+        from kiosk.services.receipts import wallet_receipt
 
         kiosk = build(load_kiosk_settings(args.config), with_payments=True, with_wallet=False, with_fleet=False)
         try:

@@ -184,7 +184,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                          "This payment was cancelled and nothing was charged. Please try again."),
     "decline.other": ("银行拒绝了这笔缴费，本次没有扣款。请换一张卡。",
                       "The bank declined this payment. Nothing was charged. Please use another card."),
-    # --- IC wallet receipts and names (kiosk/services/wallet.py) ------------------------
+    # --- IC wallet receipts and names (kiosk/services/receipts.py, wallet_money.py) ------
     "wallet.ED": ("电子存折", "passbook"),
     "wallet.EP": ("电子钱包", "purse"),
     "wallet.receipt.load": ("圈存 {wallet}", "Load to {wallet}"),

@@ -1,13 +1,18 @@
 """The bank front-end as the kiosk sees it: sign-on, payment, reversal, and the
-backup copy to the property host. Speaks only through SignedChannel."""
+backup copy to the property host. Speaks only through SignedChannel.
+
+Each message's fields are typed here (TypedDicts: the dict the channel sends
+as JSON, so the bytes on the wire are what the host reads); a reply takes its
+type once the checks below have passed."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, NotRequired, TypedDict, cast
 
-from kiosk.backend_client.signed import NotSignedOn, SignedChannel
+from kiosk.backend_client.signed import JsonObject, SignedChannel
 from common.crypto import CryptoError, unwrap_key
-from kiosk.domain.errors import BadHostReply, OutcomeUnknown
+from kiosk.domain.errors import BadHostReply, NotSignedOn, OutcomeUnknown
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,58 @@ class WorkingKeys:
         return f"WorkingKeys(version={self.key_version})"
 
 
+class SignOnReply(TypedDict):
+    pin_key: str       # hex, under the TMK: for the PIN pad
+    pin_kcv: str
+    mac_key: str       # hex, under the TMK
+    mac_kcv: str
+    key_version: int
+
+
+class PaymentRequest(TypedDict):
+    """A bill payment by bank card (docs/payments.md)."""
+    txn_id: str
+    house_no: str
+    amount_fen: int
+    periods: list[str]
+    pan: str
+    track2: str
+    expiry: str
+    pin_block: str     # hex, ISO 9564 format 0 under the PIN key
+    local_time: str    # the kiosk's clock, ISO seconds
+
+
+class PaymentReply(TypedDict):
+    txn_id: str
+    result: Literal["approved", "declined"]
+    reference: NotRequired[str | None]
+    auth_code: NotRequired[str | None]
+    code: NotRequired[str]               # why declined
+    tries_left: NotRequired[int | None]  # PIN tries left, on a wrong PIN
+    business_day: NotRequired[str]       # the day the host booked it on
+    amount_fen: NotRequired[int]
+
+
+ReversalStatus = Literal["reversed", "not_found", "already_reversed"]
+
+
+class BackupCopy(TypedDict):
+    """A finished transaction's copy for the property host (store and forward):
+    a bill payment's or a wallet transaction's; the journal's outbox holds it."""
+    txn_id: str
+    amount_fen: int
+    result: str        # the journal state it ended in
+    at: str
+    house_no: NotRequired[str | None]
+    masked_pan: NotRequired[str | None]
+    reference: NotRequired[str | None]
+    auth_code: NotRequired[str]
+    business_day: NotRequired[str]
+    kind: NotRequired[str]             # wallet transactions: wallet_load | wallet_unload | wallet_purchase
+    wallet: NotRequired[str | None]
+    card: NotRequired[str | None]
+
+
 class BankClient:
     def __init__(self, channel: SignedChannel, tmk: bytes) -> None:
         self._channel = channel
@@ -31,7 +88,8 @@ class BankClient:
         await self._channel.aclose()
 
     async def sign_on(self) -> WorkingKeys:
-        reply = await self._channel.post("/api/v1/bank/sign-on", {}, self._tmk, financial=False)
+        # its fields are checked as they are parsed: a missing or mistyped one fails below
+        reply = cast(SignOnReply, await self._channel.post("/api/v1/bank/sign-on", {}, self._tmk, financial=False))
         try:
             pin_key, pin_kcv = bytes.fromhex(reply["pin_key"]), bytes.fromhex(reply["pin_kcv"])
             mac_key = unwrap_key(self._tmk, bytes.fromhex(reply["mac_key"]), bytes.fromhex(reply["mac_kcv"]))
@@ -45,27 +103,28 @@ class BankClient:
             raise NotSignedOn("no working keys yet")
         return self.keys.mac_key
 
-    async def post(self, path: str, fields: dict[str, Any], *, financial: bool) -> dict[str, Any]:
+    async def post(self, path: str, fields: Mapping[str, object], *, financial: bool) -> JsonObject:
         """A signed message under the MAC working key (the card centre uses it too)."""
         return await self._channel.post(path, fields, self._mak(), financial=financial)
 
-    async def pay(self, fields: dict[str, Any]) -> dict[str, Any]:
-        reply = await self._channel.post("/api/v1/bank/payments", fields, self._mak(), financial=True)
-        if reply.get("txn_id") != fields["txn_id"] or reply.get("result") not in ("approved", "declined"):
+    async def pay(self, request: PaymentRequest) -> PaymentReply:
+        reply = await self._channel.post("/api/v1/bank/payments", request, self._mak(), financial=True)
+        if reply.get("txn_id") != request["txn_id"] or reply.get("result") not in ("approved", "declined"):
             raise OutcomeUnknown("payment reply does not match the request")
-        return reply
+        return cast(PaymentReply, reply)
 
-    async def reverse(self, txn_id: str, amount_fen: int, reason: str) -> str:
+    async def reverse(self, txn_id: str, amount_fen: int, reason: str) -> ReversalStatus:
         reply = await self._channel.post("/api/v1/bank/reversals",
                                          {"txn_id": txn_id, "amount_fen": amount_fen, "reason": reason},
                                          self._mak(), financial=False)
         status = reply.get("status")
         if reply.get("txn_id") != txn_id or status not in ("reversed", "not_found", "already_reversed"):
             raise BadHostReply(f"reversal reply {reply!r}")
-        return status
+        return cast(ReversalStatus, status)
 
-    async def send_backup(self, txn: dict[str, Any]) -> None:
+    async def send_backup(self, txn: BackupCopy) -> None:
         reply = await self._channel.post("/api/v1/property/transactions", {"txn": txn}, self._mak(),
                                          financial=False)
         if reply.get("stored") is not True:
             raise BadHostReply(f"backup reply {reply!r}")
+

@@ -2,7 +2,7 @@
 the kiosk's typed host errors at this boundary (DESIGN §2 rule 4)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 from urllib.parse import quote
 
 from kiosk.backend_client.wire import parse_household_bill
@@ -21,6 +21,11 @@ class _ClientOptions(TypedDict):
     timeout: float
     transport: httpx.AsyncBaseTransport | None
     headers: dict[str, str]
+
+
+class HealthReply(TypedDict):
+    status: str     # "ok"
+    estate: str
 
 
 class HostClient:
@@ -69,8 +74,8 @@ class HostClient:
             raise HostRejected(f"HTTP {response.status_code}: {body.get('error')}")
         return body
 
-    async def health(self) -> dict[str, Any]:
-        return await self._get("/api/v1/health")
+    async def health(self) -> HealthReply:
+        return cast(HealthReply, await self._get("/api/v1/health"))
 
     async def household_bill(self, house: HouseNumber) -> HouseholdBill:
         return parse_household_bill(await self._get(f"/api/v1/households/{quote(str(house))}/bill"))

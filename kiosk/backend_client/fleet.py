@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Literal, NotRequired, TypedDict
 
 from kiosk.backend_client.bank import WorkingKeys
-from kiosk.backend_client.signed import NotSignedOn, SignedChannel
-from kiosk.domain.errors import BadHostReply
+from kiosk.backend_client.signed import SignedChannel
+from kiosk.domain.errors import BadHostReply, NotSignedOn
 
 HEARTBEAT_PATH = "/api/v1/fleet/heartbeat"
 

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypedDict
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, TypedDict
 
 from common.crypto import mac_x919, request_mac
-from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, OutcomeUnknown
+from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, NotSignedOn, OutcomeUnknown
 
 if TYPE_CHECKING:
     import httpx
+
+
+# A JSON object as it comes off the wire, before a client checks it and gives
+# it its typed shape (bank.py, cards.py): the channel knows no message's fields.
+JsonObject = dict[str, object]
 
 
 class _ChannelOptions(TypedDict):
@@ -30,11 +35,7 @@ class _ChannelOptions(TypedDict):
     transport: httpx.AsyncBaseTransport | None
 
 
-class NotSignedOn(HostRejected):
-    """The host does not accept our MAC key (restarted keys, new kiosk): sign on again."""
-
-
-def encode_body(fields: dict[str, Any]) -> bytes:
+def encode_body(fields: Mapping[str, object]) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -63,7 +64,7 @@ class SignedChannel:
         if self._http is not None:
             await self._http.aclose()
 
-    async def post(self, path: str, fields: dict[str, Any], key: bytes, *, financial: bool) -> dict[str, Any]:
+    async def post(self, path: str, fields: Mapping[str, object], key: bytes, *, financial: bool) -> JsonObject:
         import httpx
 
         body = encode_body({"kiosk_id": self.kiosk_id, "counter": self._next_counter(), **fields})

@@ -6,6 +6,7 @@ import enum
 from collections.abc import Callable
 from typing import Protocol
 
+from kiosk.cards.apdu import ApduTransport
 from common.bank_card import CardSwipe
 from kiosk.domain.receipt import Receipt
 
@@ -72,3 +73,15 @@ class ReceiptPrinter(Protocol):
         """Print as one buffer. Raises PaperOut, PrinterFault."""
 
     async def close(self) -> None: ...
+
+
+class IcReader(Protocol):
+    """A PC/SC reader of IC cards (contact or contactless): the wallet's card I/O.
+    Blocking calls: the services run them in worker threads."""
+
+    def card_present(self) -> bool:
+        """Raises ReaderFault when the reader (or pcscd) does not answer."""
+
+    def connect(self) -> ApduTransport:
+        """Power the card and open a session to it. Raises CardRemoved (no card),
+        CardFault, ReaderFault."""

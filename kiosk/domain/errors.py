@@ -1,5 +1,41 @@
 """Typed errors, split by who must act. Each carries a catalogue key for the
-message a resident sees (see kiosk/i18n.py)."""
+message a resident sees (see kiosk/i18n.py); the adapters (host clients,
+device drivers, the card protocol) raise nothing else.
+
+The tree, drawn by who acts (the class hierarchy follows where the error is
+raised: a card's refusal comes from the card, so it is a CardError too)::
+
+    KeyedError (common/errors.py: any error a person is shown)
+    |-- BadHouseNumber, BadSwipe (common/errors.py: the shared parsers'; also ValueError)
+    `-- KioskError
+    |
+    |-- business refusals: the answer is no, nothing is broken; the resident
+    |   chooses again (another amount, card or PIN), staff need not act
+    |     BadHouseNumber (common)            HouseNotFound (HostRejected)
+    |     PaymentsSuspended (HostError): a reversal or cancel is unacknowledged
+    |     CardPinWrong, CardPinBlocked, WalletInsufficient, WalletLimitExceeded,
+    |     CardBlacklisted, NotOurCard, NotTheSameCard            (all CardError)
+    |
+    |-- HostError: the host or the way to it
+    |     HostUnavailable    nothing happened: retrying is safe
+    |     HostRejected       the host answered no; it changed nothing
+    |       NotSignedOn        our MAC key is not accepted: sign on again
+    |       HouseNotFound      (a refusal, above)
+    |     BadHostReply       an answer we cannot understand
+    |     OutcomeUnknown     the request left, its answer did not come back:
+    |                        the money step is undone (reversal / cancel)
+    |     PaymentsSuspended  (a refusal, above)
+    |
+    `-- DeviceError: a device, or the card in it
+          ReaderFault, PinPadFault, PrinterFault > PaperOut      staff act
+          BadSwipe (common), SwipeTimeout, PinEntryCancelled,
+          PinEntryTimeout                                        resident acts
+          CardError: the IC card in the reader (not the reader itself)
+            CardRemoved, CardFault, CardMacInvalid, CardKeyMissing,
+            CardTorn (the card left during a write: bring it back)
+            and the card's refusals above
+
+    OutOfService (KioskError): staff took the kiosk out of service; no fault."""
 from __future__ import annotations
 
 from common.errors import KeyedError
@@ -9,7 +45,7 @@ class KioskError(KeyedError):
     """Base of every error the kiosk shows to a resident."""
 
 
-# --- host errors: unavailable vs rejected vs (later) outcome unknown ---------
+# --- host errors: unavailable vs rejected vs outcome unknown ------------------
 class HostError(KioskError):
     message_key = "error.host"
 
@@ -26,6 +62,10 @@ class HostRejected(HostError):
     message_key = "error.host_rejected"
 
 
+class NotSignedOn(HostRejected):
+    """The host does not accept our MAC key (restarted keys, new kiosk): sign on again."""
+
+
 class HouseNotFound(HostRejected):
     message_key = "error.house_not_found"
 
@@ -34,6 +74,20 @@ class BadHostReply(HostError):
     """The host answered something we cannot understand."""
 
     message_key = "error.host_bad_reply"
+
+
+class OutcomeUnknown(HostError):
+    """No answer, a broken connection or a bad MAC after the request left:
+    a reversal is journaled and sent; the resident is told nothing was charged
+    once it is acknowledged."""
+
+    message_key = "error.outcome_unknown"
+
+
+class PaymentsSuspended(HostError):
+    """A reversal is still pending: no new payment may start."""
+
+    message_key = "error.payments_suspended"
 
 
 # --- devices: who must act differs (staff for a fault, resident for a card) --
@@ -69,21 +123,6 @@ class PrinterFault(DeviceError):
 
 class PaperOut(PrinterFault):
     message_key = "error.paper_out"
-
-
-# --- payments ---------------------------------------------------------------
-class OutcomeUnknown(HostError):
-    """No answer, a broken connection or a bad MAC after the request left:
-    a reversal is journaled and sent; the resident is told nothing was charged
-    once it is acknowledged."""
-
-    message_key = "error.outcome_unknown"
-
-
-class PaymentsSuspended(HostError):
-    """A reversal is still pending: no new payment may start."""
-
-    message_key = "error.payments_suspended"
 
 
 # --- IC cards (docs/cards.md §3): the resident must act, unless it is a fault --

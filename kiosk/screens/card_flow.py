@@ -39,7 +39,8 @@ if TYPE_CHECKING:
     from common.bank_card import CardSwipe
     from kiosk.screens.flow import Flow
     from kiosk.services.payment import PaymentService
-    from kiosk.services.wallet import WalletOutcome, WalletService
+    from kiosk.services.wallet import WalletService
+    from kiosk.services.wallet_view import WalletOutcome
 
 log = logging.getLogger(__name__)
 
@@ -562,7 +563,7 @@ class CardFlow(EventDispatcher):
         self._spawn(self._do_resume(reader, self._gen))
 
     async def _do_resume(self, reader: str, gen: int) -> None:
-        from kiosk.services.wallet import NotTheSameCard
+        from kiosk.domain.errors import NotTheSameCard
 
         try:
             outcome = await self.service.resume_torn(reader)
@@ -634,7 +635,7 @@ class CardFlow(EventDispatcher):
             return self._message(key, title="card.msg.suspended.title", tone="info")
         if isinstance(exc, CardPinBlocked):
             return self._message(key, title="card.msg.pin_blocked.title")
-        from kiosk.services.wallet import NotTheSameCard
+        from kiosk.domain.errors import NotTheSameCard
 
         if isinstance(exc, (NotOurCard, CardRemoved, CardFault, NotTheSameCard)):
             return self._message(key, action="card_again")

@@ -14,7 +14,7 @@ from common.money import Money
 from kiosk.i18n import tr
 
 if TYPE_CHECKING:
-    from kiosk.services.wallet import CardView, HistoryLine, WalletLimits
+    from kiosk.services.wallet_view import CardView, HistoryLine, WalletLimits
 
 MAX_WHOLE_DIGITS = 6          # ¥999,999 at most on the keypad: far above any wallet's maximum
 UNLOAD_MIN = Money(1)

@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kiosk.backend_client.bank import BackupCopy
 from common.clock import Clock, SystemClock
 
 SCHEMA = """
@@ -164,12 +165,12 @@ class Journal:
             return self._db.execute("SELECT 1 FROM blacklist WHERE serial = ?", (serial,)).fetchone() is not None
 
     # --- store and forward ------------------------------------------------------
-    def queue_backup(self, txn_id: str, payload: dict[str, Any]) -> None:
+    def queue_backup(self, txn_id: str, payload: BackupCopy) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO outbox (txn_id, payload, sent_at) VALUES (?, ?, NULL)",
                              (txn_id, json.dumps(payload, ensure_ascii=False)))
 
-    def unsent_backups(self) -> list[tuple[str, dict[str, Any]]]:
+    def unsent_backups(self) -> list[tuple[str, BackupCopy]]:
         with self._lock:
             rows = self._db.execute("SELECT txn_id, payload FROM outbox WHERE sent_at IS NULL ORDER BY rowid"
                                     ).fetchall()

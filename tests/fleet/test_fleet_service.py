@@ -18,7 +18,9 @@ from fleet.conftest import FleetHost
 from tests.support.fleet import headless_kiosk, HeadlessKiosk, TMKS
 from host.schema.fleet import fleet_commands
 from kiosk.backend_client.fleet import CommandOrder, HeartbeatReply
-from kiosk.services.fleet import CommandOutcome, FleetService, OutOfService
+from kiosk.domain.errors import OutOfService
+from kiosk.services.fleet.commands import CommandOutcome
+from kiosk.services.fleet.service import FleetService
 
 INTERVAL = 0.2
 

@@ -49,7 +49,7 @@ def host(tmp_path: Path, start_host: Any, host_clock: ManualClock) -> Iterator[R
 @pytest.fixture
 async def kiosk(tmp_path: Path, link: FaultyLink, kiosk_clock: ManualClock) -> AsyncIterator[Kiosk]:
     kiosk = build(kiosk_settings(tmp_path, link.url), with_fleet=False, clock=kiosk_clock)
-    kiosk.payments._first_backoff_s = 0.05
+    kiosk.settler._first_backoff_s = 0.05
     await kiosk.start()
     yield kiosk
     await kiosk.aclose()

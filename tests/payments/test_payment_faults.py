@@ -81,7 +81,7 @@ async def test_reversal_retries_until_the_host_is_back(kiosk, host, link):
     with pytest.raises(OutcomeUnknown):
         await kiosk.payments.pay(bill, swiped, block)
     link.set_mode(LinkMode.DOWN)
-    assert not await kiosk.payments.settle_once()
+    assert not await kiosk.settler.settle_once()
     assert kiosk.payments.suspended
     link.set_mode(LinkMode.UP)
     await settled(kiosk)          # the background worker or this pass: either acknowledges once
@@ -94,7 +94,7 @@ async def test_reversal_retries_until_the_host_is_back(kiosk, host, link):
 async def test_backup_copies_are_stored_and_forwarded(kiosk, host, link):
     _, outcome = await pay(kiosk, HOUSE, GOOD)
     link.set_mode(LinkMode.DOWN)
-    await kiosk.payments.settle_once()
+    await kiosk.settler.settle_once()
     link.set_mode(LinkMode.UP)
     await settled(kiosk)
     assert kiosk.journal.unsent_backups() == []
@@ -188,10 +188,10 @@ async def test_restart_while_the_host_is_down_waits_then_reverses(tmp_path, host
         await first.aclose()
 
     restarted = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
-    restarted.payments._first_backoff_s = 0.05
+    restarted.settler._first_backoff_s = 0.05
     try:
         await restarted.start()                       # must not fail with the host down
-        assert restarted.payments.suspended and not restarted.payments.signed_on
+        assert restarted.payments.suspended and not restarted.session.signed_on
         with pytest.raises(PaymentsSuspended):
             await restarted.payments.read_card(1)
         link.set_mode(LinkMode.UP)
@@ -209,7 +209,7 @@ async def test_restart_with_unsent_backup_copies_and_the_host_down(tmp_path, hos
     first = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
     await first.start()
     try:
-        await first.payments.stop()                    # no background sending: the copy stays queued
+        await first.settler.stop()                    # no background sending: the copy stays queued
         _, outcome = await pay(first, HOUSE, GOOD)
         assert [t for t, _ in first.journal.unsent_backups()] == [outcome.txn_id]
         link.set_mode(LinkMode.DOWN)
@@ -217,7 +217,7 @@ async def test_restart_with_unsent_backup_copies_and_the_host_down(tmp_path, hos
         await first.aclose()
 
     restarted = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
-    restarted.payments._first_backoff_s = 0.05
+    restarted.settler._first_backoff_s = 0.05
     try:
         await restarted.start()
         assert restarted.journal.unsent_backups() and not restarted.payments.suspended

@@ -18,7 +18,7 @@ from test_wallet_tears import AMOUNT, FLOWS, Flow, pull_at, run_flow
 from tests.support.wallets import (card, insert, OTHER_KIOSK, OtherKiosk, remove,
                                    start_host_with_other_kiosk, world)
 
-import kiosk.services.wallet as wallet_service
+import kiosk.services.wallet_settling as wallet_settling
 from host.console.reconciliation import reconcile
 from kiosk.devices.sim.network import LinkMode
 from kiosk.domain.errors import CardTorn
@@ -147,9 +147,9 @@ async def test_other_traffic_at_the_kiosk_brings_the_copy(wk, host, kiosk_b, tod
 async def test_an_idle_kiosk_learns_by_itself(wk, host, kiosk_b, today, monkeypatch):
     """No other traffic at the kiosk: its settling task still passes now and then
     (IDLE_PASS_S) and asks."""
-    monkeypatch.setattr(wallet_service, "LEFT_PENDING_ASK_S", 0.0)
-    wk.payments.IDLE_PASS_S = 0.2
-    wk.payments.wake_settler()                            # its current wait began with the minute
+    monkeypatch.setattr(wallet_settling, "LEFT_PENDING_ASK_S", 0.0)
+    wk.settler.IDLE_PASS_S = 0.2
+    wk.settler.wake()                            # its current wait began with the minute
     flow = FLOWS[0]
     txn_id = await left_pending(wk, flow, "after")
     assert kiosk_b.present(card(wk, flow.serial)) == {txn_id: "completed"}
@@ -182,7 +182,7 @@ async def test_asked_at_most_once_a_minute_and_not_while_the_host_is_down(wk, ho
     assert await wk.wallet.settle_once() and asked == [[txn_id]]
     assert wk.journal.get(txn_id).state == "left_pending"
 
-    monkeypatch.setattr(wallet_service, "LEFT_PENDING_ASK_S", 0.0)     # a minute later
+    monkeypatch.setattr(wallet_settling, "LEFT_PENDING_ASK_S", 0.0)     # a minute later
     assert await wk.wallet.settle_once()                  # still authorised at the card centre: stays
     assert asked == [[txn_id]] * 2 and wk.journal.get(txn_id).state == "left_pending"
     assert kiosk_b.present(card(wk, flow.serial)) == {txn_id: "cancelled"}
@@ -213,7 +213,7 @@ async def test_many_left_pending_are_asked_in_batches_and_unknown_ones_shown_to_
     monkeypatch.setattr(wk.wallet.centre, "status", status)
     before, centre_rows = host.totals(), host.query("SELECT COUNT(*) FROM card_txns")[0][0]
 
-    assert await wk.payments.settle_once()   # under the settling lock: never beside the background pass
+    assert await wk.settler.settle_once()   # under the settling lock: never beside the background pass
     await settled(wk)
     assert asked == [50, 1]
     for txn_id in ids:

@@ -87,7 +87,7 @@ def kiosk_settings(tmp_path: Path, url: str, timeout_s: float = 1.5, *, wallet: 
 async def wk(tmp_path: Path, link: FaultyLink, pcscd: Any) -> AsyncIterator[Kiosk]:
     """A kiosk with the IC wallet, its virtual cards on the session's pcscd."""
     kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True), pcscd=pcscd, with_fleet=False)
-    kiosk.payments._first_backoff_s = 0.05
+    kiosk.settler._first_backoff_s = 0.05
     await kiosk.start()
     yield kiosk
     await kiosk.aclose()
@@ -96,7 +96,7 @@ async def wk(tmp_path: Path, link: FaultyLink, pcscd: Any) -> AsyncIterator[Kios
 @pytest.fixture
 async def kiosk(tmp_path: Path, link: FaultyLink) -> AsyncIterator[Kiosk]:
     kiosk = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
-    kiosk.payments._first_backoff_s = 0.05   # tests wait on settling, not on back-off
+    kiosk.settler._first_backoff_s = 0.05   # tests wait on settling, not on back-off
     await kiosk.start()
     yield kiosk
     await kiosk.aclose()
@@ -135,7 +135,7 @@ async def pay(kiosk: Kiosk, house: str, card: DemoCard, pin: str | None = None):
 async def settled(kiosk: Kiosk, timeout_s: float = 10.0) -> None:
     """Wait until every reversal and backup copy has been acknowledged."""
     deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await kiosk.payments.settle_once():
+    while not await kiosk.settler.settle_once():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("kiosk did not settle in time")
         await asyncio.sleep(0.05)

@@ -165,8 +165,8 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     Window.canvas.clear()
 
     kiosk = build(settings, pcscd=pcscd)
-    if kiosk.payments is not None:
-        kiosk.payments._first_backoff_s = 0.05   # tests wait on settling, not on back-off
+    if kiosk.settler is not None:
+        kiosk.settler._first_backoff_s = 0.05   # tests wait on settling, not on back-off
     app = KioskApp(kiosk, controls=ServerControls(reference_host, link))
     run = asyncio.get_running_loop().create_task(app.async_run(async_lib="asyncio"))
     from kivy.clock import Clock

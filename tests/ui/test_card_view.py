@@ -9,7 +9,7 @@ from common.epurse import TxnType, Wallet
 from common.money import Money
 from kiosk.i18n import CATALOGUE, tr
 from kiosk.screens import card_view
-from kiosk.services.wallet import CardView, HistoryLine, WalletLimits
+from kiosk.services.wallet_view import CardView, HistoryLine, WalletLimits
 
 LIMITS = WalletLimits(min_load=Money(1_00), max_load=Money(1000_00), presets=(Money(50_00), Money(100_00)))
 

@@ -125,7 +125,7 @@ def staged_card() -> Any:
 
     from common.epurse import TxnType
     from common.money import Money
-    from kiosk.services.wallet import CardView, HistoryLine
+    from kiosk.services.wallet_view import CardView, HistoryLine
 
     kinds = list(TxnType)
     history = tuple(HistoryLine(datetime(2026, 11, 21, 18, 45) - timedelta(days=3 * i), kinds[i % len(kinds)],

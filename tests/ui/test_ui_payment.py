@@ -241,7 +241,7 @@ async def test_bank_unreachable_then_try_again(kiosk_app: Any, ui_host: Any) -> 
     from kiosk.screens.touch import tap, wait_for
 
     app = kiosk_app
-    await wait_for(lambda: app.kiosk.payments.signed_on, timeout_s=10, what="sign-on")
+    await wait_for(lambda: app.kiosk.session.signed_on, timeout_s=10, what="sign-on")
     await start_payment(app, BILL_HOUSE)
     await swipe(app, PAY_CARD)
     await show(app, "pin")

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.backend_client.fleet import AckStatus, CommandAck, CommandArgs, CommandOrder, FleetClient, HeartbeatReply, KioskStatus
-from kiosk.backend_client.signed import NotSignedOn
 from common.clock import Clock, SystemClock
-from kiosk.domain.errors import KioskError, OutOfService
+from kiosk.domain.errors import KioskError, NotSignedOn, OutOfService
 from kiosk.services.fleet.commands import CommandHandler, CommandOutcome
 from kiosk.services.fleet.devices import DeviceBoard
 from kiosk.services.fleet.log import LastErrorHandler
