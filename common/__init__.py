@@ -1,0 +1,1 @@
+"""What the kiosk and the host both speak; imports neither `kiosk` nor `host`."""
