@@ -38,3 +38,9 @@ if [ ! -f "$STAMP" ] || [ pyproject.toml -nt "$STAMP" ]; then
   .venv/bin/pip install -q --disable-pip-version-check -e ".[test]"
   touch "$STAMP"
 fi
+
+# The message catalogues (docs/i18n.md): every .po compiled to the .mo that the
+# kiosk and the console read. Build outputs, not in git; common/catalogue.py
+# refuses a missing one or one older than its .po. Cheap, so done every time.
+.venv/bin/pybabel -q compile -d kiosk/locale -D kiosk
+.venv/bin/pybabel -q compile -d host/console/locale -D console

@@ -151,11 +151,13 @@ def kiosk_row(record: KioskRecord, t: Callable[..., str], lang: str, now: float,
 
 
 def screen_text(screen: str, t: Callable[..., str]) -> str:
-    """The kiosk's current screen for staff: its name in words and the code name."""
+    """The kiosk's current screen for staff: its name in words and the code name
+    (the code name alone for a screen the catalogue does not know, e.g. a newer kiosk's)."""
     if not screen:
         return "—"
-    label = t(f"screen.{screen}")
-    return screen if label == f"screen.{screen}" else f"{label} ({screen})"
+    if f"screen.{screen}" not in CATALOGUE:
+        return screen
+    return f"{t(f'screen.{screen}')} ({screen})"
 
 
 def summary(registry: FleetRegistry, today: date) -> FleetSummary:

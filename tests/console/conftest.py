@@ -5,6 +5,7 @@ that signs in through the sign-in form as a browser does."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -39,6 +40,18 @@ def console_settings(**console: Any) -> HostSettings:
     settings = dataclasses.replace(settings, kiosks=tuple(KIOSKS.items()))
     console.setdefault("demo_accounts", False)
     return dataclasses.replace(settings, console=dataclasses.replace(settings.console, **console))
+
+
+@pytest.fixture(autouse=True)
+def no_unknown_catalogue_key(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every page a console test renders is held to the catalogue: a key missing
+    from host/console/locale/*/console.po shows on the page as itself and is
+    logged by common/catalogue.py, and that log line fails the test."""
+    with caplog.at_level(logging.ERROR, logger="common.catalogue"):
+        yield
+    unknown = [r.getMessage() for when in ("setup", "call") for r in caplog.get_records(when)
+               if r.name == "common.catalogue"]
+    assert not unknown
 
 
 @dataclass(frozen=True)
