@@ -228,7 +228,7 @@ def test_keys_the_console_builds_at_run_time_exist() -> None:
     from host.console.audit import ACTIONS
     from host.console.fleet_view import DEVICE_COLUMNS, FILTERS
     from host.console.kiosk_view import DEVICE_LEVEL, STATUS_LEVEL
-    from host.console.tables import ROLES
+    from host.schema.console import ROLES
     from host.console.transactions import KINDS, STATUSES
     from host.fleet.model import COMMANDS
 
