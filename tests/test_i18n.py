@@ -15,8 +15,7 @@ from kiosk.i18n import CATALOGUE, LANGUAGES, format_date, pick, tr
 
 ROOT = Path(__file__).resolve().parent.parent
 UI_SOURCES = [*sorted((ROOT / "kiosk" / "screens").rglob("*.kv")), *sorted((ROOT / "kiosk" / "screens").rglob("*.py")),
-              *sorted((ROOT / "kiosk" / "bench").glob("*.kv")), *sorted((ROOT / "kiosk" / "bench").glob("*.py")),
-              ROOT / "kiosk" / "tour.py"]
+              *sorted((ROOT / "kiosk" / "demo").rglob("*.kv")), *sorted((ROOT / "kiosk" / "demo").rglob("*.py"))]
 NAMESPACES = {key.split(".", 1)[0] for key in CATALOGUE}
 QUOTED_KEY = re.compile(r"""['"]([a-z_]+(?:\.[A-Za-z0-9_]+)+)['"]""")
 
