@@ -11,7 +11,9 @@ from pathlib import Path
 
 from kiosk.config import DEMO_KIOSK_CONFIG, PROJECT_ROOT, KioskSettings, load_kiosk_settings
 from kiosk.demo.host import DemoHost, free_port, prepare_database
+from kiosk.devices.sim.pcscd import write_pcscd_info
 from kiosk.runner import RESTART, restart_process
+from kiosk.xvfb import ensure_display
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"   # the interactive demo: payments persist between runs
 TOUR_DIR = PROJECT_ROOT / "var" / "tour"   # the screenshot tour: a fresh estate every time
@@ -24,7 +26,6 @@ def run_demo(tour_dir: Path | None = None) -> int:
             print("kiosk demo: no display. Run it on a desktop, or headless with "
                   "`kiosk demo --tour DIR` to get a screenshot of every screen.", file=sys.stderr)
             return 2
-        from kiosk.xvfb import ensure_display
         display = ensure_display()
 
     folder = DEMO_DIR if tour_dir is None else TOUR_DIR
@@ -62,7 +63,6 @@ async def _run_app(settings: KioskSettings, host: DemoHost, tour_dir: Path | Non
 
     kiosk = build(settings)
     if tour_dir is None and kiosk.sims is not None and kiosk.sims.pcscd is not None:
-        from kiosk.devices.sim.pcscd import write_pcscd_info
         # `kiosk sim card insert` (another terminal) finds the demo's readers here
         write_pcscd_info(kiosk.sims.pcscd.ports, kiosk.sims.pcscd.socket_path)
     app = KioskApp(kiosk, side_panel=bench_panel(host, kiosk))
