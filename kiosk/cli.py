@@ -82,13 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "demo":
-            from kiosk.demo import run_demo
+            from kiosk.demo.runner import run_demo
             return run_demo(tour_dir=args.tour)
         if args.command == "run":
             from kiosk.runner import run_kiosk
             return run_kiosk(args.config)
         if args.command == "host":
-            return _host(args)
+            # the reference host's commands, through the demo's composition: the
+            # one kiosk module allowed to import the host package
+            from kiosk.demo.host import run_host_command
+            return run_host_command(args)
         if args.command == "bill":
             return _bill(args)
         if args.command == "reprint":
@@ -102,24 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     return EXIT_USAGE
-
-
-def _host(args: argparse.Namespace) -> int:
-    from host import cli as host_cli
-
-    if args.host_command == "serve":
-        return host_cli.serve(args.config, db_override=args.db, port=args.port)
-    if args.host_command == "journal":
-        return host_cli.export_journal(args.config, args.day, db_override=args.db)
-    if args.host_command == "card":
-        return host_cli.card(args.config, args.action, args.serial, db_override=args.db)
-    if args.host_command == "add-user":
-        return host_cli.add_user(args.config, args.username, args.role, args.name, db_override=args.db)
-    if args.host_command == "list-users":
-        return host_cli.list_users(args.config, db_override=args.db)
-    if args.host_command == "seed-demo":
-        return host_cli.seed_demo(args.config, db_override=args.db, households=args.households, fresh=args.fresh)
-    return host_cli.import_readings(args.config, args.file, db_override=args.db)
 
 
 def _bill(args: argparse.Namespace) -> int:

@@ -40,8 +40,7 @@ KIOSK_TEXTS = {lang: po_texts(CATALOGUE, lang) for lang in LANGUAGES}
 CONSOLE_TEXTS = {lang: po_texts(console_i18n.CATALOGUE, lang) for lang in console_i18n.LANGS}
 KEYS = set(KIOSK_TEXTS["zh"])
 UI_SOURCES = [*sorted((ROOT / "kiosk" / "screens").rglob("*.kv")), *sorted((ROOT / "kiosk" / "screens").rglob("*.py")),
-              *sorted((ROOT / "kiosk" / "bench").glob("*.kv")), *sorted((ROOT / "kiosk" / "bench").glob("*.py")),
-              ROOT / "kiosk" / "tour.py"]
+              *sorted((ROOT / "kiosk" / "demo").rglob("*.kv")), *sorted((ROOT / "kiosk" / "demo").rglob("*.py"))]
 NAMESPACES = {key.split(".", 1)[0] for key in KEYS}
 QUOTED_KEY = re.compile(r"""['"]([a-z_]+(?:\.[A-Za-z0-9_]+)+)['"]""")
 

@@ -1,17 +1,20 @@
 """KioskApp: the touch UI. Runs Kivy under asyncio so httpx shares the loop:
 
-    kiosk = build(settings)
-    app = KioskApp(kiosk, controls=bench_controls_or_None)
+    kiosk = build(settings)            # kiosk.bootstrap, called by the runner
+    app = KioskApp(kiosk, side_panel=None_or_a_widget_factory)
     await app.async_run(async_lib="asyncio")
     await kiosk.aclose()
+
+The app never imports the composition root nor the demo: the runner hands it
+the kiosk's services, and the demo a side panel (its device bench).
 """
 from __future__ import annotations
 
 import asyncio
 import importlib
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kiosk import ui_env  # noqa: F401  (sets Kivy's environment before Kivy loads)
 
@@ -25,10 +28,8 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
+from kivy.uix.widget import Widget
 
-from kiosk.bench.controls import BenchControls
-from kiosk.bench.panel import BENCH_WIDTH, BenchPanel
-from kiosk.bootstrap import Kiosk
 from kiosk.i18n import LANGUAGES, other_language, tr
 from kiosk.screens.bill import BillScreen
 from kiosk.screens.entry import EntryScreen
@@ -43,6 +44,13 @@ from kiosk.screens.swipe import SwipeScreen
 from kiosk.screens.theme import P, kv_files, load_kv, register_font
 from kiosk.screens.timer import IdleTimer
 
+if TYPE_CHECKING:
+    from kiosk.config import KioskSettings
+    from kiosk.services.bills import BillService
+    from kiosk.services.fleet.service import FleetService
+    from kiosk.services.payment import PaymentService
+    from kiosk.services.wallet import WalletService
+
 log = logging.getLogger(__name__)
 
 if ctypes.util.find_library("mtdev") is None and Config.has_option("input", "%(name)s"):
@@ -56,8 +64,28 @@ BACKSPACE = 8
 ENTER_KEYS = (13, 271)
 
 
+class KioskCore(Protocol):
+    """What the app needs of the kiosk that kiosk.bootstrap.build assembles."""
+
+    settings: KioskSettings
+    on_restart: Callable[[], None] | None          # staff's restart_app, at a safe point
+    settings_listeners: list[Callable[[KioskSettings], None]]   # staff's reload_config
+
+    @property
+    def bills(self) -> BillService: ...
+    @property
+    def payments(self) -> PaymentService | None: ...
+    @property
+    def wallet(self) -> WalletService | None: ...
+    @property
+    def fleet(self) -> FleetService | None: ...
+
+    async def start(self) -> None: ...
+    def warm_up(self) -> None: ...
+
+
 class KioskArea(FloatLayout):
-    """The resident's screen; the bench (if any) sits to its right."""
+    """The resident's screen; the side panel (if any) sits to its right."""
 
     def on_touch_down(self, touch: Any) -> bool:
         if self.collide_point(*touch.pos):
@@ -97,14 +125,17 @@ class KioskApp(App):
     idle_remaining = NumericProperty(0)
     screens = ObjectProperty(None, allownone=True)   # the ScreenManager
     kiosk_area = ObjectProperty(None, allownone=True)
-    bench = ObjectProperty(None, allownone=True)
+    side_panel = ObjectProperty(None, allownone=True)   # e.g. the demo's device bench
     settings = ObjectProperty(None)        # KioskSettings; staff's reload_config may replace it
 
-    def __init__(self, kiosk: Kiosk, *, controls: BenchControls | None = None, **kwargs: Any) -> None:
+    def __init__(self, kiosk: KioskCore, *, side_panel: Callable[[], Widget] | None = None,
+                 **kwargs: Any) -> None:
+        """`side_panel` builds what sits beside the resident's screen (the demo's
+        device bench); it is called in build(), once the app runs."""
         super().__init__(**kwargs)
         self.kiosk = kiosk
         self.settings = kiosk.settings
-        self.controls = controls
+        self._side_panel_factory = side_panel
         self.title = tr("app.title", self.settings.language)
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -151,9 +182,9 @@ class KioskApp(App):
         self.screens.add_widget(IdleScreen())   # the others are built after it is drawn (_warm_up)
         self.kiosk_area.add_widget(self.screens)
         root.add_widget(self.kiosk_area)
-        if self.controls is not None:
-            self.bench = BenchPanel(self.controls, sims=self.kiosk.sims, today=self.kiosk.clock.today)
-            root.add_widget(self.bench)
+        if self._side_panel_factory is not None:
+            self.side_panel = self._side_panel_factory()
+            root.add_widget(self.side_panel)
         self.flow.bind(screen=self._show_screen, on_activity=lambda *_: self._poke_timer())
         if self.flow.screen != "idle":     # out of service since before a restart
             self._show_screen(self.flow, self.flow.screen)
@@ -231,8 +262,8 @@ class KioskApp(App):
         else:
             Window.fullscreen = False
             Window.borderless = False
-            bench = BENCH_WIDTH if self.controls is not None else 0
-            Window.size = (display.width + bench, display.height)
+            side = self.side_panel.width if self.side_panel is not None else 0
+            Window.size = (display.width + side, display.height)
         Window.show_cursor = display.show_cursor
         Window.bind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
 
@@ -259,8 +290,6 @@ class KioskApp(App):
         Window.unbind(on_request_close=self._on_request_close, on_keyboard=self._on_keyboard)
         if self.timer is not None:
             self.timer.close()
-        if self.bench is not None:
-            self.bench.detach()
         for task in list(self._tasks):
             task.cancel()
 

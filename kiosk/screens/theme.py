@@ -32,8 +32,7 @@ def load_kv(*paths: Path) -> None:
 
 
 def kv_files() -> list[Path]:
-    bench = HERE.parent / "bench" / "panel.kv"
-    return [HERE / "widgets.kv", *sorted(p for p in HERE.glob("*.kv") if p.name != "widgets.kv"), bench]
+    return [HERE / "widgets.kv", *sorted(p for p in HERE.glob("*.kv") if p.name != "widgets.kv")]
 
 
 class P:

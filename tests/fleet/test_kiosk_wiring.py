@@ -97,7 +97,7 @@ async def test_restart_app_is_handed_to_the_ui_after_the_result_is_kept(kiosk: A
 
 
 def test_the_demo_keeps_its_host_across_a_restart(tmp_path: Path) -> None:
-    from kiosk.demo import HANDOVER_ENV, DemoHost
+    from kiosk.demo.host import HANDOVER_ENV, DemoHost
 
     child = subprocess.Popen(["sleep", "60"])          # stands in for the host process
     host = DemoHost("sqlite:///x.db", 8123, tmp_path / "host.log")

@@ -84,7 +84,7 @@ def layout_problems(root: Widget, area: Widget) -> list[str]:
 def texts(root: Widget) -> list[str]:
     from kivy.uix.label import Label
 
-    from kiosk.screens.touch import walk
+    from kiosk.demo.touch import walk
 
     return [w.text for w in walk(root) if isinstance(w, Label) and w.text and w.opacity > 0]
 

@@ -4,7 +4,9 @@ and driven by simulated touch.
 
 Modelled on kivy.tests.fixtures.kivy_app: each test gets a fresh Clock,
 Factory and Builder context, so apps do not leak state into each other.
-Nothing imports Kivy at module level: the display must exist first.
+Nothing opens Kivy's window at import (the display must exist first): the
+tour's helpers that test modules import load Kivy's modules, but the window
+and the app are made here, in the fixture.
 """
 from __future__ import annotations
 
@@ -149,7 +151,8 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
 
     from kiosk.bootstrap import build
     from kiosk.screens.app import CARD_SCREENS, KioskApp, screen_class
-    from kiosk.tour import wait_started
+    from kiosk.demo.bench.panel import bench_panel
+    from kiosk.demo.tour.screens import wait_started
 
     for name in CARD_SCREENS:   # the app imports them lazily: register their widgets in Kivy's base Factory
         screen_class(name)
@@ -167,7 +170,7 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     kiosk = build(settings, pcscd=pcscd)
     if kiosk.settler is not None:
         kiosk.settler._first_backoff_s = 0.05   # tests wait on settling, not on back-off
-    app = KioskApp(kiosk, controls=ServerControls(reference_host, link))
+    app = KioskApp(kiosk, side_panel=bench_panel(ServerControls(reference_host, link), kiosk))
     run = asyncio.get_running_loop().create_task(app.async_run(async_lib="asyncio"))
     from kivy.clock import Clock
 

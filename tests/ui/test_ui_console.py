@@ -16,7 +16,8 @@ from tests.support.browser import chromium
 from playwright.async_api import Browser, Page, expect
 
 from kiosk.config import FleetSettings
-from kiosk.tour import BILL_HOUSE, show, start_payment
+from kiosk.demo.tour.cast import BILL_HOUSE
+from kiosk.demo.tour.screens import show, start_payment
 
 INTERVAL_S = 1.0
 LIVE_MS = 15_000
@@ -53,7 +54,7 @@ async def send(page: Page, kiosk_url: str, command: str) -> Any:
 
 async def test_out_of_service_waits_for_the_payment_then_the_kiosk_shows_it(
         kiosk_app: Any, ui_host: Any, browser: Browser, artifacts: Any) -> None:
-    from kiosk.screens.touch import frames, tap, wait_for
+    from kiosk.demo.touch import frames, tap, wait_for
 
     from kivy.clock import Clock
 

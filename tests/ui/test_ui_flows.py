@@ -8,7 +8,9 @@ import pytest
 
 from common.money import Money
 from kiosk.i18n import tr
-from kiosk.tour import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE, go_home, key_widget, lookup, set_host, show, type_house
+from kiosk.demo.tour.bench import set_host
+from kiosk.demo.tour.cast import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE
+from kiosk.demo.tour.screens import go_home, key_widget, lookup, show, type_house
 
 pytestmark = pytest.mark.ui
 
@@ -21,7 +23,7 @@ def host_total(host: Any, house: str) -> str:
 
 
 async def test_typed_house_number_shows_the_hosts_total(kiosk_app: Any, reference_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap, tap_now
+    from kiosk.demo.touch import tap, tap_now
 
     app = kiosk_app
     await tap(app.screen("idle").ids.pay)
@@ -62,7 +64,7 @@ async def test_nothing_due_is_a_friendly_state(kiosk_app: Any, reference_host: A
 
 
 async def test_unknown_house_number_offers_to_enter_it_again(kiosk_app: Any) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     message = await lookup(kiosk_app, UNKNOWN_HOUSE, "message")
     assert message.ids.body.text == tr("error.house_not_found")
@@ -73,7 +75,7 @@ async def test_unknown_house_number_offers_to_enter_it_again(kiosk_app: Any) -> 
 
 
 async def test_malformed_number_is_refused_inline(kiosk_app: Any) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     app = kiosk_app
     await tap(app.screen("idle").ids.pay)
@@ -93,7 +95,7 @@ async def test_malformed_number_is_refused_inline(kiosk_app: Any) -> None:
 
 
 async def test_host_down_then_retry_shows_the_bill(kiosk_app: Any, reference_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     app = kiosk_app
     await set_host(app, False)                   # by touch on the bench's switch
@@ -111,7 +113,7 @@ async def test_host_down_then_retry_shows_the_bill(kiosk_app: Any, reference_hos
 
 @pytest.mark.kiosk_settings(idle_timeout_s=3)
 async def test_countdown_returns_to_idle_and_forgets(kiosk_app: Any) -> None:
-    from kiosk.screens.touch import tap, wait_for
+    from kiosk.demo.touch import tap, wait_for
 
     app = kiosk_app
     await tap(app.screen("idle").ids.lang)       # this resident reads English
@@ -131,7 +133,7 @@ async def test_countdown_returns_to_idle_and_forgets(kiosk_app: Any) -> None:
 
 
 async def test_language_toggle_is_one_tap(kiosk_app: Any) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     app = kiosk_app
     idle = app.screen("idle")
@@ -151,7 +153,7 @@ async def test_language_toggle_is_one_tap(kiosk_app: Any) -> None:
 async def test_escape_never_quits_and_keyboard_types(kiosk_app: Any) -> None:
     from kivy.core.window import Window
 
-    from kiosk.screens.touch import frames, tap
+    from kiosk.demo.touch import frames, tap
 
     app = kiosk_app
     assert Window.dispatch("on_keyboard", 27, 0, None, []) is True    # swallowed

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from kiosk.tour import BILL_HOUSE, UNKNOWN_HOUSE, lookup, set_out_of_service, show, type_house
+from kiosk.demo.tour.cast import BILL_HOUSE, UNKNOWN_HOUSE
+from kiosk.demo.tour.screens import lookup, set_out_of_service, show, type_house
 
 from tests.support.layout import layout_problems
 
@@ -19,8 +20,8 @@ RESOLUTIONS = [(1024, 768), (1280, 800), (1920, 1080), (1080, 1920)]
 async def resize(app: Any, width: int, height: int) -> None:
     from kivy.core.window import Window
 
-    from kiosk.bench.panel import BENCH_WIDTH
-    from kiosk.screens.touch import frames, wait_for
+    from kiosk.demo.bench.panel import BENCH_WIDTH
+    from kiosk.demo.touch import frames, wait_for
 
     Window.size = (width + BENCH_WIDTH, height)
     await wait_for(lambda: tuple(map(round, app.kiosk_area.size)) == (width, height), timeout_s=10,
@@ -30,7 +31,7 @@ async def resize(app: Any, width: int, height: int) -> None:
 
 async def check(app: Any, name: str, artifacts: Any) -> list[str]:
     """Check the current screen in both languages; screenshot each."""
-    from kiosk.screens.touch import frames
+    from kiosk.demo.touch import frames
 
     problems = []
     for lang in ("zh", "en"):
@@ -45,7 +46,7 @@ async def check(app: Any, name: str, artifacts: Any) -> list[str]:
 
 @pytest.mark.parametrize("width,height", RESOLUTIONS, ids=[f"{w}x{h}" for w, h in RESOLUTIONS])
 async def test_no_clipping(kiosk_app: Any, artifacts: Any, width: int, height: int) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     app = kiosk_app
     await resize(app, width, height)
@@ -69,9 +70,9 @@ async def test_no_clipping(kiosk_app: Any, artifacts: Any, width: int, height: i
     problems += await check(app, "out_of_service", artifacts)
     set_out_of_service(app, False)
 
-    if app.bench is not None:
-        problems += [f"{width}x{height} bench: {p}" for p in layout_problems(app.bench, app.bench)]
-        app.bench.export_to_png(str(artifacts / f"{width}x{height}-bench.png"))
+    if app.side_panel is not None:
+        problems += [f"{width}x{height} bench: {p}" for p in layout_problems(app.side_panel, app.side_panel)]
+        app.side_panel.export_to_png(str(artifacts / f"{width}x{height}-bench.png"))
     assert not problems, "\n".join(problems)
 
 
@@ -97,7 +98,7 @@ PAYMENT_STATES: list[tuple[str, str, dict[str, Any]]] = [
 @pytest.mark.parametrize("width,height", RESOLUTIONS, ids=[f"{w}x{h}" for w, h in RESOLUTIONS])
 async def test_payment_screens_fit(kiosk_app: Any, artifacts: Any, width: int, height: int) -> None:
     from kiosk.screens.flow import Message
-    from kiosk.screens.touch import frames
+    from kiosk.demo.touch import frames
 
     app = kiosk_app
     await resize(app, width, height)
@@ -169,7 +170,7 @@ CARD_STATES: list[tuple[str, str, dict[str, Any]]] = [
 async def test_card_screens_fit(kiosk_app: Any, artifacts: Any, width: int, height: int) -> None:
     from kiosk.domain.errors import CardBlacklisted
     from kiosk.screens.flow import Message
-    from kiosk.screens.touch import frames
+    from kiosk.demo.touch import frames
 
     app = kiosk_app
     await resize(app, width, height)
@@ -193,6 +194,6 @@ async def test_card_screens_fit(kiosk_app: Any, artifacts: Any, width: int, heig
         flow.show(message)
         await frames(3)
         problems += await check(app, name, artifacts)
-    problems += [f"{width}x{height} bench: {p}" for p in layout_problems(app.bench, app.bench)]
+    problems += [f"{width}x{height} bench: {p}" for p in layout_problems(app.side_panel, app.side_panel)]
     flow.screen = "idle"
     assert not problems, "\n".join(problems)

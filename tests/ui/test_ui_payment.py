@@ -10,8 +10,9 @@ import httpx
 import pytest
 
 from kiosk.i18n import tr
-from kiosk.tour import (BILL_HOUSE, DECLINE_CARD, DECLINE_PIN, PAY_CARD, PAY_PIN, bench_tap, enter_pin,
-                        press_pad, show, start_payment, swipe, wallet_button)
+from kiosk.demo.tour.bench import bench_tap, enter_pin, press_pad, swipe, wallet_button
+from kiosk.demo.tour.cast import BILL_HOUSE, DECLINE_CARD, DECLINE_PIN, PAY_CARD, PAY_PIN
+from kiosk.demo.tour.screens import show, start_payment
 
 from tests.support.layout import layout_problems
 
@@ -34,7 +35,7 @@ def money(fen: int) -> str:
 
 async def test_approved_payment_prints_a_receipt_and_settles_the_bill(
         kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import frames, tap, wait_for
+    from kiosk.demo.touch import frames, tap, wait_for
 
     app = kiosk_app
     due = due_fen(ui_host, BILL_HOUSE)
@@ -43,19 +44,19 @@ async def test_approved_payment_prints_a_receipt_and_settles_the_bill(
     assert screen.name == "swipe"
     assert screen.ids.summary.ids.amount.text == money(due)
     assert screen.ids.prompt.text == tr("swipe.prompt")
-    await wait_for(lambda: app.bench.reader_armed, timeout_s=10, what="the bench to show the reader armed")
+    await wait_for(lambda: app.side_panel.card_reader.reader_armed, timeout_s=10, what="the bench to show the reader armed")
     await frames(8)
     app.kiosk_area.export_to_png(str(artifacts / "flow-payment-swipe.png"))
     app.root.export_to_png(str(artifacts / "flow-payment-swipe-with-bench.png"))
-    assert not layout_problems(app.bench, app.bench)
+    assert not layout_problems(app.side_panel, app.side_panel)
 
     await swipe(app, PAY_CARD)
     pin = await show(app, "pin")
     assert pin.ids.summary.ids.card.text == tr("pay.card", card="622202*********0017")
     await press_pad(app, "123")
     await wait_for(lambda: app.flow.pin_digits == 3, timeout_s=5, what="3 digits")
-    await wait_for(lambda: app.bench.pin_digits == 3, timeout_s=5, what="the bench pad's display")
-    assert app.bench.ids.pin_display.text == "* * *"
+    await wait_for(lambda: app.side_panel.pin_pad.pin_digits == 3, timeout_s=5, what="the bench pad's display")
+    assert app.side_panel.pin_pad.ids.pin_display.text == "* * *"
     await frames(2)
     app.root.export_to_png(str(artifacts / "flow-payment-pin-with-bench.png"))
     slots = sorted(pin.ids.slots.children, key=lambda s: s.index)
@@ -77,23 +78,23 @@ async def test_approved_payment_prints_a_receipt_and_settles_the_bill(
     assert BILL_HOUSE in receipt.text and Money(due).yuan in receipt.text
     assert "622202*********0017" in receipt.text and "6222021000000000017" not in receipt.text
     await wait_for(lambda: app.flow.receipt_state == "printed", timeout_s=10, what="'receipt printed'")
-    await wait_for(lambda: app.bench.receipts == 1 and app.bench.receipt_texture is not None,
+    await wait_for(lambda: app.side_panel.printer.receipts == 1 and app.side_panel.printer.receipt_texture is not None,
                    timeout_s=5, what="the receipt on the bench")
     assert result.ids.receipt.text == tr("receipt.printed")
     assert due_fen(ui_host, BILL_HOUSE) == 0                    # the host marked the bills paid
     await frames(3)
     app.kiosk_area.export_to_png(str(artifacts / "flow-payment-result-approved.png"))
-    app.bench.ids.scroll.scroll_to(app.bench.ids.receipt_section, animate=False)
+    app.side_panel.ids.scroll.scroll_to(app.side_panel.printer, animate=False)
     await frames(3)
     app.root.export_to_png(str(artifacts / "flow-payment-approved-with-bench.png"))
-    assert not layout_problems(app.bench, app.bench)
+    assert not layout_problems(app.side_panel, app.side_panel)
 
     await tap(result.ids.action)                                # Done
     await show(app, "idle")
 
 
 async def test_wrong_pin_then_right_pin_with_the_same_card(kiosk_app: Any, ui_host: Any) -> None:
-    from kiosk.screens.touch import wait_for
+    from kiosk.demo.touch import wait_for
 
     app = kiosk_app
     assert due_fen(ui_host, OTHER_HOUSE) > 0
@@ -114,7 +115,7 @@ async def test_wrong_pin_then_right_pin_with_the_same_card(kiosk_app: Any, ui_ho
 
 
 async def test_cancel_on_the_swipe_and_pin_screens_charges_nothing(kiosk_app: Any, ui_host: Any) -> None:
-    from kiosk.screens.touch import tap, wait_for
+    from kiosk.demo.touch import tap, wait_for
 
     app = kiosk_app
     sims = app.kiosk.sims
@@ -125,7 +126,7 @@ async def test_cancel_on_the_swipe_and_pin_screens_charges_nothing(kiosk_app: An
     await show(app, "idle")
     await wait_for(lambda: not sims.reader.armed, timeout_s=5, what="the reader disarmed")
     await bench_tap(app, wallet_button(app, PAY_CARD))
-    assert app.bench.not_armed                                   # "reader not armed" on the bench
+    assert app.side_panel.card_reader.not_armed                                   # "reader not armed" on the bench
     assert app.screens.current == "idle"
 
     # Cancel on the screen cancels the PIN pad
@@ -149,10 +150,10 @@ async def test_cancel_on_the_swipe_and_pin_screens_charges_nothing(kiosk_app: An
 
 
 async def test_paper_out_offers_to_continue_without_a_receipt(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import frames, tap
+    from kiosk.demo.touch import frames, tap
 
     app = kiosk_app
-    await bench_tap(app, app.bench.ids.paper_out)
+    await bench_tap(app, app.side_panel.printer.ids.paper_out)
     message = await start_payment(app, BILL_HOUSE)
     assert message.name == "message"
     assert message.ids.body.text == tr("msg.no_paper")
@@ -176,7 +177,7 @@ async def test_paper_out_offers_to_continue_without_a_receipt(kiosk_app: Any, ui
 
 
 async def test_bad_swipe_then_a_decline_then_another_card(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import frames, tap, wait_for
+    from kiosk.demo.touch import frames, tap, wait_for
 
     app = kiosk_app
     due = due_fen(ui_host, BILL_HOUSE)
@@ -205,15 +206,15 @@ async def test_bad_swipe_then_a_decline_then_another_card(kiosk_app: Any, ui_hos
 
 @pytest.mark.kiosk_settings(idle_timeout_s=3, host_timeout_s=4.5)
 async def test_replies_lost_is_reversed_and_the_countdown_waits(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import frames, tap, wait_for
+    from kiosk.demo.touch import frames, tap, wait_for
 
     app = kiosk_app
     due = due_fen(ui_host, BILL_HOUSE)
     await start_payment(app, BILL_HOUSE)
     await swipe(app, PAY_CARD)
     await show(app, "pin")
-    await bench_tap(app, app.bench.ids.net_drop)                # the bank's answers get lost
-    await wait_for(lambda: app.bench.network_mode == "drop_replies", timeout_s=5, what="replies lost")
+    await bench_tap(app, app.side_panel.host_link.ids.net_drop)                # the bank's answers get lost
+    await wait_for(lambda: app.side_panel.host_link.network_mode == "drop_replies", timeout_s=5, what="replies lost")
     await enter_pin(app, PAY_PIN)
     processing = await show(app, "processing")
     bar = processing.ids.bar
@@ -230,7 +231,7 @@ async def test_replies_lost_is_reversed_and_the_countdown_waits(kiosk_app: Any, 
     app.kiosk_area.export_to_png(str(artifacts / "flow-payment-result-unknown.png"))
     assert app.kiosk.payments.suspended                          # a reversal is pending
 
-    await bench_tap(app, app.bench.ids.net_up)
+    await bench_tap(app, app.side_panel.host_link.ids.net_up)
     await wait_for(lambda: not app.kiosk.payments.suspended, timeout_s=20, what="the reversal acknowledged")
     assert due_fen(ui_host, BILL_HOUSE) == due                   # captured, then reversed: nothing charged
     await tap(result.ids.action)
@@ -238,22 +239,22 @@ async def test_replies_lost_is_reversed_and_the_countdown_waits(kiosk_app: Any, 
 
 
 async def test_bank_unreachable_then_try_again(kiosk_app: Any, ui_host: Any) -> None:
-    from kiosk.screens.touch import tap, wait_for
+    from kiosk.demo.touch import tap, wait_for
 
     app = kiosk_app
     await wait_for(lambda: app.kiosk.session.signed_on, timeout_s=10, what="sign-on")
     await start_payment(app, BILL_HOUSE)
     await swipe(app, PAY_CARD)
     await show(app, "pin")
-    await bench_tap(app, app.bench.ids.net_down)
-    await wait_for(lambda: app.bench.network_mode == "down", timeout_s=5, what="network down")
+    await bench_tap(app, app.side_panel.host_link.ids.net_down)
+    await wait_for(lambda: app.side_panel.host_link.network_mode == "down", timeout_s=5, what="network down")
     await enter_pin(app, PAY_PIN)
     result = await show(app, "result")
     assert app.flow.result_kind == "unavailable"
     assert result.ids.body.text == tr("pay.host_unavailable")
     assert result.ids.action.text == tr("msg.retry")
-    await bench_tap(app, app.bench.ids.net_up)
-    await wait_for(lambda: app.bench.network_mode == "up", timeout_s=5, what="network up")
+    await bench_tap(app, app.side_panel.host_link.ids.net_up)
+    await wait_for(lambda: app.side_panel.host_link.network_mode == "up", timeout_s=5, what="network up")
     await tap(result.ids.action)                                 # the same card, a fresh PIN
     pin = await show(app, "pin")
     assert pin.ids.note.text == tr("pin.again")

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.ui
 @pytest.mark.kiosk_wallet
 @pytest.mark.timeout(360)   # ~50 s alone; the tour is long and the cores are shared
 async def test_tour_visits_every_screen(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.tour import run_tour
+    from kiosk.demo.tour.run import run_tour
 
     shots = await run_tour(kiosk_app, artifacts / "tour")
     names = [p.stem.split("-", 1)[1] for p in shots]

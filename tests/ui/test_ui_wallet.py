@@ -12,8 +12,10 @@ import httpx
 import pytest
 
 from kiosk.i18n import tr
-from kiosk.tour import (CARD_HOLDER, CARD_HOLDER_PIN, LOST_CARD, OTHER_CARD, PAY_CARD, PAY_PIN, bench_tap,
-                        enter_pin, ic_card, lookup, open_card, press_pad, show, swipe, type_amount)
+from kiosk.demo.tour.bench import bench_tap, enter_pin, ic_card, press_pad, swipe
+from kiosk.demo.tour.cards import open_card
+from kiosk.demo.tour.cast import CARD_HOLDER, CARD_HOLDER_PIN, LOST_CARD, OTHER_CARD, PAY_CARD, PAY_PIN
+from kiosk.demo.tour.screens import lookup, show, type_amount
 
 pytestmark = [pytest.mark.ui, pytest.mark.kiosk_wallet]
 
@@ -77,13 +79,13 @@ def money(fen: int) -> str:
 def preset(app: Any, yuan: str) -> Any:
     from common.money import Money
     from kiosk.screens.card_widgets import PresetButton
-    from kiosk.screens.touch import find
+    from kiosk.demo.touch import find
 
     return find(app.screen("card_amount"), lambda w: isinstance(w, PresetButton) and w.amount == Money.parse(yuan))
 
 
 async def shot(app: Any, artifacts: Any, name: str, *, with_bench: bool = False) -> None:
-    from kiosk.screens.touch import frames
+    from kiosk.demo.touch import frames
 
     await frames(3)
     (app.root if with_bench else app.kiosk_area).export_to_png(str(artifacts / f"flow-{name}.png"))
@@ -104,7 +106,7 @@ async def test_card_screen_then_taking_the_card_returns_to_idle(kiosk_app: Any, 
 
 
 async def test_load_the_purse_from_a_bank_card(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap, wait_for
+    from kiosk.demo.touch import tap, wait_for
 
     app = kiosk_app
     pan = pay_card_pan()
@@ -149,7 +151,7 @@ async def test_load_the_purse_from_a_bank_card(kiosk_app: Any, ui_host: Any, art
 
 
 async def test_out_of_range_amounts_are_refused_before_anything_happens(kiosk_app: Any, ui_host: Any) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     app = kiosk_app
     sims = app.kiosk.sims
@@ -181,7 +183,7 @@ async def test_out_of_range_amounts_are_refused_before_anything_happens(kiosk_ap
 
 
 async def test_passbook_load_with_a_wrong_card_pin_first(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap, wait_for
+    from kiosk.demo.touch import tap, wait_for
 
     app = kiosk_app
     passbook_before = ed(app, CARD_HOLDER)
@@ -220,7 +222,7 @@ async def test_passbook_load_with_a_wrong_card_pin_first(kiosk_app: Any, ui_host
 
 
 async def test_unload_the_passbook_to_a_bank_card(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     app = kiosk_app
     pan = pay_card_pan()
@@ -248,7 +250,7 @@ async def test_unload_the_passbook_to_a_bank_card(kiosk_app: Any, ui_host: Any, 
 
 
 async def test_change_pin_with_a_mismatch_first(kiosk_app: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap, wait_for
+    from kiosk.demo.touch import tap, wait_for
 
     app = kiosk_app
     card = await open_card(app, OTHER_CARD, "tap")
@@ -285,7 +287,7 @@ async def test_change_pin_with_a_mismatch_first(kiosk_app: Any, artifacts: Any) 
 
 
 async def test_pay_the_bill_from_the_passbook(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap, wait_for
+    from kiosk.demo.touch import tap, wait_for
 
     app = kiosk_app
     due = due_fen(ui_host, WALLET_HOUSE)
@@ -322,7 +324,7 @@ async def test_pay_the_bill_from_the_passbook(kiosk_app: Any, ui_host: Any, arti
 
 
 async def test_lost_and_pin_blocked_cards_say_what_to_do(kiosk_app: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     app = kiosk_app
     await tap(app.screen("idle").ids.card)
@@ -352,7 +354,7 @@ async def test_lost_and_pin_blocked_cards_say_what_to_do(kiosk_app: Any, artifac
 
 async def test_a_torn_load_is_finished_when_the_same_card_comes_back(
         kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap, wait_for
+    from kiosk.demo.touch import tap, wait_for
 
     app = kiosk_app
     pan = pay_card_pan()
@@ -364,8 +366,8 @@ async def test_a_torn_load_is_finished_when_the_same_card_comes_back(
     await tap(amount.ids.next)
     await swipe(app, PAY_CARD)
     await show(app, "pin")
-    await bench_tap(app, app.bench.ids.ic_tear)                   # the card leaves during its write
-    assert app.bench.tear_armed
+    await bench_tap(app, app.side_panel.ic_cards.ids.ic_tear)                   # the card leaves during its write
+    assert app.side_panel.ic_cards.tear_armed
     await enter_pin(app, PAY_PIN)
     tear = await show(app, "card_tear")
     assert tear.ids.tail.text == tr("card.tear.card", tail="0001")
@@ -391,7 +393,7 @@ async def test_a_torn_load_is_finished_when_the_same_card_comes_back(
 
 async def test_a_torn_card_that_does_not_come_back_is_settled_next_time(
         kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
-    from kiosk.screens.touch import tap
+    from kiosk.demo.touch import tap
 
     app = kiosk_app
     app.flow.cards.tear_wait_s = 3                                # instead of 60 s
@@ -404,7 +406,7 @@ async def test_a_torn_card_that_does_not_come_back_is_settled_next_time(
     await tap(amount.ids.next)
     await swipe(app, PAY_CARD)
     await show(app, "pin")
-    await bench_tap(app, app.bench.ids.ic_tear)
+    await bench_tap(app, app.side_panel.ic_cards.ids.ic_tear)
     await enter_pin(app, PAY_PIN)
     await show(app, "card_tear")
     message = await show(app, "message", timeout_s=10)            # nobody brought it back

@@ -1,13 +1,19 @@
-"""`kiosk demo`: the reference host in a background process on SQLite with a
-seeded estate, and the kiosk beside its device bench, all on this machine."""
+"""The reference host for the demo: `kiosk host …` run in this process, and
+`kiosk demo`'s host as a child process (itself `kiosk host serve`) behind a
+breakable network link, on a seeded SQLite estate.
+
+The only kiosk module that imports the host package (the import contract
+"kiosk-imports-host-only-from-the-demo"): the kiosk proper talks to a host
+over HTTP, never in process."""
 from __future__ import annotations
 
+import argparse
 import asyncio
-import dataclasses
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,15 +21,30 @@ from pathlib import Path
 
 import httpx
 
-from common.settings import CONFIG_DIR, PROJECT_ROOT
-from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
+from common.settings import CONFIG_DIR
 from kiosk.devices.sim.network import FaultyLink, LinkMode
-from kiosk.runner import RESTART, restart_process
 
-DEMO_DIR = PROJECT_ROOT / "var" / "demo"   # the interactive demo: payments persist between runs
-TOUR_DIR = PROJECT_ROOT / "var" / "tour"   # the screenshot tour: a fresh estate every time
 HANDOVER_ENV = "KIOSK_DEMO_HOST"           # "pid:port" of the running host, across staff's restart_app
 HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
+
+
+def run_host_command(args: argparse.Namespace) -> int:
+    """`kiosk host …` (kiosk.cli parses it): the reference host's own commands."""
+    from host import cli as host_cli   # deferred: SQLAlchemy and the host load in ~0.25 s
+
+    if args.host_command == "serve":
+        return host_cli.serve(args.config, db_override=args.db, port=args.port)
+    if args.host_command == "journal":
+        return host_cli.export_journal(args.config, args.day, db_override=args.db)
+    if args.host_command == "card":
+        return host_cli.card(args.config, args.action, args.serial, db_override=args.db)
+    if args.host_command == "add-user":
+        return host_cli.add_user(args.config, args.username, args.role, args.name, db_override=args.db)
+    if args.host_command == "list-users":
+        return host_cli.list_users(args.config, db_override=args.db)
+    if args.host_command == "seed-demo":
+        return host_cli.seed_demo(args.config, db_override=args.db, households=args.households, fresh=args.fresh)
+    return host_cli.import_readings(args.config, args.file, db_override=args.db)
 
 
 def free_port() -> int:
@@ -134,14 +155,13 @@ def prepare_database(folder: Path, *, fresh: bool) -> str:
         print("demo: seeding the demo estate, its bank accounts and IC card registry ...", flush=True)
         # the virtual IC cards start again with the registry that mirrors them
         shutil.rmtree(folder / "cards", ignore_errors=True)
-        from host import cli as host_cli
+        from host import cli as host_cli   # deferred: SQLAlchemy and the host load in ~0.25 s
         if host_cli.seed_demo(HOST_CONFIG, db_override=db_url, fresh=True) != 0:
             raise RuntimeError("seeding the demo estate failed")
     return db_url
 
 
 def _has_card_accounts(db_path: Path) -> bool:
-    import sqlite3
     if not db_path.exists():
         return False
     with sqlite3.connect(db_path) as db:
@@ -152,60 +172,3 @@ def _has_card_accounts(db_path: Path) -> bool:
             return False
 
 
-def run_demo(tour_dir: Path | None = None) -> int:
-    display = None
-    if not os.environ.get("DISPLAY"):
-        if tour_dir is None:
-            print("kiosk demo: no display. Run it on a desktop, or headless with "
-                  "`kiosk demo --tour DIR` to get a screenshot of every screen.", file=sys.stderr)
-            return 2
-        from kiosk.xvfb import ensure_display
-        display = ensure_display()
-
-    folder = DEMO_DIR if tour_dir is None else TOUR_DIR
-    host = DemoHost.adopt(f"sqlite:///{folder / 'host.db'}", folder / "host.log") if tour_dir is None else None
-    if host is None:
-        host = DemoHost(prepare_database(folder, fresh=tour_dir is not None), free_port(), folder / "host.log")
-        host.start()
-    code = 1
-    try:
-        settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
-        settings = dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=host.link.url),
-                                       journal_path=str(folder / "journal.sqlite3"))
-        code = asyncio.run(_run_app(settings, host, tour_dir))
-    finally:
-        if code == RESTART:
-            host.hand_over()     # staff restarted the kiosk app, not the host: the console stays up
-        else:
-            host.stop()
-        host.link.close()
-        if display is not None:
-            display.stop()
-    if code == RESTART:
-        restart_process()
-    return code
-
-
-async def _run_app(settings, host: DemoHost, tour_dir: Path | None) -> int:
-    from kiosk import ui_env  # noqa: F401  (Kivy environment, before Kivy is imported; `kiosk` is a local here)
-    from kiosk.bootstrap import build
-    from kiosk.screens.app import KioskApp
-
-    kiosk = build(settings)
-    if tour_dir is None and kiosk.sims is not None and kiosk.sims.pcscd is not None:
-        from kiosk.devices.sim.pcscd import write_pcscd_info
-        # `kiosk sim card insert` (another terminal) finds the demo's readers here
-        write_pcscd_info(kiosk.sims.pcscd.ports, kiosk.sims.pcscd.socket_path)
-    app = KioskApp(kiosk, controls=host)
-    try:
-        if tour_dir is None:
-            await app.async_run(async_lib="asyncio")
-            return RESTART if app.restart_requested else 0
-        from kiosk.tour import run_tour
-        run = asyncio.ensure_future(app.async_run(async_lib="asyncio"))
-        shots = await run_tour(app, tour_dir)
-        await run
-        print("\n".join(str(p) for p in shots))
-        return 0
-    finally:
-        await kiosk.aclose()
