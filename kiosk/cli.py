@@ -109,24 +109,23 @@ def main(argv: list[str] | None = None) -> int:
 
 def _bill(args: argparse.Namespace) -> int:
     from kiosk.billprint import render_bill
-    from kiosk.backend_client.client import HostClient
-    from kiosk.config import load_kiosk_settings
+    from kiosk.bootstrap import build
+    from kiosk.config import HostSettings, load_kiosk_settings
     from common.errors import KeyedError
     from kiosk.domain.errors import HostUnavailable
-    from kiosk.services.bills import BillService
 
+    settings = load_kiosk_settings(args.config)
     if args.host_url:
-        url, timeout = args.host_url.rstrip("/"), 5.0
-    else:
-        settings = load_kiosk_settings(args.config)
-        url, timeout = settings.host.url, settings.host.timeout_s
+        settings = dataclasses.replace(settings, host=HostSettings(url=args.host_url.rstrip("/"), timeout_s=5.0))
+    url = settings.host.url
 
     async def lookup():
-        client = HostClient(url, timeout_s=timeout)
+        # the bill look-up alone: no devices, journal, wallet or fleet
+        kiosk = build(settings, with_payments=False, with_fleet=False)
         try:
-            return await BillService(client).lookup(args.house)
+            return await kiosk.bills.lookup(args.house)
         finally:
-            await client.aclose()
+            await kiosk.aclose()
 
     try:
         bill = asyncio.run(lookup())
