@@ -86,7 +86,7 @@ def test_a_wallet_too_low_for_the_bill_says_how_much_is_missing() -> None:
 
 
 def test_every_key_the_card_flow_builds_exists() -> None:
-    from kiosk.screens.card_services.flow import APPROVED_TITLE
+    from kiosk.screens.card_services.outcomes import APPROVED_TITLE
     from kiosk.screens.messages import CARD_CENTRE, DECLINES, codes_sent_by
 
     for code in codes_sent_by(CARD_CENTRE):

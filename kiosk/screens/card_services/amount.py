@@ -3,6 +3,7 @@ presets, and the checks that refuse, before anything happens, what the
 wallet service would refuse anyway (card_view.amount_problem)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kivy.event import EventDispatcher
@@ -29,16 +30,13 @@ class AmountEntry(EventDispatcher):
 
     nav: Navigator
     service: WalletService
+    # CardServices' own (flow.py, pin.py)
+    start_card_pin: Callable[..., None]
+    _to_bank_card: Callable[[], None]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._amount = Money(0)
-
-    def start_card_pin(self, stage: str, note: str = "", tries: int = 0) -> None:
-        raise NotImplementedError
-
-    def _to_bank_card(self) -> None:
-        raise NotImplementedError
 
     def _amount_screen(self) -> None:
         self.amount_typed = ""

@@ -2,24 +2,23 @@
 step the card holder is on, what they chose, and the wallet service's answers."""
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from kivy.clock import Clock
-from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.properties import ObjectProperty
 
 from kiosk.cards.epurse_crypto import Wallet
-from kiosk.devices.ports import PinKey
-from kiosk.domain.errors import (CardBlacklisted, CardFault, CardPinBlocked, CardPinWrong, CardRemoved, CardTorn,
-                                 HostUnavailable, KioskError, NotOurCard, NotTheSameCard, OutcomeUnknown,
-                                 PaymentsSuspended, PinEntryCancelled, WalletInsufficient, WalletLimitExceeded)
+from kiosk.domain.errors import (CardBlacklisted, CardFault, CardPinBlocked, CardRemoved, KioskError, NotOurCard,
+                                 NotTheSameCard, PaymentsSuspended)
 from kiosk.domain.money import Money
-from kiosk.screens.bank_card import PIN_SLOTS, BankCardFor, BankCardRequest, BankCardStep
+from kiosk.screens.bank_card import BankCardFor, BankCardRequest, BankCardStep
 from kiosk.screens.card_services.amount import AmountEntry
+from kiosk.screens.card_services.outcomes import APPROVED_TITLE, CardOutcomes
+from kiosk.screens.card_services.pin import CardPinEntry
+from kiosk.screens.card_services.reading import CardReading
 from kiosk.screens.card_services.tear import TearWait
-from kiosk.screens.messages import CARD_CENTRE, Decline, Outcome, decline_for, log_failure
+from kiosk.screens.messages import log_failure
 from kiosk.screens.navigation import Message, Navigator, Screen, Spawn
 
 if TYPE_CHECKING:
@@ -32,24 +31,11 @@ log = logging.getLogger(__name__)
 
 # screens on which the card in the reader is the one being served: taking it out ends the step
 CARD_STEPS = (Screen.CARD, Screen.CARD_AMOUNT, Screen.CARD_PIN, Screen.CARD_WALLET)
-OTHER_DECLINE = Decline("card.decline.other", "")
-APPROVED_TITLE = {"load": "card.result.load.title", "unload": "card.result.unload.title",
-                  "pay": "card.result.pay.title", "change_pin": "card.result.pin.title"}
-KIND_OP = {"load": "load", "unload": "unload", "purchase": "pay"}   # WalletOutcome.kind -> op
 
 
-class CardServices(AmountEntry, TearWait, Outcome):
-    reading = BooleanProperty(False)         # a card is being read (card_insert)
+# The parts' order matters only to Python's MRO; each declares what it uses of the others.
+class CardServices(CardPinEntry, CardReading, AmountEntry, TearWait, CardOutcomes):
     bill = ObjectProperty(None, allownone=True)   # the bill paid from the wallet (op "pay")
-    # --- card PIN on the PIN pad ------------------------------------------------
-    pin_stage = StringProperty("card")       # card | old | new | again
-    pin_digits = NumericProperty(0)
-    pin_note = StringProperty("")
-    pin_tries = NumericProperty(0)
-    # --- result (with Outcome's) --------------------------------------------------
-    result_balance = StringProperty("")      # the wallet's balance after the write
-    result_wallet = StringProperty("")       # "EP" | "ED" | ""
-    masked_pan = StringProperty("")
 
     screens = frozenset({Screen.CARD_INSERT, Screen.CARD, Screen.CARD_AMOUNT, Screen.CARD_PIN, Screen.CARD_WALLET,
                          Screen.CARD_PROCESSING, Screen.CARD_RESULT, Screen.CARD_TEAR})
@@ -64,15 +50,10 @@ class CardServices(AmountEntry, TearWait, Outcome):
         self.service = wallet
         self._payments = payments
         self._spawn = spawn
-        self._watching = False
         self._gen = 0                        # bumped by reset(): late answers of a left flow are dropped
-        self._pin_task: asyncio.Task[None] | None = None
         self._at_bank = False                # the bank card step is this flow's (load / unload)
         self._lookup_again: Callable[[], None] | None = None   # the bill changed: its flow looks it up again
         self._swipe: CardSwipe | None = None  # the bank card (load / unload), in memory only
-        self._card_pin: str | None = None    # card PINs live here only until the card has them
-        self._new_pin: str | None = None
-        self._old_pin: str | None = None
 
     # --- entry points ---------------------------------------------------------------
     def start(self, op: str = "view") -> None:
@@ -93,29 +74,6 @@ class CardServices(AmountEntry, TearWait, Outcome):
         """Back to the card screen with fresh balances (the card is read again)."""
         self.start("view")
 
-    def _watch(self) -> None:
-        if not self._watching:
-            self._watching = True
-            self.service.watch(self._device_event)
-
-    def _device_event(self, reader: str, present: bool) -> None:
-        # a device thread: widgets and properties only on Kivy's clock
-        Clock.schedule_once(lambda _dt: self.on_card_event(reader, present))
-
-    async def _probe(self, gen: int) -> None:
-        """A card may be in a reader already (left in, or put there first)."""
-        for reader in self.service.readers:
-            present = await self._present_in(reader)
-            if present and gen == self._gen:
-                self.on_card_event(reader, True)
-                return
-
-    async def _present_in(self, reader: str) -> bool:
-        try:
-            return await asyncio.to_thread(self.service.card_present, reader)
-        except KioskError:
-            return False
-
     def on_card_event(self, reader: str, present: bool) -> None:
         """A card arrived in or left a reader (on Kivy's thread)."""
         screen = self.nav.screen
@@ -134,38 +92,6 @@ class CardServices(AmountEntry, TearWait, Outcome):
         elif screen in CARD_STEPS or (screen in self.bank.screens and self._at_bank):
             self._leave_step()
             self.nav.show(self._message("error.card_removed", action="card_again"))
-
-    # --- reading the card -------------------------------------------------------------
-    def _present(self, reader: str) -> None:
-        self.reading = True
-        self._spawn(self._read(reader, self._gen))
-
-    async def _read(self, reader: str, gen: int) -> None:
-        if not await self.nav.hold(Screen.CARD_INSERT):
-            self.reading = False
-            return
-        try:
-            view = await self.service.present(reader)
-        except asyncio.CancelledError:
-            raise
-        except (CardRemoved, CardFault) as exc:
-            if gen == self._gen:
-                self.reading = False
-                # a card that left while it was read (or was on its way out): keep waiting
-                if await self._present_in(reader) and gen == self._gen:
-                    self._fail(exc, "reading the card")
-            return
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
-            if gen == self._gen:
-                self.reading = False
-                self._fail(exc, "reading the card")
-            return
-        if gen != self._gen:
-            return
-        self.reading = False
-        self.view = view
-        self.nav.dispatch("on_activity")
-        self.nav.screen = Screen.CARD_WALLET if self.op == "pay" else Screen.CARD
 
     # --- the card screen's actions ----------------------------------------------------
     def start_load(self) -> None:
@@ -197,39 +123,8 @@ class CardServices(AmountEntry, TearWait, Outcome):
             return True
         return False
 
-    # --- the card PIN on the PIN pad ---------------------------------------------------
-    def start_card_pin(self, stage: str, note: str = "", tries: int = 0) -> None:
-        self._stop_pin()
-        self.pin_stage, self.pin_note, self.pin_tries = stage, note, tries
-        self.pin_digits = 0
-        self.nav.screen = Screen.CARD_PIN
-        self._pin_task = self._spawn(self._collect_pin(stage, self._gen))
-
-    def _on_pin_key(self, _key: PinKey, digits: int) -> None:
-        self.pin_digits = min(digits, PIN_SLOTS)
-        self.nav.dispatch("on_activity")
-
-    async def _collect_pin(self, stage: str, gen: int) -> None:
-        if not await self.nav.hold(Screen.CARD_PIN):
-            return
-        try:
-            pin = await self.service.collect_card_pin(self._on_pin_key)
-        except asyncio.CancelledError:
-            raise
-        except PinEntryCancelled:
-            if gen == self._gen:
-                self._pin_task = None
-                self.nav.go_idle()           # Cancel on the pad: nothing happened
-            return
-        except Exception as exc:  # noqa: BLE001
-            if gen == self._gen:
-                self._pin_task = None
-                self._fail(exc, "card PIN entry")
-            return
-        if gen != self._gen:
-            return
-        self._pin_task = None
-        self.nav.dispatch("on_activity")
+    def _pin_typed(self, stage: str, pin: str) -> None:
+        """A PIN typed on the pad (pin.py): the next stage, or the step it was for."""
         if stage == "old":
             self._old_pin = pin
             self.start_card_pin("new")
@@ -256,12 +151,6 @@ class CardServices(AmountEntry, TearWait, Outcome):
     def cancel(self) -> None:
         """Cancel on a card screen: back to the start, nothing happened."""
         self.nav.go_idle()
-
-    def _stop_pin(self) -> None:
-        if self._pin_task is not None:
-            self._pin_task.cancel()
-            self._pin_task = None
-            self._spawn(self.service.cancel_pin_entry())
 
     # --- the bank card (the shared swipe and PIN step) ---------------------------------------
     def _to_bank_card(self) -> None:
@@ -356,94 +245,6 @@ class CardServices(AmountEntry, TearWait, Outcome):
         else:
             self.nav.go_idle()
 
-    # --- outcomes ------------------------------------------------------------------------
-    def _approved(self, outcome: WalletOutcome) -> None:
-        self._clear_pins()
-        self._drop_swipe()
-        op = KIND_OP.get(outcome.kind, self.op)
-        self.op = op
-        self.amount_text = outcome.amount.display()
-        self.result_wallet = outcome.wallet.name
-        self.result_balance = outcome.new_balance.display() if outcome.new_balance is not None else ""
-        self.masked_pan = outcome.masked_pan
-        self.reference = outcome.reference
-        self.receipt_state = "printing"
-        self.nav.print_in_background(self._print(outcome.txn_id, self._gen))
-        self.show_result("approved", APPROVED_TITLE[op], f"card.result.{op}")
-
-    async def _print(self, txn_id: str, gen: int) -> None:
-        try:
-            printed = await self.service.print_receipt(txn_id)
-        except Exception:  # noqa: BLE001 - the transaction stands; only the paper failed
-            log.exception("card services: receipt for %s", txn_id)
-            printed = False
-        if gen == self._gen and self.nav.screen == Screen.CARD_RESULT:
-            self.receipt_state = "printed" if printed else "not_printed"
-
-    def _declined(self, outcome: WalletOutcome) -> None:
-        code = outcome.decline_code
-        if code == "wrong_pin" and outcome.tries_left != 0 and self._swipe is not None and self.op == "load":
-            if outcome.tries_left is None:
-                self.bank.again("pin.wrong_plain")
-            else:
-                self.bank.again("pin.wrong", outcome.tries_left)
-            return
-        decline = decline_for(code, CARD_CENTRE, OTHER_DECLINE)
-        action = decline.action
-        if action == "another_card" and self.op not in ("load", "unload"):
-            action = ""
-        if action != "another_card":         # another bank card keeps the card PIN already typed
-            self._drop_swipe()
-            self._clear_pins()
-        self.show_result("declined", "card.result.declined.title", decline.body, action=action)
-
-    def _failed_op(self, exc: BaseException) -> None:
-        """A money step that did not complete: what happened, and the way out."""
-        if isinstance(exc, CardTorn):
-            self._start_tear(exc.serial)
-        elif self.service.torn is not None:
-            self._start_tear(self.service.torn.serial)
-        elif isinstance(exc, CardPinWrong) and exc.tries_left != 0:
-            stage = "old" if self.op == "change_pin" else "card"
-            self._card_pin = self._old_pin = self._new_pin = None
-            self.start_card_pin(stage, "card.pin.wrong", exc.tries_left)
-        elif isinstance(exc, CardPinWrong):
-            self._clear_pins()
-            self._drop_swipe()
-            self.nav.show(self._message("error.card_pin_blocked", title="card.msg.pin_blocked.title"))
-        elif isinstance(exc, (WalletLimitExceeded, WalletInsufficient)) and self.op in ("load", "unload"):
-            self._clear_pins()
-            self._drop_swipe()
-            self._amount_screen()
-            self._set_amount_note(exc.message_key)
-        elif isinstance(exc, HostUnavailable):
-            self._unavailable()
-        elif isinstance(exc, OutcomeUnknown):
-            self._clear_pins()
-            self._drop_swipe()
-            self.show_result("unknown", "card.result.unknown.title", "card.result.unknown")
-        else:
-            self._clear_pins()
-            self._drop_swipe()
-            self._fail(exc, self.op)
-
-    def forget_approval(self) -> None:
-        self.receipt_state = self.reference = self.result_balance = self.result_wallet = ""
-
-    def result_next(self) -> None:
-        """The result screen's main button."""
-        action = self.result_action
-        if action == "another_card":
-            self.bank.start_swipe()
-        elif action == "change_amount":
-            self._amount_screen()
-        elif action == "lookup_again" and self._lookup_again is not None:
-            self._lookup_again()
-        elif action == "retry":
-            self.retry()
-        else:
-            self.nav.go_idle()
-
     # --- messages and ways out ----------------------------------------------------------------
     def _message(self, body: str, *, title: str = "card.msg.title", action: str = "home", tone: str = "error",
                  back_to: str | None = None) -> Message:
@@ -509,10 +310,6 @@ class CardServices(AmountEntry, TearWait, Outcome):
         if self.nav.screen in self.bank.screens:
             self.bank.stop()
         self._drop_swipe()
-
-    def _clear_pins(self) -> None:
-        self._card_pin = self._old_pin = self._new_pin = None
-        self.pin_digits = 0
 
     def _drop_swipe(self) -> None:
         self._swipe = None

@@ -4,6 +4,7 @@ centre when the card holder gives up or the time runs out."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from kivy.clock import Clock
@@ -33,33 +34,19 @@ class TearWait(EventDispatcher):
     service: WalletService
     _spawn: Spawn
     _gen: int                                # bumped by reset(): late answers of a left flow are dropped
+    # CardServices' own (flow.py, pin.py, reading.py)
+    _clear_pins: Callable[[], None]
+    _drop_swipe: Callable[[], None]
+    _probe: Callable[[int], Coroutine[Any, Any, None]]
+    _present_in: Callable[[str], Coroutine[Any, Any, bool]]
+    _approved: Callable[[WalletOutcome], None]
+    _declined: Callable[[WalletOutcome], None]
+    _message: Callable[..., Message]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tear_wait_s = TEAR_WAIT_S
         self._tear_clock: Any = None
-
-    def _clear_pins(self) -> None:
-        raise NotImplementedError
-
-    def _drop_swipe(self) -> None:
-        raise NotImplementedError
-
-    async def _probe(self, gen: int) -> None:
-        raise NotImplementedError
-
-    async def _present_in(self, reader: str) -> bool:
-        raise NotImplementedError
-
-    def _approved(self, outcome: WalletOutcome) -> None:
-        raise NotImplementedError
-
-    def _declined(self, outcome: WalletOutcome) -> None:
-        raise NotImplementedError
-
-    def _message(self, body: str, *, title: str = "card.msg.title", action: str = "home", tone: str = "error",
-                 back_to: str | None = None) -> Message:
-        raise NotImplementedError
 
     def _start_tear(self, serial: str) -> None:
         self._clear_pins()
