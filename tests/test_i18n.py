@@ -186,11 +186,11 @@ def test_the_kiosk_font_has_every_glyph() -> None:
 
 def test_payment_keys_exist() -> None:
     """Keys the payment screens build at run time (decline.<code>, receipt.<state>)."""
-    from kiosk.screens.flow import DECLINE_ACTION
+    from kiosk.screens.messages import BANK, codes_sent_by
 
     codes = {"wrong_pin", "pin_locked", "insufficient_funds", "card_blocked", "expired_card", "daily_limit",
              "unknown_card", "bill_changed", "nothing_due", "reversed"}   # docs/payments.md
-    assert set(DECLINE_ACTION) == codes
+    assert codes_sent_by(BANK) == codes
     for code in codes | {"other"}:
         assert f"decline.{code}" in CATALOGUE, code
     for state in ("printing", "printed", "not_printed", "skipped"):

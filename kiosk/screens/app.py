@@ -33,9 +33,10 @@ from kivy.uix.widget import Widget
 from kiosk.i18n import LANGUAGES, other_language, tr
 from kiosk.screens.bill import BillScreen
 from kiosk.screens.entry import EntryScreen
-from kiosk.screens.flow import Flow
+from kiosk.screens.flows import Flows
 from kiosk.screens.idle import IdleScreen
 from kiosk.screens.message import MessageScreen
+from kiosk.screens.navigation import NO_COUNTDOWN
 from kiosk.screens.out_of_service import OutOfServiceScreen
 from kiosk.screens.pin import PinScreen
 from kiosk.screens.processing import ProcessingScreen
@@ -107,8 +108,6 @@ CARD_SCREENS = {
     "card_result": "kiosk.screens.card_result:CardResultScreen",
     "card_tear": "kiosk.screens.card_tear:CardTearScreen",
 }
-# the bank's or the card's answer is always awaited; a torn card has its own countdown
-NO_COUNTDOWN = ("idle", "processing", "card_processing", "card_tear", "out_of_service")
 
 
 def screen_class(name: str) -> type[Screen]:
@@ -139,7 +138,7 @@ class KioskApp(App):
         self.title = tr("app.title", self.settings.language)
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.flow = Flow(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet)
+        self.flow = Flows(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet)
         self.timer: IdleTimer | None = None
         self.restart_requested = False     # the runner starts the app again once it stopped
         kiosk.on_restart = self.request_restart
@@ -244,7 +243,7 @@ class KioskApp(App):
         if self.timer is not None:
             self.timer.poke()
 
-    def _show_screen(self, _flow: Flow, name: str) -> None:
+    def _show_screen(self, _flow: Flows, name: str) -> None:
         self._ensure_screen(name)
         self.screens.current = name
         assert self.timer is not None
@@ -277,11 +276,11 @@ class KioskApp(App):
         if self.flow.screen != "entry":
             return False
         if codepoint and codepoint in "0123456789-":
-            self.flow.press(codepoint)
+            self.flow.payment.press(codepoint)
         elif key == BACKSPACE:
-            self.flow.press("back")
+            self.flow.payment.press("back")
         elif key in ENTER_KEYS:
-            self.flow.confirm()
+            self.flow.payment.confirm()
         else:
             return False
         return True

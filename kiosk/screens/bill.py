@@ -20,7 +20,7 @@ class BillScreen(Screen):
     def on_kv_post(self, base_widget: Any) -> None:
         app = App.get_running_app()
         app.bind(lang=self._render, portrait=self._render)
-        app.flow.bind(bill=self._render)
+        app.flow.payment.bind(bill=self._render)
         self._render()
 
     def _render(self, *_: Any) -> None:
@@ -28,7 +28,7 @@ class BillScreen(Screen):
         rows, summary = self.ids.rows, self.ids.summary
         rows.clear_widgets()
         summary.clear_widgets()
-        bill = app.flow.bill
+        bill = app.flow.payment.bill
         if bill is None:
             self.heading = self.subheading = self.total = ""
             self.nothing_due = False

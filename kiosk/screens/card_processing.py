@@ -1,5 +1,5 @@
 """Card services: the card centre and the card are being asked. Keep the card
-in place; no Back, no countdown (Flow.go_idle refuses meanwhile)."""
+in place; no Back, no countdown (Navigator.go_idle refuses meanwhile)."""
 from __future__ import annotations
 
 from typing import Any

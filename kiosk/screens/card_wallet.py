@@ -14,13 +14,12 @@ class CardWalletScreen(Screen):
     def on_kv_post(self, base_widget: Any) -> None:
         app = App.get_running_app()
         app.bind(lang=self._render)
-        app.flow.cards.bind(view=self._render)
-        app.flow.bind(bill=self._render)
+        app.flow.cards.bind(view=self._render, bill=self._render)
         self._render()
 
     def _render(self, *_: Any) -> None:
         app = App.get_running_app()
-        view, bill = app.flow.cards.view, app.flow.bill
+        view, bill = app.flow.cards.view, app.flow.cards.bill
         options = {"EP": self.ids.ep, "ED": self.ids.ed}
         if view is None or bill is None:
             for option in options.values():

@@ -12,6 +12,6 @@ class EntryScreen(Screen):
 
 
 class KeypadKey(KButton):
-    """One keypad key; `key` is what it sends to Flow.press ("0".."9", "-", "back", "clear")."""
+    """One keypad key; `key` is what it sends to BillPayment.press ("0".."9", "-", "back", "clear")."""
 
     key = StringProperty("")

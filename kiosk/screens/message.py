@@ -1,4 +1,4 @@
-"""Errors and "coming soon" notes, with the way out that fits (Flow.message)."""
+"""Errors and "coming soon" notes, with the way out that fits (Navigator.show)."""
 from __future__ import annotations
 
 from kivy.uix.screenmanager import Screen

@@ -1,5 +1,5 @@
 """Staff took the kiosk out of service from the console: say so kindly, point
-to the property office (the kiosk's notices), accept no card (Flow.out_of_service)."""
+to the property office (the kiosk's notices), accept no card (Navigator.out_of_service)."""
 from __future__ import annotations
 
 from typing import Any

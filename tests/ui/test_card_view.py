@@ -86,10 +86,11 @@ def test_a_wallet_too_low_for_the_bill_says_how_much_is_missing() -> None:
 
 
 def test_every_key_the_card_flow_builds_exists() -> None:
-    from kiosk.screens.card_flow import APPROVED_TITLE, CARD_DECLINE
+    from kiosk.screens.card_services.outcomes import APPROVED_TITLE
+    from kiosk.screens.messages import CARD_CENTRE, DECLINES, codes_sent_by
 
-    for body, _action in CARD_DECLINE.values():
-        assert body in CATALOGUE, body
+    for code in codes_sent_by(CARD_CENTRE):
+        assert DECLINES[code].body in CATALOGUE, code
     for op, title in APPROVED_TITLE.items():
         assert title in CATALOGUE
         assert f"card.result.{'pin' if op == 'change_pin' else op}" in CATALOGUE

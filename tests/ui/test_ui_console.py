@@ -88,8 +88,8 @@ async def test_out_of_service_waits_for_the_payment_then_the_kiosk_shows_it(
     assert "暂停服务" in oos.ids.title.text and "400-800-1234" in oos.ids.notices.text
 
     # no way in while out of service: the idle screen's choices are not there, and the flow refuses
-    app.flow.start_pay()
-    app.flow.start_card_services()
+    app.flow.start("pay")
+    app.flow.start("card")
     await frames(2)
     assert app.flow.screen == "out_of_service"
     app.timer.expire_now()                                           # the countdown does not leave it either

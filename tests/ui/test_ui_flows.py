@@ -34,7 +34,7 @@ async def test_typed_house_number_shows_the_hosts_total(kiosk_app: Any, referenc
 
     await tap(entry.ids.confirm, settle=False)
     # busy at once: "查询中…" on the button, keypad and confirm disabled (no double submit)
-    assert app.flow.busy
+    assert app.flow.payment.busy
     assert entry.ids.confirm.disabled and entry.ids.confirm.text == tr("entry.busy")
     assert entry.ids.busy.text == tr("entry.busy")
     assert key_widget(entry, "1").disabled
@@ -86,12 +86,12 @@ async def test_malformed_number_is_refused_inline(kiosk_app: Any) -> None:
     assert entry.ids.hint.text == tr("entry.hint.refused", char="-")
     await tap(key_widget(entry, "2"))
     await tap(entry.ids.confirm)                 # "3-2" is not complete: no lookup
-    assert app.screens.current == "entry" and not app.flow.busy and not app._tasks
+    assert app.screens.current == "entry" and not app.flow.payment.busy and not app._tasks
     assert entry.ids.hint.text == tr("entry.hint.incomplete")
     await tap(key_widget(entry, "back"))
     assert entry.ids.display.text == "3-"
     await tap(key_widget(entry, "clear"))
-    assert app.flow.house_text == ""
+    assert app.flow.payment.house_text == ""
 
 
 async def test_host_down_then_retry_shows_the_bill(kiosk_app: Any, reference_host: Any, artifacts: Any) -> None:
@@ -125,7 +125,7 @@ async def test_countdown_returns_to_idle_and_forgets(kiosk_app: Any) -> None:
     await tap(bar.ids.title)                     # any touch starts it again
     assert app.idle_remaining == 3
     await wait_for(lambda: app.screens.current == "idle", timeout_s=6, what="the idle screen")
-    assert app.flow.house_text == "" and app.flow.bill is None
+    assert app.flow.payment.house_text == "" and app.flow.payment.bill is None
     assert app.screen("bill").ids.rows.children == []
     assert app.lang == "zh"                      # the next resident starts in the default language
     await tap(app.screen("idle").ids.pay)
@@ -164,4 +164,4 @@ async def test_escape_never_quits_and_keyboard_types(kiosk_app: Any) -> None:
     await show(app, "entry")
     for char in "3-2-1202":
         Window.dispatch("on_keyboard", ord(char), 0, char, [])
-    assert app.flow.house_text == "3-2-1202"
+    assert app.flow.payment.house_text == "3-2-1202"

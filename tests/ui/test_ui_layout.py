@@ -76,38 +76,41 @@ async def test_no_clipping(kiosk_app: Any, artifacts: Any, width: int, height: i
     assert not problems, "\n".join(problems)
 
 
-# The card payment screens, staged through the Flow's own properties (a view
-# model: this checks rendering only; tests/ui/test_ui_payment.py drives the
-# real payments). The longest texts of each screen are used.
-PAYMENT_STATES: list[tuple[str, str, dict[str, Any]]] = [
-    ("swipe", "swipe", {"paper_note": "pay.paper_low", "swipe_again": True}),
-    ("pin", "pin", {"card_text": "622202*********0017", "pin_digits": 3, "pin_note": "pin.wrong", "pin_tries": 2}),
-    ("processing", "processing", {"card_text": "622202*********0017"}),
-    ("result-approved", "result", {"card_text": "622202*********0017", "result_kind": "approved",
-                                   "result_title": "result.approved.title", "result_body": "result.approved",
-                                   "result_action": "", "result_reference": "261121000001",
-                                   "receipt_state": "not_printed"}),
-    ("result-declined", "result", {"result_kind": "declined", "result_title": "result.declined.title",
-                                   "result_body": "decline.daily_limit", "result_action": "another_card",
-                                   "receipt_state": "", "result_reference": ""}),
-    ("result-unknown", "result", {"result_kind": "unknown", "result_title": "result.unknown.title",
-                                  "result_body": "error.outcome_unknown", "result_action": ""}),
+# The card payment screens, staged through the flows' own properties (view
+# models: the bank card step's for swipe and PIN, the bill payment's for
+# processing and result; this checks rendering only; tests/ui/test_ui_payment.py
+# drives the real payments). The longest texts of each screen are used.
+PAYMENT_STATES: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("swipe", "swipe", "bank", {"paper_note": "pay.paper_low", "swipe_again": True}),
+    ("pin", "pin", "bank", {"card_text": "622202*********0017", "pin_digits": 3, "pin_note": "pin.wrong",
+                            "pin_tries": 2}),
+    ("processing", "processing", "payment", {"card_text": "622202*********0017"}),
+    ("result-approved", "result", "payment", {"card_text": "622202*********0017", "result_kind": "approved",
+                                              "result_title": "result.approved.title", "result_body": "result.approved",
+                                              "result_action": "", "reference": "261121000001",
+                                              "receipt_state": "not_printed"}),
+    ("result-declined", "result", "payment", {"result_kind": "declined", "result_title": "result.declined.title",
+                                              "result_body": "decline.daily_limit", "result_action": "another_card",
+                                              "receipt_state": "", "reference": ""}),
+    ("result-unknown", "result", "payment", {"result_kind": "unknown", "result_title": "result.unknown.title",
+                                             "result_body": "error.outcome_unknown", "result_action": ""}),
 ]
 
 
 @pytest.mark.parametrize("width,height", RESOLUTIONS, ids=[f"{w}x{h}" for w, h in RESOLUTIONS])
 async def test_payment_screens_fit(kiosk_app: Any, artifacts: Any, width: int, height: int) -> None:
-    from kiosk.screens.flow import Message
+    from kiosk.screens.navigation import Message
     from kiosk.demo.touch import frames
 
     app = kiosk_app
     await resize(app, width, height)
     flow = app.flow
-    flow.amount_text, flow.house_no = "¥12,345.67", "12-3-2502"
+    for part in (flow.bank, flow.payment):
+        part.amount_text, part.house_no = "¥12,345.67", "12-3-2502"
     problems: list[str] = []
-    for name, screen, props in PAYMENT_STATES:
+    for name, screen, part, props in PAYMENT_STATES:
         for key, value in props.items():
-            setattr(flow, key, value)
+            setattr(getattr(flow, part), key, value)
         flow.screen = screen
         await frames(3)
         problems += await check(app, name, artifacts)
@@ -169,19 +172,19 @@ CARD_STATES: list[tuple[str, str, dict[str, Any]]] = [
 @pytest.mark.parametrize("width,height", RESOLUTIONS, ids=[f"{w}x{h}" for w, h in RESOLUTIONS])
 async def test_card_screens_fit(kiosk_app: Any, artifacts: Any, width: int, height: int) -> None:
     from kiosk.domain.errors import CardBlacklisted
-    from kiosk.screens.flow import Message
+    from kiosk.screens.navigation import Message
     from kiosk.demo.touch import frames
 
     app = kiosk_app
     await resize(app, width, height)
     await lookup(app, BILL_HOUSE, "bill")               # the pay choice, and a bill for the wallet screen
     problems = await check(app, "bill-pay-choice", artifacts)
-    flow, cards = app.flow, app.flow.cards
-    flow.purpose, flow.amount_text, flow.card_tail, flow.card_wallet = "load", "¥1,000.00", "0001", "ED"
+    flow, cards, bank = app.flow, app.flow.cards, app.flow.bank
+    bank.purpose, bank.amount_text, bank.card_tail, bank.card_wallet = "load", "¥1,000.00", "0001", "ED"
     flow.screen = "swipe"
     await frames(3)
     problems += await check(app, "card-swipe-load", artifacts)
-    cards.view = staged_card()
+    cards.view, cards.bill = staged_card(), flow.payment.bill   # the bill the wallet would pay
     for name, screen, props in CARD_STATES:
         for key, value in props.items():
             setattr(cards, key, value)

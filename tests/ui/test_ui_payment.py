@@ -54,7 +54,7 @@ async def test_approved_payment_prints_a_receipt_and_settles_the_bill(
     pin = await show(app, "pin")
     assert pin.ids.summary.ids.card.text == tr("pay.card", card="622202*********0017")
     await press_pad(app, "123")
-    await wait_for(lambda: app.flow.pin_digits == 3, timeout_s=5, what="3 digits")
+    await wait_for(lambda: app.flow.bank.pin_digits == 3, timeout_s=5, what="3 digits")
     await wait_for(lambda: app.side_panel.pin_pad.pin_digits == 3, timeout_s=5, what="the bench pad's display")
     assert app.side_panel.pin_pad.ids.pin_display.text == "* * *"
     await frames(2)
@@ -63,21 +63,21 @@ async def test_approved_payment_prints_a_receipt_and_settles_the_bill(
     assert [s.text for s in slots] == ["*", "*", "*", "", "", ""]
     app.kiosk_area.export_to_png(str(artifacts / "flow-payment-pin.png"))
     await press_pad(app, ["clear"], wait_entering=False)          # Clear on the pad empties the slots
-    await wait_for(lambda: app.flow.pin_digits == 0, timeout_s=5, what="the slots to empty")
+    await wait_for(lambda: app.flow.bank.pin_digits == 0, timeout_s=5, what="the slots to empty")
     assert app.kiosk.sims.pinpad.digits == 0
 
     await enter_pin(app, PAY_PIN)
     result = await show(app, "result")
-    assert app.flow.result_kind == "approved"
+    assert app.flow.payment.result_kind == "approved"
     assert result.ids.masked_pan.value == "622202*********0017"
     assert result.ids.amount.value == money(due)
-    assert app.flow.result_reference and result.ids.reference.value == app.flow.result_reference
+    assert app.flow.payment.reference and result.ids.reference.value == app.flow.payment.reference
     receipt = await asyncio.to_thread(app.kiosk.sims.printer.wait_for_receipt, 10)
     from common.money import Money
 
     assert BILL_HOUSE in receipt.text and Money(due).yuan in receipt.text
     assert "622202*********0017" in receipt.text and "6222021000000000017" not in receipt.text
-    await wait_for(lambda: app.flow.receipt_state == "printed", timeout_s=10, what="'receipt printed'")
+    await wait_for(lambda: app.flow.payment.receipt_state == "printed", timeout_s=10, what="'receipt printed'")
     await wait_for(lambda: app.side_panel.printer.receipts == 1 and app.side_panel.printer.receipt_texture is not None,
                    timeout_s=5, what="the receipt on the bench")
     assert result.ids.receipt.text == tr("receipt.printed")
@@ -103,14 +103,14 @@ async def test_wrong_pin_then_right_pin_with_the_same_card(kiosk_app: Any, ui_ho
     pin = await show(app, "pin")
     await enter_pin(app, "000000")
     # straight back to the PIN screen, same card, the bank's tries left shown
-    await wait_for(lambda: app.flow.pin_note == "pin.wrong" and app.screens.current == "pin",
+    await wait_for(lambda: app.flow.bank.pin_note == "pin.wrong" and app.screens.current == "pin",
                    timeout_s=10, what="the PIN screen again")
     assert pin.ids.note.text == tr("pin.wrong", tries=2)
-    assert app.flow.card_text == "622202*********0017"
+    assert app.flow.bank.card_text == "622202*********0017"
     assert due_fen(ui_host, OTHER_HOUSE) > 0
     await enter_pin(app, PAY_PIN)
     await show(app, "result")
-    assert app.flow.result_kind == "approved"
+    assert app.flow.payment.result_kind == "approved"
     assert due_fen(ui_host, OTHER_HOUSE) == 0
 
 
@@ -144,7 +144,7 @@ async def test_cancel_on_the_swipe_and_pin_screens_charges_nothing(kiosk_app: An
     await show(app, "pin")
     await press_pad(app, ["1", "cancel"])
     await show(app, "idle")
-    assert app.flow.bill is None and app.flow.card_text == ""
+    assert app.flow.payment.bill is None and app.flow.bank.card_text == app.flow.payment.card_text == ""
     assert due_fen(ui_host, BILL_HOUSE) == due                   # nothing charged
     assert not app.kiosk.journal.in_state("approved")
 
@@ -168,8 +168,8 @@ async def test_paper_out_offers_to_continue_without_a_receipt(kiosk_app: Any, ui
     await show(app, "pin")
     await enter_pin(app, PAY_PIN)
     result = await show(app, "result")
-    assert app.flow.result_kind == "approved" and app.flow.receipt_state == "skipped"
-    assert result.ids.receipt.text == tr("receipt.skipped", reference=app.flow.result_reference)
+    assert app.flow.payment.result_kind == "approved" and app.flow.payment.receipt_state == "skipped"
+    assert result.ids.receipt.text == tr("receipt.skipped", reference=app.flow.payment.reference)
     assert due_fen(ui_host, BILL_HOUSE) == 0
     await frames(3)
     app.kiosk_area.export_to_png(str(artifacts / "flow-payment-result-no-receipt.png"))
@@ -183,13 +183,13 @@ async def test_bad_swipe_then_a_decline_then_another_card(kiosk_app: Any, ui_hos
     due = due_fen(ui_host, BILL_HOUSE)
     swipe_screen = await start_payment(app, BILL_HOUSE)
     await swipe(app, "damaged")
-    await wait_for(lambda: app.flow.swipe_again, timeout_s=10, what="'please swipe again'")
+    await wait_for(lambda: app.flow.bank.swipe_again, timeout_s=10, what="'please swipe again'")
     assert swipe_screen.ids.prompt.text == tr("swipe.again")
     await swipe(app, DECLINE_CARD)                               # the reader was armed again
     await show(app, "pin")
     await enter_pin(app, DECLINE_PIN)
     result = await show(app, "result")
-    assert app.flow.result_kind == "declined"
+    assert app.flow.payment.result_kind == "declined"
     assert result.ids.body.text == tr("decline.expired_card")
     assert result.ids.action.text == tr("result.another_card")
     await frames(2)
@@ -201,7 +201,7 @@ async def test_bad_swipe_then_a_decline_then_another_card(kiosk_app: Any, ui_hos
     await show(app, "pin")
     await enter_pin(app, PAY_PIN)
     await show(app, "result")
-    assert app.flow.result_kind == "approved"
+    assert app.flow.payment.result_kind == "approved"
 
 
 @pytest.mark.kiosk_settings(idle_timeout_s=3, host_timeout_s=4.5)
@@ -225,7 +225,7 @@ async def test_replies_lost_is_reversed_and_the_countdown_waits(kiosk_app: Any, 
     await asyncio.sleep(3.5)                                     # longer than the idle countdown
     assert app.screens.current == "processing"
     result = await show(app, "result")
-    assert app.flow.result_kind == "unknown"
+    assert app.flow.payment.result_kind == "unknown"
     assert result.ids.body.text == tr("error.outcome_unknown")
     await frames(2)
     app.kiosk_area.export_to_png(str(artifacts / "flow-payment-result-unknown.png"))
@@ -250,7 +250,7 @@ async def test_bank_unreachable_then_try_again(kiosk_app: Any, ui_host: Any) -> 
     await wait_for(lambda: app.side_panel.host_link.network_mode == "down", timeout_s=5, what="network down")
     await enter_pin(app, PAY_PIN)
     result = await show(app, "result")
-    assert app.flow.result_kind == "unavailable"
+    assert app.flow.payment.result_kind == "unavailable"
     assert result.ids.body.text == tr("pay.host_unavailable")
     assert result.ids.action.text == tr("msg.retry")
     await bench_tap(app, app.side_panel.host_link.ids.net_up)
@@ -260,5 +260,5 @@ async def test_bank_unreachable_then_try_again(kiosk_app: Any, ui_host: Any) -> 
     assert pin.ids.note.text == tr("pin.again")
     await enter_pin(app, PAY_PIN)
     await show(app, "result")
-    assert app.flow.result_kind == "approved"
+    assert app.flow.payment.result_kind == "approved"
     assert due_fen(ui_host, BILL_HOUSE) == 0

@@ -29,7 +29,7 @@ async def pay_tour(app: KioskApp, house: str, shot: Any) -> None:
         log.warning("tour: %s has nothing due (paid on an earlier run?): no payment screens", house)
         return
     await tap(bill.ids.pay)
-    screen = await wait_for(lambda: app.screens.current in ("swipe", "message") and not app.flow.busy
+    screen = await wait_for(lambda: app.screens.current in ("swipe", "message") and not app.flow.payment.busy
                             and app.screens.current, timeout_s=10, what="the swipe screen")
     if screen == "message":     # no paper, or payments suspended
         await show(app, "message")
@@ -41,7 +41,7 @@ async def pay_tour(app: KioskApp, house: str, shot: Any) -> None:
     await frames(10)            # the card is part-way through the slot
     shot("swipe")
     await swipe(app, "damaged")
-    await wait_for(lambda: app.flow.swipe_again, timeout_s=10, what="'please swipe again'")
+    await wait_for(lambda: app.flow.bank.swipe_again, timeout_s=10, what="'please swipe again'")
     await frames(3)
     shot("swipe-again")
     await swipe(app, DECLINE_CARD)
@@ -54,7 +54,7 @@ async def pay_tour(app: KioskApp, house: str, shot: Any) -> None:
     await swipe(app, PAY_CARD)
     await show(app, "pin")
     await press_pad(app, PAY_PIN[:3])
-    await wait_for(lambda: app.flow.pin_digits == 3, timeout_s=5, what="three asterisks")
+    await wait_for(lambda: app.flow.bank.pin_digits == 3, timeout_s=5, what="three asterisks")
     await frames(2)
     shot("pin-3-digits")
     await press_pad(app, [*PAY_PIN[3:], "enter"], wait_entering=False)
@@ -67,8 +67,8 @@ async def pay_tour(app: KioskApp, house: str, shot: Any) -> None:
     await show(app, "result")
     panel = bench(app)
     printer = sims(app).printer
-    await wait_for(lambda: app.flow.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
-    if printer is not None and app.flow.receipt_state == "printed":
+    await wait_for(lambda: app.flow.payment.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
+    if printer is not None and app.flow.payment.receipt_state == "printed":
         await wait_for(lambda: panel.printer.receipts > 0 and panel.printer.receipt_texture is not None,
                        timeout_s=5, what="the receipt on the bench")
         panel.ids.scroll.scroll_to(panel.printer, padding=12, animate=False)

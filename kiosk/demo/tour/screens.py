@@ -35,7 +35,7 @@ def key_widget(entry: Any, key: str) -> Any:
 
 async def show(app: KioskApp, name: str, timeout_s: float = 15.0) -> Any:
     """Wait until screen `name` is showing and laid out; return it."""
-    await wait_for(lambda: app.screens.current == name and not app.flow.busy,
+    await wait_for(lambda: app.screens.current == name and not app.flow.payment.busy,
                    timeout_s=timeout_s, what=f"screen {name!r}")
     await frames(3)
     return app.screen(name)
@@ -62,7 +62,7 @@ async def start_payment(app: KioskApp, house: str) -> Any:
     or a message)."""
     await lookup(app, house, "bill")
     await tap(app.screen("bill").ids.pay)
-    await wait_for(lambda: app.screens.current in ("swipe", "message") and not app.flow.busy,
+    await wait_for(lambda: app.screens.current in ("swipe", "message") and not app.flow.payment.busy,
                    timeout_s=10, what="the swipe screen")
     return await show(app, app.screens.current)
 

@@ -1,0 +1,54 @@
+"""The kiosk's flows put together: the navigator (app.flow in the .kv files)
+with the bill payment, the shared bank card step and, with the IC wallet,
+the card services. This is the one module that knows every flow; the flows
+know only the shared pieces (navigation, messages, bank_card), never each
+other (pyproject's import contract "screen-flows").
+
+A new flow is one module beside bill_payment and card_services, its screens
+(app.py's SCREENS), and one `register` line here.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kivy.properties import ObjectProperty
+
+from kiosk.screens.bank_card import BankCardStep
+from kiosk.screens.bill_payment import BillPayment
+from kiosk.screens.navigation import Navigator, Spawn
+from kiosk.services.bills import BillService
+
+if TYPE_CHECKING:
+    from kiosk.services.fleet.service import FleetService
+    from kiosk.services.payment import PaymentService
+    from kiosk.services.wallet import WalletService
+
+
+class Flows(Navigator):
+    payment = ObjectProperty(None)                # BillPayment
+    bank = ObjectProperty(None)                   # BankCardStep
+    cards = ObjectProperty(None, allownone=True)  # CardServices, when the IC wallet is configured
+
+    def __init__(self, bills: BillService, spawn: Spawn, payments: PaymentService | None = None,
+                 wallet: WalletService | None = None, fleet: FleetService | None = None, **kwargs: Any) -> None:
+        super().__init__(spawn, fleet, **kwargs)
+        self._payments = payments
+        self.bank = BankCardStep(self, payments, spawn)
+        self.payment = BillPayment(self, self.bank, bills, payments, spawn)
+        # going home resets them in this order: the bill payment, its bank card, the card services
+        self.register(self.payment, name="pay", start=self.payment.start)
+        self.register(self.bank)
+        if wallet is not None:
+            from kiosk.screens.card_services.flow import CardServices   # only with the IC wallet: it loads the card code
+
+            self.cards = CardServices(self, self.bank, wallet, payments, spawn)
+            self.register(self.cards, name="card", start=self.cards.start)
+            self.payment.pay_by_wallet_with = self.cards.pay_bill
+
+    @property
+    def payments_enabled(self) -> bool:
+        return self._payments is not None
+
+    @property
+    def wallet_enabled(self) -> bool:
+        return self.cards is not None
