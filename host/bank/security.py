@@ -28,6 +28,7 @@ from common.crypto import mac_x919, request_mac
 from host.bank.keys import KioskState, advance_counter, load_kiosk
 from host.config import HostSettings
 from host.db import immediate, writer_lock
+from host.http_body import MAX_BODY
 from common.clock import Clock, SystemClock
 
 
@@ -36,8 +37,7 @@ class BadRequest(ValueError):
 
 
 # Bounds of every signed message (docs/host-api.md "Limits"): the body is read
-# with this cap (host.http_body) and JSON nested deeper than MAX_DEPTH is refused.
-MAX_BODY = 64 * 1024
+# with the cap MAX_BODY (host.http_body) and JSON nested deeper than MAX_DEPTH is refused.
 MAX_DEPTH = 16
 
 

@@ -39,7 +39,7 @@ from host.console.passwords import (
     needs_rehash,
     verify_password,
 )
-from host.console.settings import ConsoleSettings
+from host.config.console import ConsoleSettings
 from host.db import inserted_id, write_transaction
 from host.schema.console import ROLES, staff_users
 

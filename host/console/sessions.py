@@ -15,7 +15,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from host.console.settings import ConsoleSettings
+from host.config.console import ConsoleSettings
 from host.db import WriterBusy, write_transaction
 from host.schema.console import staff_sessions, staff_users
 

@@ -18,7 +18,7 @@ from typing import Any
 from common.clock import Clock
 from host.fleet.events import EventBus
 from host.fleet.model import KioskStatus
-from host.fleet.settings import FleetSettings
+from host.config.fleet import FleetSettings
 
 ALERT_KINDS = ("offline", "paper_out", "device_fault", "reversal_stuck")
 # alerts whose cause has no history line of its own (offline and device changes have theirs)

@@ -23,7 +23,7 @@ from host.fleet.events import EventBus
 from host.fleet.keys import KeyCache
 from host.fleet.model import BadHeartbeat, parse_acks, parse_interval, parse_status
 from host.fleet.registry import FleetEvent, FleetRegistry
-from host.fleet.settings import FleetSettings
+from host.config.fleet import FleetSettings
 from host.fleet.store import FleetStore, KioskSnapshot
 from common.crypto import mac_x919
 

@@ -13,7 +13,7 @@ from common.clock import ManualClock
 from host.fleet.events import EventBus
 from host.fleet.model import Backlog, DeviceState, KioskStatus, parse_status
 from host.fleet.registry import FleetRegistry, tolerance_s
-from host.fleet.settings import FleetSettings
+from host.config.fleet import FleetSettings
 
 INTERVAL = 15.0
 

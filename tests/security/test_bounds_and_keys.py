@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from tests.support.clocks import running_from, TODAY
 from host import cli
-from host.bank.security import MAX_BODY
+from host.http_body import MAX_BODY
 from host.cards.api import HANDLERS
 from host.config import DEMO_HOST_CONFIG, load_host_settings
 from host.schema.bank import bank_txns

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from common.epurse_issuer import PurseKeys
-from host.console.settings import ConsoleSettings, load_console_settings
-from host.fleet.settings import FleetSettings, load_fleet_settings
+from host.config.console import ConsoleSettings, load_console_settings
+from host.config.fleet import FleetSettings, load_fleet_settings
 from common.settings import (CONFIG_DIR, ConfigError, demo_flag, hex_key, load_toml, PROJECT_ROOT, Section,
                              site_key)
 
