@@ -1,27 +1,46 @@
 """The ASGI app the kiosks call (docs/host-api.md). Each bill lookup is three
-indexed queries on one pooled connection; no ORM, statements built once."""
+indexed queries on one pooled connection; no ORM, statements built once.
+Every route under /api/ is described (host.api_spec) and the description is
+served at /api/v1/openapi.json (host.openapi)."""
 from __future__ import annotations
+
+import json
+import logging
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
+from host.api_spec import HOUSE_NO, Operation, describe, enum, obj
 from host.bank.api import bank_routes
 from host.cards.api import card_routes
 from host.billing import UnknownHouse, household_bill
 from host.config import HostSettings
 from host.console.mount import management_routes
+from host.openapi import OPENAPI_PATH, openapi_document
 from host.schema import create_tables
 from common.clock import Clock, SystemClock
 from common.errors import BadHouseNumber
 
+log = logging.getLogger(__name__)
+
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+# Health is open (a load balancer or monitor asks without a credential), so it
+# says whether the host answers and nothing else: no estate, no error text.
+_HEALTH = Operation("Whether the host and its database answer", auth="open", statuses=(503,),
+                    reply=obj({"status": enum("ok")}), shapes={503: obj({"status": enum("unavailable")})})
+# TO CHANGE (issue 13): open today; to become a signed POST /api/v1/households/bill.
+_BILL = Operation("A household's bill as of the host's today (docs/host-api.md)", auth="open",
+                  statuses=(400, 404), params={"house_no": HOUSE_NO}, reply={"type": "object"})
+_OPENAPI = Operation("This description of the host API (OpenAPI 3.1)", auth="open", reply={"type": "object"})
 
 
 def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = None) -> Starlette:
@@ -41,6 +60,7 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
         with engine.connect() as conn:
             return household_bill(conn, house_no, clock.today(), settings)
 
+    @describe(_BILL)
     async def bill(request: Request) -> JSONResponse:
         house_no = request.path_params["house_no"]
         try:
@@ -55,23 +75,32 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    @describe(_HEALTH)
     async def health(_: Request) -> JSONResponse:
         try:
             ping() if inline else await run_in_threadpool(ping)
-        except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
-            return _error(503, "database_unavailable", f"{type(exc).__name__}: {exc}")
-        return JSONResponse({"status": "ok", "estate": settings.estate_name})
+        except Exception:  # noqa: BLE001 - any database failure means "not healthy"
+            log.exception("health: the database does not answer")      # the detail goes to the log only
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     async def server_error(_: Request, exc: Exception) -> JSONResponse:
         return _error(500, "internal_error", type(exc).__name__)
 
-    return Starlette(
-        routes=[
-            Route("/api/v1/health", health, methods=["GET"]),
-            Route("/api/v1/households/{house_no}/bill", bill, methods=["GET"]),
-            *bank_routes(settings, engine, clock),   # payments, keys, backup copies (docs/payments.md)
-            *card_routes(settings, engine, clock),   # IC wallet card centre (docs/cards.md §5)
-            *management_routes(settings, engine, clock),   # heartbeats + staff console (docs/console.md)
-        ],
-        exception_handlers={500: server_error},
-    )
+    described: list[bytes] = []
+
+    @describe(_OPENAPI)
+    async def openapi(_: Request) -> Response:
+        return Response(described[0], media_type="application/json")
+
+    routes: list[BaseRoute] = [
+        Route("/api/v1/health", health, methods=["GET"]),
+        Route("/api/v1/households/{house_no}/bill", bill, methods=["GET"]),
+        Route(OPENAPI_PATH, openapi, methods=["GET"]),   # open: docs/security.md says why
+        *bank_routes(settings, engine, clock),   # payments, keys, backup copies (docs/payments.md)
+        *card_routes(settings, engine, clock),   # IC wallet card centre (docs/cards.md §5)
+        *management_routes(settings, engine, clock),   # heartbeats + staff console (docs/console.md)
+    ]
+    # built once, from the route table itself: a route without a schema stops the app here
+    described.append(json.dumps(openapi_document(routes), ensure_ascii=False).encode("utf-8"))
+    return Starlette(routes=routes, exception_handlers={500: server_error})

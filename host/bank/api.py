@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from host.api_spec import inherit
 from host.bank.backups import handle_backup
 from host.bank.payments import handle_payment, handle_reversal, handle_sign_on
 from host.bank.security import Handler, Reply, SecureChannel
@@ -39,7 +40,7 @@ def bank_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Ro
             reply = await run_in_threadpool(channel.handle, handler, request.url.path, raw, request.headers.get("x-mac"),
                                             under_tmk=under_tmk)
             return _response(reply)
-        return endpoint
+        return inherit(endpoint, handler, statuses=(503,) if card else ())   # its schemas (host.openapi)
 
     return [
         Route("/api/v1/bank/sign-on", secured(handle_sign_on, under_tmk=True), methods=["POST"]),

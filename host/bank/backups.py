@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
+from host.api_spec import TXN_ID, Operation, describe, enum, integer, nullable, obj, text
 from host.bank.card_guard import looks_like_pan, refuse_pan
 from host.bank.security import BadRequest, Context, Message, text_field
 from host.schema.bank import property_backups
@@ -46,6 +47,19 @@ def _opt(txn: dict[str, Any], name: str, max_len: int) -> str | None:
     return value
 
 
+BACKUP = Operation(
+    "Store the kiosk's backup copy of a transaction (idempotent on txn.txn_id); it holds no card number",
+    request=obj({"txn": obj({"txn_id": TXN_ID}, {
+        "house_no": nullable(text(16, min_len=0)), "amount_fen": nullable(integer(-(2 ** 63) + 1)),
+        "masked_pan": nullable(text(19, min_len=0)), "result": nullable(text(24, min_len=0)),
+        "reference": nullable(text(12, min_len=0)), "auth_code": nullable(text(6, min_len=0)),
+        "at": nullable(text(32, min_len=0))})}),
+    reply=obj({"stored": enum(True)}),
+    description="Every field of the copy (and any other field of the message) is searched for a full "
+                "card number: 400 if one is found (docs/payments.md, \"No card number\").")
+
+
+@describe(BACKUP)
 def handle_backup(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     txn = message.body.get("txn")
     if not isinstance(txn, dict):

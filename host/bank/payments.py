@@ -21,6 +21,8 @@ from Crypto.Cipher import DES3
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 
+from host.api_spec import (AMOUNT_FEN, DAY, DECLINED, FEN, HOUSE_NO, PERIODS, REASON, TXN_ID, Operation, describe,
+                           enum, hex_bytes, integer, nullable, obj, text)
 from host.bank.accounts import MAX_PIN_TRIES
 from host.bank.card_vault import pan_hash, pin_matches
 from host.bank.card_guard import refuse_pan, withheld
@@ -73,6 +75,13 @@ _WALLET_PENDING = select(card_txns.c.id).where(card_txns.c.household_id == bindp
                                                card_txns.c.kind == "purchase", card_txns.c.state == "authorised")
 
 
+SIGN_ON = Operation(
+    "Sign on: fresh PIN and MAC keys for the kiosk, wrapped under its TMK", auth="tmk",
+    reply=obj({"pin_key": hex_bytes(16), "pin_kcv": hex_bytes(3), "mac_key": hex_bytes(16),
+               "mac_kcv": hex_bytes(3), "key_version": integer(1)}))
+
+
+@describe(SIGN_ON)
 def handle_sign_on(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     return sign_on(conn, ctx.kiosk, ctx.tmk, ctx.now)
 
@@ -236,6 +245,24 @@ def bill_decline(conn: Connection, household_id: int, amount_fen: int, periods: 
     return None, bill
 
 
+# pan, expiry and track2 must agree (track2 is read for them); pin_block is a
+# format 0 block under the PIK (ISO 9564)
+BANK_CARD = {"pan": text(19, pattern="^[0-9]{12,19}$", min_len=12), "expiry": text(4, pattern="^[0-9]{4}$", min_len=4),
+             "track2": text(40)}
+PIN_BLOCK = {"pin_block": hex_bytes(8)}
+PAYMENT = Operation(
+    "Pay a household's bills (the amount and months its bill shows now) with a bank card", statuses=(503,),
+    request=obj({"txn_id": TXN_ID, "house_no": HOUSE_NO, "amount_fen": AMOUNT_FEN, "periods": PERIODS,
+                 **BANK_CARD, **PIN_BLOCK}, {"local_time": nullable(text(32, min_len=0))}),
+    reply={"anyOf": [
+        obj({"txn_id": TXN_ID, "result": enum("approved"), "reference": text(12), "auth_code": text(6),
+             "business_day": DAY, "amount_fen": AMOUNT_FEN}),
+        {**DECLINED, "properties": {**DECLINED["properties"], "business_day": DAY}}]},
+    description="Idempotent on txn_id: a repeat answers the first reply byte for byte "
+                "(a reversed payment: declined `reversed`, without business_day).")
+
+
+@describe(PAYMENT)
 def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:
     f = _payment_fields(message.body)
     txn_id = f["txn_id"]
@@ -290,6 +317,13 @@ def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str
     return body
 
 
+REVERSAL = Operation(
+    "Reverse a payment (the kiosk does not know its outcome); a txn_id never seen leaves a tombstone",
+    request=obj({"txn_id": TXN_ID, "amount_fen": FEN}, {"reason": REASON}),
+    reply=obj({"txn_id": TXN_ID, "status": enum("reversed", "already_reversed", "not_found")}))
+
+
+@describe(REVERSAL)
 def handle_reversal(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     txn_id = text_field(message.body, "txn_id")
     amount = int_field(message.body, "amount_fen", 0)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from host.api_spec import inherit
 from host.bank.security import Handler, SecureChannel
 from host.cards.load import handle_load_authorise, handle_load_cancel, handle_load_confirm
 from host.cards.lookup import handle_blacklist, handle_seen
@@ -57,6 +58,6 @@ def card_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[Ro
                                     status_code=503)
             headers = {"X-MAC": reply.mac} if reply.mac else {}
             return Response(reply.body, status_code=reply.status, media_type="application/json", headers=headers)
-        return endpoint
+        return inherit(endpoint, handler, statuses=(503,))   # card_centre_off, bank_off; its schemas (host.openapi)
 
     return [Route(f"/api/v1/cards/{path}", secured(handler), methods=["POST"]) for path, handler in HANDLERS.items()]

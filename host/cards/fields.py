@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from host.api_spec import JSON, REASON, TXN_ID, Operation, enum, hex_bytes, integer, obj, text
 from host.bank.card_guard import refuse_pan, withheld
 from host.bank.security import BadRequest, int_field, text_field
 from common.epurse import Wallet
@@ -69,6 +70,29 @@ def reason_field(body: dict[str, Any]) -> str | None:
     if not isinstance(reason, str):
         raise BadRequest("reason must be a string")
     return withheld(reason)[:32] or None   # a cancel is never refused for its reason: money is in doubt
+
+
+# --- the schemas of these fields (host.api_spec) ----------------------------------
+SERIAL = hex_bytes(10)
+U32 = integer(0, _U32 - 1)
+WALLET = enum("ED", "EP")
+# what every authorise carries (CardRequest below)
+CARD_REQUEST: JSON = {"txn_id": TXN_ID, "serial": SERIAL, "amount_fen": integer(1, _U32 - 1), "balance_fen": U32,
+                      "card_counter": integer(0, 0xFFFF), "random": hex_bytes(4), "term_id": hex_bytes(6),
+                      "when": text(14, pattern="^[0-9]{14}$", min_len=14)}
+COMPLETED = obj({"txn_id": TXN_ID, "status": enum("completed")})
+
+
+def cancel_operation(kind: str) -> Operation:
+    """cards/<kind>/cancel: the same message and answers for each kind (host.cards.txns.cancel)."""
+    return Operation(
+        f"Cancel a {kind} the card did not apply (any kiosk of the fleet); a txn_id never seen leaves a tombstone",
+        request=obj({"txn_id": TXN_ID}, {"reason": REASON}),
+        reply=obj({"txn_id": TXN_ID, "status": enum("cancelled", "already_cancelled", "not_found")}))
+
+
+def approved(**fields: JSON) -> JSON:
+    return obj({"txn_id": TXN_ID, "result": enum("approved"), **fields})
 
 
 @dataclass(frozen=True, slots=True)

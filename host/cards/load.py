@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy.engine import Connection, Row
 
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, write_line
-from host.bank.payments import authorise_debit, bank_card_fields, credit_account
+from host.api_spec import DECLINED, TXN_ID, Operation, describe, hex_bytes, nullable, obj, text
+from host.bank.payments import BANK_CARD, PIN_BLOCK, authorise_debit, bank_card_fields, credit_account
 from host.bank.security import Context, Message, text_field
 from host.cards import registry
-from host.cards.fields import card_request, hex_field, wallet_field
+from host.cards.fields import (CARD_REQUEST, COMPLETED, WALLET, approved, cancel_operation, card_request, hex_field,
+                               wallet_field)
 from host.cards.txns import (WALLET_MAX_FEN, cancel, card_decline, card_keys, complete, declined, earlier_answer,
                              mirrored, move_mirror, new_row, record, record_decline, refuse_proof, same,
                              to_confirm)
@@ -24,6 +26,15 @@ from common.epurse_issuer import load_mac1, load_mac2, load_tac, online_session_
 from common.bank_card import mask_pan
 
 
+LOAD_AUTHORISE = Operation(
+    "Authorise a wallet load from a bank card: the card's MAC1 checked, the bank account debited; MAC2 for the card",
+    request=obj({**CARD_REQUEST, "wallet": WALLET, "mac1": hex_bytes(4), **BANK_CARD, **PIN_BLOCK}),
+    reply={"anyOf": [approved(mac2=hex_bytes(4), reference=nullable(text(12))), DECLINED]}, statuses=(503,))
+LOAD_CONFIRM = Operation("Confirm a wallet load with the card's TAC: the card's mirrored balance moves",
+                         request=obj({"txn_id": TXN_ID, "tac": hex_bytes(4)}), reply=COMPLETED)
+
+
+@describe(LOAD_AUTHORISE)
 def handle_load_authorise(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:
     body = message.body
     req = card_request(body)
@@ -70,6 +81,7 @@ def _completed(txn: Row[Any]) -> dict[str, Any]:
     return {"txn_id": txn.txn_id, "status": "completed"}
 
 
+@describe(LOAD_CONFIRM)
 def handle_load_confirm(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     txn_id = text_field(message.body, "txn_id")
     tac = hex_field(message.body, "tac", 4)
@@ -87,6 +99,7 @@ def handle_load_confirm(conn: Connection, message: Message, ctx: Context) -> dic
     return _completed(txn)
 
 
+@describe(cancel_operation("load"))
 def handle_load_cancel(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     def give_back(txn: Row[Any], reason: str | None) -> None:
         credit_account(conn, txn.account_id, txn.amount_fen)

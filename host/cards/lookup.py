@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
+from host.api_spec import TXN_ID, Operation, array, describe, integer, nullable, obj, text
 from host.bank.security import BadRequest, Context, Message
 from host.cards import registry
-from host.cards.fields import serial_field
+from host.cards.fields import SERIAL, U32, WALLET, serial_field
 from host.schema.cards import card_sightings, card_txns
 
 _SIGHTING = insert(card_sightings)
@@ -19,6 +20,21 @@ _PENDING = select(card_txns.c.txn_id, card_txns.c.kind, card_txns.c.txn_type, ca
     .order_by(card_txns.c.id)
 
 
+SEEN = Operation(
+    "A kiosk was shown a card: its status, holder and transactions awaiting confirm or cancel",
+    request=obj({"serial": SERIAL}),
+    reply=obj({"serial": SERIAL, "status": text(16), "holder": nullable({"type": "string"}),
+               "pending": array(obj({"txn_id": TXN_ID, "kind": text(16), "txn_type": nullable(integer()),
+                                     "wallet": nullable(WALLET), "amount_fen": nullable(U32),
+                                     "counter": nullable(integer()), "kiosk_id": text(32)}), 2 ** 31)}))
+BLACKLIST = Operation(
+    "The blacklist's changes since a version (each card once, its latest state)",
+    request=obj({}, {"since": integer()}),
+    reply=obj({"version": integer(), "changes": array(obj({"serial": SERIAL, "listed": {"type": "boolean"}}),
+                                                      2 ** 31)}))
+
+
+@describe(SEEN)
 def handle_seen(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     serial = serial_field(message.body)
     card = registry.card(conn, serial)
@@ -29,6 +45,7 @@ def handle_seen(conn: Connection, message: Message, ctx: Context) -> dict[str, A
             "pending": pending}
 
 
+@describe(BLACKLIST)
 def handle_blacklist(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     since = message.body.get("since", 0)
     if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2 ** 63:

@@ -13,11 +13,13 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection, Row
 
+from host.api_spec import DECLINED, HOUSE_NO, PERIODS, TXN_ID, Operation, describe, enum, hex_bytes, obj, text
 from host.bank.payments import bill_decline, house_field, periods_field
 from host.bank.security import BadRequest, Context, Message, text_field
 from host.billing import pay_bills
 from host.cards import registry
-from host.cards.fields import card_request, hex_field, u32_field, wallet_field
+from host.cards.fields import (CARD_REQUEST, U32, WALLET, approved, cancel_operation, card_request, hex_field,
+                               u32_field, wallet_field)
 from host.cards.txns import (cancel, card_decline, card_keys, complete, earlier_answer, log, move_mirror, new_row,
                              record, record_decline, refuse_proof, same, to_confirm)
 from host.schema.bank import property_ledger
@@ -29,6 +31,17 @@ _HOUSEHOLD = select(households.c.id).where(households.c.house_no == bindparam("h
 _LEDGER = insert(property_ledger)
 
 
+PURCHASE_AUTHORISE = Operation(
+    "Authorise paying the household's bill from the wallet (the bill is reserved); MAC1 for the card",
+    request=obj({**CARD_REQUEST, "wallet": WALLET, "house_no": HOUSE_NO, "periods": PERIODS, "term_txn_no": U32}),
+    reply={"anyOf": [approved(mac1=hex_bytes(4)), DECLINED]})
+PURCHASE_CONFIRM = Operation(
+    "Confirm a wallet purchase with the card's TAC and MAC2: the bills are paid",
+    request=obj({"txn_id": TXN_ID, "tac": hex_bytes(4), "mac2": hex_bytes(4)}),
+    reply=obj({"txn_id": TXN_ID, "status": enum("completed"), "reference": text(12)}))
+
+
+@describe(PURCHASE_AUTHORISE)
 def handle_purchase_authorise(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:
     body = message.body
     req = card_request(body)
@@ -65,6 +78,7 @@ def _completed(txn: Row[Any]) -> dict[str, Any]:
     return {"txn_id": txn.txn_id, "status": "completed", "reference": txn.reference}
 
 
+@describe(PURCHASE_CONFIRM)
 def handle_purchase_confirm(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     txn_id = text_field(message.body, "txn_id")
     tac = hex_field(message.body, "tac", 4)
@@ -91,5 +105,6 @@ def handle_purchase_confirm(conn: Connection, message: Message, ctx: Context) ->
     return _completed(txn)
 
 
+@describe(cancel_operation("purchase"))
 def handle_purchase_cancel(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     return cancel(conn, message, ctx, "purchase")

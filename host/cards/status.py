@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
+from host.api_spec import Operation, array, describe, enum, nullable, obj, text
 from host.bank.security import BadRequest, Context, Message
 from host.schema.cards import card_txns
 
@@ -36,6 +37,15 @@ def txn_ids_field(body: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+STATUS = Operation(
+    "What became of the kiosk's own wallet transactions (another kiosk's answer not_found)",
+    request=obj({"txn_ids": array(text(_ID_LEN), MAX_IDS)}),
+    reply=obj({"txns": array(obj({"txn_id": text(_ID_LEN), "kind": nullable(text(16)),
+                                  "status": enum("authorised", "completed", "cancelled", "not_found"),
+                                  "reference": nullable(text(12))}), MAX_IDS)}))
+
+
+@describe(STATUS)
 def handle_status(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     ids = txn_ids_field(message.body)
     found = {row.txn_id: row for row in conn.execute(_OWN, {"ids": ids, "kiosk": message.kiosk_id})} if ids else {}

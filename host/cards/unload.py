@@ -12,16 +12,26 @@ from typing import Any
 from sqlalchemy.engine import Connection, Row
 
 from host.bank.journal import WALLET_UNLOAD, write_line
-from host.bank.payments import bank_card_fields, check_bank_card, credit_account
+from host.api_spec import DECLINED, TXN_ID, Operation, describe, hex_bytes, obj
+from host.bank.payments import BANK_CARD, bank_card_fields, check_bank_card, credit_account
 from host.bank.security import BadRequest, Context, Message, text_field
 from host.cards import registry
-from host.cards.fields import card_request, hex_field
+from host.cards.fields import CARD_REQUEST, COMPLETED, approved, cancel_operation, card_request, hex_field
 from host.cards.txns import (cancel, card_decline, card_keys, complete, earlier_answer, move_mirror, new_row, record,
                              record_decline, refuse_proof, same, to_confirm)
 from common.epurse import TxnType, Wallet
 from common.epurse_issuer import load_mac1, load_mac2, online_session_key, unload_mac3
 
 
+UNLOAD_AUTHORISE = Operation(
+    "Authorise a passbook (ED) unload to a bank card (no PIN: a credit); MAC2 for the card",
+    request=obj({**CARD_REQUEST, "mac1": hex_bytes(4), **BANK_CARD}),
+    reply={"anyOf": [approved(mac2=hex_bytes(4)), DECLINED]}, statuses=(503,))
+UNLOAD_CONFIRM = Operation("Confirm an unload with the card's MAC3: the bank account is credited",
+                           request=obj({"txn_id": TXN_ID, "mac3": hex_bytes(4)}), reply=COMPLETED)
+
+
+@describe(UNLOAD_AUTHORISE)
 def handle_unload_authorise(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:
     body = message.body
     req = card_request(body)
@@ -58,6 +68,7 @@ def _completed(txn: Row[Any]) -> dict[str, Any]:
     return {"txn_id": txn.txn_id, "status": "completed"}
 
 
+@describe(UNLOAD_CONFIRM)
 def handle_unload_confirm(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     txn_id = text_field(message.body, "txn_id")
     mac3 = hex_field(message.body, "mac3", 4)
@@ -79,5 +90,6 @@ def handle_unload_confirm(conn: Connection, message: Message, ctx: Context) -> d
     return _completed(txn)
 
 
+@describe(cancel_operation("unload"))
 def handle_unload_cancel(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
     return cancel(conn, message, ctx, "unload")

@@ -6,11 +6,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from host.api_spec import describe
+from host.fleet.model import HEARTBEAT
 from host.fleet.service import HEARTBEAT_PATH, Fleet
 from host.http_body import read_capped, too_large
 
 
 def fleet_routes(fleet: Fleet) -> list[Route]:
+    @describe(HEARTBEAT)
     async def heartbeat(request: Request) -> Response:
         raw = await read_capped(request)      # 64 KiB at most, refused unread beyond
         if raw is None:

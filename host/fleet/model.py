@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
+from host.api_spec import JSON, Operation, array, enum, integer, nullable, obj, text
 from host.bank.card_guard import pan_in_text, withheld
 
 DEVICE_STATES = ("ok", "fault", "paper_near_end", "paper_out", "unknown")
@@ -18,6 +19,37 @@ _SCREEN = re.compile(r"^[A-Za-z0-9_.-]{0,40}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 MAX_DEVICES = 12
 MAX_ACKS = 50
+
+
+_COUNT = integer(0, 2 ** 53 - 1)
+
+
+def _opt_text(max_len: int) -> JSON:
+    return nullable(text(max_len, min_len=0))
+
+
+# What parse_status, parse_interval and parse_acks below take, as the API's schema (host.api_spec).
+STATUS_SCHEMA = obj({}, {
+    "app_version": _opt_text(32), "uptime_s": _COUNT, "screen": nullable(text(40, pattern=_SCREEN.pattern, min_len=0)),
+    "out_of_service": {"type": "boolean"}, "in_transaction": {"type": "boolean"},
+    "devices": nullable({"type": "object", "maxProperties": MAX_DEVICES,
+                         "propertyNames": {"pattern": _NAME.pattern},
+                         "additionalProperties": obj({"state": enum(*DEVICE_STATES)}, {"reason": _opt_text(200)})}),
+    "today": nullable(obj({}, {"day": _opt_text(10), **{k: _COUNT for k in (
+        "count", "approved_count", "approved_fen", "declined_count", "reversed_count", "reversed_fen")}})),
+    "backlog": nullable(obj({}, {"reversals": _COUNT, "backups": _COUNT, "oldest_reversal_age_s": nullable(_COUNT)})),
+    "last_error": nullable(obj({}, {"message": _opt_text(300), "at": _opt_text(32)}))})
+HEARTBEAT = Operation(
+    "A kiosk's heartbeat: its status in, the commands staff queued for it out",
+    request=obj({"type": enum("heartbeat")}, {"status": nullable(STATUS_SCHEMA),
+        "key_version": integer(), "interval_s": {"type": "number", "minimum": 0.1, "maximum": 3600},
+        "acks": nullable(array(obj({"id": _COUNT, "status": enum(*ACK_STATUSES)}, {"result": _opt_text(300)}),
+                               MAX_ACKS))}),
+    reply=obj({"acked": array(_COUNT, MAX_ACKS),
+               "commands": array(obj({"id": integer(), "token": {"type": "string"}, "name": enum(*COMMANDS),
+                                      "args": {"type": "object"}}), 2 ** 31)}),
+    description="Checked as a bank message (envelope, MAC, counter: see info) against the fleet's own "
+                "counter floor; then the status (docs/console.md, \"The heartbeat\").")
 
 
 class BadHeartbeat(ValueError):

@@ -24,8 +24,7 @@ class _ClientOptions(TypedDict):
 
 
 class HealthReply(TypedDict):
-    status: str     # "ok"
-    estate: str
+    status: str     # "ok" (health says nothing more: it is open)
 
 
 class HostClient:
