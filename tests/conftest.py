@@ -12,11 +12,41 @@ from typing import Any
 import pytest
 
 from tests.support.clocks import running_from, TODAY
+from tests.support.databases import Databases, POSTGRESQL, SQLITE
 
 
 @pytest.fixture(scope="session")
 def today() -> date:
     return TODAY
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """Seeded templates per backend, and the session's PostgreSQL server (started
+    only when a test asks for the PostgreSQL backend; stopped and removed at the end)."""
+    made = Databases(tmp_path_factory)
+    yield made
+    made.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`pytest.mark.backends(*BACKENDS)` on a module or test: every test of it whose
+    host fixtures take the `backend` runs once per backend named."""
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", list(marker.args), indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The host's database backend: SQLite unless the test is marked
+    `pytest.mark.backends(*BACKENDS)`; PostgreSQL is skipped only when its
+    binaries or driver are missing (tests/support/postgres.py)."""
+    name = getattr(request, "param", SQLITE)
+    assert name in (SQLITE, POSTGRESQL), name
+    if name == POSTGRESQL:
+        request.getfixturevalue("databases").pg     # starts the server, or skips with the reason
+    return str(name)
 
 
 @pytest.fixture(scope="session")
