@@ -3,15 +3,20 @@ in host.schema; this module imports none of them, so any table module and any
 area can use these helpers without an import cycle)."""
 from __future__ import annotations
 
+import random
 import threading
+import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -38,6 +43,19 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 # waits for the short write in progress and is woken when it ends, not by
 # SQLite's polling back-off), then BEGIN IMMEDIATE with busy_timeout for
 # writers in other processes (the CLI). Reads stay deferred and never block.
+#
+# PostgreSQL has row locks and many writers: no process lock and no BEGIN
+# IMMEDIATE there. Transactions run at READ COMMITTED (set on the engine, so a
+# server default cannot change it), and every read-then-write locks what it
+# reads (SELECT ... FOR UPDATE: the kiosk's row and its message counter, the
+# card account, the household, the card transaction), so a second message with
+# one counter waits for the first and then reads the counter it left: a counter
+# is never accepted twice, in one process or across several. Counters that only
+# grow are written as `x = x + 1` in SQL, never read-modify-write in Python.
+# Two transactions that lock rows in opposite orders can still deadlock, and
+# PostgreSQL aborts one (SQLSTATE 40P01; 40001 where a site runs SERIALIZABLE):
+# `retrying` runs such a transaction again, from the start, a bounded number
+# of times, so a kiosk gets an answer, not a 500.
 BUSY_TIMEOUT_MS = 5000
 _SQLITE_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
 _SQLITE_WRITERS_GUARD = threading.Lock()
@@ -78,6 +96,31 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+# SQLSTATEs after which the whole transaction may simply run again
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})     # serialization_failure, deadlock_detected
+RETRY_ATTEMPTS = 5
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A serialisation failure or deadlock: the database rolled the transaction back, nothing was written."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def retrying(work: Callable[[], T], attempts: int = RETRY_ATTEMPTS) -> T:
+    """`work()` (one whole transaction), run again after a serialisation failure
+    or deadlock, at most `attempts` times in all, with a short random pause (the
+    two losers of a deadlock should not meet again at once). Never on SQLite,
+    where a writer holds the one write lock and such errors do not arise."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+        time.sleep(random.uniform(0.005, 0.02) * attempt)   # noqa: S311 - jitter, not a secret
+    raise AssertionError("unreachable")
+
+
 def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("sqlite_immediate") else "BEGIN")
 
@@ -86,7 +129,10 @@ def make_engine(url: str) -> Engine:
     # hide_parameters: a failed statement's values (a PAN, a PIN block) never reach
     # an exception message or a log line.
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+        # READ COMMITTED with row locks (the write discipline above); a pool sized
+        # for the server's worker threads, each holding one connection at a time
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, isolation_level="READ COMMITTED",
+                             pool_size=10, max_overflow=30)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

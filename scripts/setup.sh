@@ -14,6 +14,7 @@ APT_PACKAGES=(
   chromium                        # headless browser for the console's browser tests (Playwright drives it)
   pcscd vsmartcard-vpcd           # PC/SC daemon + virtual readers for simulated cards
   libpcsclite-dev swig            # to build pyscard
+  postgresql                      # the host tests' second backend: each test session starts a private server (tests/support/postgres.py)
   python3-venv python3-dev gcc
 )
 
@@ -26,6 +27,14 @@ if ((${#missing[@]})); then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's package starts a system cluster on 5432; the tests never use it (they
+# run their own, as the unprivileged `postgres` user when run as root). Make sure
+# that user exists even where the package's scripts did not create it.
+if ! getent passwd postgres >/dev/null; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO useradd --system --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres
 fi
 
 PYTHON="${PYTHON:-python3.11}"

@@ -4,19 +4,53 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import pytest
 
 from tests.support.clocks import running_from, TODAY
+from tests.support.databases import Databases, POSTGRESQL, SQLITE
+
+if TYPE_CHECKING:       # the host's modules load only when a test asks for a host
+    from tests.support.host_env import BankEnv
 
 
 @pytest.fixture(scope="session")
 def today() -> date:
     return TODAY
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databases]:
+    """Seeded templates per backend, and the session's PostgreSQL server (started
+    only when a test asks for the PostgreSQL backend; stopped and removed at the end)."""
+    made = Databases(tmp_path_factory)
+    yield made
+    made.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`pytest.mark.backends(*BACKENDS)` on a module or test: every test of it whose
+    host fixtures take the `backend` runs once per backend named."""
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", list(marker.args), indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The host's database backend: SQLite unless the test is marked
+    `pytest.mark.backends(*BACKENDS)`; PostgreSQL is skipped only when its
+    binaries or driver are missing (tests/support/postgres.py)."""
+    name = getattr(request, "param", SQLITE)
+    assert name in (SQLITE, POSTGRESQL), name
+    if name == POSTGRESQL:
+        request.getfixturevalue("databases").pg     # starts the server, or skips with the reason
+    return str(name)
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +117,62 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         pytest.skip("a private pcscd needs root (unshare -m); the system pcscd is not for tests")
     with daemon:
         yield daemon
+
+
+# --- bank front-end: a private copy of a seeded estate per test, over real HTTP --
+# (here, not in tests/host: tests/security races the bank too)
+def build_bank_template(url: str) -> None:
+    """A seeded database (estate, bank accounts, kiosks), copied by each bank test."""
+    from host.config import load_host_settings
+    from host.db import make_engine
+    from host.schema import create_tables
+    from host.seed import seed_demo
+    from tests.support.host_env import SEED_TODAY, TEST_HOST_TOML
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "host.toml").write_text(TEST_HOST_TOML, encoding="utf-8")
+        settings = load_host_settings(Path(folder) / "host.toml")
+        engine = make_engine(url)
+        create_tables(engine)
+        seed_demo(engine, settings, 2000, today=SEED_TODAY)
+        engine.dispose()          # SQLite: checkpoints the WAL; PostgreSQL: a template has no one connected
+
+
+@pytest.fixture(scope="session")
+def bank_template(databases: Databases) -> Path:
+    """The seeded SQLite file (for tests that start a host of their own)."""
+    path = databases.template(SQLITE, "bank", build_bank_template)
+    assert isinstance(path, Path)
+    return path
+
+
+@pytest.fixture
+def bank_url(databases: Databases, backend: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh copy of the seeded bank template on the test's backend."""
+    url = databases.fresh(backend, "bank", build_bank_template, tmp_path, "bank.sqlite3")
+    yield url
+    databases.release(url)
+
+
+@pytest.fixture
+def bank(bank_url: str, tmp_path: Path) -> Iterator[BankEnv]:
+    """A running host on its own copy of the seeded estate (the test's backend),
+    configured by TEST_HOST_TOML (tests/host's `host_toml` is the same file), and a kiosk."""
+    from host.app import create_app
+    from host.config import load_host_settings
+    from host.db import make_engine
+    from host.server import HostServer
+    from tests.support.host_env import BankEnv, KioskSigner, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK
+    host_toml = tmp_path / "host.toml"
+    host_toml.write_text(TEST_HOST_TOML, encoding="utf-8")
+    settings = load_host_settings(host_toml)
+    engine = make_engine(bank_url)
+    server = HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY)))
+    server.start()
+    kiosk = KioskSigner(server.url, TEST_KIOSK, TEST_TMK)
+    env = BankEnv(server.url, settings, engine, kiosk)
+    try:
+        yield env
+    finally:
+        kiosk.close()
+        server.stop()
+        engine.dispose()

@@ -12,6 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from host.schema.bank import kiosks
@@ -49,8 +50,11 @@ def load_kiosk(conn: Connection, kiosk_id: str, tmk: bytes) -> KioskState:
     """The kiosk's row (created on first contact: every configured kiosk may sign on)."""
     row = conn.execute(_KIOSK, {"kiosk_id": kiosk_id}).first()
     if row is None:
-        register_kiosk(conn, kiosk_id)
-        return KioskState(kiosk_id, 0, 0, None, None)
+        if register_kiosk(conn, kiosk_id):
+            return KioskState(kiosk_id, 0, 0, None, None)
+        # PostgreSQL: another message of this kiosk registered it meanwhile (and
+        # may have moved its counter): its row, read and locked now
+        row = conn.execute(_KIOSK, {"kiosk_id": kiosk_id}).one()
     pik = _unwrap(tmk, row.pik_under_tmk) if row.pik_under_tmk else None
     mak = _unwrap(tmk, row.mak_under_tmk) if row.mak_under_tmk else None
     return KioskState(kiosk_id, row.last_counter, row.key_version, pik, mak)
@@ -58,6 +62,12 @@ def load_kiosk(conn: Connection, kiosk_id: str, tmk: bytes) -> KioskState:
 
 def register_kiosk(conn: Connection, kiosk_id: str) -> bool:
     """Insert the kiosk's row if missing (seed, first contact). True if inserted."""
+    if conn.dialect.name == "postgresql":
+        # many writers: two first contacts may both find no row; the second
+        # insert waits for the first and then does nothing (no unique violation)
+        done = conn.execute(pg_insert(kiosks).values(kiosk_id=kiosk_id, last_counter=0, key_version=0)
+                            .on_conflict_do_nothing(index_elements=[kiosks.c.kiosk_id]))
+        return done.rowcount == 1
     if conn.execute(select(kiosks.c.kiosk_id).where(kiosks.c.kiosk_id == kiosk_id)).first():
         return False
     conn.execute(insert(kiosks).values(kiosk_id=kiosk_id, last_counter=0, key_version=0))

@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from common.crypto import mac_x919, request_mac
 from host.bank.keys import KioskState, advance_counter, load_kiosk
 from host.config import HostSettings
-from host.db import immediate, writer_lock
+from host.db import immediate, retrying, writer_lock
 from host.http_body import MAX_BODY
 from common.clock import Clock, SystemClock
 
@@ -140,8 +140,10 @@ class SecureChannel:
     lock, shared with the console and the other channels) and the transaction
     takes SQLite's write lock at BEGIN IMMEDIATE (with busy_timeout for writers
     of other processes), so a read-then-write never meets another writer and is
-    never refused with "database is locked"; elsewhere rows are locked with
-    SELECT ... FOR UPDATE."""
+    never refused with "database is locked"; on PostgreSQL rows are locked with
+    SELECT ... FOR UPDATE (the kiosk's row first: one message per kiosk at a
+    time, and a counter is accepted once), and a message whose transaction the
+    database aborted (deadlock, serialisation failure) runs again."""
 
     def __init__(self, engine: Engine, settings: HostSettings, *,
                  clock: Clock | None = None) -> None:
@@ -158,6 +160,12 @@ class SecureChannel:
         if tmk is None:
             return _error(401, "unknown_kiosk", "this kiosk is not in the host's fleet")
 
+        # a deadlock or serialisation failure (PostgreSQL) rolled everything back: the
+        # whole message runs again (host.db.retrying), the kiosk never sees a 500 for it
+        return retrying(lambda: self._once(handler, path, raw, mac_header, under_tmk, body, kiosk_id, counter, tmk))
+
+    def _once(self, handler: Handler, path: str, raw: bytes, mac_header: str | None, under_tmk: bool,
+              body: dict[str, Any], kiosk_id: str, counter: int, tmk: bytes) -> Reply:
         with _writer_lock(self.engine), self.engine.connect() as conn:
             tx = immediate(conn).begin()
             try:

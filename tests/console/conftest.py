@@ -72,20 +72,44 @@ def _periods(bill: dict[str, Any]) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def console_template(demo_db: Path, tmp_path_factory: pytest.TempPathFactory, today: date) -> tuple[Path, Payments]:
+def console_builds(demo_db: Path, today: date) -> dict[str, Any]:
+    """How the console template is made (`build`, for tests/support/databases.py),
+    and the payments it made (`payments`, once built)."""
+    made: dict[str, Any] = {}
+
+    def build(url: str) -> None:
+        made["payments"] = _build_console_template(url, demo_db, today)
+    made["build"] = build
+    return made
+
+
+@pytest.fixture
+def console_template(console_builds: dict[str, Any], databases: Any, backend: str) -> tuple[Any, Payments]:
+    """The demo estate after a business day of payments, on the test's backend
+    (built once per backend and session): the template and its payments."""
+    template = databases.template(backend, "console", console_builds["build"])
+    return template, console_builds["payments"]
+
+
+def _build_console_template(url: str, demo_db: Path, today: date) -> Payments:
     from host.app import create_app
     from host.billing import household_bill
     from host.db import make_engine
+    from host.schema import create_tables
+    from host.seed import seed_demo
     from host.server import HostServer
     from common.demo_cards import load_test_cards
 
     cards = {c.pan: c for c in load_test_cards().cards}
     good, low = cards["6222021000000000017"], cards["6217002000000002"]
-    folder = tmp_path_factory.mktemp("console-template")
-    db = folder / "host.sqlite3"
-    shutil.copy(demo_db, db)
-    settings = dataclasses.replace(console_settings(), database_url=f"sqlite:///{db}")
-    engine = make_engine(settings.database_url)
+    settings = dataclasses.replace(console_settings(), database_url=url)
+    if url.startswith("sqlite:///"):
+        shutil.copy(demo_db, url.removeprefix("sqlite:///"))
+        engine = make_engine(settings.database_url)
+    else:                                   # the demo estate, seeded as demo_db is
+        engine = make_engine(settings.database_url)
+        create_tables(engine)
+        seed_demo(engine, settings, today=today)
     server = HostServer(create_app(settings, engine, clock=running_from(today)))
     server.start()
     kiosk = SignedKiosk(server.url, DEMO_KIOSK, DEMO_TMK)
@@ -116,7 +140,7 @@ def console_template(demo_db: Path, tmp_path_factory: pytest.TempPathFactory, to
         kiosk.close()
         server.stop()
         engine.dispose()
-    return db, Payments(a["txn_id"], d["txn_id"], r["txn_id"], approved_fen, reversed_fen)
+    return Payments(a["txn_id"], d["txn_id"], r["txn_id"], approved_fen, reversed_fen)
 
 
 class StaffClient:
@@ -204,8 +228,8 @@ class ConsoleHost:
 
 
 @pytest.fixture
-def start_console_host(console_template: tuple[Path, Payments], tmp_path: Path,
-                       today: date) -> Iterator[Callable[..., ConsoleHost]]:
+def start_console_host(console_template: tuple[Any, Payments], console_builds: dict[str, Any], databases: Any,
+                       backend: str, tmp_path: Path, today: date) -> Iterator[Callable[..., ConsoleHost]]:
     from host.app import create_app
     from host.console.accounts import Accounts
     from host.db import make_engine
@@ -213,10 +237,9 @@ def start_console_host(console_template: tuple[Path, Payments], tmp_path: Path,
     started: list[ConsoleHost] = []
 
     def start(fleet: dict[str, Any] | None = None, users: bool = True, **console: Any) -> ConsoleHost:
-        template, payments = console_template
-        db = tmp_path / f"host{len(started)}.sqlite3"
-        shutil.copy(template, db)
-        settings = dataclasses.replace(console_settings(**console), database_url=f"sqlite:///{db}")
+        _, payments = console_template
+        url = databases.fresh(backend, "console", console_builds["build"], tmp_path, f"host{len(started)}.sqlite3")
+        settings = dataclasses.replace(console_settings(**console), database_url=url)
         if fleet:
             settings = dataclasses.replace(settings, fleet=dataclasses.replace(settings.fleet, **fleet))
         engine = make_engine(settings.database_url)
@@ -241,6 +264,7 @@ def start_console_host(console_template: tuple[Path, Payments], tmp_path: Path,
             kiosk.close()
         host.server.stop()
         host.engine.dispose()
+        databases.release(host.settings.database_url)
 
 
 @pytest.fixture

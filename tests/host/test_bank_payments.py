@@ -15,6 +15,10 @@ from host.schema.estate import bills, households
 from tests.support.host_env import BankEnv, BLOCKED, check_invariants, EXPIRED, GOOD, LIMITED, LOW, SEED_TODAY
 from common.crypto import pin_block_format0, tdes_encrypt
 from common.bank_card import mask_pan
+import pytest
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
 
 DAY = SEED_TODAY.isoformat()   # the host's business day: declines carry it too
 

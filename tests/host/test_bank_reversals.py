@@ -8,6 +8,10 @@ from sqlalchemy import select
 from host.billing import unpaid_periods
 from host.schema.bank import bank_journal, property_ledger
 from tests.support.host_env import BankEnv, check_invariants, GOOD
+import pytest
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
 
 
 def test_reversal_after_approval_restores_everything(bank: BankEnv) -> None:

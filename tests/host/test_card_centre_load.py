@@ -23,6 +23,10 @@ from tests.support.host_env import BankEnv, BLOCKED, EXPIRED, GOOD, LIMITED, LOW
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet
 from common.bank_card import mask_pan
+import pytest
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
 
 
 def _journal(env: CardEnv) -> list[tuple[object, ...]]:

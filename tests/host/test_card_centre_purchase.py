@@ -15,6 +15,10 @@ from host.schema.estate import bills, households
 from tests.support.host_env import GOOD, SEED_TODAY
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet
+import pytest
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
 
 
 def _authorise(cards: CardEnv, txn_id: str, card: SimCard, wallet: Wallet, house: str,

@@ -15,6 +15,10 @@ from tests.support.host_env import BLOCKED, EXPIRED, GOOD
 from common.epurse_issuer import DEMO_ISSUER_KEYS
 from common.epurse import Wallet
 from common.bank_card import mask_pan
+import pytest
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
 
 
 def test_unload_moves_money_only_when_the_mac3_verifies(cards: CardEnv) -> None:

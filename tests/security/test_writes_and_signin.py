@@ -25,6 +25,7 @@ import pytest
 from console.conftest import (  # noqa: F401  (fixtures, used by name)
     USERS,
     ConsoleHost,
+    console_builds,
     console_host,
     console_template,
     start_console_host,
@@ -37,6 +38,10 @@ from host.bank.card_vault import pan_hash
 from host.schema.bank import bank_accounts
 from host.schema.estate import households
 from common.demo_cards import load_test_cards
+from tests.support.databases import BACKENDS
+
+# the write discipline and the sign-in throttle hold on both backends (issue 12, issue 13)
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 KIOSK_TIMEOUT_S = 5.0
 GOOD = next(c for c in load_test_cards().cards if c.pan == "6222021000000000017")

@@ -6,7 +6,6 @@ test issuer keys, and the money invariants."""
 from __future__ import annotations
 
 import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -243,14 +242,12 @@ def host_toml_with_cards(folder: Path, extra: str = CARD_CENTRE_TOML) -> Path:
 
 
 @pytest.fixture(name="cards")
-def cards_fixture(bank_template: Path, tmp_path: Path) -> Iterator[CardEnv]:
+def cards_fixture(bank_url: str, tmp_path: Path) -> Iterator[CardEnv]:
     """A running host on a private copy of the seeded estate (bank accounts and
-    the card registry from config/test-cards.toml), its card centre keyed with
-    TEST_ISSUER, and a signed-on kiosk."""
-    db = tmp_path / "cards.sqlite3"
-    shutil.copyfile(bank_template, db)
+    the card registry from config/test-cards.toml) on the test's backend, its
+    card centre keyed with TEST_ISSUER, and a signed-on kiosk."""
     settings = load_host_settings(host_toml_with_cards(tmp_path))
-    engine = make_engine(f"sqlite:///{db}")
+    engine = make_engine(bank_url)
     server = HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY)))
     server.start()
     signer = KioskSigner(server.url, TEST_KIOSK, TEST_TMK)
