@@ -15,6 +15,10 @@ import pytest
 from tests.support.clocks import running_from, TODAY
 from tests.support.databases import Databases, POSTGRESQL, SQLITE
 
+# Fixture modules shared by several folders: one definition each, so the console's
+# and the security tests' hosts share one template (tests/support/__init__.py).
+pytest_plugins = ["tests.support.console_env", "tests.support.fleet_env"]
+
 if TYPE_CHECKING:       # the host's modules load only when a test asks for a host
     from tests.support.host_env import BankEnv
 

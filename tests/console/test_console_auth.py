@@ -7,7 +7,7 @@ import re
 
 from sqlalchemy import select
 
-from console.conftest import USERS, ConsoleHost
+from tests.support.console_env import USERS, ConsoleHost
 from host.schema.console import staff_sessions, staff_users
 
 

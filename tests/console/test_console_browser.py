@@ -20,7 +20,7 @@ from tests.support.fleet import headless_kiosk, HeadlessKiosk, TMKS
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.browser import chromium
-from console.conftest import USERS, ConsoleHost
+from tests.support.console_env import USERS, ConsoleHost
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
 INTERVAL = 0.5          # the kiosk's heartbeat: offline after 3 x 0.5 s + 0.25 s

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from console.conftest import ConsoleHost
+from tests.support.console_env import ConsoleHost
 from host.console.fleet_view import FILTERS
 
 

@@ -12,7 +12,7 @@ import httpx
 from tests.support.fleet import wait_until
 from sqlalchemy import delete
 
-from console.conftest import ConsoleHost
+from tests.support.console_env import ConsoleHost
 from host.schema.bank import property_backups, property_ledger
 
 

@@ -21,7 +21,7 @@ from tests.support.fleet import SignedKiosk
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from console.conftest import ConsoleHost
+from tests.support.console_env import ConsoleHost
 from tests.support.clocks import TODAY
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD
 from host.billing import household_bill

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from fleet.conftest import FleetHost
+from tests.support.fleet_env import FleetHost
 from tests.support.fleet import wait_until
 from host.schema.fleet import fleet_commands
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from fleet.conftest import FleetHost
+from tests.support.fleet_env import FleetHost
 from tests.support.fleet import headless_kiosk, HeadlessKiosk, TMKS
 from host.schema.fleet import fleet_commands
 from kiosk.backend_client.fleet import CommandOrder, HeartbeatReply

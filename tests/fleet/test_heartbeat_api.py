@@ -8,7 +8,7 @@ import json
 
 from sqlalchemy import event, select
 
-from fleet.conftest import FleetHost
+from tests.support.fleet_env import FleetHost
 from tests.support.fleet import SignedKiosk, status, TMKS, wait_until
 from host.schema.fleet import fleet_kiosks
 from common.crypto import request_mac

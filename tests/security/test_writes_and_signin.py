@@ -22,14 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from console.conftest import (  # noqa: F401  (fixtures, used by name)
-    USERS,
-    ConsoleHost,
-    console_builds,
-    console_host,
-    console_template,
-    start_console_host,
-)
+from tests.support.console_env import USERS, ConsoleHost
 from sqlalchemy import select, update
 
 from host.bank import money_totals

@@ -1,4 +1,4 @@
-"""Fleet fixtures: a real host (host.app under uvicorn on loopback) on an
+"""Fleet fixtures (a pytest plugin, registered in tests/conftest.py): a real host (host.app under uvicorn on loopback) on an
 empty database with a three-kiosk fleet, and kiosks that sign their messages."""
 from __future__ import annotations
 
