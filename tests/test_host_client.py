@@ -20,7 +20,7 @@ HOUSE = HouseNumber.parse("3-2-1202")
 REPLY = {
     "house_no": "3-2-1202", "estate": "翠湖花园", "area_m2": "89.50", "as_of": "2026-11-21",
     "current": {
-        "period": "2026-10", "issued_on": "2026-11-01", "due_on": "2026-12-01", "paid": False,
+        "period": "2026-10", "due_on": "2026-12-01", "paid": False,
         "amount_fen": 33436,
         "lines": [
             {"utility": "electricity", "unit": "kWh", "previous_reading": "10234.50",
