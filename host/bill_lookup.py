@@ -38,7 +38,7 @@ LINE_FIELDS = ("utility", "unit", "previous_reading", "current_reading", "usage"
 TIER_FIELDS = ("tier", "quantity", "unit_price", "amount_fen")
 ARREAR_FIELDS = ("period", "due_on", "days_overdue", "amount_fen", "late_fee_fen")
 
-MAX_HOUSE_NO = 32   # "building-unit-room" is far shorter; anything longer is not a house number
+MAX_HOUSE_NO = 16   # docs/host-api.md "Limits": house_no ≤ 16, as everywhere
 
 
 def _only(values: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:

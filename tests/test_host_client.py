@@ -4,7 +4,6 @@ figures do not add up or that are not under our key. The host here is a
 scripted stand-in speaking the signed protocol (tests.support.scripted_host);
 the real host is exercised in tests/host and the UI tests."""
 import copy
-import json
 import socket
 
 import httpx
