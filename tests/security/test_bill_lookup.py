@@ -182,3 +182,20 @@ def test_a_forged_look_up_is_refused_without_the_bill(host: Host, kiosk: KioskSi
     assert no_bill_in(reply, bill)
     # a refused message moved no counter: the kiosk's next genuine look-up is answered
     assert kiosk.post(BILL, {"house_no": ARREARS}).json["total_due_fen"] == bill["total_due_fen"]
+
+
+def test_a_kiosk_without_keys_does_not_start(tmp_path: Path) -> None:
+    """No terminal master key, no sign-on, no look-up: refused when the kiosk is
+    built (settings made in code) or its file is read, saying which key."""
+    from common.settings import ConfigError
+    from kiosk.bootstrap import build
+    from kiosk.config import load_kiosk_settings
+
+    keyless = dataclasses.replace(load_kiosk_settings(), tmk=b"", journal_path=str(tmp_path / "journal.sqlite3"))
+    with pytest.raises(ConfigError, match="security.tmk: is required: every message to the host"):
+        build(keyless, with_payments=False)
+    assert not (tmp_path / "journal.sqlite3").exists()      # refused before anything was made
+    file = tmp_path / "kiosk.toml"
+    file.write_text("[kiosk]\nid = 'K'\nestate_name = 'x'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="security.tmk: is required"):
+        load_kiosk_settings(file)
