@@ -1,7 +1,8 @@
-"""The ASGI app the kiosks call (docs/host-api.md). Each bill lookup is three
-indexed queries on one pooled connection; no ORM, statements built once.
-Every route under /api/ is described (host.api_spec) and the description is
-served at /api/v1/openapi.json (host.openapi)."""
+"""The ASGI app the kiosks call (docs/host-api.md). Every kiosk route is a
+signed message (the bill look-up too: host/bill_lookup.py); health stays open
+and says nothing but its status. Every route under /api/ is described
+(host.api_spec) and the description is served at /api/v1/openapi.json
+(host.openapi)."""
 from __future__ import annotations
 
 import json
@@ -15,16 +16,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from host.api_spec import HOUSE_NO, Operation, describe, enum, obj
+from host.api_spec import Operation, describe, enum, obj
 from host.bank.api import bank_routes
 from host.cards.api import card_routes
-from host.billing import UnknownHouse, household_bill
+from host.bill_lookup import bill_routes
 from host.config import HostSettings
 from host.console.mount import management_routes
 from host.openapi import OPENAPI_PATH, openapi_document
 from host.schema import create_tables
 from common.clock import Clock, SystemClock
-from common.errors import BadHouseNumber
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +37,6 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 # says whether the host answers and nothing else: no estate, no error text.
 _HEALTH = Operation("Whether the host and its database answer", auth="open", statuses=(503,),
                     reply=obj({"status": enum("ok")}), shapes={503: obj({"status": enum("unavailable")})})
-# TO CHANGE (issue 13): open today; to become a signed POST /api/v1/households/bill.
-_BILL = Operation("A household's bill as of the host's today (docs/host-api.md)", auth="open",
-                  statuses=(400, 404), params={"house_no": HOUSE_NO}, reply={"type": "object"})
 _OPENAPI = Operation("This description of the host API (OpenAPI 3.1)", auth="open", reply={"type": "object"})
 
 
@@ -50,26 +47,10 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
     # Idempotent; here so that the fleet, which reads its tables at once, and the
     # console find every table whoever opened the database.
     create_tables(engine)
-    # SQLite in WAL mode: a lookup is a sub-millisecond local read that never waits
-    # on a writer, so it runs on the event loop (a thread hop would cost more than
-    # the query: p99 5.3 ms vs 1.6 ms at 100,000 households). A networked database
+    # SQLite in WAL mode: the health check is a sub-millisecond local read that
+    # never waits on a writer, so it runs on the event loop. A networked database
     # (PostgreSQL) can stall, so there the blocking call goes to the thread pool.
     inline = engine.dialect.name == "sqlite"
-
-    def lookup(house_no: str) -> dict[str, object]:
-        with engine.connect() as conn:
-            return household_bill(conn, house_no, clock.today(), settings)
-
-    @describe(_BILL)
-    async def bill(request: Request) -> JSONResponse:
-        house_no = request.path_params["house_no"]
-        try:
-            reply = lookup(house_no) if inline else await run_in_threadpool(lookup, house_no)
-            return JSONResponse(reply)
-        except BadHouseNumber:
-            return _error(400, "bad_house_number", f"{house_no!r} is not building-unit-room, e.g. 3-2-1202")
-        except UnknownHouse:
-            return _error(404, "house_not_found", f"no household {house_no} on {settings.estate_name}")
 
     def ping() -> None:
         with engine.connect() as conn:
@@ -95,7 +76,7 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
 
     routes: list[BaseRoute] = [
         Route("/api/v1/health", health, methods=["GET"]),
-        Route("/api/v1/households/{house_no}/bill", bill, methods=["GET"]),
+        *bill_routes(settings, engine, clock),   # the bill look-up, a signed kiosk message
         Route(OPENAPI_PATH, openapi, methods=["GET"]),   # open: docs/security.md says why
         *bank_routes(settings, engine, clock),   # payments, keys, backup copies (docs/payments.md)
         *card_routes(settings, engine, clock),   # IC wallet card centre (docs/cards.md §5)

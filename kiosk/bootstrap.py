@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.backend_client.client import HostClient
 from kiosk.config import KioskSettings
 from common.clock import Clock, SystemClock
+from common.settings import ConfigError
 from kiosk.services.bills import BillService
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from kiosk.devices.sim.pinpad import SimPinPad
     from kiosk.devices.sim.printer import SimPrinter
     from kiosk.devices.ports import CardReader, PinPad, ReceiptPrinter
+    from kiosk.backend_client.bank import BankClient
     from kiosk.services.fleet.devices import DeviceBoard
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.journal import Journal
@@ -86,6 +88,7 @@ class Kiosk:
     host: HostClient
     bills: BillService
     clock: Clock = field(default_factory=SystemClock)   # every "now" of the kiosk (docs/architecture.md)
+    bank: BankClient | None = None          # sign-on and the signed messages under its keys
     session: HostSession | None = None      # signed on with the bank front-end (working keys)
     settler: SettlingService | None = None  # reversals, cancels, confirmations, backup copies
     devices: PaymentDevices | None = None
@@ -149,8 +152,8 @@ class Kiosk:
             close()
         if self.settler is not None:
             await self.settler.stop()
-        if self.payments is not None:
-            await self.payments.bank.aclose()
+        if self.bank is not None:
+            await self.bank.aclose()
         if self.devices is not None:
             await self.devices.close()
         await self.host.aclose()
@@ -161,21 +164,43 @@ class Kiosk:
 
 
 def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport | None" = None,
-          with_payments: bool | None = None, with_wallet: bool = True,
+          with_payments: bool = True, with_wallet: bool = True,
           pcscd: "PrivatePcscd | None" = None, with_fleet: bool = True, clock: Clock | None = None) -> Kiosk:
-    """`with_payments` defaults to whether the settings carry a terminal master key;
-    the IC wallet comes with payments when the settings have a [wallet] section.
+    """Every kiosk signs its messages, the bill look-up too (docs/host-api.md):
+    settings without a terminal master key are refused here (ConfigError).
+    `with_payments=False` builds the look-up alone (its journal keeps the message
+    counter; no devices: `kiosk bill`, the UI tests of the bill screens); the IC
+    wallet comes with payments when the settings have a [wallet] section.
     `pcscd`: an already running private pcscd for simulated IC readers (tests
     share one per session); otherwise one is started when a reader is "sim"."""
-    host = HostClient(settings.host.url, timeout_s=settings.host.timeout_s, transport=host_transport)
-    kiosk = Kiosk(settings=settings, host=host, bills=BillService(host), clock=clock or SystemClock())
-    if with_payments if with_payments is not None else bool(settings.tmk):
-        board = _device_board() if with_fleet else None
-        _add_payments(kiosk, host_transport, board)
+    from kiosk.backend_client.bank import BankClient
+    from kiosk.backend_client.signed import SignedChannel
+    from kiosk.services.journal import Journal
+    from kiosk.services.session import HostSession
+
+    if not settings.tmk:
+        raise ConfigError(settings.source or "kiosk settings", "security.tmk",
+                          "is required: every message to the host, the bill look-up too, is signed "
+                          "with the keys of a sign-on under it")
+    clock = clock or SystemClock()
+    journal = Journal(settings.journal_path, clock)       # the message counter, across restarts
+    channel = SignedChannel(settings.host.url, settings.kiosk_id, journal.next_counter,
+                            timeout_s=settings.host.timeout_s, transport=host_transport)
+    bank = BankClient(channel, settings.tmk)
+    board = _device_board() if with_payments and with_fleet else None
+    sims = devices = None
+    if with_payments:
+        sims = SimDevices()
+        devices = _payment_devices(settings, sims, board)
+    session = HostSession(bank, devices.pinpad if devices is not None else None)
+    host = HostClient(settings.host.url, bank, timeout_s=settings.host.timeout_s, transport=host_transport)
+    kiosk = Kiosk(settings=settings, host=host, bills=BillService(host, session), clock=clock, bank=bank,
+                  session=session, journal=journal, sims=sims, devices=devices)
+    if with_payments:
+        _add_payments(kiosk)
         if with_wallet and settings.wallet is not None:
             _add_wallet(kiosk, pcscd)
-        if with_fleet:
-            assert board is not None
+        if board is not None:
             _add_fleet(kiosk, host_transport, board)
     return kiosk
 
@@ -190,29 +215,25 @@ def _device_board() -> DeviceBoard:
     return board
 
 
-def _add_payments(kiosk: Kiosk, transport: Any, board: DeviceBoard | None) -> None:
-    """The journal, the devices, the host session and the settling task, and the
-    bill payment service on them."""
-    from kiosk.backend_client.bank import BankClient
-    from kiosk.backend_client.signed import SignedChannel
-    from kiosk.services.journal import Journal
-    from kiosk.services.payment import PaymentService
-    from kiosk.services.session import HostSession
-    from kiosk.services.settling import SettlingService
-
-    settings = kiosk.settings
-    kiosk.journal = journal = Journal(settings.journal_path, kiosk.clock)
-    kiosk.sims = sims = SimDevices()
-    kiosk.devices = devices = PaymentDevices(
+def _payment_devices(settings: KioskSettings, sims: SimDevices, board: DeviceBoard | None) -> PaymentDevices:
+    """The card reader, PIN pad and printer (watched by the fleet's board)."""
+    devices = PaymentDevices(
         _card_reader(settings, sims), _pin_pad(settings, sims),
         _printer(settings, sims, Path(settings.journal_path).parent / "receipts"))
     if board is not None:
         from kiosk.services.fleet.devices import watch_payment_devices
         watch_payment_devices(devices, board)   # wraps the three in place
-    channel = SignedChannel(settings.host.url, settings.kiosk_id, journal.next_counter,
-                            timeout_s=settings.host.timeout_s, transport=transport)
-    bank = BankClient(channel, settings.tmk)
-    kiosk.session = session = HostSession(bank, devices.pinpad)
+    return devices
+
+
+def _add_payments(kiosk: Kiosk) -> None:
+    """The settling task and the bill payment service, on the journal, the
+    devices and the host session build() made."""
+    from kiosk.services.payment import PaymentService
+    from kiosk.services.settling import SettlingService
+
+    settings, journal, bank, session, devices = kiosk.settings, kiosk.journal, kiosk.bank, kiosk.session, kiosk.devices
+    assert journal is not None and bank is not None and session is not None and devices is not None
     kiosk.settler = settler = SettlingService(journal=journal, bank=bank, session=session)
     kiosk.payments = PaymentService(
         kiosk_id=settings.kiosk_id, estate=settings.estate_name, journal=journal, bank=bank,

@@ -67,10 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     reprint.add_argument("txn_id", nargs="?", help="transaction id (default: the latest approved payment)")
     reprint.add_argument("--config", type=Path, default=DEMO_KIOSK_CONFIG, help="kiosk TOML file")
 
-    bill = sub.add_parser("bill", help="print a household's itemized bill from a host")
+    bill = sub.add_parser("bill", help="print a household's itemized bill from a host (signed on as the "
+                          "kiosk of --config, with its keys and message counter)")
     bill.add_argument("house", help="house number, building-unit-room, e.g. 3-2-1202")
-    bill.add_argument("--host", dest="host_url", help="host URL (default: from --config)")
-    bill.add_argument("--config", type=Path, default=DEMO_KIOSK_CONFIG, help="kiosk TOML file")
+    bill.add_argument("--host", dest="host_url", help="host URL (default: from --config); only the URL changes")
+    bill.add_argument("--config", type=Path, default=DEMO_KIOSK_CONFIG,
+                      help="kiosk TOML file: its id, keys ([security] tmk) and journal sign the look-up")
     bill.add_argument("--json", action="store_true", help="machine-readable output")
 
     from kiosk import sim_cli   # `kiosk sim card …` (light: imports its devices when run)
@@ -114,13 +116,20 @@ def _bill(args: argparse.Namespace) -> int:
     from common.errors import KeyedError
     from kiosk.domain.errors import HostUnavailable
 
-    settings = load_kiosk_settings(args.config)
+    try:
+        settings = load_kiosk_settings(args.config)
+    except ConfigError as exc:
+        if exc.key == "security.tmk":   # the look-up is signed: no keys, no bill
+            print(f"kiosk bill: the bill look-up is signed with the kiosk's keys, and {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
     if args.host_url:
         settings = dataclasses.replace(settings, host=HostSettings(url=args.host_url.rstrip("/"), timeout_s=5.0))
     url = settings.host.url
 
     async def lookup():
-        # the bill look-up alone: no devices, journal, wallet or fleet
+        # the bill look-up alone: the kiosk's keys and journal (its message counter),
+        # no devices, wallet or fleet; it signs on as the kiosk of --config
         kiosk = build(settings, with_payments=False, with_fleet=False)
         try:
             return await kiosk.bills.lookup(args.house)

@@ -89,8 +89,9 @@ def start_host(demo_db: Path) -> Callable[[Path], Any]:
         shutil.copy(demo_db, db)
         settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
         engine = make_engine(settings.database_url)
-        server = HostServer(create_app(settings, engine, clock=clock or running_from(TODAY)), "127.0.0.1", 0)
-        server.engine = engine
+        clock = clock or running_from(TODAY)
+        server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)
+        server.engine, server.settings, server.clock = engine, settings, clock   # tests.support.kiosks.host_bill
         server.start()
         return server
     return start
@@ -104,6 +105,14 @@ def reference_host(tmp_path_factory: pytest.TempPathFactory, start_host: Callabl
     if server.running:
         server.stop()
     server.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_kiosk_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The journal, and so the message counter, of every demo kiosk that signs
+    messages to `reference_host` (tests.support.kiosks): one for the session, so
+    the counter only rises and the host never sees a replay."""
+    return tmp_path_factory.mktemp("demo-kiosk") / "journal.sqlite3"
 
 
 @pytest.fixture(scope="session")

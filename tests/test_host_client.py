@@ -1,26 +1,24 @@
-"""The kiosk's host client: error mapping at the boundary and refusal of replies
-whose figures do not add up. The host here is a scripted stand-in for the
-outside world (httpx.MockTransport); the real host is exercised in tests/host
-and the UI tests."""
+"""The kiosk's bill look-up (BillService over HostClient over the signed
+channel): sign-on, error mapping at the boundary and refusal of replies whose
+figures do not add up or that are not under our key. The host here is a
+scripted stand-in speaking the signed protocol (tests.support.scripted_host);
+the real host is exercised in tests/host and the UI tests."""
 import copy
-import json
 import socket
 
 import httpx
 import pytest
 
-from kiosk.backend_client.client import HostClient
-from kiosk.domain.errors import BadHostReply, HostUnavailable, HouseNotFound
+from kiosk.domain.bill import HouseholdBill
+from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, HouseNotFound, NotSignedOn
 from common.errors import BadHouseNumber
-from common.house import HouseNumber
-from kiosk.services.bills import BillService
-
-HOUSE = HouseNumber.parse("3-2-1202")
+from tests.support.kiosks import BillKiosk
+from tests.support.scripted_host import Scripted, ScriptedHost
 
 REPLY = {
     "house_no": "3-2-1202", "estate": "翠湖花园", "area_m2": "89.50", "as_of": "2026-11-21",
     "current": {
-        "period": "2026-10", "issued_on": "2026-11-01", "due_on": "2026-12-01", "paid": False,
+        "period": "2026-10", "due_on": "2026-12-01", "paid": False,
         "amount_fen": 33436,
         "lines": [
             {"utility": "electricity", "unit": "kWh", "previous_reading": "10234.50",
@@ -41,19 +39,31 @@ REPLY = {
 }
 
 
-def client_answering(status: int, body) -> HostClient:
-    def handler(request: httpx.Request) -> httpx.Response:
-        assert request.url.path == "/api/v1/households/3-2-1202/bill"
-        content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        return httpx.Response(status, content=content, headers={"content-type": "application/json"})
-    return HostClient("http://host.test", transport=httpx.MockTransport(handler))
+TMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
+
+
+def kiosk_answered(*replies: Scripted) -> tuple[BillKiosk, ScriptedHost]:
+    host = ScriptedHost(TMK, list(replies))
+    return BillKiosk("http://host.test", "KIOSK-TEST-01", TMK, transport=httpx.MockTransport(host)), host
+
+
+async def lookup(*replies: Scripted, house: str = "3-2-1202") -> HouseholdBill:
+    kiosk, _ = kiosk_answered(*replies)
+    try:
+        return await kiosk.bills.lookup(house)
+    finally:
+        await kiosk.aclose()
 
 
 async def test_valid_reply_parses_to_the_fen():
-    bill = await client_answering(200, REPLY).household_bill(HOUSE)
+    kiosk, host = kiosk_answered(Scripted(200, REPLY))
+    bill = await kiosk.bills.lookup("3-2-1202")
     assert bill.total_due.fen == 82748
     assert bill.current_due.fen == 33436 and bill.arrears_total.fen == 48800
     assert [t.amount.fen for t in bill.current.lines[0].tiers] == [8789, 2272]
+    # signed on first, then one signed look-up naming the house and nothing else of ours
+    assert host.sign_ons == 1 and host.lookups == [{"kiosk_id": "KIOSK-TEST-01", "counter": 2, "house_no": "3-2-1202"}]
+    await kiosk.aclose()
 
 
 @pytest.mark.parametrize("tamper", [
@@ -69,35 +79,63 @@ async def test_reply_that_does_not_add_up_is_refused(tamper):
     reply = copy.deepcopy(REPLY)
     tamper(reply)
     with pytest.raises(BadHostReply):
-        await client_answering(200, reply).household_bill(HOUSE)
+        await lookup(Scripted(200, reply))
 
 
-@pytest.mark.parametrize("status, body, error", [
-    (404, {"error": "house_not_found", "message": "no such household"}, HouseNotFound),
-    (400, {"error": "bad_house_number", "message": "x"}, BadHouseNumber),
-    (500, b"Internal Server Error", HostUnavailable),
-    (503, {"error": "maintenance"}, HostUnavailable),
-    (200, b"<html>proxy login</html>", BadHostReply),
+@pytest.mark.parametrize("scripted, error", [
+    (Scripted(404, {"error": "house_not_found", "message": "no such household"}), HouseNotFound),
+    (Scripted(400, {"error": "bad_house_number", "message": "x"}), BadHouseNumber),
+    (Scripted(500, b"Internal Server Error", signed=False), HostUnavailable),
+    (Scripted(503, {"error": "maintenance"}, signed=False), HostUnavailable),
+    (Scripted(200, [REPLY]), BadHostReply),                                  # signed, but not a bill
+    # not under our key: a proxy's login page, or a forged bill -- never shown
+    (Scripted(200, b"<html>proxy login</html>", signed=False), HostUnavailable),
+    (Scripted(200, REPLY, signed=False), HostUnavailable),
+    (Scripted(409, {"error": "replay", "message": "counter"}), HostRejected),  # twice: not overtaken by chance
 ])
-async def test_http_failures_map_to_typed_errors(status, body, error):
+async def test_http_failures_map_to_typed_errors(scripted, error):
     with pytest.raises(error):
-        await client_answering(status, body).household_bill(HOUSE)
+        await lookup(scripted)
+
+
+async def test_a_refused_key_signs_on_once_more():
+    kiosk, host = kiosk_answered(Scripted(401, {"error": "bad_mac", "message": "x"}), Scripted(200, REPLY))
+    assert (await kiosk.bills.lookup("3-2-1202")).total_due.fen == 82748
+    assert host.sign_ons == 2 and len(host.lookups) == 2
+    await kiosk.aclose()
+
+
+async def test_a_key_refused_again_is_not_signed_on():
+    kiosk, host = kiosk_answered(Scripted(401, {"error": "bad_mac", "message": "x"}))
+    with pytest.raises(NotSignedOn):
+        await kiosk.bills.lookup("3-2-1202")
+    assert host.sign_ons == 2          # once, then no loop
+    await kiosk.aclose()
+
+
+async def test_a_look_up_overtaken_by_another_message_is_sent_once_more():
+    kiosk, host = kiosk_answered(Scripted(409, {"error": "replay", "message": "counter 2 is not above 3"}),
+                                 Scripted(200, REPLY))
+    assert (await kiosk.bills.lookup("3-2-1202")).total_due.fen == 82748
+    assert [m["counter"] for m in host.lookups] == [2, 3]
+    await kiosk.aclose()
 
 
 async def test_refused_connection_is_host_unavailable():
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = HostClient(f"http://127.0.0.1:{port}", timeout_s=2)
+    kiosk = BillKiosk(f"http://127.0.0.1:{port}", "KIOSK-TEST-01", TMK, timeout_s=2)
     with pytest.raises(HostUnavailable):
-        await client.household_bill(HOUSE)
-    await client.aclose()
+        await kiosk.bills.lookup("3-2-1202")
+    await kiosk.aclose()
 
 
 async def test_bad_house_number_never_reaches_the_host():
     calls = []
-    service = BillService(HostClient("http://host.test", transport=httpx.MockTransport(
-        lambda request: calls.append(request) or httpx.Response(500))))
+    kiosk = BillKiosk("http://host.test", "KIOSK-TEST-01", TMK, transport=httpx.MockTransport(
+        lambda request: calls.append(request) or httpx.Response(500)))
     with pytest.raises(BadHouseNumber):
-        await service.lookup("3-2")
+        await kiosk.bills.lookup("3-2")
     assert calls == []
+    await kiosk.aclose()

@@ -7,6 +7,7 @@
 4. header X-MAC = X9.19 MAC of "POST <path>\n" + the body   else 401 bad_mac
 5. counter > the last accepted one                         else 409 replay
 6. the handler's own checks                                else 400 bad_request
+                                                           (or its Refusal's status and code)
 
 Steps 3-6 and the business effect run in one database transaction, which also
 stores the new counter; any refusal rolls it back, so a refused message
@@ -34,6 +35,15 @@ from common.clock import Clock, SystemClock
 
 class BadRequest(ValueError):
     """A handler's refusal: 400 {"error": "bad_request", "message": ...}; rolls back."""
+
+
+class Refusal(Exception):
+    """A handler's refusal with its own status and code (the bill look-up's 404
+    house_not_found, 400 bad_house_number): MACed like any reply; rolls back."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
 
 
 # Bounds of every signed message (docs/host-api.md "Limits"): the body is read
@@ -190,6 +200,9 @@ class SecureChannel:
                 except BadRequest as exc:
                     tx.rollback()
                     return _error(400, "bad_request", str(exc), key)
+                except Refusal as exc:
+                    tx.rollback()
+                    return _error(exc.status, exc.code, str(exc), key)
                 advance_counter(conn, kiosk_id, counter)
                 tx.commit()
             except BaseException:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, NotRequired, TypedDict, cast
 
-from kiosk.backend_client.signed import JsonObject, SignedChannel
+from kiosk.backend_client.signed import JsonObject, Refusals, SignedChannel
 from common.crypto import CryptoError, unwrap_key
 from kiosk.domain.errors import BadHostReply, NotSignedOn, OutcomeUnknown
 
@@ -103,9 +103,11 @@ class BankClient:
             raise NotSignedOn("no working keys yet")
         return self.keys.mac_key
 
-    async def post(self, path: str, fields: Mapping[str, object], *, financial: bool) -> JsonObject:
-        """A signed message under the MAC working key (the card centre uses it too)."""
-        return await self._channel.post(path, fields, self._mak(), financial=financial)
+    async def post(self, path: str, fields: Mapping[str, object], *, financial: bool,
+                   refusals: Refusals | None = None) -> JsonObject:
+        """A signed message under the MAC working key (the card centre and the
+        bill look-up use it too)."""
+        return await self._channel.post(path, fields, self._mak(), financial=financial, refusals=refusals)
 
     async def pay(self, request: PaymentRequest) -> PaymentReply:
         reply = await self._channel.post("/api/v1/bank/payments", request, self._mak(), financial=True)

@@ -1,10 +1,15 @@
 """Async client to the property host. Converts transport and HTTP failures into
-the kiosk's typed host errors at this boundary (DESIGN §2 rule 4)."""
+the kiosk's typed host errors at this boundary (DESIGN §2 rule 4).
+
+The bill look-up is a signed message (docs/host-api.md "Bill look-up") sent
+under the session's MAC key through the bank client's channel (the kiosk's one
+counter, one sign-on); only the health check is a plain GET."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypedDict, cast
-from urllib.parse import quote
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict, cast
 
+from kiosk.backend_client.signed import JsonObject, Refusals
 from kiosk.backend_client.wire import parse_household_bill
 from kiosk.domain.bill import HouseholdBill
 from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, HouseNotFound
@@ -27,9 +32,36 @@ class HealthReply(TypedDict):
     status: str     # "ok" (health says nothing more: it is open)
 
 
+class BillRequest(TypedDict):
+    house_no: str   # canonical building-unit-room
+
+
+BILL_PATH = "/api/v1/households/bill"
+
+
+class _Overtaken(HostRejected):
+    """409 replay: another message of this kiosk (a backup copy the settling task
+    sent meanwhile) reached the host first with a higher counter. The host
+    changed nothing; a look-up is safe to send again with a new counter."""
+
+
+# the host's signed refusals of a look-up, as the resident's errors
+BILL_REFUSALS: Refusals = {"house_not_found": HouseNotFound, "bad_house_number": BadHouseNumber,
+                           "replay": _Overtaken}
+
+
+class SignedPoster(Protocol):
+    """What signs a message under the session's MAC key (BankClient.post): raises
+    NotSignedOn when there is no key yet or the host refuses ours."""
+
+    async def post(self, path: str, fields: Mapping[str, object], *, financial: bool,
+                   refusals: Refusals | None = None) -> JsonObject: ...
+
+
 class HostClient:
-    def __init__(self, base_url: str, *, timeout_s: float = 5.0,
+    def __init__(self, base_url: str, signed: SignedPoster, *, timeout_s: float = 5.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._signed = signed
         self._options: _ClientOptions = {"base_url": base_url, "timeout": timeout_s, "transport": transport,
                                          "headers": {"Accept": "application/json"}}
         self._http: httpx.AsyncClient | None = None
@@ -65,10 +97,6 @@ class HostClient:
             body = response.json()
         except ValueError as exc:
             raise BadHostReply(f"HTTP {response.status_code}: not JSON") from exc
-        if response.status_code == 404 and body.get("error") == "house_not_found":
-            raise HouseNotFound(body.get("message", ""))
-        if response.status_code == 400 and body.get("error") == "bad_house_number":
-            raise BadHouseNumber(body.get("message", ""))
         if response.status_code != 200:
             raise HostRejected(f"HTTP {response.status_code}: {body.get('error')}")
         return body
@@ -77,4 +105,11 @@ class HostClient:
         return cast(HealthReply, await self._get("/api/v1/health"))
 
     async def household_bill(self, house: HouseNumber) -> HouseholdBill:
-        return parse_household_bill(await self._get(f"/api/v1/households/{quote(str(house))}/bill"))
+        """The signed look-up: HouseNotFound, BadHouseNumber, HostUnavailable,
+        BadHostReply, or NotSignedOn (sign on and ask again: BillService)."""
+        request: BillRequest = {"house_no": str(house)}
+        try:
+            reply = await self._signed.post(BILL_PATH, request, financial=False, refusals=BILL_REFUSALS)
+        except _Overtaken:
+            reply = await self._signed.post(BILL_PATH, request, financial=False, refusals=BILL_REFUSALS)
+        return parse_household_bill(reply)

@@ -7,7 +7,9 @@ Failure mapping, by what we can know about the money:
 - timeout / broken connection,
   5xx, or a reply whose MAC fails -> OutcomeUnknown (financial) / HostUnavailable
 - 401 bad MAC / not signed on   -> NotSignedOn: sign on again (the host changed nothing)
-- other 4xx                     -> HostRejected (the host changed nothing)
+- other 4xx                     -> HostRejected (the host changed nothing), or
+                                   the caller's own error for a code it names
+                                   (`refusals`: the bill look-up's house_not_found)
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 # A JSON object as it comes off the wire, before a client checks it and gives
 # it its typed shape (bank.py, cards.py): the channel knows no message's fields.
 JsonObject = dict[str, object]
+
+# a host refusal's "error" code -> the caller's own error for it, made from the host's message
+Refusals = Mapping[str, Callable[[str], Exception]]
 
 
 class _ChannelOptions(TypedDict):
@@ -64,7 +69,10 @@ class SignedChannel:
         if self._http is not None:
             await self._http.aclose()
 
-    async def post(self, path: str, fields: Mapping[str, object], key: bytes, *, financial: bool) -> JsonObject:
+    async def post(self, path: str, fields: Mapping[str, object], key: bytes, *, financial: bool,
+                   refusals: Refusals | None = None) -> JsonObject:
+        """`refusals`: a signed 4xx whose "error" code is named there raises that
+        error (with the host's message) instead of HostRejected."""
         import httpx
 
         body = encode_body({"kiosk_id": self.kiosk_id, "counter": self._next_counter(), **fields})
@@ -90,6 +98,9 @@ class SignedChannel:
         if response.status_code == 401:
             raise NotSignedOn(f"{path}: {reply.get('error')}")
         if response.status_code != 200:
+            code = reply.get("error") if isinstance(reply, dict) else None
+            if refusals and isinstance(code, str) and code in refusals:
+                raise refusals[code](str(reply.get("message", "")))
             raise HostRejected(f"{path}: HTTP {response.status_code} {reply.get('error')}")
         if not isinstance(reply, dict):
             raise (unknown if financial else BadHostReply)(f"{path}: reply is not an object")

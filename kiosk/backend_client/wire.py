@@ -1,5 +1,7 @@
 """Wire schema: host JSON -> domain objects. Anything malformed becomes
-BadHostReply, so a broken host can never put a wrong figure on screen."""
+BadHostReply, so a broken host can never put a wrong figure on screen.
+The bill reply carries only what the kiosk shows (docs/host-api.md "Bill
+look-up"); fields beyond those are not read."""
 from __future__ import annotations
 
 from datetime import date
@@ -46,7 +48,6 @@ def _line(raw: dict[str, Any]) -> BillLine:
 def _month(raw: dict[str, Any]) -> MonthBill:
     return MonthBill(
         period=_text(raw["period"]),
-        issued_on=date.fromisoformat(raw["issued_on"]),
         due_on=date.fromisoformat(raw["due_on"]),
         paid=bool(raw["paid"]),
         amount=_fen(raw["amount_fen"]),

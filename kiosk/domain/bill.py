@@ -32,7 +32,6 @@ class BillLine:
 @dataclass(frozen=True, slots=True)
 class MonthBill:
     period: str           # "YYYY-MM"
-    issued_on: date
     due_on: date
     paid: bool
     amount: Money

@@ -1,7 +1,9 @@
 """The kiosk's session with the bank front-end: sign-on fetches the working
 keys (the MAC key for every signed message, the PIN key for the pad), and a
 refusal of our MAC key is answered by signing on again. One session serves
-the bill payments, the IC wallet and the fleet's heartbeat."""
+the bill look-up, the bill payments, the IC wallet and the fleet's heartbeat.
+A kiosk that only looks bills up (`kiosk bill`) has no PIN pad: its session
+fetches the keys and keeps the PIN key nowhere."""
 from __future__ import annotations
 
 import asyncio
@@ -23,7 +25,7 @@ class KeySource(Protocol):
 
 
 class HostSession:
-    def __init__(self, bank: KeySource, pinpad: PinPad) -> None:
+    def __init__(self, bank: KeySource, pinpad: PinPad | None) -> None:
         self._bank, self._pinpad = bank, pinpad
         self._lock = asyncio.Lock()
         self.signed_on = False
@@ -39,7 +41,8 @@ class HostSession:
     async def sign_on(self) -> None:
         async with self._lock:
             keys = await self._bank.sign_on()
-            await self._pinpad.load_pin_key(keys.pin_key_wrapped, keys.pin_kcv)
+            if self._pinpad is not None:
+                await self._pinpad.load_pin_key(keys.pin_key_wrapped, keys.pin_kcv)
             self.signed_on = True
 
     async def ensure_signed_on(self) -> None:

@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -21,7 +20,7 @@ from host.db import make_engine
 from host.schema.estate import households, meters, readings
 from common.clock import ManualClock
 from host.seed import DEMO_HOUSES
-from tests.support.host_env import TEST_HOST_TOML, write_csv
+from tests.support.host_env import TEST_HOST_TOML, TEST_KIOSK, TEST_TMK, KioskSigner, write_csv
 from common.settings import PROJECT_ROOT
 
 
@@ -112,8 +111,13 @@ def test_serve_runs_in_the_foreground_until_terminated(host_toml: Path, tmp_path
         for line in proc.stderr:              # wait for uvicorn to say it is listening
             if "Uvicorn running on" in line:
                 break
-        reply = httpx.get(f"http://127.0.0.1:{port}/api/v1/households/{DEMO_HOUSES['paid_up']}/bill")
-        assert reply.status_code == 200 and reply.json()["house_no"] == "1-1-101"
+        kiosk = KioskSigner(f"http://127.0.0.1:{port}", TEST_KIOSK, TEST_TMK)   # the look-up is signed
+        try:
+            assert kiosk.sign_on().status == 200
+            reply = kiosk.post("/api/v1/households/bill", {"house_no": DEMO_HOUSES["paid_up"]})
+        finally:
+            kiosk.close()
+        assert reply.status == 200 and reply.mac_ok and reply.json["house_no"] == "1-1-101"
     finally:
         proc.send_signal(signal.SIGTERM)      # what `kiosk demo` sends
         out, _ = proc.communicate(timeout=15)

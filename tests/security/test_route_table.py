@@ -27,16 +27,13 @@ ROLES = ("viewer", "operator", "admin")
 OPEN = {
     ("GET", "/api/v1/health"): "says only whether the host answers: {status}",
     ("GET", "/api/v1/openapi.json"): "the API's description; no data, nothing secret (docs/security.md)",
-    # EXPECTED TO CHANGE (issue 13, deliverable 1): the one open data route today. Another
-    # helper makes it a signed POST /api/v1/households/bill; the lead reconciles this entry
-    # (and the signed one that replaces it) at merge.
-    ("GET", "/api/v1/households/{house_no}/bill"): "TO CHANGE: becomes a signed POST /api/v1/households/bill",
     ("GET", "/console/login"): "the sign-in page",
     ("POST", "/console/login"): "signing in (throttled: console.md)",
     ("GET", "/console/lang/{lang}"): "the language switch (a cookie)",
     ("GET", "/console/static/{path}"): "the console's CSS and script",
 }
 SIGNED = {("POST", path): SIGNED_MAK for path in (
+    "/api/v1/households/bill",   # the bill look-up (tests/security/test_bill_lookup.py)
     "/api/v1/bank/payments", "/api/v1/bank/reversals", "/api/v1/property/transactions", "/api/v1/fleet/heartbeat",
     *(f"/api/v1/cards/{name}" for name in (
         "seen", "blacklist", "status", "load/authorise", "load/confirm", "load/cancel", "unload/authorise",

@@ -247,7 +247,7 @@ def _kiosk_latencies(host: ConsoleHost, stop: threading.Event) -> tuple[list[flo
         copy = {"txn_id": f"KIOSK-B-FLOOD-{n:06d}", "house_no": "", "amount_fen": 0, "masked_pan": "",
                 "result": "declined", "reference": "", "auth_code": "", "at": "2026-11-21T10:30:00"}
         for what, send in (("heartbeat", lambda: kiosk.heartbeat()), ("backup", lambda: kiosk.backup(copy)),
-                           ("bill", lambda: kiosk.http.get(f"{host.url}/api/v1/households/3-2-1202/bill"))):
+                           ("bill", lambda: kiosk.post("/api/v1/households/bill", {"house_no": "3-2-1202"}))):
             started = time.monotonic()
             reply = send()
             latencies.append(time.monotonic() - started)

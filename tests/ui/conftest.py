@@ -99,7 +99,7 @@ def ui_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
 
 def kiosk_settings(host_url: str, *, host_timeout_s: float = 3.0, **overrides: Any) -> KioskSettings:
     base = KioskSettings(
-        kiosk_id="KIOSK-UI-TEST",
+        kiosk_id="KIOSK-DEMO-01",     # the host's fleet knows it (config/host.demo.toml)
         estate_name="翠湖花园",
         language="zh",
         idle_timeout_s=60,
@@ -119,19 +119,23 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     link = None
     pcscd = None
     host_url = reference_host.url
+    from kiosk.config import load_kiosk_settings
+
+    demo = load_kiosk_settings()
+    # every kiosk signs its bill look-ups: the demo kiosk's id and keys; on the
+    # session's shared host, the session's one journal (its counter only rises)
+    overrides = {"kiosk_id": demo.kiosk_id, "tmk": demo.tmk,
+                 "journal_path": str(request.getfixturevalue("demo_kiosk_journal")), **overrides}
     if _fresh_host(request):
-        from kiosk.config import load_kiosk_settings
         from kiosk.devices.sim.network import FaultyLink
 
-        demo = load_kiosk_settings()
         link = FaultyLink("127.0.0.1", reference_host.port)
         host_url = link.url
         wallet = {}
         if request.node.get_closest_marker("kiosk_wallet") is not None:
             pcscd = request.getfixturevalue("pcscd")      # one per session: pcsc-lite binds its socket once
             wallet = {"wallet": demo.wallet}
-        overrides = {"kiosk_id": demo.kiosk_id, "tmk": demo.tmk,
-                     "journal_path": str(tmp_path / "kiosk" / "journal.sqlite3"), **wallet, **overrides}
+        overrides = {**overrides, "journal_path": str(tmp_path / "kiosk" / "journal.sqlite3"), **wallet}
     settings = kiosk_settings(host_url, **overrides)
     if not reference_host.running:
         reference_host.start()
@@ -167,7 +171,7 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     Window.initialized = True
     Window.canvas.clear()
 
-    kiosk = build(settings, pcscd=pcscd)
+    kiosk = build(settings, pcscd=pcscd, with_payments=_fresh_host(request))   # else the bill look-up alone
     if kiosk.settler is not None:
         kiosk.settler._first_backoff_s = 0.05   # tests wait on settling, not on back-off
     app = KioskApp(kiosk, side_panel=bench_panel(ServerControls(reference_host, link), kiosk))

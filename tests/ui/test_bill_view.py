@@ -18,7 +18,7 @@ def reply(**changes: Any) -> dict[str, Any]:
          "tiers": [{"tier": 1, "quantity": "89.50", "unit_price": "2.50", "amount_fen": 22375}]},
     ]
     body = {"house_no": "3-2-1202", "estate": "翠湖花园", "area_m2": "89.50", "as_of": "2026-11-21",
-            "current": {"period": "2026-10", "issued_on": "2026-11-01", "due_on": "2026-11-30", "paid": False,
+            "current": {"period": "2026-10", "due_on": "2026-11-30", "paid": False,
                         "amount_fen": 33436, "lines": lines},
             "arrears": [{"period": "2026-09", "due_on": "2026-10-31", "days_overdue": 21,
                          "amount_fen": 48800, "late_fee_fen": 512}],

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
 from common.money import Money
@@ -11,15 +10,14 @@ from kiosk.i18n import tr
 from kiosk.demo.tour.bench import set_host
 from kiosk.demo.tour.cast import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE
 from kiosk.demo.tour.screens import go_home, key_widget, lookup, show, type_house
+from tests.support.kiosks import host_bill
 
 pytestmark = pytest.mark.ui
 
 
 def host_total(host: Any, house: str) -> str:
-    """The host's own figure, from its HTTP API."""
-    reply = httpx.get(f"{host.url}/api/v1/households/{house}/bill", timeout=5)
-    reply.raise_for_status()
-    return Money(reply.json()["total_due_fen"]).display()
+    """The host's own figure (what it answers the kiosk's signed look-up)."""
+    return Money(host_bill(host, house)["total_due_fen"]).display()
 
 
 async def test_typed_house_number_shows_the_hosts_total(kiosk_app: Any, reference_host: Any, artifacts: Any) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 
 from kiosk.i18n import tr
@@ -15,6 +14,7 @@ from kiosk.demo.tour.cast import BILL_HOUSE, DECLINE_CARD, DECLINE_PIN, PAY_CARD
 from kiosk.demo.tour.screens import show, start_payment
 
 from tests.support.layout import layout_problems
+from tests.support.kiosks import host_bill
 
 pytestmark = [pytest.mark.ui, pytest.mark.kiosk_payments]
 
@@ -22,9 +22,7 @@ OTHER_HOUSE = "2-2-902"
 
 
 def due_fen(host: Any, house: str) -> int:
-    reply = httpx.get(f"{host.url}/api/v1/households/{house}/bill", timeout=5)
-    reply.raise_for_status()
-    return int(reply.json()["total_due_fen"])
+    return int(host_bill(host, house)["total_due_fen"])
 
 
 def money(fen: int) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 
 from kiosk.i18n import tr
@@ -16,6 +15,7 @@ from kiosk.demo.tour.bench import bench_tap, enter_pin, ic_card, press_pad, swip
 from kiosk.demo.tour.cards import open_card
 from kiosk.demo.tour.cast import CARD_HOLDER, CARD_HOLDER_PIN, LOST_CARD, OTHER_CARD, PAY_CARD, PAY_PIN
 from kiosk.demo.tour.screens import lookup, show, type_amount
+from tests.support.kiosks import host_bill
 
 pytestmark = [pytest.mark.ui, pytest.mark.kiosk_wallet]
 
@@ -59,9 +59,7 @@ def bank_balance(host: Any, pan: str) -> int:
 
 
 def due_fen(host: Any, house: str) -> int:
-    reply = httpx.get(f"{host.url}/api/v1/households/{house}/bill", timeout=5)
-    reply.raise_for_status()
-    return int(reply.json()["total_due_fen"])
+    return int(host_bill(host, house)["total_due_fen"])
 
 
 def pay_card_pan() -> str:
