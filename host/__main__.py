@@ -1,4 +1,4 @@
-"""`python -m host serve|seed|import|journal`: the same functions `kiosk host ...` calls."""
+"""`python -m host serve|migrate|seed|import|journal`: the same functions `kiosk host ...` calls."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the host in the foreground")
     serve.add_argument("--port", type=int, help="listen port (overrides the config)")
+    commands.add_parser("migrate", help="upgrade the database's schema to this release's")
     seed = commands.add_parser("seed", help="seed the demo estate")
     seed.add_argument("--households", type=int, default=2000)
     seed.add_argument("--fresh", action="store_true", help="wipe every host table first")
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return cli.serve(args.config, args.db, args.port)
+    if args.command == "migrate":
+        return cli.migrate(args.config, args.db)
     if args.command == "seed":
         return cli.seed_demo(args.config, args.db, args.households, fresh=args.fresh)
     if args.command == "journal":

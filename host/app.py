@@ -23,7 +23,7 @@ from host.bill_lookup import bill_routes
 from host.config import HostSettings
 from host.console.mount import management_routes
 from host.openapi import OPENAPI_PATH, openapi_document
-from host.schema import create_tables
+from host import migrations
 from common.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -44,9 +44,10 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
     """`clock` is the host's one source of "now" (bill dates, late fees, business
     days, heartbeats, the console): tests and demos set it."""
     clock = clock or SystemClock()
-    # Idempotent; here so that the fleet, which reads its tables at once, and the
-    # console find every table whoever opened the database.
-    create_tables(engine)
+    # Here so that the fleet, which reads its tables at once, and the console find
+    # every table whoever opened the database: an empty one is created at head, one
+    # whose schema is not this release's is refused (SchemaNotCurrent: `kiosk host migrate`).
+    migrations.ready(engine)
     # SQLite in WAL mode: the health check is a sub-millisecond local read that
     # never waits on a writer, so it runs on the event loop. A networked database
     # (PostgreSQL) can stall, so there the blocking call goes to the thread pool.

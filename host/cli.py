@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, db_url_from_override, load_host_settings
 from host.db import make_engine
+from host import migrations
 from host.schema import create_tables, drop_tables
 from host.schema.estate import households as households_t
 from common.clock import Clock, SystemClock
@@ -33,7 +34,9 @@ def _open(config_path: Path | str, db_override: str | None) -> tuple[HostSetting
     settings = load_host_settings(config_path)
     url = db_url_from_override(db_override) if db_override else settings.database_url
     engine = make_engine(url)
-    create_tables(engine)   # idempotent: an empty host starts with an empty estate
+    # an empty host starts with an empty estate at head; one behind is refused
+    # (SchemaNotCurrent: `kiosk host migrate`) before any command touches it
+    migrations.ready(engine)
     return settings, engine
 
 
@@ -43,6 +46,9 @@ def _guarded(action: Callable[[], int]) -> int:
     except ConfigError as exc:
         _err(f"bad configuration: {exc}")
         return 2
+    except migrations.SchemaNotCurrent as exc:
+        _err(str(exc))
+        return 1
     except SQLAlchemyError as exc:
         _err(f"database: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
         return 1
@@ -82,6 +88,25 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
                 signal.signal(sig, handler)
             from host.console.mount import console_of
             console_of(app).fleet.flush_blocking()   # the fleet's last seconds of state, written down
+        return 0
+    return _guarded(run)
+
+
+def migrate(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None) -> int:
+    """`kiosk host migrate`: upgrade the database to this release's schema (head),
+    in one transaction. An empty database runs every revision; one made before
+    migrations existed (no alembic_version) is recognised and stamped at the first
+    revision, its rows untouched, then upgraded. 0 done, 1 database / newer schema, 2 config."""
+    def run() -> int:
+        settings = load_host_settings(config_path)
+        engine = make_engine(db_url_from_override(db_override) if db_override else settings.database_url)
+        try:
+            before, after = migrations.migrate(engine)
+        finally:
+            engine.dispose()
+        said = {"empty": "empty database created", "legacy": "database from before migrations stamped and upgraded",
+                "behind": "upgraded", "current": "already"}[before]
+        print(f"{said} at revision {after}")
         return 0
     return _guarded(run)
 

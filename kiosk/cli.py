@@ -32,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     host_sub = host.add_subparsers(dest="host_command", required=True)
     for name, text in (("serve", "serve the host API"),
                        ("journal", "print the bank journal of a business day as CSV"),
+                       ("migrate", "upgrade the database's schema to this release's"),
                        ("seed-demo", "create the demo estate with 3 months of readings and bills"),
                        ("import-readings", "import a meter-reading CSV and bill its month")):
         cmd = host_sub.add_parser(name, help=text)

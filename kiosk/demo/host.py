@@ -34,6 +34,8 @@ def run_host_command(args: argparse.Namespace) -> int:
 
     if args.host_command == "serve":
         return host_cli.serve(args.config, db_override=args.db, port=args.port)
+    if args.host_command == "migrate":
+        return host_cli.migrate(args.config, db_override=args.db)
     if args.host_command == "journal":
         return host_cli.export_journal(args.config, args.day, db_override=args.db)
     if args.host_command == "card":
@@ -143,8 +145,8 @@ class DemoHost:
 
 
 def prepare_database(folder: Path, *, fresh: bool) -> str:
-    """Seed the demo estate once; later runs reuse it (payments persist). A
-    database from an older demo without the bank's accounts or the IC card
+    """Seed the demo estate once; later runs reuse it (payments persist), migrated
+    to this release's schema (`kiosk host migrate`). A database from an older demo without the bank's accounts or the IC card
     registry is seeded afresh."""
     if fresh:
         shutil.rmtree(folder, ignore_errors=True)
@@ -158,6 +160,11 @@ def prepare_database(folder: Path, *, fresh: bool) -> str:
         from host import cli as host_cli   # deferred: SQLAlchemy and the host load in ~0.25 s
         if host_cli.seed_demo(HOST_CONFIG, db_override=db_url, fresh=True) != 0:
             raise RuntimeError("seeding the demo estate failed")
+    else:
+        from host import cli as host_cli
+        # a demo database kept from an older release: its payments stay, its schema moves on
+        if host_cli.migrate(HOST_CONFIG, db_override=db_url) != 0:
+            raise RuntimeError("migrating the demo database failed")
     return db_url
 
 
