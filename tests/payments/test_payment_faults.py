@@ -108,10 +108,15 @@ async def test_stale_mac_key_signs_on_again_and_asks_for_the_pin_again(kiosk, ho
     resident enters the PIN again. The wrong-PIN counter is not touched."""
     from kiosk.backend_client.bank import WorkingKeys
     before = host.totals()
+    # the bill look-up is a signed message too: look the bill up while the key is good,
+    # so that the payment is the message that meets the stale key
+    bill = await kiosk.bills.lookup(HOUSE)
+    swiped = await swipe(kiosk, GOOD.track2)
+    block = await enter_pin(kiosk, swiped, GOOD.pin)
     keys = kiosk.payments.bank.keys
     kiosk.payments.bank.keys = WorkingKeys(keys.pin_key_wrapped, keys.pin_kcv, bytes(range(16)), 0)
     with pytest.raises(HostUnavailable):
-        await pay(kiosk, HOUSE, GOOD)
+        await kiosk.payments.pay(bill, swiped, block)
     assert [e.state for e in kiosk.journal.recent()] == ["not_sent"] and host.totals() == before
     assert kiosk.payments.bank.keys.key_version > keys.key_version
     _, outcome = await pay(kiosk, HOUSE, GOOD)
