@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tests.support.host_env import TARIFFS_AND_BANK
 from tests.support.signing import KioskSigner, SignedReply
 
 FLEET_HOST_TOML = """
@@ -13,24 +14,7 @@ demo = true                 # the test fixtures' keys are published: demo only
 [host]
 estate_name = "翠湖花园"
 listen_port = 0
-
-[tariffs.water]
-tiers = [{up_to = 15, price = "5.00"}, {up_to = 22, price = "7.00"}, {price = "9.00"}]
-
-[tariffs.electricity]
-tiers = [{up_to = 180, price = "0.4883"}, {up_to = 350, price = "0.5383"}, {price = "0.7883"}]
-
-[tariffs.gas]
-tiers = [{price = "2.63"}]
-
-[tariffs.property]
-price_per_m2 = "2.50"
-
-[bank]
-pan_key = "9A45AD3DEDE95CBC6DB64025F0A28B76"
-pan_hash_key = "8BC1067605DC5CD5CAF7BD294B1C6A0F"
-pvk = "2DEEC67FDA59090B0075A2751B9B8924"
-
+""" + TARIFFS_AND_BANK + """
 [kiosks."KIOSK-A"]
 tmk = "0123456789ABCDEFFEDCBA9876543210"
 

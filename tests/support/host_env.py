@@ -1,4 +1,4 @@
-"""Helpers shared by the host tests (imported by name: tests/host is on sys.path)."""
+"""Helpers shared by the host tests: a test host config, its kiosks and keys, the bank environment."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,18 +20,8 @@ from tests.support.signing import KioskSigner, SignedReply  # noqa: F401  (re-ex
 
 SEED_TODAY = date(2026, 11, 21)   # "today" of the shared seeded estate
 
-TEST_HOST_TOML = """
-demo = true                 # the test fixtures' keys are published: demo only
-[host]
-estate_name = "翠湖花园"
-listen_port = 0
-
-[billing]
-due_days = 30
-
-[late_fee]
-daily_rate = "0.0005"
-
+# The tariffs and the reference bank's keys of every test host config (the fleet's too).
+TARIFFS_AND_BANK = """
 [tariffs.water]
 tiers = [{up_to = 15, price = "5.00"}, {up_to = 22, price = "7.00"}, {price = "9.00"}]
 
@@ -48,7 +38,20 @@ price_per_m2 = "2.50"
 pan_key = "9A45AD3DEDE95CBC6DB64025F0A28B76"
 pan_hash_key = "8BC1067605DC5CD5CAF7BD294B1C6A0F"
 pvk = "2DEEC67FDA59090B0075A2751B9B8924"
+"""
 
+TEST_HOST_TOML = """
+demo = true                 # the test fixtures' keys are published: demo only
+[host]
+estate_name = "翠湖花园"
+listen_port = 0
+
+[billing]
+due_days = 30
+
+[late_fee]
+daily_rate = "0.0005"
+""" + TARIFFS_AND_BANK + """
 [kiosks."KIOSK-TEST-01"]
 tmk = "0123456789ABCDEFFEDCBA9876543210"
 
