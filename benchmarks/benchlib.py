@@ -83,9 +83,9 @@ def temp_files_in(folder: Path, env: dict[str, str] | None = None) -> None:
 def free_port_pair(first: int = 40700, last: int = 41100) -> int:
     """The first even port p in [first, last) with p and p + 1 free (a private
     pcscd's two vpcd slots; the tests' pcscd uses 40200-40600)."""
-    from kiosk.devices.sim.pcscd import listening_ports
+    from kiosk.devices.sim.pcscd import ports_in_use
 
-    busy = listening_ports()
+    busy = ports_in_use()
     for port in range(first, last, 2):
         if port not in busy and port + 1 not in busy:
             return port

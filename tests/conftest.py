@@ -121,9 +121,9 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     ports from 40200 (another test run may hold some): pcsc-lite reads its
     socket's path once per process, so every test that talks PC/SC shares this
     one (docs/cards.md §4) -- no folder of tests may start its own."""
-    from kiosk.devices.sim.pcscd import PrivatePcscd, listening_ports
+    from kiosk.devices.sim.pcscd import PrivatePcscd, ports_in_use
 
-    busy = listening_ports()
+    busy = ports_in_use()
     base = next(p for p in range(40200, 40600, 2) if p not in busy and p + 1 not in busy)
     daemon = PrivatePcscd(tmp_path_factory.mktemp("pcscd"), base_port=base)
     if not daemon.private:

@@ -69,9 +69,7 @@ def find_vpcd_driver() -> Path | None:
     return next((p for p in VPCD_DRIVERS if p.exists()), None)
 
 
-def listening_ports() -> set[int]:
-    """TCP ports in LISTEN state on this host (from /proc; connecting to a vpcd
-    port to probe it would look like a card being inserted)."""
+def _tcp_ports(listening_only: bool) -> set[int]:
     ports: set[int] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -80,9 +78,23 @@ def listening_ports() -> set[int]:
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) > 3 and fields[3] == "0A":
+            if len(fields) > 3 and (fields[3] == "0A" or not listening_only):
                 ports.add(int(fields[1].rsplit(":", 1)[1], 16))
     return ports
+
+
+def listening_ports() -> set[int]:
+    """TCP ports in LISTEN state on this host (from /proc; connecting to a vpcd
+    port to probe it would look like a card being inserted)."""
+    return _tcp_ports(listening_only=True)
+
+
+def ports_in_use() -> set[int]:
+    """The local port of every TCP socket on this host, whatever its state. Pick
+    vpcd ports outside these: a client connection whose ephemeral port falls in
+    our range blocks vpcd's bind as surely as a listener does (seen in CI:
+    "Address already in use" on a port no one listened on)."""
+    return _tcp_ports(listening_only=False)
 
 
 class PrivatePcscd:
