@@ -36,7 +36,7 @@ from host.schema.estate import households  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
 from kiosk.backend_client.bank import BankClient  # noqa: E402
 from kiosk.backend_client.client import HostClient  # noqa: E402
-from kiosk.backend_client.signed import SignedChannel  # noqa: E402
+from kiosk.backend_client.signed import MessageCounter, SignedChannel  # noqa: E402
 from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings  # noqa: E402
 from kiosk.services.bills import BillService  # noqa: E402
 from kiosk.services.journal import Journal  # noqa: E402
@@ -54,7 +54,7 @@ async def lookups(app: object, house_numbers: list[str], count: int, seed: int, 
     kiosk = load_kiosk_settings(DEMO_KIOSK_CONFIG)
     journal = Journal(str(folder / "journal.sqlite3"), SystemClock())
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    bank = BankClient(SignedChannel("http://host", kiosk.kiosk_id, journal.next_counter, timeout_s=30,
+    bank = BankClient(SignedChannel("http://host", kiosk.kiosk_id, MessageCounter(journal.next_counter), timeout_s=30,
                                     transport=transport), kiosk.tmk)
     host = HostClient("http://host", bank, transport=transport)
     bills = BillService(host, HostSession(bank, None))

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from kiosk.devices.sim.printer import SimPrinter
     from kiosk.devices.ports import CardReader, PinPad, ReceiptPrinter
     from kiosk.backend_client.bank import BankClient
+    from kiosk.backend_client.signed import MessageCounter
     from kiosk.services.fleet.devices import DeviceBoard
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.journal import Journal
@@ -96,6 +97,7 @@ class Kiosk:
     wallet: WalletService | None = None
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
     journal: Journal | None = None
+    counter: MessageCounter | None = None   # the one order of all signed messages (bank, cards, fleet)
     sims: SimDevices | None = None
     file_settings: KioskSettings | None = None    # as the file said at start (reload_settings compares)
     closers: list[Callable[[], None]] = field(default_factory=list)   # e.g. card watchers
@@ -174,7 +176,7 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
     `pcscd`: an already running private pcscd for simulated IC readers (tests
     share one per session); otherwise one is started when a reader is "sim"."""
     from kiosk.backend_client.bank import BankClient
-    from kiosk.backend_client.signed import SignedChannel
+    from kiosk.backend_client.signed import MessageCounter, SignedChannel
     from kiosk.services.journal import Journal
     from kiosk.services.session import HostSession
 
@@ -184,7 +186,8 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
                           "with the keys of a sign-on under it")
     clock = clock or SystemClock()
     journal = Journal(settings.journal_path, clock)       # the message counter, across restarts
-    channel = SignedChannel(settings.host.url, settings.kiosk_id, journal.next_counter,
+    counter = MessageCounter(journal.next_counter)  # one sequence for all the kiosk's signed channels
+    channel = SignedChannel(settings.host.url, settings.kiosk_id, counter,
                             timeout_s=settings.host.timeout_s, transport=host_transport)
     bank = BankClient(channel, settings.tmk)
     board = _device_board() if with_payments and with_fleet else None
@@ -195,7 +198,7 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
     session = HostSession(bank, devices.pinpad if devices is not None else None)
     host = HostClient(settings.host.url, bank, timeout_s=settings.host.timeout_s, transport=host_transport)
     kiosk = Kiosk(settings=settings, host=host, bills=BillService(host, session), clock=clock, bank=bank,
-                  session=session, journal=journal, sims=sims, devices=devices)
+                  session=session, journal=journal, counter=counter, sims=sims, devices=devices)
     if with_payments:
         _add_payments(kiosk)
         if with_wallet and settings.wallet is not None:
@@ -291,8 +294,9 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
     from kiosk.services.fleet.status import JournalStatus
 
     settings, payments, journal, wallet = kiosk.settings, kiosk.payments, kiosk.journal, kiosk.wallet
-    session, settler = kiosk.session, kiosk.settler
+    session, settler, counter = kiosk.session, kiosk.settler, kiosk.counter
     assert payments is not None and journal is not None and session is not None and settler is not None
+    assert counter is not None
     if settings.source and Path(settings.source).is_file():   # reload_config compares with the file as it was
         from kiosk.config import load_kiosk_settings           # (the caller may have overridden some of it)
         kiosk.file_settings = load_kiosk_settings(settings.source)
@@ -323,7 +327,7 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
     # (upload_journal), the printer and a test receipt's header (print_test)
     commands = SimpleNamespace(journal=journal, settle_once=settler.settle_once, printer=payments.printer,
                                estate=payments.estate, kiosk_id=payments.kiosk_id, now=payments.now)
-    channel = SignedChannel(settings.host.url, settings.kiosk_id, journal.next_counter,
+    channel = SignedChannel(settings.host.url, settings.kiosk_id, counter,
                             timeout_s=settings.host.timeout_s, transport=transport)
     kiosk.fleet = FleetService(
         FleetClient(channel, lambda: payments.bank.keys), status,

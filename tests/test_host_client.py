@@ -113,14 +113,6 @@ async def test_a_key_refused_again_is_not_signed_on():
     await kiosk.aclose()
 
 
-async def test_a_look_up_overtaken_by_another_message_is_sent_once_more():
-    kiosk, host = kiosk_answered(Scripted(409, {"error": "replay", "message": "counter 2 is not above 3"}),
-                                 Scripted(200, REPLY))
-    assert (await kiosk.bills.lookup("3-2-1202")).total_due.fen == 82748
-    assert [m["counter"] for m in host.lookups] == [2, 3]
-    await kiosk.aclose()
-
-
 async def test_refused_connection_is_host_unavailable():
     with socket.socket() as sock:  # a port that was free a moment ago: nothing listens
         sock.bind(("127.0.0.1", 0))

@@ -39,15 +39,8 @@ class BillRequest(TypedDict):
 BILL_PATH = "/api/v1/households/bill"
 
 
-class _Overtaken(HostRejected):
-    """409 replay: another message of this kiosk (a backup copy the settling task
-    sent meanwhile) reached the host first with a higher counter. The host
-    changed nothing; a look-up is safe to send again with a new counter."""
-
-
 # the host's signed refusals of a look-up, as the resident's errors
-BILL_REFUSALS: Refusals = {"house_not_found": HouseNotFound, "bad_house_number": BadHouseNumber,
-                           "replay": _Overtaken}
+BILL_REFUSALS: Refusals = {"house_not_found": HouseNotFound, "bad_house_number": BadHouseNumber}
 
 
 class SignedPoster(Protocol):
@@ -108,8 +101,5 @@ class HostClient:
         """The signed look-up: HouseNotFound, BadHouseNumber, HostUnavailable,
         BadHostReply, or NotSignedOn (sign on and ask again: BillService)."""
         request: BillRequest = {"house_no": str(house)}
-        try:
-            reply = await self._signed.post(BILL_PATH, request, financial=False, refusals=BILL_REFUSALS)
-        except _Overtaken:
-            reply = await self._signed.post(BILL_PATH, request, financial=False, refusals=BILL_REFUSALS)
+        reply = await self._signed.post(BILL_PATH, request, financial=False, refusals=BILL_REFUSALS)
         return parse_household_bill(reply)

@@ -1,6 +1,7 @@
 """Signed kiosk -> host messages (docs/payments.md): a JSON body holding the
 kiosk id and a strictly increasing counter, MACed (ANSI X9.19) over its exact
-bytes; the reply's MAC is checked the same way.
+bytes; the reply's MAC is checked the same way. The kiosk's messages leave one
+at a time, in counter order (MessageCounter).
 
 Failure mapping, by what we can know about the money:
 - connection refused            -> HostUnavailable: the request never left
@@ -13,9 +14,11 @@ Failure mapping, by what we can know about the money:
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypedDict
 
 from common.crypto import mac_x919, request_mac
@@ -48,11 +51,33 @@ def mac_hex(key: bytes, body: bytes) -> str:
     return mac_x919(key, body).hex().upper()
 
 
+class MessageCounter:
+    """The kiosk's one sequence of message counters, shared by all its signed
+    channels (bank and card centre, fleet). The host accepts a counter only above
+    the last one it accepted, so the kiosk's messages must reach it in counter
+    order: a message takes its counter and keeps the turn until its reply is in
+    (or it failed), and the next message waits for it. Two messages in flight at
+    once on separate connections (a backup copy from the settling task and a
+    bill look-up or a payment) would otherwise race, and the one with the lower
+    counter would be refused as a replay. A message that timed out and still
+    arrives later is refused as a replay, so it can never be acted on after a
+    newer one (its outcome is already "unknown" to the kiosk: reversed if money)."""
+
+    def __init__(self, next_value: Callable[[], int]) -> None:
+        self._next_value = next_value      # the journal's counter: it survives a restart
+        self._lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[int]:
+        async with self._lock:
+            yield self._next_value()
+
+
 class SignedChannel:
-    def __init__(self, base_url: str, kiosk_id: str, next_counter: Callable[[], int], *,
+    def __init__(self, base_url: str, kiosk_id: str, counter: MessageCounter, *,
                  timeout_s: float, transport: "httpx.AsyncBaseTransport | None" = None) -> None:
         self.kiosk_id = kiosk_id
-        self._next_counter = next_counter
+        self._counter = counter
         self._options: _ChannelOptions = {"base_url": base_url, "timeout": timeout_s, "transport": transport}
         self._http: httpx.AsyncClient | None = None
 
@@ -75,15 +100,16 @@ class SignedChannel:
         error (with the host's message) instead of HostRejected."""
         import httpx
 
-        body = encode_body({"kiosk_id": self.kiosk_id, "counter": self._next_counter(), **fields})
         unknown = OutcomeUnknown if financial else HostUnavailable
-        try:
-            response = await self._client().post(path, content=body, headers={
-                "Content-Type": "application/json", "X-MAC": request_mac(key, path, body).hex().upper()})
-        except httpx.ConnectError as exc:  # no connection was made: nothing was sent
-            raise HostUnavailable(f"{path}: {exc}") from exc
-        except httpx.TransportError as exc:  # it may have arrived and been acted on
-            raise unknown(f"{path}: {type(exc).__name__}: {exc}") from exc
+        async with self._counter.turn() as counter:
+            body = encode_body({"kiosk_id": self.kiosk_id, "counter": counter, **fields})
+            try:
+                response = await self._client().post(path, content=body, headers={
+                    "Content-Type": "application/json", "X-MAC": request_mac(key, path, body).hex().upper()})
+            except httpx.ConnectError as exc:  # no connection was made: nothing was sent
+                raise HostUnavailable(f"{path}: {exc}") from exc
+            except httpx.TransportError as exc:  # it may have arrived and been acted on
+                raise unknown(f"{path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:
             raise unknown(f"{path}: HTTP {response.status_code}")
         reply_mac = response.headers.get("X-MAC", "")

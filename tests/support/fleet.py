@@ -98,14 +98,15 @@ async def headless_kiosk(host_url: str, kiosk_id: str, folder: Any, tmk: bytes, 
                          sign_on: bool = True, start: bool = True, **options: Any) -> HeadlessKiosk:
     from kiosk.backend_client.bank import BankClient
     from kiosk.backend_client.fleet import FleetClient
-    from kiosk.backend_client.signed import SignedChannel
+    from kiosk.backend_client.signed import MessageCounter, SignedChannel
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.fleet.status import JournalStatus
     from kiosk.services.journal import Journal
 
     journal = Journal(folder / "journal.sqlite3")
-    bank_channel = SignedChannel(host_url, kiosk_id, journal.next_counter, timeout_s=5)
-    fleet_channel = SignedChannel(host_url, kiosk_id, journal.next_counter, timeout_s=5)
+    counter = MessageCounter(journal.next_counter)
+    bank_channel = SignedChannel(host_url, kiosk_id, counter, timeout_s=5)
+    fleet_channel = SignedChannel(host_url, kiosk_id, counter, timeout_s=5)
     bank = BankClient(bank_channel, tmk)
     if sign_on:
         await bank.sign_on()

@@ -48,12 +48,13 @@ class BillKiosk:
 
         from kiosk.backend_client.bank import BankClient
         from kiosk.backend_client.client import HostClient
-        from kiosk.backend_client.signed import SignedChannel
+        from kiosk.backend_client.signed import MessageCounter, SignedChannel
         from kiosk.services.bills import BillService
         from kiosk.services.session import HostSession
 
         self.counter = itertools.count(first_counter)
-        channel = SignedChannel(url, kiosk_id, lambda: next(self.counter), timeout_s=timeout_s, transport=transport)
+        channel = SignedChannel(url, kiosk_id, MessageCounter(lambda: next(self.counter)), timeout_s=timeout_s,
+                                transport=transport)
         self.bank = BankClient(channel, tmk)
         self.session = HostSession(self.bank, None)
         self.host = HostClient(url, self.bank, timeout_s=timeout_s, transport=transport)
