@@ -5,9 +5,11 @@ the key rules (docs/security.md): no degenerate key anywhere, the published
 demo and test keys only in a config that says `demo = true`, on loopback."""
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 
@@ -98,8 +100,27 @@ def one_of(*choices: str) -> Callable[[str], str | None]:
     return check
 
 
+def is_loopback(host: str) -> bool:
+    """This machine: `localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def http_url(value: str) -> str | None:
-    return None if value.startswith(("http://", "https://")) else "must start with http:// or https://"
+    """An http(s) URL; plain http only to this machine, since what crosses a
+    network (signed messages, the console's pages) must be encrypted."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host"
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        return (f"plain http:// is allowed only to this machine (127.0.0.1, localhost, ::1), not to "
+                f"{parts.hostname!r}: messages would cross the network unencrypted; use https://")
+    return None
 
 
 def hex_key(value: str) -> str | None:
@@ -132,7 +153,6 @@ PUBLISHED_KEYS = frozenset(bytes.fromhex(k) for k in (
 PLACEHOLDER_HELP = ("is a placeholder: put your own key here, 32 hex digits (a double-length 3DES key, "
                     "e.g. from python -c \"import secrets; print(secrets.token_hex(16).upper())\"; a TMK is "
                     "the same in the kiosk's [security] and the host's [kiosks] table)")
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 def degenerate_key(key: bytes) -> str | None:
@@ -162,7 +182,7 @@ def demo_flag(root: Section, *, loopback_host: str) -> bool:
     tests'). It allows the published keys, and only on one machine: the host must
     listen on (the kiosk must call) a loopback address."""
     demo = root.get("demo", bool, False)
-    if demo and loopback_host.strip("[]") not in _LOOPBACK:
+    if demo and not is_loopback(loopback_host):
         raise root.error("demo", f"a demo config runs on one machine only (loopback), not on {loopback_host!r}; "
                                  "a site config has no `demo` key")
     return demo

@@ -65,7 +65,8 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
         settings, engine = _open(config_path, db_override)
         listen_port = settings.listen_port if port is None else port
         shown = make_url(engine.url).render_as_string(hide_password=True)
-        print(f"host for {settings.estate_name} on http://{settings.listen_host}:{listen_port} "
+        scheme = "https" if settings.tls else "http"
+        print(f"host for {settings.estate_name} on {scheme}://{settings.listen_host}:{listen_port} "
               f"(database {shown})", flush=True)
         # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
         # the handler that was there before. Ours turns it (or one that arrives before
@@ -79,7 +80,8 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
         try:
             # timeout_graceful_shutdown: open console pages hold event streams that never
             # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
-            uvicorn.run(app, host=settings.listen_host, port=listen_port,
+            cert, key = settings.tls or (None, None)
+            uvicorn.run(app, host=settings.listen_host, port=listen_port, ssl_certfile=cert, ssl_keyfile=key,
                         log_level="info", lifespan="off", timeout_graceful_shutdown=3)
         except _Stopped:
             pass

@@ -22,8 +22,9 @@ class _Server(uvicorn.Server):
 
 class HostServer:
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, *,
-                 log_level: str = "warning") -> None:
-        self.app, self.host, self.port, self.log_level = app, host, port, log_level
+                 log_level: str = "warning", tls: tuple[str, str] | None = None) -> None:
+        """`tls`: (certificate, key) PEM files to serve HTTPS (HostSettings.tls)."""
+        self.app, self.host, self.port, self.log_level, self.tls = app, host, port, log_level, tls
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -31,7 +32,7 @@ class HostServer:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -55,8 +56,9 @@ class HostServer:
             raise RuntimeError("host server already running")
         self._socket = self._bind()
         ready = threading.Event()
+        cert, key = self.tls or (None, None)
         config = uvicorn.Config(self.app, log_level=self.log_level, access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=5)
+                                timeout_graceful_shutdown=5, ssl_certfile=cert, ssl_keyfile=key)
         self._server = _Server(config, ready)
         server, sock = self._server, self._socket
 

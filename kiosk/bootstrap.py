@@ -177,6 +177,7 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
     share one per session); otherwise one is started when a reader is "sim"."""
     from kiosk.backend_client.bank import BankClient
     from kiosk.backend_client.signed import MessageCounter, SignedChannel
+    from kiosk.backend_client.tls import host_verification
     from kiosk.services.journal import Journal
     from kiosk.services.session import HostSession
 
@@ -187,8 +188,9 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
     clock = clock or SystemClock()
     journal = Journal(settings.journal_path, clock)       # the message counter, across restarts
     counter = MessageCounter(journal.next_counter)  # one sequence for all the kiosk's signed channels
+    verify = host_verification(settings.host.url, settings.host.ca_file)
     channel = SignedChannel(settings.host.url, settings.kiosk_id, counter,
-                            timeout_s=settings.host.timeout_s, transport=host_transport)
+                            timeout_s=settings.host.timeout_s, transport=host_transport, verify=verify)
     bank = BankClient(channel, settings.tmk)
     board = _device_board() if with_payments and with_fleet else None
     sims = devices = None
@@ -196,7 +198,8 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
         sims = SimDevices()
         devices = _payment_devices(settings, sims, board)
     session = HostSession(bank, devices.pinpad if devices is not None else None)
-    host = HostClient(settings.host.url, bank, timeout_s=settings.host.timeout_s, transport=host_transport)
+    host = HostClient(settings.host.url, bank, timeout_s=settings.host.timeout_s, transport=host_transport,
+                      verify=verify)
     kiosk = Kiosk(settings=settings, host=host, bills=BillService(host, session), clock=clock, bank=bank,
                   session=session, journal=journal, counter=counter, sims=sims, devices=devices)
     if with_payments:
@@ -288,6 +291,7 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
     It needs the MAK of the host session's sign-on; its own signed channel."""
     from kiosk.backend_client.fleet import FleetClient
     from kiosk.backend_client.signed import SignedChannel
+    from kiosk.backend_client.tls import host_verification
     from kiosk.domain.errors import KioskError, ReaderFault
     from kiosk.services.fleet.commands import CommandOutcome, payment_command_handlers
     from kiosk.services.fleet.service import FleetService
@@ -327,8 +331,8 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
     # (upload_journal), the printer and a test receipt's header (print_test)
     commands = SimpleNamespace(journal=journal, settle_once=settler.settle_once, printer=payments.printer,
                                estate=payments.estate, kiosk_id=payments.kiosk_id, now=payments.now)
-    channel = SignedChannel(settings.host.url, settings.kiosk_id, counter,
-                            timeout_s=settings.host.timeout_s, transport=transport)
+    channel = SignedChannel(settings.host.url, settings.kiosk_id, counter, timeout_s=settings.host.timeout_s,
+                            transport=transport, verify=host_verification(settings.host.url, settings.host.ca_file))
     kiosk.fleet = FleetService(
         FleetClient(channel, lambda: payments.bank.keys), status,
         interval_s=settings.fleet.heartbeat_interval_s,

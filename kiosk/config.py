@@ -3,6 +3,7 @@ reader and the key rules are shared with the host (common/settings.py), so a bad
 file fails at start with the file, the key and the reason (ConfigError)."""
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ class DisplaySettings:
 
 @dataclass(frozen=True)
 class HostSettings:
-    url: str = "http://127.0.0.1:8700"
+    url: str = "http://127.0.0.1:8700"   # plain http:// only to this machine (common.settings.http_url)
     timeout_s: float = 5.0
+    ca_file: str = ""   # https: the CA (PEM) the host's certificate must chain to; "" = the system's store
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,20 @@ class KioskSettings:
         return self.devices.get(name, DeviceSettings())
 
 
+def _host(host: Section) -> HostSettings:
+    url = host.get("url", str, "http://127.0.0.1:8700", check=http_url).rstrip("/")
+    ca_file = host.get("ca_file", str, "")
+    if ca_file:
+        if not url.startswith("https://"):
+            raise host.error("ca_file", "applies to an https:// host url only")
+        ca_file = str(resolve_path(ca_file))
+        try:   # read it now: a wrong path fails at start, naming the key, not at the first payment
+            ssl.create_default_context(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise host.error("ca_file", f"cannot be read as PEM CA certificates ({exc})") from None
+    return HostSettings(url=url, timeout_s=host.get("timeout_s", float, 5.0, check=positive), ca_file=ca_file)
+
+
 def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
     root = load_toml(path)
     kiosk = root.section("kiosk", required=True)
@@ -123,10 +139,7 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
             height=display.get("height", int, 800, check=positive),
             show_cursor=display.get("show_cursor", bool, True),
         ),
-        host=HostSettings(
-            url=host.get("url", str, "http://127.0.0.1:8700", check=http_url).rstrip("/"),
-            timeout_s=host.get("timeout_s", float, 5.0, check=positive),
-        ),
+        host=_host(host),
         tmk=site_key(security, "tmk", bytes.fromhex(security.get("tmk", str, check=hex_key)),
                      demo=demo_flag(root, loopback_host=urlsplit(host.get("url", str, "http://127.0.0.1:8700"))
                                     .hostname or "")),

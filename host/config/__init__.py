@@ -3,6 +3,7 @@ file names the file, the dotted key and the reason (ConfigError)."""
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,7 @@ from common.epurse_issuer import PurseKeys
 from host.config.console import ConsoleSettings, load_console_settings
 from host.config.fleet import FleetSettings, load_fleet_settings
 from common.settings import (CONFIG_DIR, ConfigError, demo_flag, hex_key, load_toml, PROJECT_ROOT, Section,
-                             site_key)
+                             resolve_path, site_key)
 
 DEMO_HOST_CONFIG = CONFIG_DIR / "host.demo.toml"
 DEFAULT_DB_URL = "sqlite:///var/host.sqlite3"
@@ -56,6 +57,9 @@ class HostSettings:
     estate_name: str
     listen_host: str = "127.0.0.1"
     listen_port: int = 8700
+    # [host] tls_cert / tls_key (PEM files): serve HTTPS; None: plain HTTP (this
+    # machine, or a site whose TLS proxy is in front: docs/host.md "Deploying")
+    tls: tuple[str, str] | None = None
     database_url: str = DEFAULT_DB_URL
     due_days: int = 30                    # due date = issue date (1st of next month) + due_days
     late_fee_daily_rate: Decimal = Decimal("0.0005")
@@ -148,6 +152,22 @@ def _rate(section: Section, name: str, default: str) -> Decimal:
     return Decimal(text)
 
 
+def _tls(host: Section) -> tuple[str, str] | None:
+    """[host] tls_cert and tls_key, both or neither: the certificate chain and its
+    private key, PEM; checked here so that a wrong path fails at start."""
+    cert, key = host.get("tls_cert", str, ""), host.get("tls_key", str, "")
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise host.error("tls_key" if cert else "tls_cert", "tls_cert and tls_key go together (PEM files)")
+    cert, key = str(resolve_path(cert)), str(resolve_path(key))
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise host.error("tls_cert", f"cannot load the certificate and its key ({exc})") from None
+    return cert, key
+
+
 def _kiosks(section: Section, *, demo: bool) -> tuple[tuple[str, bytes], ...]:
     """[kiosks."KIOSK-DEMO-01"] tmk = "<32 hex>": one table per kiosk of the fleet."""
     fleet: list[tuple[str, bytes]] = []
@@ -230,7 +250,8 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     issuer_keys = _issuer_keys(root, demo=demo)
     bank = _bank_keys(root, demo=demo)
     fleet = load_fleet_settings(root.section("fleet"))
-    console = load_console_settings(root.section("console"))
+    tls = _tls(host)
+    console = load_console_settings(root.section("console"), https=tls is not None)
 
     estate = host.get("estate_name", str, check=lambda v: None if v.strip() else "must not be empty")
     listen_host = host.get("listen_host", str, "127.0.0.1")
@@ -254,7 +275,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     for section in (host, database, billing, late, tariffs_section, root):
         section.reject_unknown()
     return HostSettings(
-        estate_name=estate.strip(), listen_host=listen_host, listen_port=port,
+        estate_name=estate.strip(), listen_host=listen_host, listen_port=port, tls=tls,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
         tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, bank=bank, fleet=fleet, console=console,
         source=str(path),

@@ -17,7 +17,9 @@ class ConsoleSettings:
     demo_accounts: bool = False        # DEMO ONLY: create the published demo accounts if no account exists
 
 
-def load_console_settings(section: Section) -> ConsoleSettings:
+def load_console_settings(section: Section, *, https: bool = False) -> ConsoleSettings:
+    """`https`: the host serves HTTPS itself, so its cookies are Secure unless the
+    section says otherwise."""
     def within(low: int, high: int) -> Callable[[int], str | None]:
         return lambda v: None if low <= v <= high else f"must be {low}..{high}"
 
@@ -26,7 +28,7 @@ def load_console_settings(section: Section) -> ConsoleSettings:
         session_max_hours=section.get("session_max_hours", int, 12, check=within(1, 24 * 7)),
         lockout_failures=section.get("lockout_failures", int, 5, check=within(1, 100)),
         lockout_minutes=section.get("lockout_minutes", int, 15, check=within(1, 24 * 60)),
-        secure_cookies=section.get("secure_cookies", bool, False),
+        secure_cookies=section.get("secure_cookies", bool, https),
         demo_accounts=section.get("demo_accounts", bool, False),
     )
     section.reject_unknown()

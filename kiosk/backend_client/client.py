@@ -17,6 +17,8 @@ from common.errors import BadHouseNumber
 from common.house import HouseNumber
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 
@@ -26,6 +28,7 @@ class _ClientOptions(TypedDict):
     timeout: float
     transport: httpx.AsyncBaseTransport | None
     headers: dict[str, str]
+    verify: ssl.SSLContext | bool
 
 
 class HealthReply(TypedDict):
@@ -53,10 +56,11 @@ class SignedPoster(Protocol):
 
 class HostClient:
     def __init__(self, base_url: str, signed: SignedPoster, *, timeout_s: float = 5.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, verify: ssl.SSLContext | bool = True) -> None:
+        """`verify`: how the host's certificate is checked (backend_client.tls)."""
         self._signed = signed
         self._options: _ClientOptions = {"base_url": base_url, "timeout": timeout_s, "transport": transport,
-                                         "headers": {"Accept": "application/json"}}
+                                         "headers": {"Accept": "application/json"}, "verify": verify}
         self._http: httpx.AsyncClient | None = None
 
     def warm_up(self) -> httpx.AsyncClient:

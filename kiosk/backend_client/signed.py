@@ -25,6 +25,8 @@ from common.crypto import mac_x919, request_mac
 from kiosk.domain.errors import BadHostReply, HostRejected, HostUnavailable, NotSignedOn, OutcomeUnknown
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 
@@ -41,6 +43,7 @@ class _ChannelOptions(TypedDict):
     base_url: str
     timeout: float
     transport: httpx.AsyncBaseTransport | None
+    verify: ssl.SSLContext | bool
 
 
 def encode_body(fields: Mapping[str, object]) -> bytes:
@@ -75,10 +78,13 @@ class MessageCounter:
 
 class SignedChannel:
     def __init__(self, base_url: str, kiosk_id: str, counter: MessageCounter, *,
-                 timeout_s: float, transport: "httpx.AsyncBaseTransport | None" = None) -> None:
+                 timeout_s: float, transport: "httpx.AsyncBaseTransport | None" = None,
+                 verify: "ssl.SSLContext | bool" = True) -> None:
+        """`verify`: how the host's certificate is checked (backend_client.tls)."""
         self.kiosk_id = kiosk_id
         self._counter = counter
-        self._options: _ChannelOptions = {"base_url": base_url, "timeout": timeout_s, "transport": transport}
+        self._options: _ChannelOptions = {"base_url": base_url, "timeout": timeout_s, "transport": transport,
+                                          "verify": verify}
         self._http: httpx.AsyncClient | None = None
 
     def _client(self) -> "httpx.AsyncClient":

@@ -43,7 +43,7 @@ class BillKiosk:
     PIN pad), HostClient, BillService."""
 
     def __init__(self, url: str, kiosk_id: str, tmk: bytes, *, timeout_s: float = 5.0,
-                 transport: Any = None, first_counter: int = 1) -> None:
+                 transport: Any = None, first_counter: int = 1, verify: Any = True) -> None:
         import itertools
 
         from kiosk.backend_client.bank import BankClient
@@ -54,10 +54,10 @@ class BillKiosk:
 
         self.counter = itertools.count(first_counter)
         channel = SignedChannel(url, kiosk_id, MessageCounter(lambda: next(self.counter)), timeout_s=timeout_s,
-                                transport=transport)
+                                transport=transport, verify=verify)
         self.bank = BankClient(channel, tmk)
         self.session = HostSession(self.bank, None)
-        self.host = HostClient(url, self.bank, timeout_s=timeout_s, transport=transport)
+        self.host = HostClient(url, self.bank, timeout_s=timeout_s, transport=transport, verify=verify)
         self.bills = BillService(self.host, self.session)
 
     async def aclose(self) -> None:
