@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 from kiosk.cards.apdu import ApduTransport
 from kiosk.devices.sim.cpu_card_data import CardPulled
@@ -84,3 +85,18 @@ class Recording:
         answer = self.inner.transmit(apdu)
         self.log.append((apdu.hex().upper(), answer.hex().upper()))
         return answer
+
+
+def pull_at(card: VirtualM1Card, n: int, *, applied: bool) -> None:
+    """Pull the card during its n-th next APDU (0 = the next one): after
+    applying it (its answer is lost) or, with applied=False, before."""
+    left = n
+
+    def hook(_apdu: bytes) -> Literal["before", "after"] | None:
+        nonlocal left
+        if left > 0:
+            left -= 1
+            return None
+        card.fault = None
+        return "after" if applied else "before"
+    card.fault = hook
