@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from common.onecard import (ATR, BLOCK_LEN, KEY_LEN, KeyType, MalformedBlock, access_codes, decode_value,
-                            encode_value, is_trailer, sector_of)
+from common.onecard import (ATR, BLOCK_LEN, DEMO_MAP, KEY_LEN, EstateData, KeyType, MalformedBlock, access_codes,
+                            decode_value, encode_value, is_trailer, read_public_info, sector_of)
 from common.onecard_keys import DEMO_ONECARD_KEYS, OneCardMasterKeys
 from kiosk.devices.sim.cpu_card_data import CardPulled, FaultHook
 from kiosk.devices.sim.m1_card_data import (BLOCKS, DATA_RIGHTS, TRAILER_RIGHTS, DataRights, M1State,
@@ -98,6 +98,40 @@ class VirtualM1Card:
     @property
     def label(self) -> str:
         return self._state.label
+
+    @property
+    def serial(self) -> str:
+        """The UID in hex: what `kiosk sim card` names a one-card by."""
+        return self._state.uid
+
+    @property
+    def holder(self) -> str:
+        try:
+            return EstateData.decode(self.block(DEMO_MAP.estate_block), self.block(DEMO_MAP.name_block)).holder
+        except MalformedBlock:
+            return "?"
+
+    def dump(self) -> list[str]:
+        """`kiosk sim card show`: what the card says, then every block by sector
+        (the simulator's view: trailers with their keys)."""
+        m = DEMO_MAP
+        lines = [f"one-card {self.serial}  {self.holder}  {self.label}".rstrip()]
+        try:
+            estate = EstateData.decode(self.block(m.estate_block), self.block(m.name_block))
+            lines.append(f"  house {estate.house}  household {estate.household_id}")
+            purse, backup = (decode_value(self.block(b))[0] for b in (m.purse_block, m.backup_block))
+            lines.append(f"  purse {purse} fen  backup {backup} fen")
+            info, rewrite = read_public_info(self.block(m.public_block), self.block(m.public_inverse_block))
+            lines.append(f"  public info: pointer {info.pointer}  count {info.count}  flag {info.flag:02X}  "
+                         f"black {info.black:02X}  pending {info.pending_type:02X} {info.pending_amount} fen "
+                         f"(balance before {info.balance_before})" + ("  [24/25 disagree]" if rewrite else ""))
+        except MalformedBlock as exc:
+            lines.append(f"  (malformed: {exc})")
+        for n in range(BLOCKS):
+            if n % 4 == 0:
+                lines.append(f"  sector {n // 4:2}  {m.area_of(n // 4).name.lower()}")
+            lines.append(f"    {n:2}  {self.block(n).hex(' ').upper()}" + ("  trailer" if is_trailer(n) else ""))
+        return lines
 
     def block(self, n: int) -> bytes:
         with self._lock:
