@@ -157,7 +157,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _list_m1(cards_dir: Path, held: dict[str, str]) -> None:
-    from common.onecard import decode_value, DEMO_MAP
+    from common.onecard import DEMO_MAP
+    from common.onecard_blocks import decode_value
     from kiosk.devices.sim.m1_card import VirtualM1Card
     paths = sorted(cards_dir.glob(M1_PREFIX + "*.json")) if cards_dir.is_dir() else []
     if paths:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from common.onecard import BLOCK_LEN, KEY_LEN, UID_LEN, VALUE_OPERAND_MAX, KeyType, MalformedBlock, decode_value
+from common.onecard import BLOCK_LEN, KEY_LEN, UID_LEN, VALUE_OPERAND_MAX, KeyType, MalformedBlock
+from common.onecard_blocks import decode_value
 from kiosk.cards.apdu import ApduTransport, Response, exchange
 from kiosk.domain.errors import CardAuthRefused, CardBlockMalformed, CardFault
 

@@ -20,8 +20,8 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 from common.onecard import (DEMO_MAP, BLACK_OK, MAX_AMOUNT, COUNT_MODULO, Flag, KeyType, MalformedBlock,
-                            PublicInfo, Record, SectorKeyProvider, SectorMap, TxnType, decode_value,
-                            read_public_info, sector_of)
+                            SectorKeyProvider, SectorMap, TxnType, sector_of)
+from common.onecard_blocks import PublicInfo, Record, decode_value, read_public_info
 from kiosk.cards.mifare import MifareClassic, ValueOp
 from kiosk.domain.errors import (CardBlacklisted, CardKeyMissing, CardRemoved, CardTorn, OneCardNeedsStaff,
                                  WalletInsufficient, WalletLimitExceeded)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from common.onecard import decode_value
+from common.onecard_blocks import decode_value
 from kiosk.cli import main
 from kiosk.devices.sim.m1_card import VirtualM1Card
 

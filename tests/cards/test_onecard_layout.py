@@ -7,9 +7,9 @@ from datetime import date, datetime
 
 import pytest
 
-from common.onecard import (DEMO_MAP, CardKind, CardStatus, EstateData, Issuance, MalformedBlock, PublicInfo,
-                            Record, SectorMap, SessionKeys, access_codes, auth_block, decode_value, encode_value,
-                            invert, read_public_info, trailer)
+from common.onecard import DEMO_MAP, MalformedBlock, SectorMap, SessionKeys, access_codes, invert, trailer
+from common.onecard_blocks import (CardKind, CardStatus, EstateData, Issuance, PublicInfo, Record, auth_block,
+                                   decode_value, encode_value, read_public_info)
 from common.onecard_keys import (DEMO_ONECARD_KEYS, IssuerKeyProvider, auth_code, diversifier, issuance_key,
                                  sector_keys)
 

@@ -10,8 +10,8 @@ import itertools
 
 import pytest
 
-from common.onecard import (MAX_AMOUNT, KeyType, PublicInfo, Record, TxnType, decode_value, encode_value,
-                            read_public_info)
+from common.onecard import MAX_AMOUNT, KeyType, TxnType
+from common.onecard_blocks import PublicInfo, Record, decode_value, encode_value, read_public_info
 from common.onecard_keys import IssuerKeyProvider
 from kiosk.cards.mifare import MifareClassic
 from kiosk.cards.mifare_purse import OneCardPurse, Outcome, Step

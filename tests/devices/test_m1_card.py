@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from common.onecard import DEMO_MAP, decode_value, encode_value
+from common.onecard import DEMO_MAP
+from common.onecard_blocks import decode_value, encode_value
 from common.onecard_keys import DEMO_ONECARD_KEYS, sector_keys
 from kiosk.devices.sim.m1_card import VirtualM1Card
 from tests.support.onecard import UID, example_card

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-from common.onecard import (ATR, BLOCK_LEN, DEMO_MAP, KEY_LEN, EstateData, KeyType, MalformedBlock, access_codes,
-                            decode_value, encode_value, is_trailer, read_public_info, sector_of)
+from common.onecard import (ATR, BLOCK_LEN, DEMO_MAP, KEY_LEN, KeyType, MalformedBlock, access_codes, is_trailer,
+                            sector_of)
+from common.onecard_blocks import EstateData, decode_value, encode_value, read_public_info
 from common.onecard_keys import DEMO_ONECARD_KEYS, OneCardMasterKeys
 from kiosk.devices.sim.cpu_card_data import CardPulled, FaultHook
 from kiosk.devices.sim.m1_card_data import (BLOCKS, DATA_RIGHTS, TRAILER_RIGHTS, DataRights, M1State,

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from common.onecard import (BLACK_OK, BLOCKS_PER_SECTOR, DEMO_MAP, SECTORS, CardKind, CardStatus, Door,
-                            EstateData, Flag, Issuance, KeyType, PublicInfo, RECORD_SLOTS, SectorMap,
-                            auth_block, encode_value, trailer)
+from common.onecard import (BLACK_OK, BLOCKS_PER_SECTOR, DEMO_MAP, SECTORS, Flag, KeyType, RECORD_SLOTS, SectorMap,
+                            trailer)
+from common.onecard_blocks import (CardKind, CardStatus, Door, EstateData, Issuance, PublicInfo, auth_block,
+                                   encode_value)
 from common.onecard_keys import DEMO_ONECARD_KEYS, OneCardMasterKeys, auth_code, sector_keys
 
 BLOCKS = SECTORS * BLOCKS_PER_SECTOR
