@@ -110,7 +110,8 @@ def access_codes(raw: bytes) -> tuple[int, int, int, int]:
     c1, c2, c3 = b7 >> 4, b8 & 0xF, b8 >> 4
     if (~c1 & 0xF) != (b6 & 0xF) or (~c2 & 0xF) != (b6 >> 4) or (~c3 & 0xF) != (b7 & 0xF):
         raise MalformedBlock("access bits and their inverse disagree")
-    return tuple(((c1 >> i & 1) << 2) | ((c2 >> i & 1) << 1) | (c3 >> i & 1) for i in range(4))  # type: ignore[return-value]
+    codes = [((c1 >> i & 1) << 2) | ((c2 >> i & 1) << 1) | (c3 >> i & 1) for i in range(4)]
+    return codes[0], codes[1], codes[2], codes[3]
 
 
 DATA_WALLET, DATA_READ_A_WRITE_B, DATA_OPEN, TRAILER_KEYS_B = 0b110, 0b100, 0b000, 0b011
