@@ -1,6 +1,8 @@
 """`kiosk sim card list|show|create|insert|remove`: the virtual IC cards.
 
-Cards live in `<cards dir>/<serial>.json` (default var/demo/cards). The demo
+Cards live in `<cards dir>/<serial>.json` (default var/demo/cards); MIFARE
+one-cards (`create --type m1`) in `<cards dir>/m1-<UID>.json`, named by their
+UID, tapped with `insert --reader contactless`, `show` giving a sector dump. The demo
 cards of config/test-cards.toml are personalised on first use. `insert` holds
 the card in a vpcd slot until Ctrl-C or `remove`, and notes its pid in
 `<cards dir>/reader-<contact|contactless>.pid` so that `remove` can end it.
@@ -23,6 +25,7 @@ from common.clock import SystemClock
 DEFAULT_CARDS_DIR = PROJECT_ROOT / "var" / "demo" / "cards"
 READERS = ("contact", "contactless")
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+M1_PREFIX = "m1-"           # one-card files: m1-<UID>.json (kiosk/devices/sim/m1_card.py)
 TXN_NAMES = {0x01: "ED load", 0x02: "EP load", 0x03: "unload", 0x05: "ED purchase", 0x06: "EP purchase"}
 
 
@@ -43,12 +46,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = command("show", "one card's balances, counters, PIN tries and last transactions")
     show.add_argument("serial", help="application serial number, 20 hex digits")
     create = command("create", "personalise a new card (demo issuer keys)")
-    create.add_argument("--serial", required=True, help="20 hex digits")
+    create.add_argument("--type", choices=("cpu", "m1"), default="cpu",
+                        help="cpu: a CPU e-purse card (default); m1: a MIFARE Classic estate one-card")
+    create.add_argument("--serial", help="cpu: 20 hex digits (required); m1: the card serial, a number")
     create.add_argument("--holder", required=True)
-    create.add_argument("--pin", required=True, help="4-12 digits")
+    create.add_argument("--pin", help="cpu: 4-12 digits (required)")
     create.add_argument("--ep", default="0.00", help="purse balance in yuan (default 0.00)")
     create.add_argument("--ed", default="0.00", help="passbook balance in yuan (default 0.00)")
     create.add_argument("--name", default="", help="a label for the card")
+    create.add_argument("--uid", help="m1: the 4-byte UID, 8 hex digits (required)")
+    create.add_argument("--balance", default="0.00", help="m1: purse balance in yuan (default 0.00)")
+    create.add_argument("--house", default="", help="m1: house number, e.g. 3-2-1202")
+    create.add_argument("--household-id", type=int, default=0, help="m1: the household's id")
+    create.add_argument("--black", action="store_true", help="m1: black-flag the card (unpaid fees)")
     insert = command("insert", "hold a card in a virtual reader until Ctrl-C or `remove`")
     insert.add_argument("serial")
     insert.add_argument("--reader", choices=READERS, required=True)
@@ -71,10 +81,13 @@ def _demo_cards() -> tuple[Any, ...]:
 def _open_card(cards_dir: Path, serial: str) -> Any:
     """The card's file, or a demo card personalised now; None if unknown."""
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
+    from kiosk.devices.sim.m1_card import VirtualM1Card
     serial = serial.upper()
     path = cards_dir / f"{serial}.json"
     if path.exists():
         return VirtualCpuCard.load(path)
+    if (m1 := VirtualM1Card.file_for(cards_dir, serial)).exists():
+        return VirtualM1Card.load(m1)
     demo = next((c for c in _demo_cards() if c.serial == serial), None)
     return VirtualCpuCard.personalise(demo, cards_dir, issued=SystemClock().today()) if demo is not None else None
 
@@ -131,7 +144,7 @@ def _list(args: argparse.Namespace) -> int:
             rows.append((demo.serial, demo.holder, demo.ed_balance.fen, demo.ep_balance.fen,
                          demo.pin_tries_left, demo.media, demo.name + " (not personalised yet)"))
     for path in sorted(args.cards_dir.glob("*.json")) if args.cards_dir.is_dir() else ():
-        if path.stem.upper() not in seen:
+        if path.stem.upper() not in seen and not path.name.startswith(M1_PREFIX):
             card = VirtualCpuCard.load(path)
             rows.append((card.serial, card.holder, card.balance(Wallet.ED), card.balance(Wallet.EP),
                          card.pin_tries_left, "-", card.name))
@@ -139,7 +152,25 @@ def _list(args: argparse.Namespace) -> int:
     for serial, holder, ed, ep, tries, media, name in rows:
         where = f"  [in the {held[serial]} reader]" if serial in held else ""
         print(f"{serial:20}  {_pad(holder, 8)}  {_yuan(ed):>12}  {_yuan(ep):>10}  {tries}/3  {media:11}  {name}{where}")
+    _list_m1(args.cards_dir, held)
     return EXIT_OK
+
+
+def _list_m1(cards_dir: Path, held: dict[str, str]) -> None:
+    from common.onecard import DEMO_MAP
+    from common.onecard_blocks import decode_value
+    from kiosk.devices.sim.m1_card import VirtualM1Card
+    paths = sorted(cards_dir.glob(M1_PREFIX + "*.json")) if cards_dir.is_dir() else []
+    if paths:
+        print(f"\n{'one-card UID':12}  {'holder':8}  {'purse':>12}  name")
+    for path in paths:
+        card = VirtualM1Card.load(path)
+        try:
+            purse = _yuan(decode_value(card.block(DEMO_MAP.purse_block))[0])
+        except ValueError:
+            purse = "(malformed)"
+        where = f"  [in the {held[card.serial]} reader]" if card.serial in held else ""
+        print(f"{card.serial:12}  {_pad(card.holder, 8)}  {purse:>12}  {card.label}{where}")
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -148,6 +179,9 @@ def _show(args: argparse.Namespace) -> int:
     if card is None:
         print(f"kiosk sim card: no card {args.serial.upper()} in {args.cards_dir}", file=sys.stderr)
         return EXIT_ERROR
+    if hasattr(card, "dump"):       # a one-card: its sector dump
+        print("\n".join(card.dump()))
+        return EXIT_OK
     print(f"card {card.serial}  {card.holder}  {card.name}".rstrip())
     print(f"  file            {card.path}")
     for wallet, label in ((Wallet.ED, "passbook (ED)"), (Wallet.EP, "purse (EP)")):
@@ -168,6 +202,11 @@ def _show(args: argparse.Namespace) -> int:
 def _create(args: argparse.Namespace) -> int:
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
     from common.money import Money
+    if args.type == "m1":
+        return _create_m1(args)
+    if args.serial is None or args.pin is None:
+        print("kiosk sim card create: a CPU card needs --serial and --pin", file=sys.stderr)
+        return EXIT_USAGE
     try:
         card = VirtualCpuCard.create(args.cards_dir, serial=args.serial, holder=args.holder, pin=args.pin,
                                      ed_balance=Money.parse(args.ed).fen, ep_balance=Money.parse(args.ep).fen,
@@ -179,6 +218,32 @@ def _create(args: argparse.Namespace) -> int:
         print(f"kiosk sim card create: {exc}", file=sys.stderr)
         return EXIT_USAGE
     print(f"created card {card.serial} ({card.holder}) in {card.path}")
+    return EXIT_OK
+
+
+def _create_m1(args: argparse.Namespace) -> int:
+    """A fresh one-card per DESIGN §5 (demo keys), issued today, valid ten years."""
+    from common.money import Money
+    from common.onecard import BLACK_LISTED, BLACK_OK
+    from kiosk.devices.sim.m1_card import VirtualM1Card
+    from kiosk.devices.sim.m1_card_data import OneCardProfile
+    from datetime import date
+    today = SystemClock().today()
+    try:
+        if args.uid is None:
+            raise ValueError("a one-card needs --uid (8 hex digits)")
+        profile = OneCardProfile(
+            uid=bytes.fromhex(args.uid), issued=today, expiry=date(today.year + 10, 12, 31),
+            balance=Money.parse(args.balance).fen, serial=int(args.serial or "1"), house=args.house,
+            household_id=args.household_id, holder=args.holder, black=BLACK_LISTED if args.black else BLACK_OK)
+        card = VirtualM1Card.create(args.cards_dir, profile, label=args.name)
+    except FileExistsError:
+        print(f"kiosk sim card: one-card {args.uid.upper()} already exists in {args.cards_dir}", file=sys.stderr)
+        return EXIT_ERROR
+    except (ValueError, ArithmeticError, OverflowError) as exc:
+        print(f"kiosk sim card create: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"created one-card {card.serial} ({card.holder}) in {card.path}")
     return EXIT_OK
 
 

@@ -31,8 +31,10 @@ raised: a card's refusal comes from the card, so it is a CardError too)::
           BadSwipe (common), SwipeTimeout, PinEntryCancelled,
           PinEntryTimeout                                        resident acts
           CardError: the IC card in the reader (not the reader itself)
-            CardRemoved, CardFault, CardMacInvalid, CardKeyMissing,
-            CardTorn (the card left during a write: bring it back)
+            CardRemoved, CardFault > CardBlockMalformed, CardMacInvalid,
+            CardKeyMissing, CardAuthRefused (a MIFARE sector refused our key),
+            CardTorn (the card left during a write: bring it back),
+            OneCardNeedsStaff (the one-card's purse cannot be trusted)
             and the card's refusals above
 
     OutOfService (KioskError): staff took the kiosk out of service; no fault."""
@@ -200,6 +202,31 @@ class CardTorn(CardError):
     def __init__(self, serial: str, detail: str = "") -> None:
         super().__init__(detail or f"card {serial} torn during a write")
         self.serial = serial
+
+
+class CardAuthRefused(CardError):
+    """A MIFARE Classic sector refused authentication with the key we were
+    given (63 00 to AUTHENTICATE): not our card, or a key we do not hold."""
+
+    message_key = "error.card_auth_refused"
+
+
+class CardBlockMalformed(CardFault):
+    """A one-card block failed the layout's checks (XOR, inverted copy, value
+    block): the card is damaged or was written by someone else."""
+
+    message_key = "error.card_block_malformed"
+
+
+class OneCardNeedsStaff(CardError):
+    """The one-card's purse cannot be trusted (its copies or its public info
+    disagree in a way no tear explains): refused, shown to staff."""
+
+    message_key = "error.onecard_needs_staff"
+
+    def __init__(self, uid: str, reason: str) -> None:
+        super().__init__(f"one-card {uid}: {reason}")
+        self.uid, self.reason = uid, reason
 
 
 class NotTheSameCard(CardError):
