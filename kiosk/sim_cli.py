@@ -19,6 +19,7 @@ from typing import Any
 
 from common.settings import PROJECT_ROOT
 from common.clock import SystemClock
+from kiosk.devices.sim import meter_cli
 
 DEFAULT_CARDS_DIR = PROJECT_ROOT / "var" / "demo" / "cards"
 READERS = ("contact", "contactless")
@@ -43,12 +44,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = command("show", "one card's balances, counters, PIN tries and last transactions")
     show.add_argument("serial", help="application serial number, 20 hex digits")
     create = command("create", "personalise a new card (demo issuer keys)")
-    create.add_argument("--serial", required=True, help="20 hex digits")
-    create.add_argument("--holder", required=True)
-    create.add_argument("--pin", required=True, help="4-12 digits")
+    create.add_argument("--serial", help="20 hex digits (required for a CPU card)")
+    create.add_argument("--holder", help="required for a CPU card")
+    create.add_argument("--pin", help="4-12 digits (required for a CPU card)")
     create.add_argument("--ep", default="0.00", help="purse balance in yuan (default 0.00)")
     create.add_argument("--ed", default="0.00", help="passbook balance in yuan (default 0.00)")
     create.add_argument("--name", default="", help="a label for the card")
+    meter_cli.add_create_options(create)
     insert = command("insert", "hold a card in a virtual reader until Ctrl-C or `remove`")
     insert.add_argument("serial")
     insert.add_argument("--reader", choices=READERS, required=True)
@@ -71,6 +73,8 @@ def _demo_cards() -> tuple[Any, ...]:
 def _open_card(cards_dir: Path, serial: str) -> Any:
     """The card's file, or a demo card personalised now; None if unknown."""
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
+    if meter_cli.is_meter_number(serial):
+        return meter_cli.open_meter_card(cards_dir, serial)
     serial = serial.upper()
     path = cards_dir / f"{serial}.json"
     if path.exists():
@@ -139,6 +143,9 @@ def _list(args: argparse.Namespace) -> int:
     for serial, holder, ed, ep, tries, media, name in rows:
         where = f"  [in the {held[serial]} reader]" if serial in held else ""
         print(f"{serial:20}  {_pad(holder, 8)}  {_yuan(ed):>12}  {_yuan(ep):>10}  {tries}/3  {media:11}  {name}{where}")
+    for meter, utility, label in meter_cli.rows(args.cards_dir):
+        where = f"  [in the {held[meter]} reader]" if meter in held else ""
+        print(f"{meter:20}  meter card, {utility}  {label}{where}".rstrip())
     return EXIT_OK
 
 
@@ -148,6 +155,8 @@ def _show(args: argparse.Namespace) -> int:
     if card is None:
         print(f"kiosk sim card: no card {args.serial.upper()} in {args.cards_dir}", file=sys.stderr)
         return EXIT_ERROR
+    if meter_cli.is_meter_number(args.serial):
+        return meter_cli.show(card)
     print(f"card {card.serial}  {card.holder}  {card.name}".rstrip())
     print(f"  file            {card.path}")
     for wallet, label in ((Wallet.ED, "passbook (ED)"), (Wallet.EP, "purse (EP)")):
@@ -168,6 +177,11 @@ def _show(args: argparse.Namespace) -> int:
 def _create(args: argparse.Namespace) -> int:
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
     from common.money import Money
+    if args.type == "meter":
+        return meter_cli.create(args)
+    if not (args.serial and args.holder and args.pin):
+        print("kiosk sim card create: --serial, --holder and --pin are required", file=sys.stderr)
+        return EXIT_USAGE
     try:
         card = VirtualCpuCard.create(args.cards_dir, serial=args.serial, holder=args.holder, pin=args.pin,
                                      ed_balance=Money.parse(args.ed).fen, ep_balance=Money.parse(args.ep).fen,
