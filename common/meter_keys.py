@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from common.crypto import diversify, mac_pboc
-from common.meter_card import (CHALLENGE_LEN, MAC_LEN, PURCHASE_LEN, SECURE_WRITE_HEADER, MeterReturn, Purchase,
+from common.meter_card import (CHALLENGE_LEN, PURCHASE_LEN, SECURE_WRITE_HEADER, MeterReturn, Purchase,
                                check_meter_number)
 
 
@@ -69,6 +69,4 @@ def write_mac(uk: bytes, challenge: bytes, image: bytes) -> bytes:
     the random and four zero bytes are the first block, the IV stays zero."""
     if len(challenge) != CHALLENGE_LEN or len(image) != PURCHASE_LEN:
         raise ValueError(f"the challenge is {CHALLENGE_LEN} bytes and the image {PURCHASE_LEN}")
-    mac = meter_mac(uk, bytes(challenge) + bytes(4) + SECURE_WRITE_HEADER + bytes(image))
-    assert len(mac) == MAC_LEN
-    return mac
+    return meter_mac(uk, bytes(challenge) + bytes(4) + SECURE_WRITE_HEADER + bytes(image))
