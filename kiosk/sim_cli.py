@@ -21,6 +21,7 @@ from typing import Any
 
 from common.settings import PROJECT_ROOT
 from common.clock import SystemClock
+from kiosk.devices.sim import meter_cli
 
 DEFAULT_CARDS_DIR = PROJECT_ROOT / "var" / "demo" / "cards"
 READERS = ("contact", "contactless")
@@ -46,10 +47,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show = command("show", "one card's balances, counters, PIN tries and last transactions")
     show.add_argument("serial", help="application serial number, 20 hex digits")
     create = command("create", "personalise a new card (demo issuer keys)")
-    create.add_argument("--type", choices=("cpu", "m1"), default="cpu",
-                        help="cpu: a CPU e-purse card (default); m1: a MIFARE Classic estate one-card")
+    create.add_argument("--type", choices=("cpu", "m1", "meter"), default="cpu",
+                        help="cpu: a CPU e-purse card (default); m1: a MIFARE Classic estate one-card; "
+                             "meter: a prepaid meter user card")
     create.add_argument("--serial", help="cpu: 20 hex digits (required); m1: the card serial, a number")
-    create.add_argument("--holder", required=True)
+    create.add_argument("--holder", help="the holder's name (required for cpu and m1)")
     create.add_argument("--pin", help="cpu: 4-12 digits (required)")
     create.add_argument("--ep", default="0.00", help="purse balance in yuan (default 0.00)")
     create.add_argument("--ed", default="0.00", help="passbook balance in yuan (default 0.00)")
@@ -59,6 +61,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     create.add_argument("--house", default="", help="m1: house number, e.g. 3-2-1202")
     create.add_argument("--household-id", type=int, default=0, help="m1: the household's id")
     create.add_argument("--black", action="store_true", help="m1: black-flag the card (unpaid fees)")
+    meter_cli.add_create_options(create)
     insert = command("insert", "hold a card in a virtual reader until Ctrl-C or `remove`")
     insert.add_argument("serial")
     insert.add_argument("--reader", choices=READERS, required=True)
@@ -82,6 +85,8 @@ def _open_card(cards_dir: Path, serial: str) -> Any:
     """The card's file, or a demo card personalised now; None if unknown."""
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
     from kiosk.devices.sim.m1_card import VirtualM1Card
+    if meter_cli.is_meter_number(serial):
+        return meter_cli.open_meter_card(cards_dir, serial)
     serial = serial.upper()
     path = cards_dir / f"{serial}.json"
     if path.exists():
@@ -153,6 +158,9 @@ def _list(args: argparse.Namespace) -> int:
         where = f"  [in the {held[serial]} reader]" if serial in held else ""
         print(f"{serial:20}  {_pad(holder, 8)}  {_yuan(ed):>12}  {_yuan(ep):>10}  {tries}/3  {media:11}  {name}{where}")
     _list_m1(args.cards_dir, held)
+    for meter, utility, label in meter_cli.rows(args.cards_dir):
+        where = f"  [in the {held[meter]} reader]" if meter in held else ""
+        print(f"{meter:20}  meter card, {utility}  {label}{where}".rstrip())
     return EXIT_OK
 
 
@@ -182,6 +190,8 @@ def _show(args: argparse.Namespace) -> int:
     if hasattr(card, "dump"):       # a one-card: its sector dump
         print("\n".join(card.dump()))
         return EXIT_OK
+    if meter_cli.is_meter_number(args.serial):
+        return meter_cli.show(card)
     print(f"card {card.serial}  {card.holder}  {card.name}".rstrip())
     print(f"  file            {card.path}")
     for wallet, label in ((Wallet.ED, "passbook (ED)"), (Wallet.EP, "purse (EP)")):
@@ -202,6 +212,11 @@ def _show(args: argparse.Namespace) -> int:
 def _create(args: argparse.Namespace) -> int:
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
     from common.money import Money
+    if args.type == "meter":
+        return meter_cli.create(args)
+    if not args.holder:
+        print("kiosk sim card create: --holder is required", file=sys.stderr)
+        return EXIT_USAGE
     if args.type == "m1":
         return _create_m1(args)
     if args.serial is None or args.pin is None:

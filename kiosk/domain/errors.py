@@ -36,6 +36,8 @@ raised: a card's refusal comes from the card, so it is a CardError too)::
             CardTorn (the card left during a write: bring it back),
             OneCardNeedsStaff (the one-card's purse cannot be trusted)
             and the card's refusals above
+            the prepaid meter card's (kiosk/cards/meter.py): NotAMeterCard,
+            MeterMacInvalid, MeterNoChallenge, MeterWriteDenied, MeterCardTorn
 
     OutOfService (KioskError): staff took the kiosk out of service; no fault."""
 from __future__ import annotations
@@ -233,6 +235,43 @@ class NotTheSameCard(CardError):
     """Tear recovery: a different card was presented than the one being written."""
 
     message_key = "error.card_not_same"
+
+
+# --- the prepaid meter user card (docs/meters.md) ------------------------------
+class NotAMeterCard(NotOurCard):
+    """The card has no `ESTATE.METER` application (6A82 on select)."""
+
+    message_key = "error.not_a_meter_card"
+
+
+class MeterMacInvalid(CardMacInvalid):
+    """The card refused the secure write's MAC (9302): nothing was written."""
+
+    message_key = "error.meter_mac_invalid"
+
+
+class MeterNoChallenge(CardError):
+    """A secure write with no challenge, or one already used (6984): nothing
+    was written; a new GET CHALLENGE and a new MAC are needed."""
+
+    message_key = "error.meter_write_refused"
+
+
+class MeterWriteDenied(CardError):
+    """The card refused a write without secure messaging (6982): nothing written."""
+
+    message_key = "error.meter_write_refused"
+
+
+class MeterCardTorn(CardTorn):
+    """The meter card left during the write or before it was read back: write
+    the same image again (a new challenge); the meter applies each count once."""
+
+    message_key = "error.meter_card_torn"
+
+    def __init__(self, meter: str, detail: str = "") -> None:
+        super().__init__(meter, detail or f"meter card {meter} torn during the write")
+        self.meter = meter
 
 
 # --- fleet: staff's word, not a fault -----------------------------------------
