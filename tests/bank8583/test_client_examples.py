@@ -3,19 +3,17 @@ frames are the ones it put on the socket (captured by the scripted peer), with
 the examples' STAN, time and keys injected."""
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from common.clock import ManualClock
 from common.money import Money
 from kiosk.backend_client.bank8583.client import BankLink
 from kiosk.domain.errors import BankNoReply
 from kiosk.services.journal import Journal
-from tests.support.bank_peer import (  # noqa: F401  (bank_peer: the module's fixture)
-    EXAMPLE_INSTANT, BankPeer, bank_peer, link_settings, payment, set_stan, silent,
-)
+from tests.support import bank_peer as peer
+from tests.support.bank_peer import BankPeer, payment, set_stan, silent
+
+# the peer's fixtures, used by name (a conftest here is the wire tests')
+bank_peer, bank, clock, journal, loaded_keys = peer.bank_peer, peer.bank, peer.clock, peer.journal, peer.loaded_keys
 
 # (a) the 0800, field by field
 SIGN_ON_0800 = bytes.fromhex(
@@ -51,24 +49,6 @@ SETTLEMENT_0500 = bytes.fromhex(
     "0000000000000000000000000000000"                          # ... then 31 zeros (foreign cards)
     "313536" "0011000000012010" "00023031"                     # 49 60 (00 000001 201) 63
     "4233434332393637")                                        # 64 "B3CC2967"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(EXAMPLE_INSTANT)
-
-
-@pytest.fixture
-def journal(tmp_path: Path, clock: ManualClock) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.db", clock)
-    yield j
-    j.close()
-
-
-@pytest.fixture
-def bank(bank_peer: BankPeer, journal: Journal, clock: ManualClock) -> BankLink:
-    bank_peer.reset()
-    return BankLink(link_settings(bank_peer), journal, clock)
 
 
 async def test_sign_on_sends_the_examples_0800_and_takes_the_keys_of_its_0810(bank: BankLink,

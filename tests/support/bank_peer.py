@@ -13,9 +13,10 @@ import socket
 import socketserver
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,7 +29,9 @@ from common.bank8583.wire import Parsed, build, parse
 from common.money import Money
 from common.bank8583.keys import ecb_encrypt
 from common.crypto import pin_block_format0
+from common.clock import ManualClock
 from kiosk.backend_client.bank import PaymentRequest
+from kiosk.backend_client.bank8583.client import BankLink
 from kiosk.backend_client.bank8583.settings import LinkSettings
 from kiosk.services.journal import Journal
 from tests.support.bank8583 import KEYS, MERCHANT, PAN, PIN, REPLY_TPDU, TERMINAL, TMK, TRACK2
@@ -233,3 +236,34 @@ def payment(txn_id: str = "T1", amount_fen: int = 120174, track2: str = TRACK2, 
     return {"txn_id": txn_id, "house_no": "3-2-1202", "amount_fen": amount_fen, "periods": ["2026-10", "2026-11"],
             "pan": pan, "track2": track2, "expiry": "3012", "pin_block": block.hex().upper(),
             "local_time": EXAMPLE_INSTANT.isoformat()}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(EXAMPLE_INSTANT)
+
+
+@pytest.fixture
+def journal(tmp_path: Path, clock: ManualClock) -> Iterator[Journal]:
+    j = Journal(tmp_path / "journal.db", clock)
+    yield j
+    j.close()
+
+
+@pytest.fixture
+def loaded_keys() -> list[tuple[bytes, bytes]]:
+    """What the link handed the PIN pad's key loading (wrapped PIK, check value)."""
+    return []
+
+
+@pytest.fixture
+async def bank(bank_peer: BankPeer, journal: Journal, clock: ManualClock,
+               loaded_keys: list[tuple[bytes, bytes]]) -> AsyncIterator[BankLink]:
+    """A fresh client against a reset peer (the PIN pad's loading recorded)."""
+    bank_peer.reset()
+
+    async def load(wrapped: bytes, check: bytes) -> None:
+        loaded_keys.append((wrapped, check))
+    link = BankLink(link_settings(bank_peer), journal, clock, load_pin_key=load)
+    yield link
+    await link.aclose()
