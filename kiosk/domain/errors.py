@@ -115,7 +115,7 @@ class BankUnavailable(HostUnavailable):
     def __init__(self, detail: str = "", code: str = "96") -> None:
         super().__init__(detail or f"bank answered {code}")
         self.response_code = code
-        self.message_key = bank_message_key(code)
+        self.message_key = "bank.rc.97" if code == "97" else "bank.rc.96"
 
 
 class BankReversalPending(HostUnavailable):

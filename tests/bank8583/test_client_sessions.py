@@ -5,6 +5,7 @@ header asks and on a new business day; settlement balanced and unbalanced
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,24 @@ async def test_no_pan_track_or_pin_in_clear_on_the_socket(bank: BankLink, bank_p
     # The page's track encryption (§3) covers the 8 bytes before the last: the
     # PAN's digits stay readable at the start of field 35 (docs/bank-link.md).
     assert all(str(m.fields[35]).startswith(PAN) for m in bank_peer.requests() if 35 in m.fields)
+
+
+async def test_the_journal_keeps_no_card_data_for_the_link(bank: BankLink, bank_peer: BankPeer, journal: Journal,
+                                                           tmp_path: Path) -> None:
+    await bank.sign_on()
+    await bank.pay(payment())
+    bank_peer.script(peer.silent)
+    with pytest.raises(BankNoReply):
+        await bank.pay(payment("T2"))   # its reversal is journaled, owed
+    journal.close()
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("journal.db*"))
+    for secret in (PAN, PAN[-13:], TRACK2.split("=")[1], PIN):
+        assert secret.encode() not in stored
+
+
+async def test_a_refused_sign_on_is_nothing_done(bank: BankLink, bank_peer: BankPeer) -> None:
+    bank_peer.script(peer.decline("97"))
+    with pytest.raises(BankUnavailable) as raised:
+        await bank.sign_on()
+    assert raised.value.message_key == "bank.rc.97"
+    assert bank.sign_on_due
