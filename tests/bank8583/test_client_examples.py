@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from common.crypto import unwrap_key
 from common.money import Money
 from kiosk.backend_client.bank8583.client import BankLink
 from kiosk.domain.errors import BankNoReply
 from kiosk.services.journal import Journal
 from tests.support import bank_peer as peer
+from tests.support.bank8583 import KEYS, TMK
 from tests.support.bank_peer import BankPeer, payment, set_stan, silent
 
 # the peer's fixtures, used by name (a conftest here is the wire tests')
@@ -59,6 +61,8 @@ async def test_sign_on_sends_the_examples_0800_and_takes_the_keys_of_its_0810(ba
     assert keys.pin_key_wrapped == bytes.fromhex("9B3A7B883A100F73B4ABA2BB791C50E7")
     assert keys.pin_kcv == bytes.fromhex("D2B91C")
     assert keys.mac_key == bytes.fromhex("33333333333333334444444444444444")
+    # what the PIN pad's key loading does with them (kiosk/devices/sim/pinpad.py _load_key)
+    assert unwrap_key(TMK, keys.pin_key_wrapped, keys.pin_kcv) == KEYS.pik
 
 
 async def test_a_purchase_then_its_settlement_are_the_examples_frames(bank: BankLink, bank_peer: BankPeer,

@@ -203,7 +203,8 @@ class _Server(socketserver.ThreadingTCPServer):
 def bank_peer() -> Iterator[BankPeer]:
     server = _Server(("127.0.0.1", 0), _Handler)
     server.peer = BankPeer(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, name="bank-peer", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="bank-peer",
+                              daemon=True)
     thread.start()
     yield server.peer
     server.shutdown()
