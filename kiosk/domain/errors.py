@@ -25,6 +25,13 @@ raised: a card's refusal comes from the card, so it is a CardError too)::
     |     OutcomeUnknown     the request left, its answer did not come back:
     |                        the money step is undone (reversal / cancel)
     |     PaymentsSuspended  (a refusal, above)
+    |     the bank link over ISO 8583 (kiosk/backend_client/bank8583/):
+    |       BankUnavailable (HostUnavailable)  39 96/97, or not sent: nothing charged
+    |       BankReversalPending (HostUnavailable)  a 0400 is unacknowledged: nothing new sent
+    |       BankDeclined (HostRejected)        a response code of the page's §5
+    |       BankSignOnRequired (NotSignedOn)   39 99/A0: sign on, PIN again
+    |       BankKeyCheckFailed (BadHostReply)  field 62's check value: old keys kept
+    |       BankNoReply (OutcomeUnknown)       reversal reason 98 / A0 / 06
     |
     `-- DeviceError: a device, or the card in it
           ReaderFault, PinPadFault, PrinterFault > PaperOut      staff act
@@ -92,6 +99,68 @@ class PaymentsSuspended(HostError):
     """A reversal is still pending: no new payment may start."""
 
     message_key = "error.payments_suspended"
+
+
+# --- the bank link (ISO 8583, ../shared/BANK-8583.md §5) ------------------------
+# Response codes the page lists; each has its catalogue text `bank.rc.<code>`.
+BANK_RESPONSE_CODES = ("14", "51", "54", "55", "61", "62", "75", "94", "96", "97", "99", "A0")
+
+
+def bank_message_key(code: str) -> str:
+    return f"bank.rc.{code}" if code in BANK_RESPONSE_CODES else "bank.rc.other"
+
+
+class BankUnavailable(HostUnavailable):
+    """The front-end could not be reached, or answered 96 (system malfunction)
+    or 97 (terminal not registered): nothing was charged, retrying is safe."""
+
+    message_key = "bank.rc.96"
+
+    def __init__(self, detail: str = "", code: str = "96") -> None:
+        super().__init__(detail or f"bank answered {code}")
+        self.response_code = code
+        self.message_key = "bank.rc.97" if code == "97" else "bank.rc.96"
+
+
+class BankReversalPending(HostUnavailable):
+    """A reversal (0400) is not acknowledged yet: the link sends nothing new
+    until it is (BANK-8583.md §4). This request never left."""
+
+    message_key = "bank.reversal_pending"
+
+
+class BankDeclined(HostRejected):
+    """The bank answered no with a response code of the page's §5 (field 39);
+    `tries_left` when a wrong PIN's 63 says `T=<n>`."""
+
+    message_key = "bank.rc.other"
+
+    def __init__(self, code: str, tries_left: int | None = None, detail: str = "") -> None:
+        super().__init__(detail or f"bank declined with {code}")
+        self.response_code, self.tries_left = code, tries_left
+        self.message_key = bank_message_key(code)
+
+
+class BankSignOnRequired(NotSignedOn):
+    """39 99 (PIN error) or A0 (MAC error): the kiosk signs on again and the
+    resident enters the PIN again. Nothing was charged."""
+
+    message_key = "bank.rc.99"
+
+
+class BankKeyCheckFailed(BadHostReply):
+    """A working key of the sign-on reply failed its check value: the sign-on
+    failed and the old keys stay."""
+
+
+class BankNoReply(OutcomeUnknown):
+    """The request left and no matching, authentic reply came: a reversal is
+    journaled with `reason` (98 no reply, A0 bad MAC, 06 other) and resent
+    until acknowledged."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or f"no valid reply (reversal reason {reason})")
+        self.reason = reason
 
 
 # --- devices: who must act differs (staff for a fault, resident for a card) --

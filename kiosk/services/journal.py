@@ -24,6 +24,7 @@ from typing import Any
 
 from kiosk.backend_client.bank import BackupCopy
 from common.clock import Clock, SystemClock
+from kiosk.services.journal_bank8583 import BANK_LINK_SCHEMA, BankLinkRecords
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
@@ -66,7 +67,10 @@ class JournalEntry:
     updated_at: str
 
 
-class Journal:
+class Journal(BankLinkRecords):
+    """The kiosk's journal; the bank link's records (STAN, batch, reversals owed,
+    debits) are BankLinkRecords' (journal_bank8583.py)."""
+
     def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
         self.path = str(path)
         self.clock = clock or SystemClock()
@@ -79,6 +83,7 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        self._db.executescript(BANK_LINK_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)")
         self._db.execute("INSERT OR IGNORE INTO blacklist_version (id, value) VALUES (1, 0)")
 
