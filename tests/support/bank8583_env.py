@@ -105,6 +105,14 @@ class Link:
             return int(conn.execute(select(bank_accounts.c.balance_fen).where(
                 bank_accounts.c.pan_hash == pan_hash(KEYS[0], CARDS[name].pan))).scalar_one())
 
+    def pin_tries(self, name: str) -> int:
+        from host.bank.card_vault import pan_hash
+        from host.schema.bank import bank_accounts
+
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(bank_accounts.c.pin_tries).where(
+                bank_accounts.c.pan_hash == pan_hash(KEYS[0], CARDS[name].pan))).scalar_one())
+
     def money(self) -> tuple[int, int]:
         """(Σ account balances, Σ approved purchases of the link's journal)."""
         from host.schema.bank import bank_accounts, bank_link_journal
