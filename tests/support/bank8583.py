@@ -1,9 +1,23 @@
 """The demo set of BANK-8583-examples.md (../shared): keys, addresses, header,
-terminal, and `hexjoin` for frames written field by field in the tests."""
+terminal, and `hexjoin` for frames written field by field in the tests; and a
+test terminal (`Terminal`, built on common.bank8583 alone) and a front-end on
+its own event loop (`FrontEndThread`) for tests/host/test_bank8583_*.py."""
 from __future__ import annotations
 
-from common.bank8583.framing import Header, Tpdu
-from common.bank8583.keys import WorkingKeys
+import asyncio
+import socket
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from common.bank8583 import fields as fld
+from common.bank8583.codec import FieldValue, Message
+from common.bank8583.framing import Header, Tpdu, frame_length
+from common.bank8583.keys import WorkingKeys, decode_field62, ecb_encrypt
+from common.bank8583.tracks import seal_track2
+from common.bank8583.wire import Parsed, build, parse
+from common.crypto import pin_block_format0
 from common.money import Money
 
 TMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
@@ -30,20 +44,6 @@ def hexjoin(*parts: str) -> bytes:
 
 
 # --- a test terminal and a front-end on loopback (tests/host/test_bank8583_*.py) ---
-import asyncio  # noqa: E402
-import socket  # noqa: E402
-import threading  # noqa: E402
-from concurrent.futures import Future  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-from typing import Any  # noqa: E402
-
-from common.bank8583 import fields as fld  # noqa: E402
-from common.bank8583.codec import FieldValue, Message  # noqa: E402
-from common.bank8583.framing import frame_length  # noqa: E402
-from common.bank8583.keys import decode_field62, ecb_encrypt  # noqa: E402
-from common.bank8583.tracks import seal_track2  # noqa: E402
-from common.bank8583.wire import Parsed, build, parse  # noqa: E402
-from common.crypto import pin_block_format0  # noqa: E402
 
 
 def bare_track(track2: str) -> str:
