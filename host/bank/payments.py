@@ -155,7 +155,8 @@ def _pik_cipher(pik: bytes) -> Any:
     return DES3.new(pik, DES3.MODE_ECB)   # = crypto.tdes_decrypt, set up once per PIK (ECB is stateless)
 
 
-def _open_pin(block: bytes, pan: str, pik: bytes) -> str | None:
+def open_pin(block: bytes, pan: str, pik: bytes) -> str | None:
+    """The PIN of a format 0 block under the PIK, None if it is not one."""
     try:
         return pin_from_block_format0(_pik_cipher(pik).decrypt(block), pan)
     except CryptoError:
@@ -207,7 +208,7 @@ def verify_card_pin(conn: Connection, ctx: Context, *, pan: str, pin_block: byte
     if account.pin_tries >= MAX_PIN_TRIES:
         return replace(decision, code="pin_locked", tries_left=0)
     assert ctx.kiosk.pik is not None
-    pin = _open_pin(pin_block, pan, ctx.kiosk.pik)
+    pin = open_pin(pin_block, pan, ctx.kiosk.pik)
     if pin is None and bad_block is not None:
         return replace(decision, code=bad_block)
     if pin is None or not pin_matches(ctx.settings.bank_keys(), pan, account.pin_offset, pin):
@@ -217,11 +218,6 @@ def verify_card_pin(conn: Connection, ctx: Context, *, pan: str, pin_block: byte
             return replace(decision, code="pin_locked", tries_left=0)
         return replace(decision, code="wrong_pin", tries_left=MAX_PIN_TRIES - tries)
     return decision
-
-
-def open_pin(pin_block: bytes, pan: str, pik: bytes) -> str | None:
-    """The PIN of a format 0 block under the PIK, None if it is not one."""
-    return _open_pin(pin_block, pan, pik)
 
 
 def reset_pin_tries(conn: Connection, account: Any) -> None:

@@ -84,10 +84,16 @@ def sign_on(conn: Connection, terminal_id: str, kiosk_id: str, tmk: bytes, kiosk
               "tdk_under_tmk": _wrap(tmk, keys.tdk), "batch": batch, "business_day": day, "signed_on_at": now}
     row = conn.execute(_SESSION, {"t": terminal_id}).first()
     if row is None:
-        conn.execute(insert(bank_link_sessions).values(terminal_id=terminal_id, key_version=1, **values))
-    else:
-        conn.execute(update(bank_link_sessions).where(bank_link_sessions.c.terminal_id == terminal_id)
-                     .values(key_version=row.key_version + 1, **values))
+        first = {"terminal_id": terminal_id, "key_version": 0, **values}
+        if conn.dialect.name == "postgresql":
+            # two first sign-ons at once: the second insert waits for the first, then does nothing
+            conn.execute(pg_insert(bank_link_sessions).values(**first)
+                         .on_conflict_do_nothing(index_elements=[bank_link_sessions.c.terminal_id]))
+        else:
+            conn.execute(insert(bank_link_sessions).values(**first))
+        row = conn.execute(_SESSION, {"t": terminal_id}).one()
+    conn.execute(update(bank_link_sessions).where(bank_link_sessions.c.terminal_id == terminal_id)
+                 .values(key_version=row.key_version + 1, **values))
     return keys, batch
 
 
