@@ -2,10 +2,12 @@
 config, bad CSV, already seeded) print one clear message, never a traceback."""
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -18,6 +20,9 @@ from host import migrations
 from host.schema import create_tables, drop_tables
 from host.schema.estate import households as households_t
 from common.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    import uvicorn
 
 MAX_LISTED_PROBLEMS = 200
 
@@ -77,12 +82,13 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         app = create_app(settings, engine, clock=clock)
+        # timeout_graceful_shutdown: open console pages hold event streams that never
+        # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
+        cert, key = settings.tls or (None, None)
+        config = uvicorn.Config(app, host=settings.listen_host, port=listen_port, ssl_certfile=cert, ssl_keyfile=key,
+                                log_level="info", lifespan="off", timeout_graceful_shutdown=3)
         try:
-            # timeout_graceful_shutdown: open console pages hold event streams that never
-            # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
-            cert, key = settings.tls or (None, None)
-            uvicorn.run(app, host=settings.listen_host, port=listen_port, ssl_certfile=cert, ssl_keyfile=key,
-                        log_level="info", lifespan="off", timeout_graceful_shutdown=3)
+            asyncio.run(_serve_all(uvicorn.Server(config), settings, engine, clock or SystemClock()))
         except _Stopped:
             pass
         finally:
@@ -92,6 +98,28 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
             console_of(app).fleet.flush_blocking()   # the fleet's last seconds of state, written down
         return 0
     return _guarded(run)
+
+
+async def _serve_all(server: "uvicorn.Server", settings: HostSettings, engine: Engine, clock: Clock) -> None:
+    """The HTTP app and, when [bank] has a link_port, the ISO 8583 bank front-end
+    (host.bank.frontend) on one event loop. A bank port that is taken is said
+    and the HTTP host runs on (the kiosks' other services do not depend on it)."""
+    from host.bank.frontend import BankFrontEnd
+
+    front: BankFrontEnd | None = None
+    if settings.bank_link is not None:
+        front = BankFrontEnd(settings, settings.bank_link, engine, clock)
+        try:
+            await front.start()
+            print(f"bank front-end (ISO 8583) on {settings.bank_link.host}:{front.port}", flush=True)
+        except OSError as exc:
+            _err(f"bank front-end not started on {settings.bank_link.host}:{settings.bank_link.port}: {exc}")
+            front = None
+    try:
+        await server.serve()
+    finally:
+        if front is not None:
+            await front.close()
 
 
 def migrate(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None) -> int:

@@ -31,7 +31,7 @@ from host.bank.keys import sign_on
 from host.bank.security import BadRequest, Context, Message, encode, int_field, text_field
 from host.billing import Dues, dues, pay_bills, unpay_bills
 from host.db import inserted_id
-from host.schema.bank import bank_accounts, bank_txns, property_ledger
+from host.schema.bank import bank_accounts, bank_link_journal, bank_txns, property_ledger
 from host.schema.cards import card_txns
 from host.schema.estate import households
 from common.crypto import CryptoError, pin_from_block_format0
@@ -45,13 +45,16 @@ MAX_PERIODS = 25          # what the String(200) `periods` columns hold joined (
 
 _TXN = select(bank_txns).where(bank_txns.c.txn_id == bindparam("txn_id")).with_for_update()
 # the card, with what it has spent on this business day: payments captured and not
-# reversed, and wallet loads debited and not cancelled (host.cards)
+# reversed (JSON and ISO 8583), and wallet loads debited and not cancelled (host.cards)
 _SPENT_TODAY = select(func.coalesce(func.sum(bank_txns.c.amount_fen), 0)).where(
     bank_txns.c.account_id == bank_accounts.c.id, bank_txns.c.business_day == bindparam("day"),
     bank_txns.c.state == "approved").scalar_subquery() \
     + select(func.coalesce(func.sum(card_txns.c.amount_fen), 0)).where(
         card_txns.c.account_id == bank_accounts.c.id, card_txns.c.business_day == bindparam("day"),
-        card_txns.c.kind == "load", card_txns.c.state.in_(("authorised", "completed"))).scalar_subquery()
+        card_txns.c.kind == "load", card_txns.c.state.in_(("authorised", "completed"))).scalar_subquery() \
+    + select(func.coalesce(func.sum(bank_link_journal.c.amount_fen), 0)).where(   # ISO 8583 purchases
+        bank_link_journal.c.account_id == bank_accounts.c.id, bank_link_journal.c.business_day == bindparam("day"),
+        bank_link_journal.c.kind == "purchase", bank_link_journal.c.state == "approved").scalar_subquery()
 _ACCOUNT = select(bank_accounts.c.id, bank_accounts.c.masked_pan, bank_accounts.c.expiry,
                   bank_accounts.c.status, bank_accounts.c.balance_fen, bank_accounts.c.daily_limit_fen,
                   bank_accounts.c.pin_offset, bank_accounts.c.pin_tries,
@@ -152,7 +155,8 @@ def _pik_cipher(pik: bytes) -> Any:
     return DES3.new(pik, DES3.MODE_ECB)   # = crypto.tdes_decrypt, set up once per PIK (ECB is stateless)
 
 
-def _open_pin(block: bytes, pan: str, pik: bytes) -> str | None:
+def open_pin(block: bytes, pan: str, pik: bytes) -> str | None:
+    """The PIN of a format 0 block under the PIK, None if it is not one."""
     try:
         return pin_from_block_format0(_pik_cipher(pik).decrypt(block), pan)
     except CryptoError:
@@ -189,13 +193,14 @@ def check_bank_card(conn: Connection, ctx: Context, pan: str) -> BankDecision:
     return BankDecision(account, account.masked_pan)
 
 
-def authorise_debit(conn: Connection, ctx: Context, *, pan: str, pin_block: bytes, amount_fen: int,
-                    business: Callable[[], str | None] | None = None) -> BankDecision:
-    """Check a bank card and its PIN, then debit it. Order: the card
-    (check_bank_card), pin_locked, wrong_pin, then the caller's own `business`
-    checks (a bill payment's bill), daily_limit (today's payments and wallet loads
-    on the card + this one), insufficient_funds. A right PIN resets the try count;
-    on approval the account is debited by `amount_fen`."""
+def verify_card_pin(conn: Connection, ctx: Context, *, pan: str, pin_block: bytes,
+                    bad_block: str | None = None) -> BankDecision:
+    """The card (check_bank_card), then its PIN from a format 0 block under the
+    kiosk's PIK: pin_locked, wrong_pin (counted; the last try locks). A block that
+    is no format 0 block under the PIK counts as a wrong PIN, or, with
+    `bad_block`, is declined with that code uncounted (the ISO 8583 link: a key
+    problem, not the resident's PIN). An approved decision leaves the try count
+    as it was: the caller resets it when it books the result (reset_pin_tries)."""
     decision = check_bank_card(conn, ctx, pan)
     account = decision.account
     if account is None or not decision.approved:
@@ -203,21 +208,43 @@ def authorise_debit(conn: Connection, ctx: Context, *, pan: str, pin_block: byte
     if account.pin_tries >= MAX_PIN_TRIES:
         return replace(decision, code="pin_locked", tries_left=0)
     assert ctx.kiosk.pik is not None
-    pin = _open_pin(pin_block, pan, ctx.kiosk.pik)
+    pin = open_pin(pin_block, pan, ctx.kiosk.pik)
+    if pin is None and bad_block is not None:
+        return replace(decision, code=bad_block)
     if pin is None or not pin_matches(ctx.settings.bank_keys(), pan, account.pin_offset, pin):
         tries = account.pin_tries + 1
         conn.execute(_SET_TRIES, {"a_id": account.id, "tries": tries})
         if tries >= MAX_PIN_TRIES:
             return replace(decision, code="pin_locked", tries_left=0)
         return replace(decision, code="wrong_pin", tries_left=MAX_PIN_TRIES - tries)
+    return decision
+
+
+def reset_pin_tries(conn: Connection, account: Any) -> None:
+    """A right PIN booked: the count of wrong ones starts again."""
+    if account.pin_tries:
+        conn.execute(_SET_TRIES, {"a_id": account.id, "tries": 0})
+
+
+def authorise_debit(conn: Connection, ctx: Context, *, pan: str, pin_block: bytes, amount_fen: int,
+                    business: Callable[[], str | None] | None = None,
+                    bad_block: str | None = None) -> BankDecision:
+    """Check a bank card and its PIN, then debit it. Order: the card and its PIN
+    (verify_card_pin: check_bank_card, pin_locked, wrong_pin), then the caller's own `business`
+    checks (a bill payment's bill), daily_limit (today's payments and wallet loads
+    on the card + this one), insufficient_funds. A right PIN resets the try count;
+    on approval the account is debited by `amount_fen`."""
+    decision = verify_card_pin(conn, ctx, pan=pan, pin_block=pin_block, bad_block=bad_block)
+    account = decision.account
+    if account is None or not decision.approved:
+        return decision
     code = business() if business is not None else None
     if code is None and account.spent_today_fen + amount_fen > account.daily_limit_fen:
         code = "daily_limit"
     if code is None and account.balance_fen < amount_fen:
         code = "insufficient_funds"
     if code is not None:
-        if account.pin_tries:
-            conn.execute(_SET_TRIES, {"a_id": account.id, "tries": 0})
+        reset_pin_tries(conn, account)
         return replace(decision, code=code)
     conn.execute(_DEBIT, {"a_id": account.id, "amount": amount_fen})   # and a right PIN resets the count
     return decision

@@ -7,9 +7,11 @@ import ssl
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from common.epurse_issuer import PurseKeys
+from host.config.bank import BankLink, load_bank_link
 from host.config.console import ConsoleSettings, load_console_settings
 from host.config.fleet import FleetSettings, load_fleet_settings
 from common.settings import (CONFIG_DIR, ConfigError, demo_flag, hex_key, load_toml, PROJECT_ROOT, Section,
@@ -70,6 +72,8 @@ class HostSettings:
     # The reference bank's card-data keys ([bank]); None: no [bank] section, and then
     # seeding accounts or a card payment fails with a ConfigError (bank_keys()).
     bank: BankKeys | None = None
+    # [bank]'s ISO 8583 front-end (link_port and the rest); None: `serve` starts none.
+    bank_link: BankLink | None = None
     fleet: FleetSettings = field(default_factory=FleetSettings)        # [fleet]: heartbeats (docs/console.md)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)  # [console]: staff sessions, lockout
     source: str = ""
@@ -189,7 +193,8 @@ def _double_key(section: Section, name: str, *, demo: bool) -> bytes:
     return site_key(section, name, bytes.fromhex(text), demo=demo)
 
 
-def _distinct_keys(root: Section, name: str, keys: tuple[str, ...], *, demo: bool) -> dict[str, bytes] | None:
+def _distinct_keys(root: Section, name: str, keys: tuple[str, ...], *, demo: bool,
+                   more: Callable[[Section], None] | None = None) -> dict[str, bytes] | None:
     """Section `name`'s double-length keys, each checked (_double_key) and all
     different; None when the config has no such section."""
     present = name in root.data
@@ -202,6 +207,8 @@ def _distinct_keys(root: Section, name: str, keys: tuple[str, ...], *, demo: boo
         if key in found.values():
             raise section.error(key_name, f"must differ from the other [{name}] keys")
         found[key_name] = key
+    if more is not None:       # the section's other keys (the bank's link)
+        more(section)
     section.reject_unknown()
     return found
 
@@ -213,12 +220,20 @@ def _issuer_keys(root: Section, *, demo: bool) -> PurseKeys | None:
     return None if keys is None else PurseKeys(**keys)
 
 
-def _bank_keys(root: Section, *, demo: bool) -> BankKeys | None:
+def _bank_keys(root: Section, *, demo: bool,
+               kiosks: tuple[tuple[str, bytes], ...]) -> tuple[BankKeys | None, BankLink | None]:
     """[bank] pan_key, pan_hash_key, pvk: the reference bank's keys for the card
     data it keeps (docs/payments.md). No defaults: without the section the host
-    loads, but seeding accounts and card payments fail (HostSettings.bank_keys)."""
-    keys = _distinct_keys(root, "bank", ("pan_key", "pan_hash_key", "pvk"), demo=demo)
-    return None if keys is None else BankKeys(**keys)
+    loads, but seeding accounts and card payments fail (HostSettings.bank_keys).
+    And its ISO 8583 front-end (host.config.bank): None without link_port."""
+    known = {kiosk_id for kiosk_id, _ in kiosks}
+    link: list[BankLink | None] = [None]
+
+    def read_link(section: Section) -> None:
+        link[0] = load_bank_link(section, known.__contains__)
+
+    keys = _distinct_keys(root, "bank", ("pan_key", "pan_hash_key", "pvk"), demo=demo, more=read_link)
+    return (None, None) if keys is None else (BankKeys(**keys), link[0])
 
 
 def resolve_db_url(url: str) -> str:
@@ -248,7 +263,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     demo = demo_flag(root, loopback_host=str(host.data.get("listen_host", "127.0.0.1")))
     kiosks = _kiosks(root.section("kiosks"), demo=demo)
     issuer_keys = _issuer_keys(root, demo=demo)
-    bank = _bank_keys(root, demo=demo)
+    bank, bank_link = _bank_keys(root, demo=demo, kiosks=kiosks)
     fleet = load_fleet_settings(root.section("fleet"))
     tls = _tls(host)
     console = load_console_settings(root.section("console"), https=tls is not None)
@@ -277,10 +292,11 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     return HostSettings(
         estate_name=estate.strip(), listen_host=listen_host, listen_port=port, tls=tls,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
-        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, bank=bank, fleet=fleet, console=console,
+        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, bank=bank, bank_link=bank_link,
+        fleet=fleet, console=console,
         source=str(path),
     )
 
 
-__all__ = ["BankKeys", "ConfigError", "HostSettings", "Tariff", "Tier", "load_host_settings",
+__all__ = ["BankKeys", "BankLink", "ConfigError", "HostSettings", "Tariff", "Tier", "load_host_settings",
            "DEMO_HOST_CONFIG", "db_url_from_override", "resolve_db_url"]
