@@ -62,7 +62,7 @@ def test_bad_config_names_file_and_key(tmp_path):
     bad.write_text("[kiosk]\nid = 'K'\nestate_name = 'x'\n[host]\nurl = 'nope'\n", encoding="utf-8")
     done = kiosk("bill", "3-2-1202", "--config", str(bad))
     assert done.returncode == EXIT_USAGE
-    assert f"{bad}: host.url: must start with http" in done.stderr
+    assert f"{bad}: host.url: must be an http:// or https:// URL" in done.stderr
 
 
 def test_a_config_without_keys_says_the_look_up_is_signed(tmp_path, reference_host):
