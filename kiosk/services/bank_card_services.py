@@ -89,6 +89,9 @@ class BankCardServices:
         await self.prepare_keys()
         return await self.pinpad.collect_pin(swipe.pan, on_key, PIN_TIMEOUT_S)
 
+    async def aclose(self) -> None:
+        await self.link.aclose()
+
     async def cancel_devices(self) -> None:
         await asyncio.gather(self.reader.cancel(), self.pinpad.cancel(), return_exceptions=True)
 

@@ -67,6 +67,8 @@ class BankCardPort(Protocol):
 
     async def change_pin(self, track2: str, old_block: bytes, new_block: bytes) -> None: ...
 
+    async def aclose(self) -> None: ...
+
 
 class WorkingKeysForPad(Protocol):
     """What a sign-on hands the PIN pad (kiosk.backend_client.bank.WorkingKeys)."""
