@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from kiosk import ui_env  # noqa: F401  (Kivy's environment, before Kivy loads)
 
+from kiosk.demo.tour.bankcard import bankcard_tour
 from kiosk.demo.tour.bench import has_bench, set_host
 from kiosk.demo.tour.cards import card_tour
 from kiosk.demo.tour.cast import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE
@@ -91,6 +92,8 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
             log.warning("tour: no device bench, so no card payment screens")
 
         await go_home(app)
+        if app.flow.offers("bankcard") and has_bench(app):
+            await bankcard_tour(app, shot)
         if app.flow.wallet_enabled and has_bench(app):
             await card_tour(app, shot)
             await tap(app.screen("idle").ids.card)       # the countdown, from the card insert screen
