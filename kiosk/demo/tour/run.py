@@ -92,8 +92,6 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
             log.warning("tour: no device bench, so no card payment screens")
 
         await go_home(app)
-        if app.flow.offers("bankcard") and has_bench(app):
-            await bankcard_tour(app, shot)
         if app.flow.wallet_enabled and has_bench(app):
             await card_tour(app, shot)
             await tap(app.screen("idle").ids.card)       # the countdown, from the card insert screen
@@ -116,6 +114,10 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
         shot("out-of-service")
         set_out_of_service(app, False)
         await show(app, "idle")
+
+        # last, so the earlier shots keep their numbers (README links them)
+        if app.flow.offers("bankcard") and has_bench(app):
+            await bankcard_tour(app, shot)
     finally:
         app.stop()
     log.info("tour: %d screenshots in %s", len(shots), out_dir)
