@@ -108,6 +108,9 @@ async def test_pin_change_asks_again_when_the_new_pins_differ(front_end: FrontEn
     assert app.flow.bankcards.result_kind == "approved"
     assert result.ids.title.text == tr("bankcard.result.pin.title")
     assert result.ids.print.opacity == 0                              # nothing to print
+    await frames(3)
+    assert not layout_problems(app.kiosk_area, result)
+    assert result.ids.action.right <= result.ids.card.right           # the one button inside its card
     # the new PIN works: a balance with it
     from kiosk.demo.touch import tap
 
@@ -135,6 +138,8 @@ async def test_a_declined_card_is_told_in_plain_words(front_end: FrontEndThread,
     assert result.ids.body.text == tr("bank.rc.54")
     assert app.flow.bankcards.balance_text == "" and result.ids.print.opacity == 0
     await frames(3)
+    assert not layout_problems(app.kiosk_area, result)
+    assert result.ids.action.right <= result.ids.card.right
     app.kiosk_area.export_to_png(str(artifacts / "flow-bankcard-declined.png"))
     await tap(result.ids.bar.ids.back)
     await show(app, "idle")
