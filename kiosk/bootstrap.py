@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from kiosk.devices.sim.printer import SimPrinter
     from kiosk.devices.ports import CardReader, PinPad, ReceiptPrinter
     from kiosk.backend_client.bank import BankClient
+    from kiosk.backend_client.bank8583.client import BankLink
     from kiosk.backend_client.signed import MessageCounter
+    from kiosk.services.bank_card_services import BankCardServices
     from kiosk.services.fleet.devices import DeviceBoard
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.journal import Journal
@@ -95,6 +97,7 @@ class Kiosk:
     devices: PaymentDevices | None = None
     payments: PaymentService | None = None
     wallet: WalletService | None = None
+    bank_cards: BankCardServices | None = None   # 银行卡服务 over the bank link (balance, PIN change)
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
     journal: Journal | None = None
     counter: MessageCounter | None = None   # the one order of all signed messages (bank, cards, fleet)
@@ -152,6 +155,8 @@ class Kiosk:
             await self.fleet.client.aclose()
         for close in self.closers:
             close()
+        if self.bank_cards is not None:
+            await self.bank_cards.aclose()
         if self.settler is not None:
             await self.settler.stop()
         if self.bank is not None:
@@ -206,6 +211,8 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
         _add_payments(kiosk)
         if with_wallet and settings.wallet is not None:
             _add_wallet(kiosk, pcscd)
+        if settings.bank_link is not None:
+            _add_bank_card_services(kiosk, _bank_link(kiosk))
         if board is not None:
             _add_fleet(kiosk, host_transport, board)
     return kiosk
@@ -245,6 +252,29 @@ def _add_payments(kiosk: Kiosk) -> None:
         kiosk_id=settings.kiosk_id, estate=settings.estate_name, journal=journal, bank=bank,
         session=session, settling=settler,
         reader=devices.reader, pinpad=devices.pinpad, printer=devices.printer, now=kiosk.clock.now)
+
+
+def _bank_link(kiosk: Kiosk) -> BankLink:
+    """The bank link from [bank_link] (until the payments build theirs: then
+    that one link is handed to _add_bank_card_services instead)."""
+    from kiosk.backend_client.bank8583.client import BankLink
+    from kiosk.backend_client.bank8583.settings import LinkSettings
+
+    settings, link = kiosk.settings, kiosk.settings.bank_link
+    assert link is not None and kiosk.journal is not None and kiosk.devices is not None
+    return BankLink(LinkSettings(link.host, link.port, link.terminal_id, link.merchant_id, settings.tmk),
+                    kiosk.journal, kiosk.clock, load_pin_key=kiosk.devices.pinpad.load_pin_key)
+
+
+def _add_bank_card_services(kiosk: Kiosk, link: BankLink) -> None:
+    """银行卡服务: balance inquiry and PIN change over `link`, on the payment devices."""
+    from kiosk.services.bank_card_services import BankCardServices
+
+    settings, devices = kiosk.settings, kiosk.devices
+    assert devices is not None
+    kiosk.bank_cards = BankCardServices(link=link, reader=devices.reader, pinpad=devices.pinpad,
+                                        printer=devices.printer, estate=settings.estate_name,
+                                        kiosk_id=settings.kiosk_id, now=kiosk.clock.now)
 
 
 IC_READERS = (("contact", "ic_contact"), ("contactless", "ic_contactless"))

@@ -72,6 +72,17 @@ class WalletSettings:
 
 
 @dataclass(frozen=True)
+class BankLinkSettings:
+    """[bank_link]: the bank front-end over ISO 8583 (docs/bank-link.md), for the
+    bank-card services until the payments move over (the TMK is [security]'s)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8583
+    terminal_id: str = "KIOSK001"          # 41
+    merchant_id: str = "898440350110001"   # 42
+
+
+@dataclass(frozen=True)
 class KioskSettings:
     kiosk_id: str
     estate_name: str
@@ -85,6 +96,7 @@ class KioskSettings:
     devices: dict[str, DeviceSettings] = field(default_factory=dict)
     wallet: WalletSettings | None = None   # None: no [wallet] section, no IC card services
     fleet: FleetSettings = field(default_factory=FleetSettings)
+    bank_link: BankLinkSettings | None = None   # None: no [bank_link], no bank-card services
     source: str = ""
 
     def device(self, name: str) -> DeviceSettings:
@@ -114,6 +126,7 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
     journal = root.section("journal")
     wallet = root.section("wallet")
     fleet = root.section("fleet")
+    bank_link = root.section("bank_link")
     devices_section = root.section("devices")
     devices: dict[str, DeviceSettings] = {}
     device_sections = []
@@ -148,9 +161,15 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
         wallet=_wallet(wallet) if "wallet" in root.data else None,
         fleet=FleetSettings(heartbeat_interval_s=fleet.get(
             "heartbeat_interval_s", float, 15.0, check=lambda v: None if 1 <= v <= 3600 else "must be 1..3600 seconds")),
+        bank_link=BankLinkSettings(
+            host=bank_link.get("host", str, "127.0.0.1"),
+            port=bank_link.get("port", int, 8583, check=lambda v: None if 1 <= v <= 65535 else "must be 1..65535"),
+            terminal_id=bank_link.get("terminal_id", str, check=lambda v: None if 0 < len(v) <= 8 else "1..8 characters"),
+            merchant_id=bank_link.get("merchant_id", str, check=lambda v: None if 0 < len(v) <= 15 else "1..15 characters"),
+        ) if "bank_link" in root.data else None,
         source=str(path),
     )
-    for section in (kiosk, display, host, security, journal, wallet, fleet, devices_section, *device_sections, root):
+    for section in (kiosk, display, host, security, journal, wallet, fleet, bank_link, devices_section, *device_sections, root):
         section.reject_unknown()
     return settings
 

@@ -31,6 +31,7 @@ from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
 from kivy.uix.widget import Widget
 
 from kiosk.i18n import LANGUAGES, other_language, tr
+from kiosk.screens.bankcard import BankcardChooseScreen, BankcardProcessingScreen, BankcardResultScreen
 from kiosk.screens.bill import BillScreen
 from kiosk.screens.entry import EntryScreen
 from kiosk.screens.flows import Flows
@@ -47,6 +48,7 @@ from kiosk.screens.timer import IdleTimer
 
 if TYPE_CHECKING:
     from kiosk.config import KioskSettings
+    from kiosk.services.bank_card_services import BankCardServices
     from kiosk.services.bills import BillService
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.payment import PaymentService
@@ -80,6 +82,8 @@ class KioskCore(Protocol):
     def wallet(self) -> WalletService | None: ...
     @property
     def fleet(self) -> FleetService | None: ...
+    @property
+    def bank_cards(self) -> BankCardServices | None: ...
 
     async def start(self) -> None: ...
     def warm_up(self) -> None: ...
@@ -96,7 +100,10 @@ class KioskArea(FloatLayout):
 
 SCREENS = {"idle": IdleScreen, "entry": EntryScreen, "bill": BillScreen, "message": MessageScreen,
            "swipe": SwipeScreen, "pin": PinScreen, "processing": ProcessingScreen, "result": ResultScreen,
-           "out_of_service": OutOfServiceScreen}
+           "out_of_service": OutOfServiceScreen,
+           # 银行卡服务 bank card services (offered with the bank link; built always: light)
+           "bankcard_choose": BankcardChooseScreen, "bankcard_processing": BankcardProcessingScreen,
+           "bankcard_result": BankcardResultScreen}
 # 卡务 card services: only with the IC wallet (their modules load the card code)
 CARD_SCREENS = {
     "card_insert": "kiosk.screens.card_insert:CardInsertScreen",
@@ -138,7 +145,7 @@ class KioskApp(App):
         self.title = tr("app.title", self.settings.language)
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.flow = Flows(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet)
+        self.flow = Flows(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet, kiosk.bank_cards)
         self.timer: IdleTimer | None = None
         self.restart_requested = False     # the runner starts the app again once it stopped
         kiosk.on_restart = self.request_restart

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,10 @@ class BankCardRequest:
     unavailable: Callable[[], None]      # the bank cannot be reached for the PIN's keys
     fail_back_to: Screen                 # where Back leads from a failure's message
     with_pin: bool = True
+    first_note: str = ""                 # the first PIN screen's note (a PIN change: "the current PIN")
+    # where the PIN block comes from, if not PaymentService.collect_pin (the
+    # bank-card services: their service makes the bank link's keys ready first)
+    pin_source: Callable[[CardSwipe, Callable[[PinKey, int], None]], Awaitable[bytes]] | None = None
 
 
 class BankCardStep(EventDispatcher):
@@ -179,7 +183,7 @@ class BankCardStep(EventDispatcher):
         self.card_text = swipe.masked_pan
         self.nav.dispatch("on_activity")
         if request.with_pin:
-            self.again()
+            self.again(request.first_note)
         else:
             request.done(swipe, None)
 
@@ -194,7 +198,8 @@ class BankCardStep(EventDispatcher):
             self._task = None
             return
         try:
-            pin_block = await self._payments.collect_pin(swipe, self._on_pin_key)
+            collect = request.pin_source or self._payments.collect_pin
+            pin_block = await collect(swipe, self._on_pin_key)
         except asyncio.CancelledError:
             raise
         except PinEntryCancelled:

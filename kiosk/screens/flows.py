@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 from kivy.properties import ObjectProperty
 
 from kiosk.screens.bank_card import BankCardStep
+from kiosk.screens.bank_services import BankServices
 from kiosk.screens.bill_payment import BillPayment
 from kiosk.screens.navigation import Navigator, Spawn
 from kiosk.services.bills import BillService
 
 if TYPE_CHECKING:
+    from kiosk.services.bank_card_services import BankCardServices
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletService
@@ -28,9 +30,11 @@ class Flows(Navigator):
     payment = ObjectProperty(None)                # BillPayment
     bank = ObjectProperty(None)                   # BankCardStep
     cards = ObjectProperty(None, allownone=True)  # CardServices, when the IC wallet is configured
+    bankcards = ObjectProperty(None)              # BankServices (银行卡服务); offered with a bank link
 
     def __init__(self, bills: BillService, spawn: Spawn, payments: PaymentService | None = None,
-                 wallet: WalletService | None = None, fleet: FleetService | None = None, **kwargs: Any) -> None:
+                 wallet: WalletService | None = None, fleet: FleetService | None = None,
+                 bank_cards: BankCardServices | None = None, **kwargs: Any) -> None:
         super().__init__(spawn, fleet, **kwargs)
         self._payments = payments
         self.bank = BankCardStep(self, payments, spawn)
@@ -44,6 +48,12 @@ class Flows(Navigator):
             self.cards = CardServices(self, self.bank, wallet, payments, spawn)
             self.register(self.cards, name="card", start=self.cards.start)
             self.payment.pay_by_wallet_with = self.cards.pay_bill
+        # always there for the screens to bind to; offered on the idle screen only with the bank link
+        self.bankcards = BankServices(self, self.bank, bank_cards, spawn)
+        if bank_cards is not None and payments is not None:
+            self.register(self.bankcards, name="bankcard", start=self.bankcards.start)
+        else:
+            self.register(self.bankcards)
 
     @property
     def payments_enabled(self) -> bool:

@@ -1,4 +1,4 @@
-"""Attract screen: estate, date and clock, notices, the two big choices."""
+"""Attract screen: estate, date and clock, notices, the big choices (缴费, 卡务, 银行卡服务)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,11 +1,14 @@
 """The ports the money services (payment.py, wallet.py) reach the host
 session and the settling task through. The composition root injects the one
 HostSession (session.py) and SettlingService (settling.py) into both; neither
-money service knows the other."""
+money service knows the other. The bank-card services (bank_card_services.py)
+reach the bank link through `BankCardPort`."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
+
+from common.money import Money
 
 T = TypeVar("T")
 
@@ -45,3 +48,32 @@ class SettlingPort(Protocol):
                              undo: str, renewed: str) -> T:
         """Send the money request journaled as `txn_id` and journal what a failure
         says about the money (see SettlingService.send_journaled)."""
+
+
+class BankCardPort(Protocol):
+    """The bank's card services over the bank link (`BankLink`,
+    kiosk/backend_client/bank8583/client.py): only PIN blocks reach it.
+    Its errors are kiosk.domain.errors' bank errors (BankDeclined with the
+    response code and tries left, BankUnavailable, BankSignOnRequired, ...)."""
+
+    @property
+    def sign_on_due(self) -> bool:
+        """True when the next exchange signs on first (new keys: a PIN block made before is void)."""
+
+    async def sign_on(self) -> WorkingKeysForPad:
+        """Sign on now; the PIN key (wrapped under the TMK) for the pad."""
+
+    async def balance(self, track2: str, pin_block: bytes) -> Money: ...
+
+    async def change_pin(self, track2: str, old_block: bytes, new_block: bytes) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class WorkingKeysForPad(Protocol):
+    """What a sign-on hands the PIN pad (kiosk.backend_client.bank.WorkingKeys)."""
+
+    @property
+    def pin_key_wrapped(self) -> bytes: ...
+    @property
+    def pin_kcv(self) -> bytes: ...

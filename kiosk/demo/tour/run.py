@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from kiosk import ui_env  # noqa: F401  (Kivy's environment, before Kivy loads)
 
+from kiosk.demo.tour.bankcard import bankcard_tour
 from kiosk.demo.tour.bench import has_bench, set_host
 from kiosk.demo.tour.cards import card_tour
 from kiosk.demo.tour.cast import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE
@@ -113,6 +114,10 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
         shot("out-of-service")
         set_out_of_service(app, False)
         await show(app, "idle")
+
+        # last, so the earlier shots keep their numbers (README links them)
+        if app.flow.offers("bankcard") and has_bench(app):
+            await bankcard_tour(app, shot)
     finally:
         app.stop()
     log.info("tour: %d screenshots in %s", len(shots), out_dir)
