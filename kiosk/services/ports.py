@@ -22,6 +22,10 @@ class HostSessionPort(Protocol):
     async def ensure_signed_on(self) -> None:
         """Sign on unless signed on; HostUnavailable while the host is down."""
 
+    async def ensure_link_ready(self) -> None:
+        """The bank link signed on for today and its PIK in the pad's bank slot
+        (a no-op for a kiosk without the link); BankUnavailable while it is down."""
+
     async def with_sign_on(self, call: Callable[[], Awaitable[T]]) -> T:
         """`call()`, once more after a sign-on if the host refused our MAC key."""
 

@@ -112,10 +112,12 @@ async def swipe(kiosk: Kiosk, track2: str) -> CardSwipe:
 
 
 async def enter_pin(kiosk: Kiosk, card: CardSwipe, keys: str | list[str],
-                    events: list[tuple[PinKey, int]] | None = None) -> bytes:
-    """`keys`: a PIN typed then Enter, or a list of key names pressed in order."""
+                    events: list[tuple[PinKey, int]] | None = None, *, checked_by: str = "bank") -> bytes:
+    """`keys`: a PIN typed then Enter, or a list of key names pressed in order;
+    `checked_by`: "bank" (a bill: the link's PIK) or "card_centre" (a wallet load)."""
     log = events if events is not None else []
-    task = asyncio.ensure_future(kiosk.payments.collect_pin(card, lambda k, n: log.append((k, n))))
+    task = asyncio.ensure_future(kiosk.payments.collect_pin(card, lambda k, n: log.append((k, n)),
+                                                            checked_by=checked_by))  # type: ignore[arg-type]
     assert await asyncio.to_thread(kiosk.sims.pinpad.wait_entering, 5), "PIN pad never started"
     pad = kiosk.sims.pinpad
     if isinstance(keys, str):
