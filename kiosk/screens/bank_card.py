@@ -196,8 +196,9 @@ class BankCardStep(EventDispatcher):
         try:
             # a bill's PIN is checked by the bank (the link's PIK); a wallet
             # load's or unload's by the card centre (the host's PIN key)
-            checked_by = "bank" if request.showing.purpose == "bill" else "card_centre"
-            pin_block = await self._payments.collect_pin(swipe, self._on_pin_key, checked_by=checked_by)
+            for_bill = request.showing.purpose == "bill"
+            pin_block = await self._payments.collect_pin(swipe, self._on_pin_key,
+                                                         checked_by="bank" if for_bill else "card_centre")
         except asyncio.CancelledError:
             raise
         except PinEntryCancelled:

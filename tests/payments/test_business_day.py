@@ -41,6 +41,7 @@ def kiosk_clock() -> ManualClock:
 def host(tmp_path: Path, start_host: Any, host_clock: ManualClock) -> Iterator[RunningHost]:
     server = start_host(tmp_path, host_clock)
     yield RunningHost(server.url, server.engine, server)
+    server.bank.stop()
     if server.running:
         server.stop()
     server.engine.dispose()
@@ -48,7 +49,7 @@ def host(tmp_path: Path, start_host: Any, host_clock: ManualClock) -> Iterator[R
 
 @pytest.fixture
 async def kiosk(tmp_path: Path, link: FaultyLink, kiosk_clock: ManualClock) -> AsyncIterator[Kiosk]:
-    kiosk = build(kiosk_settings(tmp_path, link.url), with_fleet=False, clock=kiosk_clock)
+    kiosk = build(kiosk_settings(tmp_path, link.url, bank_port=link.bank_port), with_fleet=False, clock=kiosk_clock)
     kiosk.settler._first_backoff_s = 0.05
     await kiosk.start()
     yield kiosk

@@ -131,7 +131,8 @@ KILLED_KIOSK = textwrap.dedent("""
     from kiosk.bootstrap import build
 
     async def main():
-        kiosk = build(kiosk_settings(Path({tmp!r}), {url!r}, timeout_s=60), with_fleet=False)
+        kiosk = build(kiosk_settings(Path({tmp!r}), {url!r}, timeout_s=60, bank_port={bank_port!r}),
+                      with_fleet=False)
         await kiosk.start()
         bill = await kiosk.bills.lookup({house!r})
         swiped = await swipe(kiosk, GOOD.track2)
@@ -148,7 +149,7 @@ async def test_kiosk_killed_after_sending_reverses_on_restart(tmp_path, host, li
     link.set_mode(LinkMode.UP)
     here = os.path.dirname(__file__)
     script = KILLED_KIOSK.format(paths=[here, os.path.dirname(here)], tmp=str(tmp_path), url=link.url,
-                                 house=HOUSE)
+                                 house=HOUSE, bank_port=link.bank_port)
     proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True)
     try:
@@ -165,7 +166,7 @@ async def test_kiosk_killed_after_sending_reverses_on_restart(tmp_path, host, li
     assert host.bill(HOUSE)["total_due_fen"] == 0       # captured: the money moved
 
     link.set_mode(LinkMode.UP)
-    restarted = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
+    restarted = build(kiosk_settings(tmp_path, link.url, bank_port=link.bank_port), with_fleet=False)
     try:
         (entry,) = restarted.journal.in_state("intent")  # journaled before it was sent
         await restarted.start()                          # resolves it before serving
@@ -181,7 +182,7 @@ async def test_restart_while_the_host_is_down_waits_then_reverses(tmp_path, host
     """A kiosk restarted with a reversal pending and the host unreachable goes
     into service for look-ups, refuses payments, and reverses once the host is back."""
     before, balance = host.totals(), host.balance(GOOD.pan)
-    first = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
+    first = build(kiosk_settings(tmp_path, link.url, bank_port=link.bank_port), with_fleet=False)
     await first.start()
     try:
         bill, swiped, block = await _prepared(first)
@@ -192,7 +193,7 @@ async def test_restart_while_the_host_is_down_waits_then_reverses(tmp_path, host
     finally:
         await first.aclose()
 
-    restarted = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
+    restarted = build(kiosk_settings(tmp_path, link.url, bank_port=link.bank_port), with_fleet=False)
     restarted.settler._first_backoff_s = 0.05
     try:
         await restarted.start()                       # must not fail with the host down
@@ -211,7 +212,7 @@ async def test_restart_while_the_host_is_down_waits_then_reverses(tmp_path, host
 async def test_restart_with_unsent_backup_copies_and_the_host_down(tmp_path, host, link):
     """Backup copies still in the outbox at start-up wait for the host (they used
     to crash the settling task when the kiosk had no working keys yet)."""
-    first = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
+    first = build(kiosk_settings(tmp_path, link.url, bank_port=link.bank_port), with_fleet=False)
     await first.start()
     try:
         await first.settler.stop()                    # no background sending: the copy stays queued
@@ -221,7 +222,7 @@ async def test_restart_with_unsent_backup_copies_and_the_host_down(tmp_path, hos
     finally:
         await first.aclose()
 
-    restarted = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
+    restarted = build(kiosk_settings(tmp_path, link.url, bank_port=link.bank_port), with_fleet=False)
     restarted.settler._first_backoff_s = 0.05
     try:
         await restarted.start()
