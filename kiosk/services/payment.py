@@ -140,6 +140,8 @@ class PaymentService:
                                      tries_left=reply.get("tries_left"))
             self.journal.set_state(txn_id, "declined", code=outcome.decline_code, **day)
         self._queue_backup(txn_id)
+        if outcome.approved:
+            await self._forward_copy(txn_id)
         return outcome
 
     # --- receipts -------------------------------------------------------------------
@@ -164,6 +166,16 @@ class PaymentService:
             return False
         self.journal.set_state(txn_id, "approved", receipt="printed")
         return True
+
+    async def _forward_copy(self, txn_id: str) -> None:
+        """The property ledger learns of a bill paid over the bank link only from
+        this copy: send it now, before the result screen. Not sent (the host is
+        down): it stays queued for the settling task, and meanwhile the kiosk
+        shows the household's bill paid (upload pending; bills.py)."""
+        try:
+            await self.settling.settle_once()
+        except Exception:   # the payment stands whatever the copy's fate; the task retries
+            log.exception("backup copy of %s not forwarded yet", txn_id)
 
     def _queue_backup(self, txn_id: str) -> None:
         entry = self.journal.get(txn_id)

@@ -42,6 +42,10 @@ class SettlingPort(Protocol):
         """A service's own unacknowledged messages, sent by the same task (after
         reversals, before backup copies); `settle()` is True when none is left."""
 
+    async def settle_once(self) -> bool:
+        """One settling pass now (reversals, settlers, backup copies); True when
+        nothing is left."""
+
     def wake(self) -> None:
         """Something new to send: a pass now, not at the end of the back-off."""
 
