@@ -205,7 +205,8 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
     session = HostSession(bank, devices.pinpad if devices is not None else None, link)
     host = HostClient(settings.host.url, bank, timeout_s=settings.host.timeout_s, transport=host_transport,
                       verify=verify)
-    kiosk = Kiosk(settings=settings, host=host, bills=BillService(host, session), clock=clock, bank=bank,
+    bills = BillService(host, session, journal.paid_awaiting_copy)
+    kiosk = Kiosk(settings=settings, host=host, bills=bills, clock=clock, bank=bank,
                   link=link, session=session, journal=journal, counter=counter, sims=sims, devices=devices)
     if with_payments:
         _add_payments(kiosk)
