@@ -80,27 +80,21 @@ def start_host(demo_db: Path) -> Callable[[Path], Any]:
     running from TODAY, or `clock`) on a fresh copy of the demo estate in `folder`. The server
     carries its `.engine`; stop it and dispose the engine when done."""
     from host.app import create_app
-    from host.bank.frontend import BankFrontEnd
     from host.config import load_host_settings
     from host.db import make_engine
     from host.server import HostServer
-    from tests.support.bank8583 import FrontEndThread
+    from tests.support.bank8583 import start_front_end
 
     def start(folder: Path, clock: Any = None) -> Any:
         db = folder / "host.sqlite3"
         shutil.copy(demo_db, db)
         settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
-        assert settings.bank_link is not None     # the demo host's ISO 8583 front-end, on a free port here
-        settings = dataclasses.replace(settings, bank_link=dataclasses.replace(settings.bank_link, port=0))
         engine = make_engine(settings.database_url)
         clock = clock or running_from(TODAY)
         server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)
         server.engine, server.settings, server.clock = engine, settings, clock   # tests.support.kiosks.host_bill
         server.start()
-        # the bank front-end beside it, as `kiosk host serve` runs it (its own loop
-        # here); `bank_port` is where the kiosk's [bank] points; stop_bank() at teardown
-        server.bank = FrontEndThread(BankFrontEnd(settings, settings.bank_link, engine, clock)).start()
-        server.bank_port = server.bank.port
+        start_front_end(server, settings, engine, clock)   # server.bank, server.bank_port
         return server
     return start
 

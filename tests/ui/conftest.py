@@ -92,6 +92,7 @@ def ui_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     try:
         yield server
     finally:
+        server.bank.stop()
         if server.running:
             server.stop()
         server.engine.dispose()
@@ -124,7 +125,10 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     demo = load_kiosk_settings()
     # every kiosk signs its bill look-ups: the demo kiosk's id and keys; on the
     # session's shared host, the session's one journal (its counter only rises)
-    overrides = {"kiosk_id": demo.kiosk_id, "tmk": demo.tmk,
+    # the bank link to this host's front-end (the demo's [bank], on the test's port)
+    assert demo.bank is not None
+    bank = dataclasses.replace(demo.bank, port=reference_host.bank_port)
+    overrides = {"kiosk_id": demo.kiosk_id, "tmk": demo.tmk, "bank": bank,
                  "journal_path": str(request.getfixturevalue("demo_kiosk_journal")), **overrides}
     if _fresh_host(request):
         from kiosk.devices.sim.network import FaultyLink
