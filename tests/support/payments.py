@@ -75,10 +75,14 @@ class Links:
     (`bank_port`). `set_mode` breaks both alike (the estate network going
     down); `http` and `bank` break one."""
 
-    def __init__(self, host: RunningHost) -> None:
-        self.http = FaultyLink("127.0.0.1", host.server.port)
-        self.bank = FaultyLink("127.0.0.1", host.server.bank_port)
+    def __init__(self, http_port: int, bank_port: int) -> None:
+        self.http = FaultyLink("127.0.0.1", http_port)
+        self.bank = FaultyLink("127.0.0.1", bank_port)
         self.url, self.bank_port = self.http.url, self.bank.port
+
+    @property
+    def mode(self) -> Any:
+        return self.http.mode
 
     def set_mode(self, mode: Any) -> None:
         self.http.set_mode(mode)
@@ -91,7 +95,7 @@ class Links:
 
 @pytest.fixture
 def link(host: RunningHost) -> Iterator[Links]:
-    links = Links(host)
+    links = Links(host.server.port, host.server.bank_port)
     yield links
     links.close()
 
