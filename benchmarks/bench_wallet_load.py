@@ -89,7 +89,7 @@ async def run(loads: int, folder: Path, today: date) -> tuple[list[float], dict[
         await asyncio.to_thread(kiosk.sims.reader.wait_armed, 5)
         kiosk.sims.reader.swipe(bank.track2)
         swiped = await task
-        task = asyncio.ensure_future(kiosk.payments.collect_pin(swiped, lambda k, n: None))
+        task = asyncio.ensure_future(kiosk.payments.collect_pin(swiped, lambda k, n: None, checked_by="card_centre"))
         await asyncio.to_thread(kiosk.sims.pinpad.wait_entering, 5)
         await asyncio.to_thread(kiosk.sims.pinpad.type_pin, bank.pin)
         return swiped, await task

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from kiosk.devices.sim.pinpad import SimPinPad
     from kiosk.devices.sim.printer import SimPrinter
     from kiosk.devices.ports import CardReader, PinPad, ReceiptPrinter
-    from kiosk.backend_client.bank import BankClient
     from kiosk.backend_client.bank8583.client import BankLink
+    from kiosk.backend_client.bank import BankClient
     from kiosk.backend_client.signed import MessageCounter
     from kiosk.services.bank_card_services import BankCardServices
     from kiosk.services.fleet.devices import DeviceBoard
@@ -91,8 +91,9 @@ class Kiosk:
     host: HostClient
     bills: BillService
     clock: Clock = field(default_factory=SystemClock)   # every "now" of the kiosk (docs/architecture.md)
-    bank: BankClient | None = None          # sign-on and the signed messages under its keys
-    session: HostSession | None = None      # signed on with the bank front-end (working keys)
+    bank: BankClient | None = None          # the host's sign-on and the signed messages under its keys
+    link: BankLink | None = None          # the ISO 8583 bank link: bill payments (docs/bank-link.md)
+    session: HostSession | None = None      # signed on with the host and the bank front-end (working keys)
     settler: SettlingService | None = None  # reversals, cancels, confirmations, backup copies
     devices: PaymentDevices | None = None
     payments: PaymentService | None = None
@@ -161,6 +162,8 @@ class Kiosk:
             await self.settler.stop()
         if self.bank is not None:
             await self.bank.aclose()
+        if self.link is not None:
+            await self.link.aclose()
         if self.devices is not None:
             await self.devices.close()
         await self.host.aclose()
@@ -198,24 +201,52 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
                             timeout_s=settings.host.timeout_s, transport=host_transport, verify=verify)
     bank = BankClient(channel, settings.tmk)
     board = _device_board() if with_payments and with_fleet else None
-    sims = devices = None
+    sims = devices = link = None
     if with_payments:
         sims = SimDevices()
         devices = _payment_devices(settings, sims, board)
-    session = HostSession(bank, devices.pinpad if devices is not None else None)
+        link = _bank_link(settings, journal, devices.pinpad, clock)
+    session = HostSession(bank, devices.pinpad if devices is not None else None, link)
     host = HostClient(settings.host.url, bank, timeout_s=settings.host.timeout_s, transport=host_transport,
                       verify=verify)
-    kiosk = Kiosk(settings=settings, host=host, bills=BillService(host, session), clock=clock, bank=bank,
-                  session=session, journal=journal, counter=counter, sims=sims, devices=devices)
+    bills = BillService(host, session, journal.paid_awaiting_copy)
+    kiosk = Kiosk(settings=settings, host=host, bills=bills, clock=clock, bank=bank,
+                  link=link, session=session, journal=journal, counter=counter, sims=sims, devices=devices)
     if with_payments:
         _add_payments(kiosk)
         if with_wallet and settings.wallet is not None:
             _add_wallet(kiosk, pcscd)
-        if settings.bank_link is not None:
-            _add_bank_card_services(kiosk, _bank_link(kiosk))
+        if link is not None:
+            _add_bank_card_services(kiosk, link)
         if board is not None:
             _add_fleet(kiosk, host_transport, board)
     return kiosk
+
+
+def _bank_link(settings: KioskSettings, journal: Journal, pinpad: PinPad, clock: Clock) -> BankLink:
+    """The ISO 8583 link of [bank]: its STAN, batch, reversals owed and debits
+    in the kiosk journal (they survive a restart); its PIK into the pad's bank
+    slot whenever it signs on (BankLink signs on by its own schedule too)."""
+    from common.bank8583.framing import Header, Tpdu
+    from kiosk.backend_client.bank8583.client import BankLink
+    from kiosk.backend_client.bank8583.settings import LinkSettings
+    from kiosk.devices.ports import KeySlot
+
+    b = settings.bank
+    if b is None:
+        raise ConfigError(settings.source or "kiosk settings", "bank",
+                          "is required for bill payments: the bank front-end's address and this "
+                          "kiosk's terminal and merchant ids (docs/bank-link.md)")
+    link_settings = LinkSettings(
+        host=b.host, port=b.port, terminal_id=b.terminal_id, merchant_id=b.merchant_id, tmk=settings.tmk,
+        tpdu=Tpdu(b.tpdu_destination, b.tpdu_source), header=Header(version=b.software_version),
+        mac_algorithm="x919" if b.mac == "x919" else "ecb", persistent=b.persistent,
+        connect_timeout_s=b.connect_timeout_s, reply_timeout_s=b.reply_timeout_s)
+
+    async def load_pik(wrapped: bytes, check_value: bytes) -> None:
+        await pinpad.load_pin_key(KeySlot.BANK, wrapped, check_value[:3])
+
+    return BankLink(link_settings, journal, clock, load_pin_key=load_pik)
 
 
 def _device_board() -> DeviceBoard:
@@ -246,24 +277,18 @@ def _add_payments(kiosk: Kiosk) -> None:
     from kiosk.services.settling import SettlingService
 
     settings, journal, bank, session, devices = kiosk.settings, kiosk.journal, kiosk.bank, kiosk.session, kiosk.devices
+    link = kiosk.link
     assert journal is not None and bank is not None and session is not None and devices is not None
-    kiosk.settler = settler = SettlingService(journal=journal, bank=bank, session=session)
+    assert link is not None
+    # one reversal mechanism: the link's journaled 0400s; the settling task asks
+    # the link for a `reversing` payment, and a 0400 the link still owes holds
+    # new payments back like a `reversing` entry does
+    kiosk.settler = settler = SettlingService(journal=journal, bank=bank, reverser=link, session=session,
+                                              reversals_owed=lambda: bool(journal.bank_reversals("due")))
     kiosk.payments = PaymentService(
-        kiosk_id=settings.kiosk_id, estate=settings.estate_name, journal=journal, bank=bank,
+        kiosk_id=settings.kiosk_id, estate=settings.estate_name, journal=journal, bank=link,
         session=session, settling=settler,
         reader=devices.reader, pinpad=devices.pinpad, printer=devices.printer, now=kiosk.clock.now)
-
-
-def _bank_link(kiosk: Kiosk) -> BankLink:
-    """The bank link from [bank_link] (until the payments build theirs: then
-    that one link is handed to _add_bank_card_services instead)."""
-    from kiosk.backend_client.bank8583.client import BankLink
-    from kiosk.backend_client.bank8583.settings import LinkSettings
-
-    settings, link = kiosk.settings, kiosk.settings.bank_link
-    assert link is not None and kiosk.journal is not None and kiosk.devices is not None
-    return BankLink(LinkSettings(link.host, link.port, link.terminal_id, link.merchant_id, settings.tmk),
-                    kiosk.journal, kiosk.clock, load_pin_key=kiosk.devices.pinpad.load_pin_key)
 
 
 def _add_bank_card_services(kiosk: Kiosk, link: BankLink) -> None:
@@ -289,7 +314,7 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     settings, sims, pads = kiosk.settings, kiosk.sims, kiosk.devices
     assert settings.wallet is not None and kiosk.payments is not None and kiosk.journal is not None
     assert sims is not None and pads is not None
-    assert kiosk.session is not None and kiosk.settler is not None
+    assert kiosk.session is not None and kiosk.settler is not None and kiosk.bank is not None
     devices = {name: settings.device(key) for name, key in IC_READERS}
     if any(d.kind == "sim" for d in devices.values()):
         _start_virtual_cards(sims, Path(settings.journal_path).parent, pcscd,
@@ -311,7 +336,7 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     w = settings.wallet
     kiosk.wallet = WalletService(
         kiosk_id=settings.kiosk_id, estate=settings.estate_name, term_id=w.terminal_id, journal=kiosk.journal,
-        centre=CardCentreClient(kiosk.payments.bank), session=kiosk.session, settling=kiosk.settler,
+        centre=CardCentreClient(kiosk.bank), session=kiosk.session, settling=kiosk.settler,
         readers=readers, pinpad=pads.pinpad, printer=pads.printer,
         limits=WalletLimits(w.min_load, w.max_load, w.presets), watch=watch, now=kiosk.clock.now)
 
@@ -328,8 +353,8 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
     from kiosk.services.fleet.status import JournalStatus
 
     settings, payments, journal, wallet = kiosk.settings, kiosk.payments, kiosk.journal, kiosk.wallet
-    session, settler, counter = kiosk.session, kiosk.settler, kiosk.counter
-    assert payments is not None and journal is not None and session is not None and settler is not None
+    session, settler, counter, bank = kiosk.session, kiosk.settler, kiosk.counter, kiosk.bank
+    assert payments is not None and bank is not None and journal is not None and session is not None and settler is not None
     assert counter is not None
     if settings.source and Path(settings.source).is_file():   # reload_config compares with the file as it was
         from kiosk.config import load_kiosk_settings           # (the caller may have overridden some of it)
@@ -364,7 +389,7 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
     channel = SignedChannel(settings.host.url, settings.kiosk_id, counter, timeout_s=settings.host.timeout_s,
                             transport=transport, verify=host_verification(settings.host.url, settings.host.ca_file))
     kiosk.fleet = FleetService(
-        FleetClient(channel, lambda: payments.bank.keys), status,
+        FleetClient(channel, lambda: bank.keys), status,
         interval_s=settings.fleet.heartbeat_interval_s,
         handlers={**payment_command_handlers(commands), "reload_config": reload_config, "restart_app": restart_app},
         state_path=Path(settings.journal_path).parent / "fleet-state.json",

@@ -73,13 +73,22 @@ class WalletSettings:
 
 @dataclass(frozen=True)
 class BankLinkSettings:
-    """[bank_link]: the bank front-end over ISO 8583 (docs/bank-link.md), for the
-    bank-card services until the payments move over (the TMK is [security]'s)."""
+    """[bank]: the ISO 8583 link to the bank front-end (docs/bank-link.md
+    "Configuring the kiosk"). Off loopback it may run without TLS: banks use
+    private lines and the track travels encrypted under the TDK."""
 
-    host: str = "127.0.0.1"
-    port: int = 8583
-    terminal_id: str = "KIOSK001"          # 41
-    merchant_id: str = "898440350110001"   # 42
+    host: str
+    port: int
+    terminal_id: str                  # field 41, 8 characters
+    merchant_id: str                  # field 42, 15 characters
+    tpdu_destination: str = "0003"    # TPDU addresses, 4 hex digits each
+    tpdu_source: str = "0000"
+    software_version: str = "31"      # header digits 3-4
+    mac: str = "ecb"                  # "ecb" | "x919" (BANK-8583.md §3)
+    persistent: bool = False          # one connection per exchange unless true (§1)
+    connect_timeout_s: float = 3.0
+    reply_timeout_s: float = 15.0
+    settle_at: str = ""               # "HH:MM": the daily settlement (kiosk clock); "" none
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ class KioskSettings:
     devices: dict[str, DeviceSettings] = field(default_factory=dict)
     wallet: WalletSettings | None = None   # None: no [wallet] section, no IC card services
     fleet: FleetSettings = field(default_factory=FleetSettings)
-    bank_link: BankLinkSettings | None = None   # None: no [bank_link], no bank-card services
+    bank: BankLinkSettings | None = None   # None: no [bank] section, no bill payments (the look-up only)
     source: str = ""
 
     def device(self, name: str) -> DeviceSettings:
@@ -126,7 +135,7 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
     journal = root.section("journal")
     wallet = root.section("wallet")
     fleet = root.section("fleet")
-    bank_link = root.section("bank_link")
+    bank = root.section("bank")
     devices_section = root.section("devices")
     devices: dict[str, DeviceSettings] = {}
     device_sections = []
@@ -161,17 +170,51 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
         wallet=_wallet(wallet) if "wallet" in root.data else None,
         fleet=FleetSettings(heartbeat_interval_s=fleet.get(
             "heartbeat_interval_s", float, 15.0, check=lambda v: None if 1 <= v <= 3600 else "must be 1..3600 seconds")),
-        bank_link=BankLinkSettings(
-            host=bank_link.get("host", str, "127.0.0.1"),
-            port=bank_link.get("port", int, 8583, check=lambda v: None if 1 <= v <= 65535 else "must be 1..65535"),
-            terminal_id=bank_link.get("terminal_id", str, check=lambda v: None if 0 < len(v) <= 8 else "1..8 characters"),
-            merchant_id=bank_link.get("merchant_id", str, check=lambda v: None if 0 < len(v) <= 15 else "1..15 characters"),
-        ) if "bank_link" in root.data else None,
+        bank=_bank(bank) if "bank" in root.data else None,
         source=str(path),
     )
-    for section in (kiosk, display, host, security, journal, wallet, fleet, bank_link, devices_section, *device_sections, root):
+    for section in (kiosk, display, host, security, journal, wallet, fleet, bank, devices_section, *device_sections, root):
         section.reject_unknown()
     return settings
+
+
+def _fixed_text(length: int) -> Any:
+    def check(value: str) -> str | None:
+        ok = 0 < len(value) <= length and value.isascii() and value.isprintable()
+        return None if ok else f"must be 1..{length} printable ASCII characters"
+    return check
+
+
+def _hex4(value: str) -> str | None:
+    return None if len(value) == 4 and all(c in "0123456789ABCDEFabcdef" for c in value) else "must be 4 hex digits"
+
+
+def _hhmm(value: str) -> str | None:
+    if value == "":
+        return None
+    hh, _, mm = value.partition(":")
+    ok = len(hh) == 2 and len(mm) == 2 and hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60
+    return None if ok else 'must be "HH:MM" (24 h) or ""'
+
+
+def _bank(section: Section) -> BankLinkSettings:
+    version = section.get("software_version", str, "31")
+    if len(version) != 2 or not version.isdigit():
+        raise section.error("software_version", "must be 2 digits")
+    return BankLinkSettings(
+        host=section.get("host", str),
+        port=section.get("port", int, check=lambda v: None if 1 <= v <= 65535 else "must be 1..65535"),
+        terminal_id=section.get("terminal_id", str, check=_fixed_text(8)),
+        merchant_id=section.get("merchant_id", str, check=_fixed_text(15)),
+        tpdu_destination=section.get("tpdu_destination", str, "0003", check=_hex4).upper(),
+        tpdu_source=section.get("tpdu_source", str, "0000", check=_hex4).upper(),
+        software_version=version,
+        mac=section.get("mac", str, "ecb", check=one_of("ecb", "x919")),
+        persistent=section.get("persistent", bool, False),
+        connect_timeout_s=section.get("connect_timeout_s", float, 3.0, check=positive),
+        reply_timeout_s=section.get("reply_timeout_s", float, 15.0, check=positive),
+        settle_at=section.get("settle_at", str, "", check=_hhmm),
+    )
 
 
 def _money(section: Section, name: str, default: Money) -> Money:

@@ -83,6 +83,7 @@ def start_host(demo_db: Path) -> Callable[[Path], Any]:
     from host.config import load_host_settings
     from host.db import make_engine
     from host.server import HostServer
+    from tests.support.bank8583 import start_front_end
 
     def start(folder: Path, clock: Any = None) -> Any:
         db = folder / "host.sqlite3"
@@ -93,6 +94,7 @@ def start_host(demo_db: Path) -> Callable[[Path], Any]:
         server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)
         server.engine, server.settings, server.clock = engine, settings, clock   # tests.support.kiosks.host_bill
         server.start()
+        start_front_end(server, settings, engine, clock)   # server.bank, server.bank_port
         return server
     return start
 
@@ -102,6 +104,7 @@ def reference_host(tmp_path_factory: pytest.TempPathFactory, start_host: Callabl
     """One host for the session, for tests that only read (bill look-ups)."""
     server = start_host(tmp_path_factory.mktemp("host"))
     yield server
+    server.bank.stop()
     if server.running:
         server.stop()
     server.engine.dispose()

@@ -25,12 +25,25 @@ def test_shipped_configs_load(tmp_path):
     site = load_kiosk_settings(write(tmp_path, own_key))
     assert site.display.fullscreen and not site.display.show_cursor
     assert site.device("printer").params == {"host": "192.168.10.20", "tcp_port": 9100, "columns": 32}
+    # the bank link off loopback without TLS is allowed: a private line, the track encrypted
+    assert site.bank is not None and (site.bank.host, site.bank.port, site.bank.mac) == ("10.8.0.2", 5000, "ecb")
+    assert demo.bank is not None and (demo.bank.host, demo.bank.port, demo.bank.terminal_id) == \
+        ("127.0.0.1", 8583, "KIOSK001")
+    assert (demo.bank.tpdu_destination, demo.bank.tpdu_source, demo.bank.settle_at) == ("0003", "0000", "23:30")
 
 
 SECURITY = "[security]\ntmk = '" + "1032547698BADCFE0123456789ABCDEF" + "'\n"
 
 
 @pytest.mark.parametrize("body, key, reason", [
+    ("[kiosk]\nid='K'\nestate_name='x'\n[bank]\nhost='h'\nport=1\nterminal_id='123456789'\nmerchant_id='m'\n",
+     "bank.terminal_id", "1..8 printable"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[bank]\nhost='h'\nport=1\nterminal_id='T'\nmerchant_id='m'\nmac='md5'\n",
+     "bank.mac", "must be one of ecb, x919"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[bank]\nhost='h'\nport=1\nterminal_id='T'\nmerchant_id='m'\n"
+     "tpdu_source='12'\n", "bank.tpdu_source", "4 hex digits"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[bank]\nhost='h'\nport=1\nterminal_id='T'\nmerchant_id='m'\n"
+     "settle_at='25:00'\n", "bank.settle_at", "HH:MM"),
     ("[kiosk]\nid='K'\nestate_name='x'\n[security]\ntmk='1234'\n", "security.tmk", "32 hex digits"),
     ("[kiosk]\nid='K'\nestate_name='x'\n[devices.printer]\nkind='laser'\n", "devices.printer.kind",
      "must be one of sim, network, serial, usb"),

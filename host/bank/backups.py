@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from host.api_spec import TXN_ID, Operation, describe, enum, integer, nullable, obj, text
 from host.bank.card_guard import looks_like_pan, refuse_pan
+from host.bank.link_ledger import book_link_payment
 from host.bank.security import BadRequest, Context, Message, text_field
 from host.schema.bank import property_backups
 
@@ -91,4 +92,8 @@ def handle_backup(conn: Connection, message: Message, ctx: Context) -> dict[str,
             reference=_opt(txn, "reference", 12), auth_code=_opt(txn, "auth_code", 6),
             at=_opt(txn, "at", 32), txn_json=json.dumps(txn, ensure_ascii=False, separators=(",", ":")),
             received_at=ctx.now))
+        if txn.get("kind") is None and txn.get("result") == "approved":
+            # a bill paid over the bank link: the ledger learns of it here (host.bank.link_ledger)
+            book_link_payment(conn, ctx.settings, kiosk_id=message.kiosk_id, txn_id=txn_id,
+                              rrn=_opt(txn, "reference", 12) or "", now=ctx.now)
     return {"stored": True}

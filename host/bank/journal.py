@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, case, func, insert, select
 from sqlalchemy.engine import Connection
 
 from host import csv_cells
-from host.schema.bank import bank_accounts, bank_journal, bank_txns, property_ledger
+from host.schema.bank import bank_accounts, bank_journal, bank_link_journal, bank_txns, property_ledger
 from host.schema.cards import card_txns, ic_cards
 from host.schema.estate import bills
 
@@ -95,7 +95,12 @@ def money_totals(conn: Connection) -> dict[str, int]:
         ((kind == WALLET_LOAD_REVERSAL) & (result == "reversed"), -amount),
         ((kind == WALLET_UNLOAD) & (result == "approved"), -amount),
         else_=0)), 0))
-    captured_refs = select(bank_txns.c.reference).where(bank_txns.c.state == "approved")
+    # bill payments over the bank link: approved purchases not reversed (bank_link_journal)
+    link_net = select(func.coalesce(func.sum(bank_link_journal.c.amount_fen), 0)).where(
+        bank_link_journal.c.kind == "purchase", bank_link_journal.c.state == "approved")
+    captured_refs = select(bank_txns.c.reference).where(bank_txns.c.state == "approved").union(
+        select(bank_link_journal.c.rrn).where(bank_link_journal.c.kind == "purchase",
+                                              bank_link_journal.c.state == "approved"))
     purchase_refs = select(card_txns.c.reference).where(card_txns.c.kind == "purchase",
                                                         card_txns.c.state == "completed")
 
@@ -110,7 +115,7 @@ def money_totals(conn: Connection) -> dict[str, int]:
 
     totals = {
         "bank_balances_fen": total(select(func.coalesce(func.sum(bank_accounts.c.balance_fen), 0))),
-        "journal_net_fen": total(net),
+        "journal_net_fen": total(net) + total(link_net),
         "ledger_fen": ledger(property_ledger.c.amount_fen, "payment", "reversal"),
         "ledger_late_fee_fen": ledger(property_ledger.c.late_fee_fen, "payment", "reversal"),
         "bills_paid_fen": paid_bills(bills.c.paid_at.is_not(None)),

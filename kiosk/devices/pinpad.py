@@ -30,7 +30,7 @@ from kiosk.devices.pinpad_codec import (
     Status,
     StatusReply,
 )
-from kiosk.devices.ports import PinKey
+from kiosk.devices.ports import KeySlot, PinKey
 from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
 
 log = logging.getLogger(__name__)
@@ -66,9 +66,9 @@ class SerialPinPad:
             raise PinPadFault("PIN pad is closed") from exc
         return await asyncio.wrap_future(job)
 
-    async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
+    async def load_pin_key(self, slot: KeySlot, wrapped: bytes, check_value: bytes) -> None:
         try:
-            request = codec.encode_load_pin_key(wrapped, check_value)
+            request = codec.encode_load_pin_key(slot, wrapped, check_value)
         except ValueError as exc:
             raise PinPadFault(str(exc)) from exc
         reply = await self._run(self._exchange, request, Cmd.LOAD_PIN_KEY_RESULT)
@@ -76,11 +76,11 @@ class SerialPinPad:
             raise PinPadFault("PIN key check value does not match")
         if reply is not Status.OK:
             raise PinPadFault(f"PIN pad refused the PIN key ({reply.name})")
-        log.info("PIN pad: PIN key loaded")
+        log.info("PIN pad: PIN key loaded in slot %s", slot.name)
 
-    async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None],
+    async def collect_pin(self, slot: KeySlot, pan: str, on_key: Callable[[PinKey, int], None],
                           timeout_s: float) -> bytes:
-        request = codec.encode_start_pin(pan, timeout_s, self.pin_length)
+        request = codec.encode_start_pin(slot, pan, timeout_s, self.pin_length)
         result = await self._collect(request, PinResult, on_key, timeout_s)
         return result.block
 

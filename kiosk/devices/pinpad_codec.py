@@ -11,13 +11,13 @@ frame follows. Frames from the pad are not acknowledged (a lost key event is
 healed by the next one: each carries the digit count).
 
 Host -> pad
-  31 LOAD PIN KEY  wrapped key 16 ‖ KCV 3
-  32 START PIN     PAN 12 digits (ASCII) ‖ min len 1 ‖ max len 1 ‖ timeout 2 (1/10 s)
+  31 LOAD PIN KEY  slot 1 ‖ wrapped key 16 ‖ KCV 3
+  32 START PIN     slot 1 ‖ PAN 12 digits (ASCII) ‖ min len 1 ‖ max len 1 ‖ timeout 2 (1/10 s)
   33 ABORT         (no data)
   34 START CARD PIN  min len 1 ‖ max len 1 ‖ timeout 2 (1/10 s)   (lengths 4..12)
 Pad -> host
   81 load-key status   00 ok, 01 KCV mismatch, 03 busy, 04 bad request
-  82 start status      00 started, 02 no PIN key, 03 busy, 04 bad request
+  82 start status      00 started, 02 no PIN key (in that slot), 03 busy, 04 bad request
                        (answers both 32 and 34; 34 needs no PIN key)
   83 abort status      00 (then 91 03 / 92 03 if an entry was running)
   90 key event         key 1 ‖ digits entered 1 (never a digit's value)
@@ -29,6 +29,9 @@ Pad -> host
 A card PIN (an IC card's own PIN, docs/cards.md §6) goes in clear from the pad
 to the app and from there only to the card: it is never logged, and neither
 Frame nor CardPinResult show their data in a repr.
+
+Key slots (ports.KeySlot): 00 the host's PIN key (the card centre's bank
+leg), 01 the bank link's PIK; loading one slot leaves the other as it was.
 
 Key codes: 01 digit, 02 backspace, 03 clear, 04 cancel, 05 enter.
 """
@@ -128,18 +131,27 @@ def pan_field(pan: str) -> str:
     return pan[:-1][-12:]
 
 
-def encode_load_pin_key(wrapped: bytes, check_value: bytes) -> bytes:
+KEY_SLOTS = 2
+
+
+def _slot(slot: int) -> bytes:
+    if not 0 <= slot < KEY_SLOTS:
+        raise ValueError(f"key slot must be 0..{KEY_SLOTS - 1}")
+    return bytes([slot])
+
+
+def encode_load_pin_key(slot: int, wrapped: bytes, check_value: bytes) -> bytes:
     if len(wrapped) != 16 or len(check_value) != 3:
         raise ValueError("PIN key is 16 bytes wrapped, KCV 3 bytes")
-    return encode_frame(Cmd.LOAD_PIN_KEY, wrapped + check_value)
+    return encode_frame(Cmd.LOAD_PIN_KEY, _slot(slot) + wrapped + check_value)
 
 
 def _tenths(timeout_s: float) -> bytes:
     return max(1, min(0xFFFF, round(timeout_s * 10))).to_bytes(2, "big")
 
 
-def encode_start_pin(pan: str, timeout_s: float, pin_length: int = 6) -> bytes:
-    data = pan_field(pan).encode("ascii") + bytes([pin_length, pin_length]) + _tenths(timeout_s)
+def encode_start_pin(slot: int, pan: str, timeout_s: float, pin_length: int = 6) -> bytes:
+    data = _slot(slot) + pan_field(pan).encode("ascii") + bytes([pin_length, pin_length]) + _tenths(timeout_s)
     return encode_frame(Cmd.START_PIN, data)
 
 
@@ -215,12 +227,14 @@ def decode_pad_message(frame: Frame) -> PadMessage:
 # --- pad side (the simulator; a real pad's firmware) -------------------------
 @dataclass(frozen=True, slots=True)
 class LoadPinKey:
+    slot: int
     wrapped: bytes = field(repr=False)
     check_value: bytes
 
 
 @dataclass(frozen=True, slots=True)
 class StartPin:
+    slot: int
     pan12: str = field(repr=False)
     min_len: int
     max_len: int
@@ -244,13 +258,13 @@ HostRequest = LoadPinKey | StartPin | StartCardPin | Abort
 
 def decode_host_request(frame: Frame) -> HostRequest:
     data = frame.data
-    if frame.cmd == Cmd.LOAD_PIN_KEY and len(data) == 19:
-        return LoadPinKey(bytes(data[:16]), bytes(data[16:]))
-    if frame.cmd == Cmd.START_PIN and len(data) == 16:
-        pan12 = data[:12].decode("ascii", "replace")
+    if frame.cmd == Cmd.LOAD_PIN_KEY and len(data) == 20 and data[0] < KEY_SLOTS:
+        return LoadPinKey(data[0], bytes(data[1:17]), bytes(data[17:]))
+    if frame.cmd == Cmd.START_PIN and len(data) == 17 and data[0] < KEY_SLOTS:
+        pan12 = data[1:13].decode("ascii", "replace")
         if not pan12.isdigit():
             raise ValueError("PAN field must be 12 digits")
-        return StartPin(pan12, data[12], data[13], int.from_bytes(data[14:16], "big") / 10)
+        return StartPin(data[0], pan12, data[13], data[14], int.from_bytes(data[15:17], "big") / 10)
     if frame.cmd == Cmd.START_CARD_PIN and len(data) == 4:
         return StartCardPin(data[0], data[1], int.from_bytes(data[2:4], "big") / 10)
     if frame.cmd == Cmd.ABORT and not data:

@@ -32,17 +32,26 @@ class PinKey(enum.Enum):
     ENTER = "enter"
 
 
-class PinPad(Protocol):
-    async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
-        """Load the PIN working key, encrypted under the pad's terminal master
-        key; the pad checks the KCV. Raises PinPadFault."""
+class KeySlot(enum.IntEnum):
+    """The pad's PIN key slots (a real EPP holds several keys): each PIN block
+    is made under the key of the party that checks it (docs/payments.md)."""
 
-    async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None],
+    HOST = 0   # the signed HTTP channel's PIN key: the card centre's bank leg (wallet load/unload)
+    BANK = 1   # the ISO 8583 bank link's PIK: bill payments, bank-card services
+
+
+class PinPad(Protocol):
+    async def load_pin_key(self, slot: KeySlot, wrapped: bytes, check_value: bytes) -> None:
+        """Load a PIN working key into `slot`, encrypted under the pad's terminal
+        master key; the pad checks the KCV. The other slot keeps its key.
+        Raises PinPadFault."""
+
+    async def collect_pin(self, slot: KeySlot, pan: str, on_key: Callable[[PinKey, int], None],
                           timeout_s: float) -> bytes:
         """Ask the pad to collect a 6-digit PIN for `pan`. `on_key(key, digits_entered)`
         is called from the event loop for every key press. Returns the ISO 9564
-        format-0 PIN block encrypted under the PIN key (8 bytes). Raises
-        PinEntryCancelled, PinEntryTimeout, PinPadFault."""
+        format-0 PIN block encrypted under the PIN key in `slot` (8 bytes).
+        Raises PinEntryCancelled, PinEntryTimeout, PinPadFault (no key in `slot`)."""
 
     async def collect_card_pin(self, on_key: Callable[[PinKey, int], None], timeout_s: float,
                                min_len: int = 6, max_len: int = 6) -> str:

@@ -60,6 +60,9 @@ class HouseholdBill:
     arrears: tuple[Arrear, ...]   # unpaid months before the current one
     late_fee: Money               # over every overdue unpaid month, current included
     total_due: Money
+    # paid at this kiosk, its backup copy not yet with the property host: shown
+    # paid, never offered for payment again (kiosk.services.bills)
+    upload_pending: bool = False
 
     @property
     def current_due(self) -> Money:

@@ -198,8 +198,14 @@ class BankCardStep(EventDispatcher):
             self._task = None
             return
         try:
-            collect = request.pin_source or self._payments.collect_pin
-            pin_block = await collect(swipe, self._on_pin_key)
+            if request.pin_source is not None:     # a service with its own PIN entry (bank-card services)
+                pin_block = await request.pin_source(swipe, self._on_pin_key)
+            else:
+                # a bill's PIN is checked by the bank (the link's PIK); a wallet
+                # load's or unload's by the card centre (the host's PIN key)
+                for_bill = request.showing.purpose == "bill"
+                pin_block = await self._payments.collect_pin(swipe, self._on_pin_key,
+                                                             checked_by="bank" if for_bill else "card_centre")
         except asyncio.CancelledError:
             raise
         except PinEntryCancelled:

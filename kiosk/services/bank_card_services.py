@@ -30,7 +30,7 @@ from datetime import datetime
 
 from common.bank_card import CardSwipe
 from common.money import Money
-from kiosk.devices.ports import CardReader, PinKey, PinPad, ReceiptPrinter
+from kiosk.devices.ports import CardReader, KeySlot, PinKey, PinPad, ReceiptPrinter
 from kiosk.domain.errors import KioskError
 from kiosk.domain.receipt import Receipt
 from kiosk.services.ports import PIN_TIMEOUT_S, BankCardPort
@@ -82,12 +82,12 @@ class BankCardServices:
         hand the pad the new PIK. BankUnavailable when the bank cannot be reached."""
         if self.link.sign_on_due:
             keys = await self.link.sign_on()
-            await self.pinpad.load_pin_key(keys.pin_key_wrapped, keys.pin_kcv)
+            await self.pinpad.load_pin_key(KeySlot.BANK, keys.pin_key_wrapped, keys.pin_kcv)
 
     async def collect_pin(self, swipe: CardSwipe, on_key: Callable[[PinKey, int], None]) -> bytes:
         """One PIN block from the pad for this card (the keys made ready first)."""
         await self.prepare_keys()
-        return await self.pinpad.collect_pin(swipe.pan, on_key, PIN_TIMEOUT_S)
+        return await self.pinpad.collect_pin(KeySlot.BANK, swipe.pan, on_key, PIN_TIMEOUT_S)
 
     async def aclose(self) -> None:
         await self.link.aclose()

@@ -181,6 +181,11 @@ class Journal(BankLinkRecords):
                                     ).fetchall()
         return [(txn_id, json.loads(payload)) for txn_id, payload in rows]
 
+    def paid_awaiting_copy(self, house_no: str) -> bool:
+        """A bill payment of `house_no` approved here whose backup copy is unsent."""
+        return any(copy.get("kind") is None and copy.get("result") == "approved"
+                   and copy.get("house_no") == house_no for _, copy in self.unsent_backups())
+
     def mark_backup_sent(self, txn_id: str) -> None:
         with self._lock:
             self._db.execute("UPDATE outbox SET sent_at = ? WHERE txn_id = ?", (self._now(), txn_id))

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from kiosk.backend_client.bank import BankClient, PaymentRequest
-from kiosk.devices.ports import CardReader, PaperStatus, PinKey, PinPad, ReceiptPrinter
+from typing import Literal, Protocol
+
+from kiosk.backend_client.bank import PaymentReply, PaymentRequest
+from kiosk.devices.ports import CardReader, KeySlot, PaperStatus, PinKey, PinPad, ReceiptPrinter
 from kiosk.domain.bill import HouseholdBill
 from common.bank_card import CardSwipe
 from kiosk.domain.errors import PaymentsSuspended, PrinterFault
@@ -24,6 +26,18 @@ from kiosk.services.ports import PIN_TIMEOUT_S, HostSessionPort, SettlingPort
 from kiosk.services.receipts import bill_items, bill_periods, payment_receipt, print_logged
 
 log = logging.getLogger(__name__)
+
+
+class PaymentBank(Protocol):
+    """Who authorises a bill payment: the bank link (BankLink, ISO 8583)."""
+
+    async def pay(self, request: PaymentRequest) -> PaymentReply: ...
+
+
+# who checks the PIN block: the bank (over the link, its PIK) or the card
+# centre debiting the reference bank inside the host (the HTTP channel's PIN key)
+PinChecker = Literal["bank", "card_centre"]
+PAD_SLOTS: dict[PinChecker, KeySlot] = {"bank": KeySlot.BANK, "card_centre": KeySlot.HOST}
 
 
 @dataclass(frozen=True)
@@ -39,7 +53,7 @@ class PaymentOutcome:
 
 
 class PaymentService:
-    def __init__(self, *, kiosk_id: str, estate: str, journal: Journal, bank: BankClient,
+    def __init__(self, *, kiosk_id: str, estate: str, journal: Journal, bank: PaymentBank,
                  session: HostSessionPort, settling: SettlingPort,
                  reader: CardReader, pinpad: PinPad, printer: ReceiptPrinter,
                  now: Callable[[], datetime]) -> None:
@@ -78,9 +92,15 @@ class PaymentService:
         self.check_can_pay()
         return await self.reader.read_swipe(timeout_s)
 
-    async def collect_pin(self, swipe: CardSwipe, on_key: Callable[[PinKey, int], None]) -> bytes:
-        await self.session.ensure_signed_on()   # HostUnavailable if the host is still down
-        return await self.pinpad.collect_pin(swipe.pan, on_key, PIN_TIMEOUT_S)
+    async def collect_pin(self, swipe: CardSwipe, on_key: Callable[[PinKey, int], None], *,
+                          checked_by: PinChecker = "bank") -> bytes:
+        """The PIN block under the key of whoever checks it: the bank link's
+        PIK for a bill payment, the host's PIN key for a wallet load/unload."""
+        if checked_by == "bank":
+            await self.session.ensure_link_ready()   # BankUnavailable if the front-end is down
+        else:
+            await self.session.ensure_signed_on()    # HostUnavailable if the host is still down
+        return await self.pinpad.collect_pin(PAD_SLOTS[checked_by], swipe.pan, on_key, PIN_TIMEOUT_S)
 
     async def cancel_devices(self) -> None:
         await asyncio.gather(self.reader.cancel(), self.pinpad.cancel(), return_exceptions=True)
@@ -120,6 +140,8 @@ class PaymentService:
                                      tries_left=reply.get("tries_left"))
             self.journal.set_state(txn_id, "declined", code=outcome.decline_code, **day)
         self._queue_backup(txn_id)
+        if outcome.approved:
+            await self._forward_copy(txn_id)
         return outcome
 
     # --- receipts -------------------------------------------------------------------
@@ -144,6 +166,16 @@ class PaymentService:
             return False
         self.journal.set_state(txn_id, "approved", receipt="printed")
         return True
+
+    async def _forward_copy(self, txn_id: str) -> None:
+        """The property ledger learns of a bill paid over the bank link only from
+        this copy: send it now, before the result screen. Not sent (the host is
+        down): it stays queued for the settling task, and meanwhile the kiosk
+        shows the household's bill paid (upload pending; bills.py)."""
+        try:
+            await self.settling.settle_once()
+        except Exception:   # the payment stands whatever the copy's fate; the task retries
+            log.exception("backup copy of %s not forwarded yet", txn_id)
 
     def _queue_backup(self, txn_id: str) -> None:
         entry = self.journal.get(txn_id)

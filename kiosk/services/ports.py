@@ -25,6 +25,10 @@ class HostSessionPort(Protocol):
     async def ensure_signed_on(self) -> None:
         """Sign on unless signed on; HostUnavailable while the host is down."""
 
+    async def ensure_link_ready(self) -> None:
+        """The bank link signed on for today and its PIK in the pad's bank slot
+        (a no-op for a kiosk without the link); BankUnavailable while it is down."""
+
     async def with_sign_on(self, call: Callable[[], Awaitable[T]]) -> T:
         """`call()`, once more after a sign-on if the host refused our MAC key."""
 
@@ -40,6 +44,10 @@ class SettlingPort(Protocol):
     def add_settler(self, settle: Callable[[], Awaitable[bool]]) -> None:
         """A service's own unacknowledged messages, sent by the same task (after
         reversals, before backup copies); `settle()` is True when none is left."""
+
+    async def settle_once(self) -> bool:
+        """One settling pass now (reversals, settlers, backup copies); True when
+        nothing is left."""
 
     def wake(self) -> None:
         """Something new to send: a pass now, not at the end of the back-off."""

@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from kiosk.backend_client.bank import BackupCopy, ReversalStatus
-from kiosk.domain.errors import HostError, HostUnavailable, KioskError, NotSignedOn, OutcomeUnknown
+from kiosk.domain.errors import (
+    BankSignOnRequired, HostError, HostUnavailable, KioskError, NotSignedOn, OutcomeUnknown,
+)
 from kiosk.services.copies import payment_copy
 from kiosk.services.journal import Journal, JournalEntry
 from kiosk.services.session import HostSession
@@ -29,10 +31,19 @@ UNSETTLED = ("reversing", "cancelling", "confirming")
 AWAITING_NEWS = ("left_pending",)   # not blocking, but a settler asks the host what became of them
 
 
-class SettlingHost(Protocol):
-    """The bank front-end's messages that settle: a reversal, a backup copy."""
+class Reverser(Protocol):
+    """Who reverses a bill payment: the bank link (BankLink.reverse sends the
+    0400 it journaled before the 0200 left, until its 0410 comes; a reversal
+    already acknowledged answers `already_reversed`, so no purchase is
+    reversed twice)."""
 
     async def reverse(self, txn_id: str, amount_fen: int, reason: str) -> ReversalStatus: ...
+
+    async def send_reversals(self) -> None: ...
+
+
+class SettlingHost(Protocol):
+    """The property host's side over the signed HTTP channel: the backup copy."""
 
     async def send_backup(self, txn: BackupCopy) -> None: ...
 
@@ -41,9 +52,12 @@ class SettlingService:
     MAX_BACKOFF_S = 30.0
     IDLE_PASS_S = 60.0   # a pass even when nothing woke it: news of what was left pending comes from the host
 
-    def __init__(self, *, journal: Journal, bank: SettlingHost, session: HostSession,
-                 first_backoff_s: float = 0.5) -> None:
-        self.journal, self.bank, self.session = journal, bank, session
+    def __init__(self, *, journal: Journal, bank: SettlingHost, reverser: Reverser, session: HostSession,
+                 reversals_owed: Callable[[], bool] = lambda: False, first_backoff_s: float = 0.5) -> None:
+        """`reversals_owed`: the link's own record says a 0400 is still due (it
+        blocks new payments as a `reversing` journal entry does)."""
+        self.journal, self.bank, self.reverser, self.session = journal, bank, reverser, session
+        self._reversals_owed = reversals_owed
         self._first_backoff_s = first_backoff_s
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -66,7 +80,7 @@ class SettlingService:
     def suspended(self) -> bool:
         """True while a reversal, or a wallet cancel or confirmation, is
         unacknowledged: no new financial transaction may start (DESIGN §3)."""
-        return bool(self.journal.in_state(*UNSETTLED))
+        return bool(self.journal.in_state(*UNSETTLED)) or self._reversals_owed()
 
     def add_settler(self, settle: Callable[[], Awaitable[bool]]) -> None:
         """Another service's unacknowledged messages, sent by the same settling
@@ -91,7 +105,7 @@ class SettlingService:
             return await send()
         except NotSignedOn as exc:
             self.journal.set_state(txn_id, "not_sent", reason="working keys renewed")
-            await self.session.renew()
+            await self.session.renew(link=isinstance(exc, BankSignOnRequired))
             raise HostUnavailable(renewed) from exc
         except HostUnavailable:
             self.journal.set_state(txn_id, "not_sent")
@@ -110,7 +124,8 @@ class SettlingService:
 
     async def _settle(self) -> bool:
         reversals, backups = self.journal.in_state("reversing"), self.journal.unsent_backups()
-        if not reversals and not backups and not self.journal.in_state(*UNSETTLED, *AWAITING_NEWS):
+        if not reversals and not backups and not self.journal.in_state(*UNSETTLED, *AWAITING_NEWS) \
+                and not self._reversals_owed():
             return True
         if not self.session.signed_on:   # e.g. started while the host was down
             try:
@@ -120,6 +135,12 @@ class SettlingService:
                 return False
         for entry in reversals:
             if not await self._reverse(entry):
+                return False
+        if self._reversals_owed():   # owed by the link for no journal entry of ours: send them too
+            try:
+                await self.reverser.send_reversals()
+            except KioskError as exc:
+                log.info("bank link reversal not acknowledged yet: %s", exc)
                 return False
         for settle in self._settlers:
             if not await settle():
@@ -135,8 +156,8 @@ class SettlingService:
 
     async def _reverse(self, entry: JournalEntry) -> bool:
         try:
-            status = await self.session.with_sign_on(
-                lambda: self.bank.reverse(entry.txn_id, entry.amount_fen, entry.detail.get("reason", "")))
+            # the link signs on by itself when it must (BankLink._fresh_keys)
+            status = await self.reverser.reverse(entry.txn_id, entry.amount_fen, entry.detail.get("reason", ""))
         except KioskError as exc:
             log.info("reversal of %s not acknowledged yet: %s", entry.txn_id, exc)
             return False

@@ -21,7 +21,7 @@ from kiosk.devices.pinpad_codec import (
     Status,
     StatusReply,
 )
-from kiosk.devices.ports import PinKey
+from kiosk.devices.ports import KeySlot, PinKey
 from kiosk.devices.sim.pinpad import PinPadState, SimPinPad
 from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
 
@@ -212,7 +212,7 @@ async def test_card_pin_times_out_on_the_pad(serial_pad, pad_sim):
 
 
 async def test_host_cancel_then_a_bank_pin_still_gives_a_block(serial_pad, pad_sim):
-    await serial_pad.load_pin_key(wrap_key(TMK, PIK), kcv(PIK))
+    await serial_pad.load_pin_key(KeySlot.BANK, wrap_key(TMK, PIK), kcv(PIK))
     task = asyncio.create_task(serial_pad.collect_card_pin(KeyLog(), 30))
     assert await asyncio.to_thread(pad_sim.wait_entering, 3.0)
     await serial_pad.cancel()
@@ -220,7 +220,7 @@ async def test_host_cancel_then_a_bank_pin_still_gives_a_block(serial_pad, pad_s
         await task
     assert not pad_sim.entering
     # the next entry is a bank PIN: the pad is back in PIN-block mode
-    task = asyncio.create_task(serial_pad.collect_pin(PAN, KeyLog(), 10))
+    task = asyncio.create_task(serial_pad.collect_pin(KeySlot.BANK, PAN, KeyLog(), 10))
     await press_when_entering(pad_sim, [*"654321", "enter"])
     assert tdes_decrypt(PIK, await task) == pin_block_format0("654321", PAN)
     # and then a card PIN again
@@ -274,7 +274,7 @@ async def test_sim_rules_for_a_card_pin_entry(pad_sim):
         return events
 
     try:
-        assert ask(codec.encode_start_pin(PAN, 5)) == [codec.Ack(), Frame(0x82, b"\x02")]   # no PIN key
+        assert ask(codec.encode_start_pin(1, PAN, 5)) == [codec.Ack(), Frame(0x82, b"\x02")]   # no PIN key
         assert ask(START_6_30S) == [codec.Ack(), Frame(0x82, b"\x00")]
         assert pad_sim.state.card_pin and pad_sim.entering
         assert ask(START_6_30S) == [codec.Ack(), Frame(0x82, b"\x03")]                        # busy

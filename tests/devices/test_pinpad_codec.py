@@ -32,11 +32,12 @@ def wire(text: str) -> bytes:
 
 # (what, bytes on the line, typed message)
 HOST_REQUESTS = [
-    ("load PIN key", wire("02 0014 31 000102030405060708090A0B0C0D0E0F AABBCC 03 FB"),
-     LoadPinKey(WRAPPED, KCV)),
-    ("start PIN, 6 digits, 30.0 s",
-     wire("02 0011 32") + b"100000000001" + wire("06 06 012C 03 0D"),
-     StartPin("100000000001", 6, 6, 30.0)),
+    # slot 01: the bank link's PIK (ports.KeySlot.BANK)
+    ("load PIN key, slot 1", wire("02 0015 31 01 000102030405060708090A0B0C0D0E0F AABBCC 03 FB"),
+     LoadPinKey(1, WRAPPED, KCV)),
+    ("start PIN, slot 1, 6 digits, 30.0 s",
+     wire("02 0012 32 01") + b"100000000001" + wire("06 06 012C 03 0F"),
+     StartPin(1, "100000000001", 6, 6, 30.0)),
     ("abort", wire("02 0001 33 03 31"), Abort()),
 ]
 
@@ -52,8 +53,8 @@ PAD_MESSAGES = [
 
 @pytest.mark.parametrize("what, line, expected", HOST_REQUESTS, ids=[r[0] for r in HOST_REQUESTS])
 def test_host_requests_byte_exact(what, line, expected):
-    encoded = {LoadPinKey: lambda: codec.encode_load_pin_key(WRAPPED, KCV),
-               StartPin: lambda: codec.encode_start_pin(PAN, 30.0),
+    encoded = {LoadPinKey: lambda: codec.encode_load_pin_key(1, WRAPPED, KCV),
+               StartPin: lambda: codec.encode_start_pin(1, PAN, 30.0),
                Abort: codec.encode_abort}[type(expected)]()
     assert encoded == line
     (frame,) = FrameDecoder().feed(line)
@@ -90,10 +91,20 @@ def test_pan_field_is_the_12_digits_before_the_check_digit():
 
 
 def test_start_pin_timeout_in_tenths_of_a_second():
-    frame = FrameDecoder().feed(codec.encode_start_pin(PAN, 0.25))[0]
+    frame = FrameDecoder().feed(codec.encode_start_pin(0, PAN, 0.25))[0]
     assert codec.decode_host_request(frame).timeout_s == pytest.approx(0.2)   # 2 tenths
-    frame = FrameDecoder().feed(codec.encode_start_pin(PAN, 0.0))[0]
+    frame = FrameDecoder().feed(codec.encode_start_pin(0, PAN, 0.0))[0]
     assert codec.decode_host_request(frame).timeout_s == pytest.approx(0.1)   # at least 1
+
+
+def test_key_slots_outside_the_pad_are_refused_both_ways():
+    with pytest.raises(ValueError):
+        codec.encode_load_pin_key(2, WRAPPED, KCV)
+    with pytest.raises(ValueError):
+        codec.encode_start_pin(2, PAN, 30.0)
+    (frame,) = FrameDecoder().feed(codec.encode_frame(Cmd.LOAD_PIN_KEY, b"\x02" + WRAPPED + KCV))
+    with pytest.raises(ValueError):
+        codec.decode_host_request(frame)
 
 
 def test_ack_nak_noise_and_split_frames():

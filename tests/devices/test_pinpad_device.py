@@ -7,7 +7,7 @@ import pytest
 
 from common.crypto import kcv, pin_block_format0, tdes_decrypt, wrap_key
 from kiosk.devices.pinpad import SerialPinPad
-from kiosk.devices.ports import PinKey
+from kiosk.devices.ports import KeySlot, PinKey
 from kiosk.devices.sim.pinpad import PinPadState, SimPinPad
 from common.demo_cards import load_test_cards
 from kiosk.domain.errors import PinEntryCancelled, PinEntryTimeout, PinPadFault
@@ -39,7 +39,7 @@ async def serial_pad(pad_sim):
 
 @pytest.fixture
 async def keyed_pad(serial_pad):
-    await serial_pad.load_pin_key(wrap_key(TMK, PIK), kcv(PIK))
+    await serial_pad.load_pin_key(KeySlot.BANK, wrap_key(TMK, PIK), kcv(PIK))
     return serial_pad
 
 
@@ -65,7 +65,7 @@ async def press_when_entering(sim, keys):
 
 async def test_load_pin_key_ok(serial_pad, pad_sim):
     assert not pad_sim.state.key_loaded
-    await serial_pad.load_pin_key(wrap_key(TMK, PIK), kcv(PIK))
+    await serial_pad.load_pin_key(KeySlot.BANK, wrap_key(TMK, PIK), kcv(PIK))
     assert pad_sim.state.key_loaded
 
 
@@ -75,13 +75,13 @@ async def test_load_pin_key_ok(serial_pad, pad_sim):
 ])
 async def test_load_pin_key_refused_on_kcv_mismatch(serial_pad, pad_sim, wrapped, check):
     with pytest.raises(PinPadFault, match="check value"):
-        await serial_pad.load_pin_key(wrapped, check)
+        await serial_pad.load_pin_key(KeySlot.BANK, wrapped, check)
     assert not pad_sim.state.key_loaded
 
 
 async def test_no_pin_key_no_entry(serial_pad):
     with pytest.raises(PinPadFault, match="no PIN key"):
-        await serial_pad.collect_pin(CARD.pan, KeyLog(), 5)
+        await serial_pad.collect_pin(KeySlot.BANK, CARD.pan, KeyLog(), 5)
 
 
 async def test_collect_pin_events_in_order_and_block_decrypts(keyed_pad, pad_sim, pad_states):
@@ -90,7 +90,7 @@ async def test_collect_pin_events_in_order_and_block_decrypts(keyed_pad, pad_sim
     presses = ["9", "8", "backspace", "clear", *pin[:3], "7", "backspace", *pin[3:],
                "0",                                  # a 7th digit: ignored
                "enter"]
-    task = asyncio.create_task(keyed_pad.collect_pin(CARD.pan, keys, 10))
+    task = asyncio.create_task(keyed_pad.collect_pin(KeySlot.BANK, CARD.pan, keys, 10))
     taken = await press_when_entering(pad_sim, presses)
     block = await task
 
@@ -109,7 +109,7 @@ async def test_collect_pin_events_in_order_and_block_decrypts(keyed_pad, pad_sim
 
 async def test_enter_before_six_digits_is_ignored(keyed_pad, pad_sim):
     keys = KeyLog()
-    task = asyncio.create_task(keyed_pad.collect_pin(CARD.pan, keys, 10))
+    task = asyncio.create_task(keyed_pad.collect_pin(KeySlot.BANK, CARD.pan, keys, 10))
     taken = await press_when_entering(pad_sim, ["1", "2", "enter"])
     assert taken == [True, True, False]
     assert pad_sim.entering and pad_sim.digits == 2
@@ -120,7 +120,7 @@ async def test_enter_before_six_digits_is_ignored(keyed_pad, pad_sim):
 
 async def test_cardholder_cancel(keyed_pad, pad_sim):
     keys = KeyLog()
-    task = asyncio.create_task(keyed_pad.collect_pin(CARD.pan, keys, 10))
+    task = asyncio.create_task(keyed_pad.collect_pin(KeySlot.BANK, CARD.pan, keys, 10))
     await press_when_entering(pad_sim, ["1", "cancel"])
     with pytest.raises(PinEntryCancelled):
         await task
@@ -131,13 +131,13 @@ async def test_cardholder_cancel(keyed_pad, pad_sim):
 async def test_pad_timeout(keyed_pad, pad_sim):
     started = time.monotonic()
     with pytest.raises(PinEntryTimeout):
-        await keyed_pad.collect_pin(CARD.pan, KeyLog(), 0.3)
+        await keyed_pad.collect_pin(KeySlot.BANK, CARD.pan, KeyLog(), 0.3)
     assert time.monotonic() - started < 1.5
     assert not pad_sim.entering
 
 
 async def test_host_cancel_aborts_the_entry(keyed_pad, pad_sim):
-    task = asyncio.create_task(keyed_pad.collect_pin(CARD.pan, KeyLog(), 30))
+    task = asyncio.create_task(keyed_pad.collect_pin(KeySlot.BANK, CARD.pan, KeyLog(), 30))
     assert await asyncio.to_thread(pad_sim.wait_entering, 3.0)
     started = time.monotonic()
     await keyed_pad.cancel()
@@ -146,13 +146,13 @@ async def test_host_cancel_aborts_the_entry(keyed_pad, pad_sim):
     assert time.monotonic() - started < 1.0
     assert not pad_sim.entering
     # the pad takes the next entry
-    task = asyncio.create_task(keyed_pad.collect_pin(CARD.pan, KeyLog(), 10))
+    task = asyncio.create_task(keyed_pad.collect_pin(KeySlot.BANK, CARD.pan, KeyLog(), 10))
     await press_when_entering(pad_sim, [*"654321", "enter"])
     assert tdes_decrypt(PIK, await task) == pin_block_format0("654321", CARD.pan)
 
 
 async def test_task_cancellation_aborts_on_the_pad(keyed_pad, pad_sim):
-    task = asyncio.create_task(keyed_pad.collect_pin(CARD.pan, KeyLog(), 30))
+    task = asyncio.create_task(keyed_pad.collect_pin(KeySlot.BANK, CARD.pan, KeyLog(), 30))
     assert await asyncio.to_thread(pad_sim.wait_entering, 3.0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -161,20 +161,20 @@ async def test_task_cancellation_aborts_on_the_pad(keyed_pad, pad_sim):
 
 
 async def test_pad_unplugged_during_entry(keyed_pad, pad_sim):
-    task = asyncio.create_task(keyed_pad.collect_pin(CARD.pan, KeyLog(), 30))
+    task = asyncio.create_task(keyed_pad.collect_pin(KeySlot.BANK, CARD.pan, KeyLog(), 30))
     assert await asyncio.to_thread(pad_sim.wait_entering, 3.0)
     pad_sim.close()
     with pytest.raises(PinPadFault) as info:
         await task
     assert info.value.__cause__ is not None
     with pytest.raises(PinPadFault):
-        await keyed_pad.load_pin_key(wrap_key(TMK, PIK), kcv(PIK))
+        await keyed_pad.load_pin_key(KeySlot.BANK, wrap_key(TMK, PIK), kcv(PIK))
 
 
 async def test_pad_missing(tmp_path):
     pad = SerialPinPad(str(tmp_path / "ttyNOPE"))
     with pytest.raises(PinPadFault):
-        await pad.load_pin_key(wrap_key(TMK, PIK), kcv(PIK))
+        await pad.load_pin_key(KeySlot.BANK, wrap_key(TMK, PIK), kcv(PIK))
     await pad.close()
 
 
@@ -189,4 +189,19 @@ async def test_closed_pad_refuses_further_requests(pad_sim):
     await pad.close()
     await pad.close()
     with pytest.raises(PinPadFault):
-        await pad.load_pin_key(wrap_key(TMK, PIK), kcv(PIK))
+        await pad.load_pin_key(KeySlot.BANK, wrap_key(TMK, PIK), kcv(PIK))
+
+
+async def test_each_slot_keeps_its_own_key_and_a_block_is_under_the_slot_asked(serial_pad, pad_sim):
+    """The host's PIN key (the card centre's bank leg) and the bank link's PIK
+    live side by side: loading one leaves the other, and each PIN block is
+    made under the key of the slot its entry named."""
+    host_key = bytes.fromhex("0F1E2D3C4B5A69788796A5B4C3D2E1F0")
+    with pytest.raises(PinPadFault):                       # nothing in the host's slot yet
+        await serial_pad.load_pin_key(KeySlot.BANK, wrap_key(TMK, PIK), kcv(PIK))
+        await serial_pad.collect_pin(KeySlot.HOST, CARD.pan, KeyLog(), 5)
+    await serial_pad.load_pin_key(KeySlot.HOST, wrap_key(TMK, host_key), kcv(host_key))
+    for slot, key in ((KeySlot.HOST, host_key), (KeySlot.BANK, PIK)):
+        task = asyncio.create_task(serial_pad.collect_pin(slot, CARD.pan, KeyLog(), 10))
+        await press_when_entering(pad_sim, [*CARD.pin, "enter"])
+        assert tdes_decrypt(key, await task) == pin_block_format0(CARD.pin, CARD.pan), slot

@@ -32,7 +32,7 @@ HOUSE = "2-1-601"   # the current month only, in the demo estate
 
 async def bank_card(kiosk, demo=GOOD, pin=None):
     swiped = await swipe(kiosk, demo.track2)
-    return swiped, await enter_pin(kiosk, swiped, pin or demo.pin)
+    return swiped, await enter_pin(kiosk, swiped, pin or demo.pin, checked_by="card_centre")
 
 
 async def test_presenting_a_card_shows_balances_history_and_holder(wk, host):

@@ -46,7 +46,7 @@ async def run_flow(kiosk, flow: Flow) -> Callable[[], Awaitable[object]]:
     view = await kiosk.wallet.present("contact")
     if flow.name.startswith("load"):
         swiped = await swipe(kiosk, GOOD.track2)
-        block = await enter_pin(kiosk, swiped, GOOD.pin)
+        block = await enter_pin(kiosk, swiped, GOOD.pin, checked_by="card_centre")
         wallet = Wallet.EP if flow.name == "load_ep" else Wallet.ED
         return lambda: kiosk.wallet.load(view, wallet, AMOUNT, swiped, block, card_pin=ZHANG.pin)
     if flow.name == "unload":

@@ -185,3 +185,17 @@ class FrontEndThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+def start_front_end(server: Any, settings: Any, engine: Any, clock: Any) -> None:
+    """Beside a test host (HostServer), its ISO 8583 front-end on a free port,
+    as `kiosk host serve` runs it: `server.bank` (stop() it at teardown) and
+    `server.bank_port`, where the kiosk's [bank] points."""
+    import dataclasses
+
+    from host.bank.frontend import BankFrontEnd
+
+    assert settings.bank_link is not None     # the demo host's front-end, on a free port here
+    settings = dataclasses.replace(settings, bank_link=dataclasses.replace(settings.bank_link, port=0))
+    server.bank = FrontEndThread(BankFrontEnd(settings, settings.bank_link, engine, clock)).start()
+    server.bank_port = server.bank.port

@@ -63,31 +63,62 @@ def host(tmp_path: Path, start_host) -> Iterator[RunningHost]:
     """A host of its own per test, on a fresh copy of the demo estate (tests/conftest.py)."""
     server = start_host(tmp_path)
     yield RunningHost(server.url, server.engine, server)
+    server.bank.stop()
     if server.running:
         server.stop()
     server.engine.dispose()
 
 
+class Links:
+    """The kiosk's two links to the host's machine, each behind a breakable
+    FaultyLink: the signed HTTP channel (`url`) and the ISO 8583 bank link
+    (`bank_port`). `set_mode` breaks both alike (the estate network going
+    down); `http` and `bank` break one."""
+
+    def __init__(self, http_port: int, bank_port: int) -> None:
+        self.http = FaultyLink("127.0.0.1", http_port)
+        self.bank = FaultyLink("127.0.0.1", bank_port)
+        self.url, self.bank_port = self.http.url, self.bank.port
+
+    @property
+    def mode(self) -> Any:
+        return self.http.mode
+
+    def set_mode(self, mode: Any) -> None:
+        self.http.set_mode(mode)
+        self.bank.set_mode(mode)
+
+    def close(self) -> None:
+        self.http.close()
+        self.bank.close()
+
+
 @pytest.fixture
-def link(host: RunningHost) -> Iterator[FaultyLink]:
-    link = FaultyLink("127.0.0.1", host.server.port)
-    yield link
-    link.close()
+def link(host: RunningHost) -> Iterator[Links]:
+    links = Links(host.server.port, host.server.bank_port)
+    yield links
+    links.close()
 
 
-def kiosk_settings(tmp_path: Path, url: str, timeout_s: float = 1.5, *, wallet: bool = False) -> Any:
-    """The demo kiosk's settings against `url`; without the IC wallet unless asked
-    (bank-card payment tests need no card readers)."""
+def kiosk_settings(tmp_path: Path, url: str, timeout_s: float = 1.5, *, wallet: bool = False,
+                   bank_port: int | None = None) -> Any:
+    """The demo kiosk's settings against `url` (and the bank front-end on
+    `bank_port`); without the IC wallet unless asked (bank-card payment tests
+    need no card readers)."""
     settings = load_kiosk_settings(DEMO_KIOSK_CONFIG)
+    bank = settings.bank
+    if bank_port is not None:
+        bank = dataclasses.replace(bank, port=bank_port, reply_timeout_s=timeout_s, connect_timeout_s=timeout_s)
     return dataclasses.replace(settings, host=dataclasses.replace(settings.host, url=url, timeout_s=timeout_s),
                                journal_path=str(tmp_path / "kiosk" / "journal.sqlite3"),
-                               wallet=settings.wallet if wallet else None)
+                               wallet=settings.wallet if wallet else None, bank=bank)
 
 
 @pytest.fixture
-async def wk(tmp_path: Path, link: FaultyLink, pcscd: Any) -> AsyncIterator[Kiosk]:
+async def wk(tmp_path: Path, link: Links, pcscd: Any) -> AsyncIterator[Kiosk]:
     """A kiosk with the IC wallet, its virtual cards on the session's pcscd."""
-    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True), pcscd=pcscd, with_fleet=False)
+    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True, bank_port=link.bank_port), pcscd=pcscd,
+                  with_fleet=False)
     kiosk.settler._first_backoff_s = 0.05
     await kiosk.start()
     yield kiosk
@@ -95,8 +126,8 @@ async def wk(tmp_path: Path, link: FaultyLink, pcscd: Any) -> AsyncIterator[Kios
 
 
 @pytest.fixture
-async def kiosk(tmp_path: Path, link: FaultyLink) -> AsyncIterator[Kiosk]:
-    kiosk = build(kiosk_settings(tmp_path, link.url), with_fleet=False)
+async def kiosk(tmp_path: Path, link: Links) -> AsyncIterator[Kiosk]:
+    kiosk = build(kiosk_settings(tmp_path, link.url, bank_port=link.bank_port), with_fleet=False)
     kiosk.settler._first_backoff_s = 0.05   # tests wait on settling, not on back-off
     await kiosk.start()
     yield kiosk
@@ -112,10 +143,12 @@ async def swipe(kiosk: Kiosk, track2: str) -> CardSwipe:
 
 
 async def enter_pin(kiosk: Kiosk, card: CardSwipe, keys: str | list[str],
-                    events: list[tuple[PinKey, int]] | None = None) -> bytes:
-    """`keys`: a PIN typed then Enter, or a list of key names pressed in order."""
+                    events: list[tuple[PinKey, int]] | None = None, *, checked_by: str = "bank") -> bytes:
+    """`keys`: a PIN typed then Enter, or a list of key names pressed in order;
+    `checked_by`: "bank" (a bill: the link's PIK) or "card_centre" (a wallet load)."""
     log = events if events is not None else []
-    task = asyncio.ensure_future(kiosk.payments.collect_pin(card, lambda k, n: log.append((k, n))))
+    task = asyncio.ensure_future(kiosk.payments.collect_pin(card, lambda k, n: log.append((k, n)),
+                                                            checked_by=checked_by))  # type: ignore[arg-type]
     assert await asyncio.to_thread(kiosk.sims.pinpad.wait_entering, 5), "PIN pad never started"
     pad = kiosk.sims.pinpad
     if isinstance(keys, str):

@@ -95,9 +95,12 @@ def start_host_with_other_kiosk(folder: Path, demo_db: Path, today: date) -> Any
     settings = dataclasses.replace(settings, database_url=f"sqlite:///{db}",
                                    kiosks=(*settings.kiosks, (OTHER_KIOSK, OTHER_TMK)))
     engine = make_engine(settings.database_url)
-    server = HostServer(create_app(settings, engine, clock=running_from(today)), "127.0.0.1", 0)
+    clock = running_from(today)
+    server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)
     server.engine = engine
     server.start()
+    from tests.support.bank8583 import start_front_end
+    start_front_end(server, settings, engine, clock)
     return server
 
 

@@ -92,9 +92,14 @@ def ui_host(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     try:
         yield server
     finally:
+        server.bank.stop()
         if server.running:
             server.stop()
         server.engine.dispose()
+
+
+def host_timeout(overrides: dict[str, Any]) -> float:
+    return float(overrides.get("host_timeout_s", 3.0))
 
 
 def kiosk_settings(host_url: str, *, host_timeout_s: float = 3.0, **overrides: Any) -> KioskSettings:
@@ -124,13 +129,18 @@ async def kiosk_app(display: str, ui_host: Any, request: pytest.FixtureRequest,
     demo = load_kiosk_settings()
     # every kiosk signs its bill look-ups: the demo kiosk's id and keys; on the
     # session's shared host, the session's one journal (its counter only rises)
-    overrides = {"kiosk_id": demo.kiosk_id, "tmk": demo.tmk,
+    # the bank link to this host's front-end (the demo's [bank], on the test's port)
+    assert demo.bank is not None
+    bank = dataclasses.replace(demo.bank, port=reference_host.bank_port, reply_timeout_s=host_timeout(overrides))
+    overrides = {"kiosk_id": demo.kiosk_id, "tmk": demo.tmk, "bank": bank,
                  "journal_path": str(request.getfixturevalue("demo_kiosk_journal")), **overrides}
     if _fresh_host(request):
-        from kiosk.devices.sim.network import FaultyLink
 
-        link = FaultyLink("127.0.0.1", reference_host.port)
+        from tests.support.payments import Links
+
+        link = Links(reference_host.port, reference_host.bank_port)   # the network switch breaks both
         host_url = link.url
+        overrides["bank"] = dataclasses.replace(overrides["bank"], port=link.bank_port)
         wallet = {}
         if request.node.get_closest_marker("kiosk_wallet") is not None:
             pcscd = request.getfixturevalue("pcscd")      # one per session: pcsc-lite binds its socket once

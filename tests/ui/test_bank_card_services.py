@@ -1,50 +1,24 @@
 """银行卡服务 by touch: a bank card's balance (printed only when asked), a PIN
 change (two different new PINs first: asked again, nothing sent), and a
 decline, against the reference bank front-end over ISO 8583 (the host's own
-`BankFrontEnd` on the test's fresh estate; the kiosk's [bank_link] points at it)."""
+`BankFrontEnd`, which every fresh test host runs; the kiosk's [bank] points at it)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from kiosk.config import BankLinkSettings
 from kiosk.demo.tour.bench import enter_pin, swipe
 from kiosk.demo.tour.cast import DECLINE_CARD, DECLINE_PIN, PAY_CARD, PAY_PIN
 from kiosk.demo.tour.screens import show
 from kiosk.i18n import tr
-from tests.support.bank8583 import FrontEndThread
 from tests.support.layout import layout_problems
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-LINK_PORT = _free_port()   # the kiosk's settings are fixed at collection: the front-end listens here
 NEW_PIN = "246810"
 
-pytestmark = [pytest.mark.ui, pytest.mark.kiosk_payments,
-              pytest.mark.kiosk_settings(bank_link=BankLinkSettings(port=LINK_PORT))]
-
-
-@pytest.fixture
-def front_end(ui_host: Any) -> Iterator[FrontEndThread]:
-    """The reference front-end on the test's host database (its demo cards and terminal KIOSK001)."""
-    from host.bank.frontend import BankFrontEnd
-
-    link = ui_host.settings.bank_link
-    assert link is not None
-    thread = FrontEndThread(BankFrontEnd(ui_host.settings, dataclasses.replace(link, port=LINK_PORT),
-                                         ui_host.engine, ui_host.clock)).start()
-    yield thread
-    thread.stop()
+pytestmark = [pytest.mark.ui, pytest.mark.kiosk_payments]
 
 
 async def choose(app: Any, op: str) -> None:
@@ -56,7 +30,7 @@ async def choose(app: Any, op: str) -> None:
     await show(app, "swipe")
 
 
-async def test_balance_on_screen_printed_only_when_asked(front_end: FrontEndThread, kiosk_app: Any,
+async def test_balance_on_screen_printed_only_when_asked(kiosk_app: Any,
                                                          artifacts: Any) -> None:
     from kiosk.demo.touch import frames, tap, wait_for
 
@@ -84,7 +58,7 @@ async def test_balance_on_screen_printed_only_when_asked(front_end: FrontEndThre
     assert flow.balance_text == "" and flow.card_text == ""
 
 
-async def test_pin_change_asks_again_when_the_new_pins_differ(front_end: FrontEndThread, kiosk_app: Any,
+async def test_pin_change_asks_again_when_the_new_pins_differ(kiosk_app: Any,
                                                                artifacts: Any) -> None:
     from kiosk.demo.touch import frames, wait_for
 
@@ -124,7 +98,7 @@ async def test_pin_change_asks_again_when_the_new_pins_differ(front_end: FrontEn
     assert app.flow.bankcards.result_kind == "approved"
 
 
-async def test_a_declined_card_is_told_in_plain_words(front_end: FrontEndThread, kiosk_app: Any,
+async def test_a_declined_card_is_told_in_plain_words(kiosk_app: Any,
                                                       artifacts: Any) -> None:
     from kiosk.demo.touch import frames, tap
 

@@ -184,6 +184,13 @@ class BankLink:
             await self._flush_reversals()
             return "reversed"
 
+    async def send_reversals(self) -> None:
+        """Every 0400 still owed, whoever's payment it undoes (the settling
+        task's call when the link owes one that no journal entry names);
+        BankReversalPending until each is acknowledged."""
+        async with self._lock:
+            await self._flush_reversals()
+
     # --- purchase ---------------------------------------------------------------------
     async def pay(self, request: PaymentRequest) -> PaymentReply:
         """0200 for a bill. A decline is a reply (`code` as the payment screens

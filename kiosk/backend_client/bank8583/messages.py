@@ -77,7 +77,8 @@ def network(stan: str, terminal: str, merchant: str, batch: str, code: str) -> M
 
 
 def _card(track2: str, tdk: bytes, pin_block: bytes) -> dict[int, FieldValue]:
-    track, encrypted = seal_track2(tdk, track2)
+    # the reader's track keeps its sentinels (`;…?`): field 35 carries the data between them
+    track, encrypted = seal_track2(tdk, track2.strip().removeprefix(";").removesuffix("?"))
     return {22: ENTRY_MODE, 25: CONDITION, 26: PIN_CAPTURE, 35: track, 49: CURRENCY, 52: pin_block,
             53: f.security_control(encrypted)}
 

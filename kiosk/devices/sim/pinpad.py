@@ -49,7 +49,8 @@ class SimPinPad:
         self._tmk = tmk
         self.listener = listener
         self._cond = threading.Condition(threading.RLock())
-        self._pin_key: bytes | None = None
+        self._pin_keys: dict[int, bytes] = {}   # by key slot (codec: 0 host, 1 bank link)
+        self._slot = 0                            # the running entry's key slot
         self._entering = False
         self._pin = ""                 # the clear PIN: stays in here
         self._pan12 = ""
@@ -64,7 +65,7 @@ class SimPinPad:
     @property
     def state(self) -> PinPadState:
         with self._cond:
-            return PinPadState(self._pin_key is not None, self._entering, len(self._pin),
+            return PinPadState(bool(self._pin_keys), self._entering, len(self._pin),
                                self._entering and self._card_pin)
 
     @property
@@ -134,9 +135,8 @@ class SimPinPad:
         else:
             block = b""
             if ok:
-                assert self._pin_key is not None
                 # the pad got the 12 PAN digits only; a dummy check digit makes them a PAN again
-                block = tdes_encrypt(self._pin_key, pin_block_format0(self._pin, self._pan12 + "0"))
+                block = tdes_encrypt(self._pin_keys[self._slot], pin_block_format0(self._pin, self._pan12 + "0"))
             result = codec.encode_pin_result(outcome, block)
         self._port.write(result)
         self._entering, self._pin, self._pan12, self._card_pin = False, "", "", False
@@ -191,7 +191,7 @@ class SimPinPad:
         if self._entering:
             return Status.BUSY
         try:
-            self._pin_key = unwrap_key(self._tmk, request.wrapped, request.check_value)
+            self._pin_keys[request.slot] = unwrap_key(self._tmk, request.wrapped, request.check_value)
         except CryptoError:
             return Status.KCV_MISMATCH
         self._changed()
@@ -199,14 +199,15 @@ class SimPinPad:
 
     def _start(self, request: codec.StartPin | codec.StartCardPin) -> Status:
         card_pin = isinstance(request, codec.StartCardPin)
-        if self._pin_key is None and not card_pin:   # a card PIN is not encrypted
-            return Status.NO_PIN_KEY
+        if isinstance(request, codec.StartPin) and request.slot not in self._pin_keys:
+            return Status.NO_PIN_KEY                 # a card PIN is not encrypted: needs none
         if self._entering:
             return Status.BUSY
         if not 4 <= request.min_len <= request.max_len <= 12:
             return Status.BAD_REQUEST
         self._entering, self._pin, self._card_pin = True, "", card_pin
         self._pan12 = request.pan12 if isinstance(request, codec.StartPin) else ""
+        self._slot = request.slot if isinstance(request, codec.StartPin) else 0
         self._min_len, self._max_len = request.min_len, request.max_len
         self._deadline = time.monotonic() + request.timeout_s
         return Status.OK

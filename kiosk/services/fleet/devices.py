@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from kiosk.backend_client.fleet import DeviceState
-from kiosk.devices.ports import CardReader, PaperStatus, PinKey, PinPad, ReceiptPrinter
+from kiosk.devices.ports import CardReader, KeySlot, PaperStatus, PinKey, PinPad, ReceiptPrinter
 from common.bank_card import CardSwipe
 from kiosk.domain.errors import (
     KioskError,
@@ -80,13 +80,14 @@ class WatchedPinPad:
     def __init__(self, inner: PinPad, board: DeviceBoard, name: str = "pin_pad") -> None:
         self.inner, self.board, self.name = inner, board, name
 
-    async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
+    async def load_pin_key(self, slot: KeySlot, wrapped: bytes, check_value: bytes) -> None:
         async with _reported(self.board, self.name, PinPadFault):
-            await self.inner.load_pin_key(wrapped, check_value)
+            await self.inner.load_pin_key(slot, wrapped, check_value)
 
-    async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None], timeout_s: float) -> bytes:
+    async def collect_pin(self, slot: KeySlot, pan: str, on_key: Callable[[PinKey, int], None],
+                          timeout_s: float) -> bytes:
         async with _reported(self.board, self.name, PinPadFault):
-            return await self.inner.collect_pin(pan, on_key, timeout_s)
+            return await self.inner.collect_pin(slot, pan, on_key, timeout_s)
 
     async def collect_card_pin(self, on_key: Callable[[PinKey, int], None], timeout_s: float,
                                min_len: int = 6, max_len: int = 6) -> str:
