@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from common.bank8583.keys import ecb_decrypt, ecb_encrypt
 from common.bank_card import CardSwipe
 from common.crypto import pin_block_format0
-from kiosk.devices.ports import PinKey
+from kiosk.devices.ports import KeySlot, PinKey
 from kiosk.domain.receipt import Receipt
 from tests.support.bank8583 import PAN, TMK, TRACK2
 
@@ -29,13 +29,15 @@ class BlockPad:
     def type(self, *pins: str) -> None:
         self.typed.extend(pins)
 
-    async def load_pin_key(self, wrapped: bytes, check_value: bytes) -> None:
+    async def load_pin_key(self, slot: KeySlot, wrapped: bytes, check_value: bytes) -> None:
+        assert slot is KeySlot.BANK, "the bank-card services' PIN blocks are checked by the bank"
         self.pik = ecb_decrypt(self.tmk, wrapped)
         assert ecb_encrypt(self.pik, bytes(8))[:len(check_value)] == check_value, "the pad refuses a bad KCV"
         self.loads += 1
 
-    async def collect_pin(self, pan: str, on_key: Callable[[PinKey, int], None], timeout_s: float) -> bytes:
-        assert self.pik is not None, "no PIN key loaded"
+    async def collect_pin(self, slot: KeySlot, pan: str, on_key: Callable[[PinKey, int], None],
+                          timeout_s: float) -> bytes:
+        assert slot is KeySlot.BANK and self.pik is not None, "no bank PIN key loaded"
         pin = self.typed.popleft()
         for i in range(len(pin)):
             on_key(PinKey.DIGIT, i + 1)
