@@ -104,21 +104,22 @@ def list_flags(conn: Connection) -> list[Any]:
 
 
 def onecard_totals(conn: Connection) -> dict[str, int]:
-    """In fen: mirror_fen (Σ the mirrors), loads_in_flight_fen (loads authorised,
-    the bank debited, not yet confirmed nor cancelled), ledger_fen (the property
-    ledger's one-card bill payments), bank_net_fen (the bank journal's one-card
-    loads approved − reversed). Invariant: bank_net_fen == mirror + in flight +
-    ledger − the mirrors as seeded, i.e. money moves, it is never made."""
+    """In fen, each key prefixed onecard_: mirror_fen (Σ the mirrors),
+    loads_in_flight_fen (loads authorised, the bank debited, not yet confirmed
+    nor cancelled), ledger_fen (the property ledger's one-card bill payments),
+    bank_net_fen (the bank journal's one-card loads approved − reversed).
+    Invariant: bank balances + mirrors + loads in flight + ledger is constant,
+    and bank_net_fen moves as mirrors + in flight + ledger do."""
     def total(query: Any) -> int:
         return int(conn.execute(query).scalar_one())
     kind, result, amount = bank_journal.c.type, bank_journal.c.result, bank_journal.c.amount_fen
     return {
-        "mirror_fen": total(select(func.coalesce(func.sum(onecards.c.balance_fen), 0))),
-        "loads_in_flight_fen": total(select(func.coalesce(func.sum(onecard_txns.c.amount_fen), 0)).where(
+        "onecard_mirror_fen": total(select(func.coalesce(func.sum(onecards.c.balance_fen), 0))),
+        "onecard_loads_in_flight_fen": total(select(func.coalesce(func.sum(onecard_txns.c.amount_fen), 0)).where(
             onecard_txns.c.kind == "load", onecard_txns.c.state == "authorised")),
-        "ledger_fen": total(select(func.coalesce(func.sum(property_ledger.c.amount_fen), 0)).where(
+        "onecard_ledger_fen": total(select(func.coalesce(func.sum(property_ledger.c.amount_fen), 0)).where(
             property_ledger.c.kind == LEDGER_KIND)),
-        "bank_net_fen": total(select(func.coalesce(func.sum(case(
+        "onecard_bank_net_fen": total(select(func.coalesce(func.sum(case(
             ((kind == ONECARD_LOAD) & (result == "approved"), amount),
             ((kind == ONECARD_LOAD_REVERSAL) & (result == "reversed"), -amount), else_=0)), 0))),
     }
