@@ -68,9 +68,9 @@ class OneCardService:
             wrote = any(step >= Step.MARK_PENDING for _, step, _ in self.journal.onecard_steps(entry.txn_id))
             self.journal.set_state(entry.txn_id, "torn" if wrote else "cancelling", reason="kiosk restarted")
 
-    def is_onecard(self) -> bool:
-        """Blocking: run in a worker thread."""
-        return is_onecard(self.reader)
+    async def is_onecard_async(self) -> bool:
+        """Whether the card on the reader is a one-card (not a CPU card)."""
+        return await asyncio.to_thread(is_onecard, self.reader)
 
     # --- presentation ---------------------------------------------------------------
     async def present(self) -> OneCardView:
