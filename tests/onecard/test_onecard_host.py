@@ -208,3 +208,16 @@ def test_replayed_and_forged_messages_are_refused(onecard_env: OneCardEnv) -> No
     assert (forged.status, forged.json["error"]) == (401, "bad_mac")
     bad = signer.send("/api/v1/onecard/present", signer.body({"uid": "nothex!!"}), signer.mak)
     assert bad.status == 400 and bad.json["error"] == "bad_request"
+
+
+def test_staff_list_the_one_cards_and_the_flagged_ones(onecard_env: OneCardEnv,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from host import cli
+    onecard_env.onecard.present(virtual(ROLLED_BACK))
+    db = onecard_env.engine.url.render_as_string(hide_password=False)
+    assert cli.onecard(onecard_env.settings.source, "list", db_override=db) == 0
+    assert cli.onecard(onecard_env.settings.source, "flags", db_override=db) == 0
+    out = capsys.readouterr().out
+    assert f"{ROLLED_BACK.uid}     20003  2-2-902     active    no          80.00      6        0  赵敏" in out
+    assert "3 one-cards" in out and "1 one-cards flagged for staff" in out
+    assert f"{ROLLED_BACK.uid}  KIOSK-TEST-01     mirror_mismatch   card 12000 fen after 5, mirror 8000 fen after 6" in out
