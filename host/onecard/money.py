@@ -89,7 +89,7 @@ def handle_authorise(conn: Connection, message: Message, ctx: Context) -> dict[s
     refuse_pan([txn_id], what="txn_id")
     uid, balance, count, amount = uid_field(body), balance_field(body), count_field(body), amount_field(body)
     kind = body.get("kind")
-    if kind not in _TYPE:
+    if not isinstance(kind, str) or kind not in _TYPE:
         raise BadRequest("kind must be load or bill")
     bank = bank_card_fields(body) if kind == "load" else None
     house_no, periods = (house_field(body), periods_field(body)) if kind == "bill" else ("", [])
