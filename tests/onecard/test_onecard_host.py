@@ -24,7 +24,8 @@ from tests.support.onecard_host import (BLACK, FUNDED, ROLLED_BACK, SEED_WHEN, T
                                         all_sector_keys_hex, purse, virtual, world)
 from tests.support.onecard import pull_at
 
-pytestmark = pytest.mark.backends(*BACKENDS)
+# the tests that move money run their host on SQLite and on PostgreSQL; the rest on SQLite
+BOTH = pytest.mark.backends(*BACKENDS)
 
 HOUSE = FUNDED.house_no          # 2-1-601: the latest month unpaid
 
@@ -88,6 +89,7 @@ def _profile(demo: DemoOneCard) -> OneCardProfile:
                           balance=demo.balance_fen, serial=demo.serial, count=demo.count)
 
 
+@BOTH
 def test_a_load_end_to_end_moves_bank_money_onto_card_and_mirror(onecard_env: OneCardEnv) -> None:
     env, kiosk, card = onecard_env, onecard_env.onecard, virtual(FUNDED)
     before, bank_before = world(env, [card]), env.account(GOOD.pan).balance_fen
@@ -105,6 +107,7 @@ def test_a_load_end_to_end_moves_bank_money_onto_card_and_mirror(onecard_env: On
     assert world(env, [card]) == before
 
 
+@BOTH
 def test_a_bill_payment_pays_the_bills_and_the_property_ledger(onecard_env: OneCardEnv) -> None:
     env, kiosk, card = onecard_env, onecard_env.onecard, virtual(FUNDED)
     bill = env.bill(HOUSE)
@@ -123,6 +126,7 @@ def test_a_bill_payment_pays_the_bills_and_the_property_ledger(onecard_env: OneC
     assert world(env, [card]) == before
 
 
+@BOTH
 def test_a_torn_load_is_finished_at_the_next_presentation(onecard_env: OneCardEnv) -> None:
     env, kiosk, card = onecard_env, onecard_env.onecard, virtual(FUNDED)
     before = world(env, [card])
@@ -140,6 +144,7 @@ def test_a_torn_load_is_finished_at_the_next_presentation(onecard_env: OneCardEn
     assert world(env, [card]) == before
 
 
+@BOTH
 def test_a_load_the_card_never_applied_is_cancelled_and_the_bank_repaid(onecard_env: OneCardEnv) -> None:
     env, kiosk, card = onecard_env, onecard_env.onecard, virtual(FUNDED)
     bank_before = env.account(GOOD.pan).balance_fen
@@ -153,6 +158,7 @@ def test_a_load_the_card_never_applied_is_cancelled_and_the_bank_repaid(onecard_
     assert env.money()["onecard_bank_net_fen"] == 0
 
 
+@BOTH
 def test_a_black_flagged_card_still_completes_its_pending_operation(onecard_env: OneCardEnv) -> None:
     env, kiosk, card = onecard_env, onecard_env.onecard, virtual(FUNDED)
     _, p, purse_ = kiosk.present(card)
