@@ -149,6 +149,8 @@ PUBLISHED_KEYS = frozenset(bytes.fromhex(k) for k in (
     "A762EACCBD295B9A358C2CC37E9F4F86",
     "9A45AD3DEDE95CBC6DB64025F0A28B76", "8BC1067605DC5CD5CAF7BD294B1C6A0F",  # test fixtures' [bank] keys
     "2DEEC67FDA59090B0075A2751B9B8924",
+    "8A2F0C6B51D3E7940F6E2A1C9B4D7385", "3C91E5A07B2D48F6A1093D5E7C6B2F18",  # DESIGN §5's one-card masters
+    "D47A1E9C0B6F2853E9A4C17D305B8E26",
 ))
 PLACEHOLDER_HELP = ("is a placeholder: put your own key here, 32 hex digits (a double-length 3DES key, "
                     "e.g. from python -c \"import secrets; print(secrets.token_hex(16).upper())\"; a TMK is "

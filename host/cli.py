@@ -228,6 +228,17 @@ def card(config_path: Path | str, action: str, serial: str | None = None, db_ove
     return _guarded(run)
 
 
+def onecard(config_path: Path | str, action: str, db_override: str | None = None) -> int:
+    """`kiosk host onecard list | flags`: the one-card registry with its mirrors,
+    and the cards refused at a kiosk for staff (host.onecard.staff)."""
+    from host.onecard.staff import onecard_action
+
+    def run() -> int:
+        _, engine = _open(config_path, db_override)
+        return onecard_action(engine, action, print)
+    return _guarded(run)
+
+
 def _read_password() -> str:
     """Twice from the terminal (never on the command line: it would show in `ps`),
     or once from stdin when it is not a terminal (scripts)."""

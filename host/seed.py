@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from host.bank.accounts import seed_accounts
 from host.cards.registry import seed_cards
+from host.onecard.registry import DEMO_ONECARDS, seed_onecards
 from common.demo_cards import load_test_cards
 from host.bank.keys import register_kiosk
 from host.billing import bill_period, due_date, issue_date, parse_period, period_of, shift_period
@@ -135,6 +136,7 @@ def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUS
         accounts = seed_accounts(conn, test_cards.cards, bank_keys)
         ic_cards = seed_cards(conn, test_cards.ic_cards, datetime.combine(today, dtime(8, 0)))
         fleet = sum(register_kiosk(conn, kiosk_id) for kiosk_id, _ in settings.kiosks)
+        seed_onecards(conn, DEMO_ONECARDS, today)     # the bench's one-cards (docs/onecard.md)
     return SeedSummary(len(layout), reading_rows, n_bills, tuple(billed), time.perf_counter() - started,
                        accounts, fleet, ic_cards)
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from kiosk.services.session import HostSession
     from kiosk.services.settling import SettlingService
     from kiosk.services.wallet import WalletService
+    from kiosk.services.onecard import OneCardService
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Kiosk:
     payments: PaymentService | None = None
     wallet: WalletService | None = None
     bank_cards: BankCardServices | None = None   # 银行卡服务 over the bank link (balance, PIN change)
+    onecard: OneCardService | None = None   # the estate one-card, on the contactless reader (docs/onecard.md)
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
     journal: Journal | None = None
     counter: MessageCounter | None = None   # the one order of all signed messages (bank, cards, fleet)
@@ -118,6 +120,8 @@ class Kiosk:
         copies) before payments are offered."""
         if self.wallet is not None:
             self.wallet.recover_at_start()   # before the settling task starts
+        if self.onecard is not None:
+            self.onecard.recover_at_start()
         if self.payments is not None:
             await self.payments.start()
         if self.session is not None:
@@ -308,6 +312,8 @@ IC_READERS = (("contact", "ic_contact"), ("contactless", "ic_contactless"))
 def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     from kiosk.backend_client.cards import CardCentreClient
     from kiosk.devices.pcsc import CardWatcher, PcscReader
+    from kiosk.backend_client.onecard import OneCardClient
+    from kiosk.services.onecard import OneCardService
     from kiosk.services.wallet import WalletService
     from kiosk.services.wallet_view import WalletLimits
 
@@ -339,6 +345,12 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
         centre=CardCentreClient(kiosk.bank), session=kiosk.session, settling=kiosk.settler,
         readers=readers, pinpad=pads.pinpad, printer=pads.printer,
         limits=WalletLimits(w.min_load, w.max_load, w.presets), watch=watch, now=kiosk.clock.now)
+    # the one-card is tapped on the contactless reader the CPU cards use; the
+    # service tells one from the other by the card's answer (OneCardService.is_onecard)
+    kiosk.onecard = OneCardService(
+        kiosk_id=settings.kiosk_id, term_id=w.terminal_id, journal=kiosk.journal,
+        client=OneCardClient(kiosk.bank, settings.tmk), session=kiosk.session, settling=kiosk.settler,
+        reader=readers["contactless"], now=kiosk.clock.now)
 
 
 def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:

@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     card.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
     card.add_argument("--db", help="database URL (overrides the config)")
 
+    onecard = host_sub.add_parser("onecard", help="the estate one-cards: their mirrors, the cards flagged for staff")
+    onecard.add_argument("action", choices=("list", "flags"))
+    onecard.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
+    onecard.add_argument("--db", help="database URL (overrides the config)")
+
     add_user = host_sub.add_parser("add-user", help="add a staff account for the web console")
     add_user.add_argument("username")
     add_user.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from common.epurse_issuer import PurseKeys
+from common.onecard_keys import OneCardMasterKeys
 from host.config.bank import BankLink, load_bank_link
 from host.config.console import ConsoleSettings, load_console_settings
 from host.config.fleet import FleetSettings, load_fleet_settings
@@ -69,6 +70,8 @@ class HostSettings:
     kiosks: tuple[tuple[str, bytes], ...] = ()   # (kiosk id, terminal master key): the fleet
     # The card centre's issuer master keys ([card_centre]); None: no card centre on this host.
     issuer_keys: PurseKeys | None = None     # its repr never shows the keys
+    # [card_centre] mka, mkb, mki: the one-card's master keys; None: no one-card routes.
+    onecard_keys: OneCardMasterKeys | None = None
     # The reference bank's card-data keys ([bank]); None: no [bank] section, and then
     # seeding accounts or a card payment fails with a ConfigError (bank_keys()).
     bank: BankKeys | None = None
@@ -213,11 +216,29 @@ def _distinct_keys(root: Section, name: str, keys: tuple[str, ...], *, demo: boo
     return found
 
 
-def _issuer_keys(root: Section, *, demo: bool) -> PurseKeys | None:
+def _issuer_keys(root: Section, *, demo: bool) -> tuple[PurseKeys | None, OneCardMasterKeys | None]:
     """[card_centre] dlk, dpk, duk, dtk: the e-purse issuer master keys (DESIGN §5).
-    Without the section the host runs no card centre (its endpoints answer 503)."""
-    keys = _distinct_keys(root, "card_centre", ("dlk", "dpk", "duk", "dtk"), demo=demo)
-    return None if keys is None else PurseKeys(**keys)
+    Without the section the host runs no card centre (its endpoints answer 503).
+    And the one-card's master keys mka, mkb, mki (all three or none: without
+    them the one-card routes answer 503; docs/onecard.md)."""
+    onecard: list[OneCardMasterKeys | None] = [None]
+
+    def read_onecard(section: Section) -> None:
+        given = [name for name in _ONECARD_KEYS if name in section.data]
+        if not given:
+            return
+        if len(given) != len(_ONECARD_KEYS):
+            raise section.error(given[0], "the one-card needs all of mka, mkb and mki")
+        found = {name: _double_key(section, name, demo=demo) for name in _ONECARD_KEYS}
+        if len(set(found.values())) != len(found):
+            raise section.error("mki", "mka, mkb and mki must differ")
+        onecard[0] = OneCardMasterKeys(**found)
+
+    keys = _distinct_keys(root, "card_centre", ("dlk", "dpk", "duk", "dtk"), demo=demo, more=read_onecard)
+    return (None if keys is None else PurseKeys(**keys)), onecard[0]
+
+
+_ONECARD_KEYS = ("mka", "mkb", "mki")
 
 
 def _bank_keys(root: Section, *, demo: bool,
@@ -262,7 +283,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     # `demo = true` (top level): the published keys are allowed, on loopback only
     demo = demo_flag(root, loopback_host=str(host.data.get("listen_host", "127.0.0.1")))
     kiosks = _kiosks(root.section("kiosks"), demo=demo)
-    issuer_keys = _issuer_keys(root, demo=demo)
+    issuer_keys, onecard_keys = _issuer_keys(root, demo=demo)
     bank, bank_link = _bank_keys(root, demo=demo, kiosks=kiosks)
     fleet = load_fleet_settings(root.section("fleet"))
     tls = _tls(host)
@@ -292,7 +313,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     return HostSettings(
         estate_name=estate.strip(), listen_host=listen_host, listen_port=port, tls=tls,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
-        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, bank=bank, bank_link=bank_link,
+        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, onecard_keys=onecard_keys, bank=bank, bank_link=bank_link,
         fleet=fleet, console=console,
         source=str(path),
     )

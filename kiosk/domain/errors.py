@@ -300,6 +300,21 @@ class OneCardNeedsStaff(CardError):
         self.uid, self.reason = uid, reason
 
 
+class OneCardRefused(CardError):
+    """The host refused the one-card at its presentation (docs/onecard.md
+    "Presentation"): `code` is the host's (mirror_mismatch, auth_code, lost,
+    expired, blacklisted, ...). Anything but a plain status is shown to staff."""
+
+    message_key = "error.onecard_needs_staff"
+
+    def __init__(self, uid: str, code: str) -> None:
+        super().__init__(f"one-card {uid} refused: {code}")
+        self.uid, self.code = uid, code
+        self.message_key = {"lost": "error.onecard_lost", "returned": "error.onecard_lost",
+                            "expired": "error.onecard_expired", "blacklisted": "error.card_blacklisted",
+                            "unknown_onecard": "error.not_our_card"}.get(code, "error.onecard_needs_staff")
+
+
 class NotTheSameCard(CardError):
     """Tear recovery: a different card was presented than the one being written."""
 

@@ -22,9 +22,10 @@ from tests.support.host_env import SEED_TODAY
 
 pytestmark = pytest.mark.backends(*BACKENDS)
 
-# The tables revision 0002 added (the ISO 8583 bank link)
+# The tables revisions 0002 (the ISO 8583 bank link) and 0003 (the one-card) added
 ADDED_AFTER_0001 = frozenset({"bank_link_sessions", "bank_link_journal", "bank_link_settlements",
-                              "bank_link_uploads", "bank_link_counters"})
+                              "bank_link_uploads", "bank_link_counters",
+                              "onecards", "onecard_txns", "onecard_flags"})
 
 
 @pytest.fixture
@@ -71,11 +72,12 @@ def made_before_migrations(engine: Engine, settings: HostSettings) -> None:
     """What the release before migrations did: create_all (its create_tables, which
     also added indexes create_all had made already) and the demo seed; no alembic_version.
     That release's schema is today's less the tables revisions after 0001 added
-    (0002 only added tables); when a revision changes a table of 0001, replace
+    (0002 and 0003 only added tables); when a revision changes a table of 0001, replace
     this with a frozen copy of that release's database."""
-    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0002"
-    metadata.create_all(engine, tables=[t for t in metadata.sorted_tables if t.name not in ADDED_AFTER_0001])
-    seed_demo(engine, settings, 2000, today=SEED_TODAY)
+    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0003"
+    metadata.create_all(engine)
+    seed_demo(engine, settings, 2000, today=SEED_TODAY)   # today's seed fills 0003's one-cards too: dropped
+    metadata.drop_all(engine, tables=[t for t in metadata.sorted_tables if t.name in ADDED_AFTER_0001])
 
 
 def test_the_schema_is_the_head_revision() -> None:
@@ -106,7 +108,7 @@ def test_kiosk_host_migrate_upgrades_an_old_database(engine_of: Engine, settings
 
     assert cli.migrate(host_toml, db_override=db_url) == 0
 
-    assert "stamped and upgraded at revision 0002" in capsys.readouterr().out
+    assert "stamped and upgraded at revision 0003" in capsys.readouterr().out
     assert census(engine_of) == upgraded(before)
     assert migrations.state(engine_of) == "current"
 
@@ -142,8 +144,8 @@ def test_a_database_behind_head_is_refused_by_the_host_naming_migrate(
 
 def test_a_database_stamped_at_an_older_revision_is_refused(engine_of: Engine, settings: HostSettings,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    create_tables(engine_of)                           # at 0002; this release pretends its head is later
-    monkeypatch.setattr(migrations, "head", lambda: "0003")
+    create_tables(engine_of)                           # at 0003; this release pretends its head is later
+    monkeypatch.setattr(migrations, "head", lambda: "0004")
     assert migrations.state(engine_of) == "behind"
     with pytest.raises(migrations.SchemaNotCurrent, match="kiosk host migrate"):
         create_app(settings, engine_of)

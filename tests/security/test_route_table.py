@@ -37,7 +37,8 @@ SIGNED = {("POST", path): SIGNED_MAK for path in (
     "/api/v1/bank/payments", "/api/v1/bank/reversals", "/api/v1/property/transactions", "/api/v1/fleet/heartbeat",
     *(f"/api/v1/cards/{name}" for name in (
         "seen", "blacklist", "status", "load/authorise", "load/confirm", "load/cancel", "unload/authorise",
-        "unload/confirm", "unload/cancel", "purchase/authorise", "purchase/confirm", "purchase/cancel")))}
+        "unload/confirm", "unload/cancel", "purchase/authorise", "purchase/confirm", "purchase/cancel")),
+    *(f"/api/v1/onecard/{name}" for name in ("keys", "present", "authorise", "confirm", "cancel")))}
 SIGNED[("POST", "/api/v1/bank/sign-on")] = SIGNED_TMK
 # staff pages: the least role that may (host.schema.console.ROLES: viewer < operator < admin)
 STAFF = {
