@@ -50,7 +50,7 @@ async def test_load_and_bill_payment_end_to_end(onecard_world: OneCardWorld) -> 
     card = await tap(w)
     before = w.total()
     swiped = await swipe(w.kiosk, GOOD.track2)
-    block = await enter_pin(w.kiosk, swiped, GOOD.pin)
+    block = await enter_pin(w.kiosk, swiped, GOOD.pin, checked_by="card_centre")
     loaded = await w.kiosk.onecard.load(Money(20_000), swiped, block)
     assert loaded.approved and loaded.balance_after == Money(FUNDED.balance_fen + 20_000)
     assert loaded.reference.startswith("M")
@@ -93,7 +93,7 @@ async def test_a_tear_then_the_card_at_another_kiosk_adds_up_to_the_fen(
     slot = w.kiosk.sims.ic_slots["contactless"]
     if kind == "load":
         swiped = await swipe(w.kiosk, GOOD.track2)
-        block = await enter_pin(w.kiosk, swiped, GOOD.pin)
+        block = await enter_pin(w.kiosk, swiped, GOOD.pin, checked_by="card_centre")
         slot.tear_after(PRESENT_APDUS + at, applied=applied)
         operation = w.kiosk.onecard.load(Money(5_000), swiped, block)
     else:

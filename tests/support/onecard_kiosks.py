@@ -72,6 +72,13 @@ def onecard_host(tmp_path: Path, demo_db: Path) -> Iterator[Any]:
     server.engine.dispose()
 
 
+class NoBankLink:
+    """The second kiosk takes no bank-card bill payments: nothing to reverse."""
+
+    async def reverse(self, txn_id: str, amount_fen: int, reason: str) -> Any:
+        raise AssertionError(f"kiosk B has no bank link, yet was asked to reverse {txn_id}")
+
+
 @pytest.fixture
 async def onecard_world(tmp_path: Path, onecard_host: Any, pcscd: Any) -> AsyncIterator[OneCardWorld]:
     link = FaultyLink("127.0.0.1", onecard_host.port)
@@ -83,7 +90,7 @@ async def onecard_world(tmp_path: Path, onecard_host: Any, pcscd: Any) -> AsyncI
     channel = SignedChannel(onecard_host.url, OTHER_KIOSK, MessageCounter(other_journal.next_counter), timeout_s=5)
     bank = BankClient(channel, OTHER_TMK)
     session = HostSession(bank, None)
-    settling = SettlingService(journal=other_journal, bank=bank, session=session)
+    settling = SettlingService(journal=other_journal, bank=bank, reverser=NoBankLink(), session=session)
     other = OneCardService(kiosk_id=OTHER_KIOSK, term_id=OTHER_TERMINAL, journal=other_journal,
                            client=OneCardClient(bank, OTHER_TMK), session=session, settling=settling,
                            reader=PcscReader(kiosk.onecard.reader.name), now=kiosk.clock.now)  # type: ignore[attr-defined]
