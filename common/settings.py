@@ -149,6 +149,8 @@ PUBLISHED_KEYS = frozenset(bytes.fromhex(k) for k in (
     "A762EACCBD295B9A358C2CC37E9F4F86",
     "9A45AD3DEDE95CBC6DB64025F0A28B76", "8BC1067605DC5CD5CAF7BD294B1C6A0F",  # test fixtures' [bank] keys
     "2DEEC67FDA59090B0075A2751B9B8924",
+    "6E1B94C2A7305DF8B1E4097A3C2D5F61", "29D5A0E7C36B184F5A2E9C0B7D4F1386",  # demo meter masters (DESIGN §5)
+    "B3087F4D1EA9C6250D7B3E8A4F91C26E",
 ))
 PLACEHOLDER_HELP = ("is a placeholder: put your own key here, 32 hex digits (a double-length 3DES key, "
                     "e.g. from python -c \"import secrets; print(secrets.token_hex(16).upper())\"; a TMK is "

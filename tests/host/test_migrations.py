@@ -22,9 +22,9 @@ from tests.support.host_env import SEED_TODAY
 
 pytestmark = pytest.mark.backends(*BACKENDS)
 
-# The tables revision 0002 added (the ISO 8583 bank link)
+# The tables revision 0002 added (the ISO 8583 bank link) and 0004 (prepaid meters)
 ADDED_AFTER_0001 = frozenset({"bank_link_sessions", "bank_link_journal", "bank_link_settlements",
-                              "bank_link_uploads", "bank_link_counters"})
+                              "bank_link_uploads", "bank_link_counters", "prepaid_meters", "meter_sales"})
 
 
 @pytest.fixture
@@ -73,9 +73,9 @@ def made_before_migrations(engine: Engine, settings: HostSettings) -> None:
     That release's schema is today's less the tables revisions after 0001 added
     (0002 only added tables); when a revision changes a table of 0001, replace
     this with a frozen copy of that release's database."""
-    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0002"
+    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0004"
     metadata.create_all(engine, tables=[t for t in metadata.sorted_tables if t.name not in ADDED_AFTER_0001])
-    seed_demo(engine, settings, 2000, today=SEED_TODAY)
+    seed_demo(engine, settings, 2000, today=SEED_TODAY, meters=False)   # that release had no prepaid meters
 
 
 def test_the_schema_is_the_head_revision() -> None:
@@ -106,7 +106,7 @@ def test_kiosk_host_migrate_upgrades_an_old_database(engine_of: Engine, settings
 
     assert cli.migrate(host_toml, db_override=db_url) == 0
 
-    assert "stamped and upgraded at revision 0002" in capsys.readouterr().out
+    assert "stamped and upgraded at revision 0004" in capsys.readouterr().out
     assert census(engine_of) == upgraded(before)
     assert migrations.state(engine_of) == "current"
 
