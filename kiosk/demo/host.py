@@ -40,6 +40,8 @@ def run_host_command(args: argparse.Namespace) -> int:
         return host_cli.export_journal(args.config, args.day, db_override=args.db)
     if args.host_command == "card":
         return host_cli.card(args.config, args.action, args.serial, db_override=args.db)
+    if args.host_command == "meter":
+        return host_cli.meter(args.config, args.action, args.meter, db_override=args.db)
     if args.host_command == "add-user":
         return host_cli.add_user(args.config, args.username, args.role, args.name, db_override=args.db)
     if args.host_command == "list-users":

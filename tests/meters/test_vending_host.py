@@ -169,3 +169,20 @@ def test_replayed_and_forged_messages_are_refused(vending: MeterEnv) -> None:
     assert signer.send("/api/v1/meters/check", raw, signer.mak).status == 409          # replay
     assert signer.send("/api/v1/meters/check", signer.body(fields), None, mac="00" * 8).status == 401
     assert vending.meters.post("check", {"ef01": "zz", "ef02": "00"}).status == 400
+
+
+def test_staff_report_a_card_lost_and_reissue_it_from_the_cli(vending: MeterEnv,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from host import cli
+    card = new_card()
+    vending.meters.buy(card, "C-1", 2500)
+    url = vending.engine.url.render_as_string(hide_password=False)
+    assert cli.meter(vending.settings.source, "report-lost", METER, db_override=url) == 0
+    assert vending.meters.check(card)["code"] == "lost_card"
+    assert cli.meter(vending.settings.source, "reissue", METER, db_override=url) == 0
+    out = capsys.readouterr().out
+    image = Purchase.decode(bytes.fromhex(out.split("EF 01 = ")[1].split()[0]))
+    assert (image.meter, image.count, image.total) == (METER, 1, 2500)
+    assert cli.meter(vending.settings.source, "reissue", "123", db_override=url) == 1
+    assert cli.meter(vending.settings.source, "list", db_override=url) == 0
+    assert f"{METER}  electricity  1-1-101     reissued" in capsys.readouterr().out
