@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from kiosk.services.session import HostSession
     from kiosk.services.settling import SettlingService
     from kiosk.services.wallet import WalletService
+    from kiosk.services.meter import MeterService
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class Kiosk:
     devices: PaymentDevices | None = None
     payments: PaymentService | None = None
     wallet: WalletService | None = None
+    meters: MeterService | None = None      # prepaid meters, on the wallet's IC readers (docs/meters.md)
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
     journal: Journal | None = None
     counter: MessageCounter | None = None   # the one order of all signed messages (bank, cards, fleet)
@@ -114,6 +116,8 @@ class Kiosk:
         copies) before payments are offered."""
         if self.wallet is not None:
             self.wallet.recover_at_start()   # before the settling task starts
+        if self.meters is not None:
+            self.meters.recover_at_start()   # before payments turn their own intents into reversals
         if self.payments is not None:
             await self.payments.start()
         if self.session is not None:
@@ -206,6 +210,7 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
         _add_payments(kiosk)
         if with_wallet and settings.wallet is not None:
             _add_wallet(kiosk, pcscd)
+            _add_meters(kiosk)
         if board is not None:
             _add_fleet(kiosk, host_transport, board)
     return kiosk
@@ -284,6 +289,20 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
         centre=CardCentreClient(kiosk.payments.bank), session=kiosk.session, settling=kiosk.settler,
         readers=readers, pinpad=pads.pinpad, printer=pads.printer,
         limits=WalletLimits(w.min_load, w.max_load, w.presets), watch=watch, now=kiosk.clock.now)
+
+
+def _add_meters(kiosk: Kiosk) -> None:
+    """Prepaid meters: the meter user card goes into the wallet's contact reader;
+    paid by bank card (the payment devices), signed messages on the bank's channel."""
+    from kiosk.backend_client.meters import MeterClient
+    from kiosk.services.meter import MeterService
+
+    assert kiosk.wallet is not None and kiosk.payments is not None and kiosk.journal is not None
+    assert kiosk.session is not None and kiosk.settler is not None
+    kiosk.meters = MeterService(
+        kiosk_id=kiosk.settings.kiosk_id, estate=kiosk.settings.estate_name, journal=kiosk.journal,
+        client=MeterClient(kiosk.payments.bank), session=kiosk.session, settling=kiosk.settler,
+        reader=kiosk.wallet.cards.reader, printer=kiosk.payments.printer, now=kiosk.clock.now)
 
 
 def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:

@@ -94,7 +94,10 @@ def handle_check(conn: Connection, message: Message, ctx: Context) -> dict[str, 
     if pending is not None:
         return {**reply, "result": "pending"}
     quantity, amount = body.get("quantity"), body.get("amount_fen")
-    if quantity is None and amount is None:
+    if quantity is None and amount is None:   # can anything be sold now (the smallest quantity)?
+        verdict = can_sell(card.ef01, card.ef02, 1, card.meter.hoarding_max)
+        if verdict.refusal is not None:
+            return {**reply, "result": "refused", "code": _VERDICTS[verdict.refusal.name]}
         return reply
     tariff = settings.tariff(card.meter.utility)
     bought = store.bought_this_year(conn, card.meter.meter_no, ctx.now.year)

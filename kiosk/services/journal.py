@@ -25,6 +25,7 @@ from typing import Any
 from kiosk.backend_client.bank import BackupCopy
 from common.clock import Clock, SystemClock
 from kiosk.services.journal_bank8583 import BANK_LINK_SCHEMA, BankLinkRecords
+from kiosk.services.journal_meters import METER_SCHEMA, MeterSaleRecords
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
@@ -67,9 +68,10 @@ class JournalEntry:
     updated_at: str
 
 
-class Journal(BankLinkRecords):
+class Journal(BankLinkRecords, MeterSaleRecords):
     """The kiosk's journal; the bank link's records (STAN, batch, reversals owed,
-    debits) are BankLinkRecords' (journal_bank8583.py)."""
+    debits) are BankLinkRecords' (journal_bank8583.py), the meter sales
+    MeterSaleRecords' (journal_meters.py)."""
 
     def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
         self.path = str(path)
@@ -84,6 +86,7 @@ class Journal(BankLinkRecords):
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
         self._db.executescript(BANK_LINK_SCHEMA)
+        self._db.executescript(METER_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)")
         self._db.execute("INSERT OR IGNORE INTO blacklist_version (id, value) VALUES (1, 0)")
 
