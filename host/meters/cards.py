@@ -12,8 +12,16 @@ from sqlalchemy.engine import Connection
 from common.meter_card import MeterCardError, MeterReturn, Purchase, check_meter_number
 from common.meter_keys import MeterKeys, purchase_mac_ok, return_mac_ok
 from host.bank.security import BadRequest
-from host.cards.fields import hex_field
 from host.meters import store
+
+_HEX = frozenset("0123456789ABCDEFabcdef")
+
+
+def hex_field(body: dict[str, Any], name: str, size: int) -> bytes:
+    value = body.get(name)
+    if not isinstance(value, str) or len(value) != 2 * size or not set(value) <= _HEX:
+        raise BadRequest(f"{name} must be {2 * size} hex digits ({size} bytes)")
+    return bytes.fromhex(value)
 
 
 class CardRefused(Exception):

@@ -21,9 +21,8 @@ from host.bank.card_guard import withheld
 from host.bank.journal import write_line
 from host.bank.payments import authorise_debit, bank_card_fields, credit_account
 from host.bank.security import BadRequest, Context, Message, Refusal, int_field, text_field
-from host.cards.fields import hex_field
 from host.meters import store
-from host.meters.cards import CardRead, CardRefused, purchase_field, read_card
+from host.meters.cards import CardRead, CardRefused, hex_field, purchase_field, read_card
 from host.meters.tariff import amount_of, quantity_for, quote
 from host.schema.meters import meter_sales, prepaid_meters
 from host.config.meters import MeterSettings
@@ -136,34 +135,56 @@ def _paid(sale: Any) -> dict[str, Any]:
             "business_day": sale.business_day.isoformat()}
 
 
+def _blocked(conn: Connection, sale: Any, meter: Any) -> str | None:
+    """Why `sale` cannot be paid now: the card lost, or the meter moved on since
+    the quote (another sale paid, awaiting its write, or being paid from a wallet)."""
+    if meter.card_state == "lost":
+        return "lost_card"
+    if store.pending_sale(conn, sale.meter_no) is not None or store.wallet_paying(conn, sale.meter_no, sale.sale_id) \
+            or meter.last_count != (sale.count - 1) % 0x10000:
+        return "quote_stale"
+    return None
+
+
+def mark_paid(conn: Connection, sale: Any, ctx: Context, *, reference: str, account_id: int | None = None,
+              masked_pan: str | None = None) -> None:
+    """The sale paid: its EF 01 image signed under the meter's PK, the meter's
+    last count moved to it (a bank card's authorise, a wallet purchase's confirm)."""
+    meter = store.meter(conn, sale.meter_no)
+    unsigned = Purchase(sale.meter_no, Utility.named(meter.utility), sale.count, sale.quantity, sale.total)
+    image = sign_purchase(meter_settings(ctx).keys.for_meter(sale.meter_no).pk, unsigned).encode().hex().upper()
+    _set(conn, sale, state="paid", image=image, account_id=account_id, masked_pan=masked_pan,
+         reference=reference, business_day=ctx.business_day, paid_at=ctx.now)
+    _set_meter(conn, sale.meter_no, ctx, last_count=sale.count, last_total=sale.total)
+
+
 def handle_authorise(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
-    settings = meter_settings(ctx)
+    meter_settings(ctx)
     body = message.body
     sale_id = text_field(body, "sale_id")
     amount = int_field(body, "amount_fen", 1)
-    card_fields = bank_card_fields(body)
+    by_wallet = body.get("wallet_txn_id") is not None
+    card_fields = None if by_wallet else bank_card_fields(body)
     sale = _sale(conn, sale_id)
     if sale is None:
         raise BadRequest("no quoted sale with this sale_id (check with a quantity and sale_id first)")
     if sale.kiosk_id != message.kiosk_id:
         raise BadRequest("this sale belongs to another kiosk")
+    if amount != sale.amount_fen:
+        raise BadRequest(f"amount_fen {amount} is not the quoted {sale.amount_fen}")
+    if by_wallet:     # paid by the wallet purchase's confirm (host.cards.purchase): its image, or not paid
+        txn = store.wallet_purchase(conn, text_field(body, "wallet_txn_id"))
+        if sale.state in store.SOLD and txn is not None and txn.reference == sale.reference:
+            return _paid(sale)
+        return {"sale_id": sale_id, "result": "declined", "code": "not_paid", "tries_left": None}
+    assert card_fields is not None
     if sale.state in store.SOLD:
         return _paid(sale)                       # a repeat: the same answer, nothing debited twice
     if sale.state != "quoted":
         return {"sale_id": sale_id, "result": "declined", "code": sale.state, "tries_left": None}
-    if amount != sale.amount_fen:
-        raise BadRequest(f"amount_fen {amount} is not the quoted {sale.amount_fen}")
     meter = store.meter(conn, sale.meter_no)
-
-    def business() -> str | None:   # the card may have moved on since the quote
-        if meter.card_state == "lost":
-            return "lost_card"
-        if store.pending_sale(conn, sale.meter_no) is not None or meter.last_count != (sale.count - 1) % 0x10000:
-            return "quote_stale"
-        return None
-
     decision = authorise_debit(conn, ctx, pan=card_fields["pan"], pin_block=card_fields["pin_block"],
-                               amount_fen=amount, business=business)
+                               amount_fen=amount, business=lambda: _blocked(conn, sale, meter))
     day = ctx.business_day
     if not decision.approved:
         write_line(conn, day=day, at=ctx.now, kiosk_id=message.kiosk_id, txn_id=sale_id, type_="meter_sale",
@@ -171,16 +192,38 @@ def handle_authorise(conn: Connection, message: Message, ctx: Context) -> dict[s
                    reference=None, auth_code=None)
         return {"sale_id": sale_id, "result": "declined", "code": decision.code, "tries_left": decision.tries_left}
     assert decision.account is not None
-    unsigned = Purchase(sale.meter_no, Utility.named(meter.utility), sale.count, sale.quantity, sale.total)
-    image = sign_purchase(settings.keys.for_meter(sale.meter_no).pk, unsigned).encode().hex().upper()
     reference = f"M{day:%y%m%d}{sale.id % 100_000:05d}"
-    _set(conn, sale, state="paid", image=image, account_id=decision.account.id, masked_pan=decision.masked_pan,
-         reference=reference, business_day=day, paid_at=ctx.now)
-    _set_meter(conn, sale.meter_no, ctx, last_count=sale.count, last_total=sale.total)
+    mark_paid(conn, sale, ctx, reference=reference, account_id=decision.account.id, masked_pan=decision.masked_pan)
     write_line(conn, day=day, at=ctx.now, kiosk_id=message.kiosk_id, txn_id=sale_id, type_="meter_sale",
                result="approved", code=None, masked_pan=decision.masked_pan, amount_fen=amount,
                reference=reference, auth_code=None)
     return _paid(_sale(conn, sale_id))
+
+
+# --- the IC wallet's seam (host.cards.purchase) ------------------------------------------
+def wallet_sale(conn: Connection, sale_id: str, amount_fen: int, kiosk_id: str) -> tuple[int, str | None]:
+    """A wallet purchase of meter sale `sale_id` being authorised: (the sale's
+    household, a decline code or None). While that purchase is authorised the
+    meter sells nothing else (store.wallet_paying)."""
+    sale = _sale(conn, sale_id)
+    if sale is None or sale.kiosk_id != kiosk_id:
+        raise BadRequest("no quoted meter sale of this kiosk with this meter_sale")
+    if amount_fen != sale.amount_fen:
+        raise BadRequest(f"amount_fen {amount_fen} is not the quoted {sale.amount_fen}")
+    if sale.state != "quoted":
+        return sale.household_id, "sale_" + sale.state
+    return sale.household_id, _blocked(conn, sale, store.meter(conn, sale.meter_no))
+
+
+def pay_from_wallet(conn: Connection, sale_id: str, ctx: Context, *, reference: str) -> bool:
+    """The wallet purchase of `sale_id` is confirmed (the card's TAC verified):
+    the sale is paid against its reference. False (logged by the caller) if the
+    sale can no longer be paid: the money is taken and staff settle it."""
+    sale = _sale(conn, sale_id)
+    if sale is None or sale.state != "quoted" or store.pending_sale(conn, sale.meter_no) is not None:
+        return False
+    mark_paid(conn, sale, ctx, reference=reference)
+    return True
 
 
 # --- sign-write, confirm ------------------------------------------------------------------
@@ -231,6 +274,8 @@ def handle_cancel(conn: Connection, message: Message, ctx: Context) -> dict[str,
     if sale.state == "quoted":
         _set(conn, sale, state="reversed", reversed_at=ctx.now, reason=reason)
         return {"sale_id": sale.sale_id, "status": "reversed"}
+    if sale.account_id is None:   # paid from the wallet: the units are owed, written at the card's next read
+        raise Refusal(409, "wallet_paid", "a sale paid from the IC wallet is written, never given back here")
     if sale.state == "written":
         ef01 = purchase_field(body)
         keys = meter_settings(ctx).keys.for_meter(sale.meter_no)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import String, bindparam, func, insert, literal, select, update
 from sqlalchemy.engine import Connection
 
 from common.meter_card import Purchase, Utility
 from common.meter_keys import MeterKeys, sign_purchase
 from host.schema.estate import households
+from host.schema.cards import card_txns
 from host.schema.meters import meter_sales, prepaid_meters
 
 # The demo's prepaid meters (one per utility and a second electricity meter),
@@ -67,6 +68,24 @@ def pending_sale(conn: Connection, number: str) -> Any:
     return conn.execute(select(meter_sales).where(meter_sales.c.meter_no == number,
                                                   meter_sales.c.state.in_(PENDING))
                         .with_for_update()).first()
+
+
+WALLET_PREFIX = "meter:"     # card_txns.periods of a wallet purchase paying a meter sale
+
+
+def wallet_purchase(conn: Connection, txn_id: str) -> Any:
+    """A completed wallet purchase (card_txns row), or None."""
+    return conn.execute(select(card_txns).where(card_txns.c.txn_id == txn_id, card_txns.c.kind == "purchase",
+                                                card_txns.c.state == "completed")).first()
+
+
+def wallet_paying(conn: Connection, number: str, other_than: str) -> bool:
+    """Whether a wallet purchase of another sale of this meter is authorised and
+    not yet confirmed or cancelled (the card's debit may be on its way)."""
+    sale_ids = select(literal(WALLET_PREFIX, String) + meter_sales.c.sale_id).where(
+        meter_sales.c.meter_no == number, meter_sales.c.sale_id != other_than)
+    return conn.execute(select(card_txns.c.id).where(card_txns.c.kind == "purchase", card_txns.c.state == "authorised",
+                                                     card_txns.c.periods.in_(sale_ids))).first() is not None
 
 
 def set_card_state(conn: Connection, number: str, state: str, at: datetime) -> None:

@@ -80,6 +80,13 @@ class AuthoriseRequest(TypedDict):
     pin_block: str
 
 
+class WalletAuthoriseRequest(TypedDict):
+    """A sale the wallet's purchase paid (its confirm paid the sale): the image."""
+    sale_id: str
+    amount_fen: int
+    wallet_txn_id: str
+
+
 class AuthoriseReply(TypedDict):
     sale_id: str
     result: Literal["approved", "declined"]
@@ -125,7 +132,7 @@ class MeterClient:
                 raise BadHostReply("the quote's lines do not add up")
         return cast(CheckReply, reply)
 
-    async def authorise(self, request: AuthoriseRequest) -> AuthoriseReply:
+    async def authorise(self, request: AuthoriseRequest | WalletAuthoriseRequest) -> AuthoriseReply:
         """Approved (with the signed image) or declined; OutcomeUnknown otherwise."""
         reply = await self._post("authorise", request, financial=True)
         if reply.get("sale_id") != request["sale_id"] or reply.get("result") not in ("approved", "declined"):

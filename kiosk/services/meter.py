@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Protocol
 
 from common.bank_card import CardSwipe
 from common.money import Money
-from kiosk.backend_client.meters import AuthoriseRequest, CheckReply, CheckRequest, MeterClient
+from kiosk.backend_client.meters import (AuthoriseRequest, CheckReply, CheckRequest, MeterClient,
+                                         WalletAuthoriseRequest)
 from kiosk.devices.ports import IcReader, ReceiptPrinter
 from kiosk.domain.errors import (CardFault, CardRemoved, HostRejected, KioskError, MeterCardTorn, MeterMacInvalid,
                                  MeterNoChallenge, MeterWriteDenied, NotTheSameCard, PaymentsSuspended, ReaderFault)
@@ -28,12 +30,28 @@ from kiosk.domain.receipt import Receipt
 from kiosk.services.journal import Journal
 from kiosk.services.journal_meters import METER_UNSETTLED
 from kiosk.services.meter_card import proof_of_absence, read_files, write_image
-from kiosk.services.meter_view import MeterOutcome, MeterQuote, MeterView, meter_receipt, refusal
+from kiosk.services.meter_view import MeterOutcome, MeterQuote, MeterView, meter_receipt, refusal, units
 from kiosk.services.ports import HostSessionPort, SettlingPort
 from kiosk.services.receipts import print_logged
 
 log = logging.getLogger(__name__)
 
+class WalletPaid(Protocol):
+    """What the wallet's purchase answers (WalletOutcome)."""
+    @property
+    def txn_id(self) -> str: ...
+
+    @property
+    def approved(self) -> bool: ...
+
+    @property
+    def decline_code(self) -> str: ...
+
+    @property
+    def tries_left(self) -> int | None: ...
+
+
+WalletPay = Callable[[str, Money, str, list[list[str | int]]], Awaitable[WalletPaid]]
 _CARD_REFUSALS = ("foreign_meter", "bad_card_mac", "lost_card", "stale_card")
 SIGN_TIMEOUT_S = 30.0
 
@@ -141,6 +159,44 @@ class MeterService:
         count, reference = int(reply.get("count", 0)), str(reply.get("reference", ""))
         self.journal.set_meter_state(sale_id, "paid", image=image.hex().upper(), count=count, reference=reference,
                                      business_day=reply.get("business_day"))
+        confirmed = await self._finish(view.reader, sale_id, image, view.ef01)
+        return MeterOutcome(sale_id, True, quote.quantity, quote.amount, count, reference, confirmed=confirmed)
+
+    async def pay_by_wallet(self, quote: MeterQuote, pay: WalletPay) -> MeterOutcome:
+        """The IC wallet pays the quote: `pay(sale_id, amount, house_no, items)` is
+        the wallet's purchase of the sale (WalletService.pay_meter with the card
+        and purse bound), whose confirm pays the sale at the host; then the image
+        is fetched, written and confirmed. A wallet-paid sale is never given back:
+        a card that leaves mid-write keeps it for its next read (the tear rule)."""
+        self.check_can_pay()
+        await self.session.ensure_signed_on()
+        view, sale_id = quote.view, quote.sale_id
+        now = self._now().replace(microsecond=0)
+        items: list[list[str | int]] = [[units(line["quantity"], view.utility), line["amount_fen"]]
+                                        for line in quote.lines]
+        self.journal.record_meter_intent(
+            sale_id, meter=view.meter, house_no=view.house_no, quantity=quote.quantity, amount_fen=quote.amount.fen,
+            masked_pan="", detail={"utility": view.utility, "lines": list(quote.lines), "paid_by": "wallet",
+                                   "at": now.isoformat(timespec="seconds"), "reader": view.reader})
+        try:
+            paid = await pay(sale_id, quote.amount, view.house_no, items)
+        except KioskError as exc:   # the wallet's own journal and settling own its money
+            self.journal.set_meter_state(sale_id, "declined", code=type(exc).__name__)
+            raise
+        if not paid.approved:
+            self.journal.set_meter_state(sale_id, "declined", code=paid.decline_code, wallet_txn_id=paid.txn_id)
+            return MeterOutcome(sale_id, False, quote.quantity, quote.amount, decline_code=paid.decline_code,
+                                tries_left=paid.tries_left)
+        request: WalletAuthoriseRequest = {"sale_id": sale_id, "amount_fen": quote.amount.fen,
+                                           "wallet_txn_id": paid.txn_id}
+        reply = await self.session.with_sign_on(lambda: self.client.authorise(request))
+        if reply["result"] != "approved":   # paid, yet not sold: the host's staff settle it (logged there too)
+            self.journal.set_meter_state(sale_id, "torn", reason=str(reply.get("code")), wallet_txn_id=paid.txn_id)
+            raise refusal("stale_card")
+        image = bytes.fromhex(reply.get("image", ""))
+        count, reference = int(reply.get("count", 0)), str(reply.get("reference", ""))
+        self.journal.set_meter_state(sale_id, "paid", image=image.hex().upper(), count=count, reference=reference,
+                                     wallet_txn_id=paid.txn_id)
         confirmed = await self._finish(view.reader, sale_id, image, view.ef01)
         return MeterOutcome(sale_id, True, quote.quantity, quote.amount, count, reference, confirmed=confirmed)
 

@@ -156,3 +156,23 @@ async def test_a_resident_who_leaves_after_a_tear_gets_the_money_back_when_the_c
     assert _sales_fen(host) == 0 and _money(host) == money       # the money is back on the bank card
     assert Purchase.decode(meter_card.ef01()).blank               # and no units anywhere
     assert (await wk.meters.read("contact", meter=METER)).refusal is None
+
+
+async def test_a_purchase_paid_from_the_ic_wallet(wk, host, meter_card):
+    from common.epurse import Wallet
+    from tests.support.wallets import LI, card as ic_card, insert as insert_ic, remove as remove_ic
+    view = await wk.meters.read("contact", meter=METER)
+    quote = await wk.meters.quote(view, quantity=3000)              # 30.00 kWh: 14.65 yuan
+    await insert_ic(wk, LI.serial, "contactless")
+    purse = await wk.wallet.present("contactless")
+
+    async def pay(sale_id, amount, house_no, items):   # type: ignore[no-untyped-def]
+        return await wk.wallet.pay_meter(purse, Wallet.EP, sale_id, amount, house_no, items)
+    outcome = await wk.meters.pay_by_wallet(quote, pay)
+    await remove_ic(wk, "contactless")
+    assert outcome.approved and outcome.confirmed and quote.amount == Money(1465)
+    assert ic_card(wk, LI.serial).balance(Wallet.EP) == LI.ep_balance.fen - 1465     # the wallet paid, to the fen
+    assert host.query("SELECT state, reference FROM meter_sales WHERE sale_id = :s", s=quote.sale_id)[0] == \
+        ("confirmed", outcome.reference)
+    meter = _meter()
+    assert meter.take(meter_card).added == 3000 == Purchase.decode(meter_card.ef01()).total

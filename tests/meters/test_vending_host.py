@@ -90,7 +90,8 @@ def test_a_tear_is_settled_at_another_kiosk_by_the_count_on_the_card(vending: Me
     # the card at the other kiosk: written -> confirmed; not -> the same image again
     seen_there = vending.other.check(card)
     if written:
-        assert seen_there["result"] == "ok" and vending.sale("TEAR").state == "confirmed"
+        assert (seen_there["result"], seen_there["code"]) == ("refused", "not_applied")   # now into the meter
+        assert vending.sale("TEAR").state == "confirmed"
     else:
         assert seen_there["result"] == "pending" and seen_there["pending"]["image"] == paid["image"]
         vending.other.write(card, "TEAR", paid["image"])
@@ -186,3 +187,32 @@ def test_staff_report_a_card_lost_and_reissue_it_from_the_cli(vending: MeterEnv,
     assert cli.meter(vending.settings.source, "reissue", "123", db_override=url) == 1
     assert cli.meter(vending.settings.source, "list", db_override=url) == 0
     assert f"{METER}  electricity  1-1-101     reissued" in capsys.readouterr().out
+
+
+def test_a_sale_paid_from_the_ic_wallet(vending: MeterEnv) -> None:
+    from common.epurse import Wallet
+    from tests.support.card_centre import LI, WHEN, CardKiosk, SimCard, hex_
+    centre, purse, card, meter = CardKiosk(vending.meters.signer), SimCard.of(LI), new_card(), new_meter()
+    quote = vending.meters.check(card, quantity=10000, sale_id="WM-1")["quote"]
+    init = purse.init_purchase(Wallet.ED, quote["amount_fen"])
+    fields = centre.purchase_fields("WP-1", purse, Wallet.ED, "", [], quote["amount_fen"], init, 1)
+    del fields["house_no"], fields["periods"]
+    too_early = vending.meters.post("authorise", {"sale_id": "WM-1", "amount_fen": quote["amount_fen"],
+                                                  "wallet_txn_id": "WP-1"})
+    assert too_early.json["result"] == "declined"
+    answer = centre.post("purchase/authorise", {**fields, "meter_sale": "WM-1"})
+    assert answer.status == 200 and answer.json["result"] == "approved", answer.body
+    other = vending.meters.check(card, quantity=100, sale_id="WM-2")          # the meter is being paid for
+    assert vending.meters.authorise("WM-2", other["quote"]["amount_fen"]).json["code"] == "quote_stale"
+    tac, mac2 = purse.debit_purchase(1, WHEN, bytes.fromhex(answer.json["mac1"]))
+    done = centre.post("purchase/confirm", {"txn_id": "WP-1", "tac": hex_(tac), "mac2": hex_(mac2)})
+    assert done.json["status"] == "completed"
+    paid = vending.meters.post("authorise", {"sale_id": "WM-1", "amount_fen": quote["amount_fen"],
+                                             "wallet_txn_id": "WP-1"}).json
+    assert paid["result"] == "approved" and paid["reference"] == done.json["reference"]
+    assert vending.sale("WM-1").state == "paid" and vending.mirror_ed(LI.serial) == purse.ed
+    assert vending.meters.post("cancel", {"sale_id": "WM-1"}).status == 409      # owed as units, never given back
+    vending.meters.write(card, "WM-1", paid["image"])
+    assert vending.meters.post("confirm", {"sale_id": "WM-1", "ef01": card.ef01().hex()}).status == 200
+    assert meter.take(card).added == 10000
+    assert LI.ed_balance.fen - purse.ed == quote["amount_fen"]                   # the wallet paid, to the fen

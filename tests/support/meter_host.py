@@ -20,6 +20,7 @@ from host.config import load_host_settings
 from host.db import make_engine, write_transaction
 from host.meters.store import seed_meters
 from host.schema.bank import bank_accounts
+from host.schema.cards import ic_cards
 from host.schema.meters import meter_sales
 from host.server import HostServer
 from kiosk.cards.meter import MeterCard
@@ -29,6 +30,7 @@ from common.clock import ManualClock
 from tests.support.clocks import running_from
 from tests.support.host_env import GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY, TEST_HOST_TOML, TEST_KIOSK, TEST_TMK, \
     BankEnv
+from tests.support.card_centre import CARD_CENTRE_TOML
 from tests.support.meters import Direct
 from tests.support.signing import KioskSigner, SignedReply
 
@@ -114,6 +116,10 @@ class MeterEnv(BankEnv):
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.sum(bank_accounts.c.balance_fen))).scalar_one())
 
+    def mirror_ed(self, serial: str) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(ic_cards.c.ed_fen).where(ic_cards.c.serial == serial)).scalar_one())
+
     def sale(self, sale_id: str) -> Any:
         with self.engine.connect() as conn:
             return conn.execute(select(meter_sales).where(meter_sales.c.sale_id == sale_id)).one()
@@ -131,7 +137,7 @@ def new_meter(meter: str = METER, utility: Utility = Utility.ELECTRICITY) -> Sim
 @pytest.fixture(name="vending")
 def vending_fixture(bank_url: str, tmp_path: Path) -> Iterator[MeterEnv]:
     path = tmp_path / "host-meters.toml"
-    path.write_text(TEST_HOST_TOML + METERS_TOML, encoding="utf-8")
+    path.write_text(TEST_HOST_TOML + METERS_TOML + CARD_CENTRE_TOML, encoding="utf-8")
     settings = load_host_settings(path)
     engine = make_engine(bank_url)
     assert settings.meters is not None
