@@ -20,7 +20,6 @@ from kiosk.devices.sim.meter import Outcome, SimulatedMeter
 from kiosk.devices.sim.meter_card import VirtualMeterCard
 from kiosk.domain.errors import CardTorn, MeterCardTorn, MeterNotApplied, MeterOverLimit
 from tests.support.payments import GOOD, enter_pin, swipe
-from tests.support.payments import host, link, wk  # noqa: F401  (fixtures)
 from tests.support.wallets import until
 
 METER = "310100012345"       # electricity, 1-1-101 (host.meters.store.DEMO_METERS)

@@ -19,7 +19,6 @@ from kiosk.devices.sim.meter import Outcome
 from kiosk.domain.errors import CardRemoved, CardTorn
 from tests.support.databases import BACKENDS
 from tests.support.meter_host import METER, WATER, MeterEnv, new_card, new_meter
-from tests.support.meter_host import vending_fixture  # noqa: F401  (the `vending` fixture)
 
 pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
 
