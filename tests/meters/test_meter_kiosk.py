@@ -175,3 +175,15 @@ async def test_a_purchase_paid_from_the_ic_wallet(wk, host, meter_card):
         ("confirmed", outcome.reference)
     meter = _meter()
     assert meter.take(meter_card).added == 3000 == Purchase.decode(meter_card.ef01()).total
+
+
+async def test_a_lost_card_is_refused_with_its_own_message(wk, host, meter_card):
+    from sqlalchemy import text
+
+    from kiosk.domain.errors import MeterCardLost
+    from kiosk.i18n import tr
+    with host.engine.begin() as conn:
+        conn.execute(text("UPDATE prepaid_meters SET card_state = 'lost' WHERE meter_no = :m"), {"m": METER})
+    with pytest.raises(MeterCardLost) as lost:
+        await wk.meters.read("contact", meter=METER)
+    assert "挂失" in tr(lost.value.message_key, "zh") and "lost" in tr(lost.value.message_key, "en")
