@@ -213,7 +213,12 @@ class MeterService:
         device = self._reader(reader)
         try:
             await asyncio.to_thread(write_image, device, image, before, signer)
-        except (MeterMacInvalid, MeterNoChallenge, MeterWriteDenied, NotTheSameCard) as exc:
+        except NotTheSameCard:   # checked before any write MAC was asked for: the host reverses on our word
+            self._journal_if_ours(sale_id, "cancelling", reason="another card in the reader")
+            self.settling.wake()
+            await self.settle_once()
+            raise
+        except (MeterMacInvalid, MeterNoChallenge, MeterWriteDenied) as exc:
             await self.abandon(sale_id, reader, reason=type(exc).__name__)   # nothing was written
             raise
         except (CardRemoved, CardFault, ReaderFault, KioskError) as exc:

@@ -187,3 +187,21 @@ async def test_a_lost_card_is_refused_with_its_own_message(wk, host, meter_card)
     with pytest.raises(MeterCardLost) as lost:
         await wk.meters.read("contact", meter=METER)
     assert "挂失" in tr(lost.value.message_key, "zh") and "lost" in tr(lost.value.message_key, "en")
+
+
+async def test_another_meters_card_put_in_before_the_write_gets_nothing_and_the_money_goes_back(
+        wk, host, meter_card):
+    from kiosk.domain.errors import MeterMacInvalid
+    money = _money(host)
+    view = await wk.meters.read("contact", meter=METER)
+    quote = await wk.meters.quote(view, quantity=1000)
+    await _remove(wk)
+    other = VirtualMeterCard.create(None, meter="320100054321", utility=Utility.WATER)   # swapped in, blank too
+    await _insert(wk, other)
+    swiped, block = await _bank_card(wk)
+    with pytest.raises(MeterMacInvalid):     # its own UK: it refuses the MAC made for ours, writes nothing
+        await wk.meters.pay_by_bank_card(quote, swiped, block)
+    assert wk.journal.meter_sale(quote.sale_id).state == "cancelled"
+    assert _money(host) == money and _sales_fen(host) == 0 and Purchase.decode(other.ef01()).blank
+    await _remove(wk)
+    await _insert(wk, meter_card)                                  # the fixture takes its own card out
