@@ -151,6 +151,8 @@ PUBLISHED_KEYS = frozenset(bytes.fromhex(k) for k in (
     "2DEEC67FDA59090B0075A2751B9B8924",
     "8A2F0C6B51D3E7940F6E2A1C9B4D7385", "3C91E5A07B2D48F6A1093D5E7C6B2F18",  # DESIGN §5's one-card masters
     "D47A1E9C0B6F2853E9A4C17D305B8E26",
+    "6E1B94C2A7305DF8B1E4097A3C2D5F61", "29D5A0E7C36B184F5A2E9C0B7D4F1386",  # demo meter masters (DESIGN §5)
+    "B3087F4D1EA9C6250D7B3E8A4F91C26E",
 ))
 PLACEHOLDER_HELP = ("is a placeholder: put your own key here, 32 hex digits (a double-length 3DES key, "
                     "e.g. from python -c \"import secrets; print(secrets.token_hex(16).upper())\"; a TMK is "

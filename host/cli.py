@@ -239,6 +239,20 @@ def onecard(config_path: Path | str, action: str, db_override: str | None = None
     return _guarded(run)
 
 
+def meter(config_path: Path | str, action: str, number: str | None = None, db_override: str | None = None, *,
+          clock: Clock | None = None) -> int:
+    """`kiosk host meter list | report-lost METER | reissue METER`: the prepaid
+    meters' user cards for staff (host.meters.staff). Reissue prints the new
+    card's EF 01 (carrying the last purchase count) for the card writer; its
+    EF 02 stays blank. 0 done, 1 unknown meter / refused / database, 2 config."""
+    from host.meters.staff import meter_action
+
+    def run() -> int:
+        settings, engine = _open(config_path, db_override)
+        return meter_action(engine, settings, action, number, print, _err, now=(clock or SystemClock()).now)
+    return _guarded(run)
+
+
 def _read_password() -> str:
     """Twice from the terminal (never on the command line: it would show in `ps`),
     or once from stdin when it is not a terminal (scripts)."""

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from host.bank.accounts import seed_accounts
 from host.cards.registry import seed_cards
+from host.meters.store import seed_meters
 from host.onecard.registry import DEMO_ONECARDS, seed_onecards
 from common.demo_cards import load_test_cards
 from host.bank.keys import register_kiosk
@@ -113,9 +114,10 @@ def _usages(rng: random.Random, area_x100: int, months: list[int]) -> dict[str, 
 
 
 def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUSEHOLDS, *,
-              today: date, seed: int = 1202) -> SeedSummary:
+              today: date, seed: int = 1202, meters: bool = True, onecards: bool = True) -> SeedSummary:
     """Seed an empty database (AlreadySeeded if it holds households). Bills the
-    last three complete months before `today`."""
+    last three complete months before `today`. `meters`: the demo's prepaid
+    meters too, when the config has [meters] (host.meters.store.DEMO_METERS)."""
     if households < MIN_HOUSEHOLDS:
         raise ValueError(f"the demo estate needs at least {MIN_HOUSEHOLDS} households")
     bank_keys = settings.bank_keys()      # ConfigError without [bank]: before anything is written
@@ -136,7 +138,11 @@ def seed_demo(engine: Engine, settings: HostSettings, households: int = MIN_HOUS
         accounts = seed_accounts(conn, test_cards.cards, bank_keys)
         ic_cards = seed_cards(conn, test_cards.ic_cards, datetime.combine(today, dtime(8, 0)))
         fleet = sum(register_kiosk(conn, kiosk_id) for kiosk_id, _ in settings.kiosks)
-        seed_onecards(conn, DEMO_ONECARDS, today)     # the bench's one-cards (docs/onecard.md)
+        if onecards:
+            seed_onecards(conn, DEMO_ONECARDS, today)     # the bench's one-cards (docs/onecard.md)
+        if meters and settings.meters is not None:
+            seed_meters(conn, {t.utility: t.hoarding_max for t in settings.meters.tariffs},
+                        datetime.combine(today, dtime(8, 0)))
     return SeedSummary(len(layout), reading_rows, n_bills, tuple(billed), time.perf_counter() - started,
                        accounts, fleet, ic_cards)
 

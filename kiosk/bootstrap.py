@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from kiosk.services.settling import SettlingService
     from kiosk.services.wallet import WalletService
     from kiosk.services.onecard import OneCardService
+    from kiosk.services.meter import MeterService
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class Kiosk:
     wallet: WalletService | None = None
     bank_cards: BankCardServices | None = None   # 银行卡服务 over the bank link (balance, PIN change)
     onecard: OneCardService | None = None   # the estate one-card, on the contactless reader (docs/onecard.md)
+    meters: MeterService | None = None      # prepaid meters, on the wallet's IC readers (docs/meters.md)
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
     journal: Journal | None = None
     counter: MessageCounter | None = None   # the one order of all signed messages (bank, cards, fleet)
@@ -122,6 +124,8 @@ class Kiosk:
             self.wallet.recover_at_start()   # before the settling task starts
         if self.onecard is not None:
             self.onecard.recover_at_start()
+        if self.meters is not None:
+            self.meters.recover_at_start()   # before payments turn their own intents into reversals
         if self.payments is not None:
             await self.payments.start()
         if self.session is not None:
@@ -220,6 +224,7 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
         _add_payments(kiosk)
         if with_wallet and settings.wallet is not None:
             _add_wallet(kiosk, pcscd)
+            _add_meters(kiosk)
         if link is not None:
             _add_bank_card_services(kiosk, link)
         if board is not None:
@@ -351,6 +356,20 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
         kiosk_id=settings.kiosk_id, term_id=w.terminal_id, journal=kiosk.journal,
         client=OneCardClient(kiosk.bank, settings.tmk), session=kiosk.session, settling=kiosk.settler,
         reader=readers["contactless"], now=kiosk.clock.now)
+
+
+def _add_meters(kiosk: Kiosk) -> None:
+    """Prepaid meters: the meter user card goes into the wallet's contact reader;
+    paid by bank card (the payment devices), signed messages on the bank's channel."""
+    from kiosk.backend_client.meters import MeterClient
+    from kiosk.services.meter import MeterService
+
+    assert kiosk.wallet is not None and kiosk.payments is not None and kiosk.journal is not None
+    assert kiosk.session is not None and kiosk.settler is not None and kiosk.bank is not None
+    kiosk.meters = MeterService(
+        kiosk_id=kiosk.settings.kiosk_id, estate=kiosk.settings.estate_name, journal=kiosk.journal,
+        client=MeterClient(kiosk.bank), session=kiosk.session, settling=kiosk.settler,
+        reader=kiosk.wallet.cards.reader, printer=kiosk.payments.printer, now=kiosk.clock.now)
 
 
 def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:

@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     onecard.add_argument("action", choices=("list", "flags"))
     onecard.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
     onecard.add_argument("--db", help="database URL (overrides the config)")
+    meter = host_sub.add_parser("meter", help="prepaid meters: list, report a user card lost, reissue it")
+    meter.add_argument("action", choices=("list", "report-lost", "reissue"))
+    meter.add_argument("meter", nargs="?", help="the meter number, 12 digits (report-lost, reissue)")
+    meter.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
+    meter.add_argument("--db", help="database URL (overrides the config)")
 
     add_user = host_sub.add_parser("add-user", help="add a staff account for the web console")
     add_user.add_argument("username")

@@ -75,7 +75,8 @@ _LEDGER_PAYMENT = select(property_ledger).where(property_ledger.c.txn_id == bind
                                                 property_ledger.c.kind == "payment")
 # a wallet purchase of the household's bill, authorised and awaiting its confirm (host.cards)
 _WALLET_PENDING = select(card_txns.c.id).where(card_txns.c.household_id == bindparam("hid"),
-                                               card_txns.c.kind == "purchase", card_txns.c.state == "authorised")
+                                               card_txns.c.kind == "purchase", card_txns.c.state == "authorised",
+                                               card_txns.c.periods.not_like("meter:%"))   # not a meter sale's
 
 
 SIGN_ON = Operation(

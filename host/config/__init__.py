@@ -15,6 +15,7 @@ from common.onecard_keys import OneCardMasterKeys
 from host.config.bank import BankLink, load_bank_link
 from host.config.console import ConsoleSettings, load_console_settings
 from host.config.fleet import FleetSettings, load_fleet_settings
+from host.config.meters import MeterSettings, load_meter_settings
 from common.settings import (CONFIG_DIR, ConfigError, demo_flag, hex_key, load_toml, PROJECT_ROOT, Section,
                              resolve_path, site_key)
 
@@ -79,6 +80,8 @@ class HostSettings:
     bank_link: BankLink | None = None
     fleet: FleetSettings = field(default_factory=FleetSettings)        # [fleet]: heartbeats (docs/console.md)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)  # [console]: staff sessions, lockout
+    # [meters] masters and [prepaid_tariffs.*] (host.meters); None: the host vends no units
+    meters: MeterSettings | None = None
     source: str = ""
 
     def tmk(self, kiosk_id: str) -> bytes | None:
@@ -285,6 +288,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     kiosks = _kiosks(root.section("kiosks"), demo=demo)
     issuer_keys, onecard_keys = _issuer_keys(root, demo=demo)
     bank, bank_link = _bank_keys(root, demo=demo, kiosks=kiosks)
+    meters = load_meter_settings(root, _distinct_keys(root, "meters", ("mkp", "mkr", "mku"), demo=demo), _tiers)
     fleet = load_fleet_settings(root.section("fleet"))
     tls = _tls(host)
     console = load_console_settings(root.section("console"), https=tls is not None)
@@ -313,11 +317,11 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     return HostSettings(
         estate_name=estate.strip(), listen_host=listen_host, listen_port=port, tls=tls,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
-        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, onecard_keys=onecard_keys, bank=bank, bank_link=bank_link,
-        fleet=fleet, console=console,
+        tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, onecard_keys=onecard_keys, bank=bank,
+        bank_link=bank_link, fleet=fleet, console=console, meters=meters,
         source=str(path),
     )
 
 
-__all__ = ["BankKeys", "BankLink", "ConfigError", "HostSettings", "Tariff", "Tier", "load_host_settings",
+__all__ = ["BankKeys", "BankLink", "ConfigError", "HostSettings", "MeterSettings", "Tariff", "Tier", "load_host_settings",
            "DEMO_HOST_CONFIG", "db_url_from_override", "resolve_db_url"]

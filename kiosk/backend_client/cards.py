@@ -65,6 +65,7 @@ class AuthoriseExtra(TypedDict, total=False):
     pin_block: str
     house_no: str
     periods: list[str]
+    meter_sale: str          # a purchase paying a quoted meter sale instead of the bill (docs/meters.md)
 
 
 class AuthoriseRequest(AuthoriseExtra):

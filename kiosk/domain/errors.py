@@ -45,6 +45,9 @@ raised: a card's refusal comes from the card, so it is a CardError too)::
             and the card's refusals above
             the prepaid meter card's (kiosk/cards/meter.py): NotAMeterCard,
             MeterMacInvalid, MeterNoChallenge, MeterWriteDenied, MeterCardTorn
+            and the vending host's refusals of it (kiosk/services/meter.py),
+            MeterRefused > MeterNotApplied, MeterOverLimit, MeterCardLost,
+            MeterForeign, MeterCardRejected, MeterQuantityRefused
 
     OutOfService (KioskError): staff took the kiosk out of service; no fault."""
 from __future__ import annotations
@@ -356,6 +359,55 @@ class MeterCardTorn(CardTorn):
     def __init__(self, meter: str, detail: str = "") -> None:
         super().__init__(meter, detail or f"meter card {meter} torn during the write")
         self.meter = meter
+
+
+class MeterRefused(CardError):
+    """The vending host will not sell onto this card now (a business refusal:
+    nothing is broken). `code` is the host's (docs/host-api.md "Prepaid meters")."""
+
+    message_key = "error.meter_refused"
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(detail or f"meter sale refused: {code}")
+        self.code = code
+
+
+class MeterNotApplied(MeterRefused):
+    """The card's last purchase has not reached the meter (or a reissued card
+    has never been in it): insert the card into the meter first."""
+
+    message_key = "error.meter_not_applied"
+
+
+class MeterOverLimit(MeterRefused):
+    """Remaining + this purchase would exceed the meter's hoarding limit."""
+
+    message_key = "error.meter_over_limit"
+
+
+class MeterCardLost(MeterRefused):
+    """The card was reported lost: staff reissue a new one."""
+
+    message_key = "error.meter_card_lost"
+
+
+class MeterForeign(MeterRefused):
+    """Not a prepaid meter of this estate."""
+
+    message_key = "error.meter_foreign"
+
+
+class MeterCardRejected(MeterRefused):
+    """The card's files do not carry the meter's MACs, or it is not the card the
+    meter's last sale went to: staff look at it."""
+
+    message_key = "error.meter_card_rejected"
+
+
+class MeterQuantityRefused(MeterRefused):
+    """The quantity or amount cannot be sold (too small, too large for the card)."""
+
+    message_key = "error.meter_quantity"
 
 
 # --- fleet: staff's word, not a fault -----------------------------------------

@@ -25,6 +25,7 @@ from typing import Any
 from kiosk.backend_client.bank import BackupCopy
 from common.clock import Clock, SystemClock
 from kiosk.services.journal_bank8583 import BANK_LINK_SCHEMA, BankLinkRecords
+from kiosk.services.journal_meters import METER_SCHEMA, MeterSaleRecords
 from kiosk.services.journal_onecard import ONECARD_SCHEMA, OneCardRecords
 
 SCHEMA = """
@@ -68,10 +69,11 @@ class JournalEntry:
     updated_at: str
 
 
-class Journal(BankLinkRecords, OneCardRecords):
+class Journal(BankLinkRecords, OneCardRecords, MeterSaleRecords):
     """The kiosk's journal; the bank link's records (STAN, batch, reversals owed,
     debits) are BankLinkRecords' (journal_bank8583.py), the one-card's steps
-    OneCardRecords' (journal_onecard.py)."""
+    OneCardRecords' (journal_onecard.py), the meter sales MeterSaleRecords'
+    (journal_meters.py)."""
 
     def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
         self.path = str(path)
@@ -87,6 +89,7 @@ class Journal(BankLinkRecords, OneCardRecords):
         self._db.executescript(SCHEMA)
         self._db.executescript(BANK_LINK_SCHEMA)
         self._db.executescript(ONECARD_SCHEMA)
+        self._db.executescript(METER_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)")
         self._db.execute("INSERT OR IGNORE INTO blacklist_version (id, value) VALUES (1, 0)")
 

@@ -53,7 +53,7 @@ class SettlingPort(Protocol):
         """Something new to send: a pass now, not at the end of the back-off."""
 
     async def send_journaled(self, txn_id: str, send: Callable[[], Awaitable[T]], *,
-                             undo: str, renewed: str) -> T:
+                             undo: str, renewed: str, record: Callable[..., None] | None = None) -> T:
         """Send the money request journaled as `txn_id` and journal what a failure
         says about the money (see SettlingService.send_journaled)."""
 

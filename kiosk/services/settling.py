@@ -20,6 +20,7 @@ from kiosk.domain.errors import (
 )
 from kiosk.services.copies import payment_copy
 from kiosk.services.journal import Journal, JournalEntry
+from kiosk.services.journal_meters import METER_UNSETTLED
 from kiosk.services.session import HostSession
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ class SettlingService:
     def suspended(self) -> bool:
         """True while a reversal, or a wallet cancel or confirmation, is
         unacknowledged: no new financial transaction may start (DESIGN §3)."""
-        return bool(self.journal.in_state(*UNSETTLED)) or self._reversals_owed()
+        return (bool(self.journal.in_state(*UNSETTLED) or self.journal.meter_sales_in(*METER_UNSETTLED))
+                or self._reversals_owed())
 
     def add_settler(self, settle: Callable[[], Awaitable[bool]]) -> None:
         """Another service's unacknowledged messages, sent by the same settling
@@ -92,7 +94,7 @@ class SettlingService:
 
     # --- a money request, journaled -----------------------------------------------------
     async def send_journaled(self, txn_id: str, send: Callable[[], Awaitable[T]], *,
-                             undo: str, renewed: str) -> T:
+                             undo: str, renewed: str, record: Callable[..., None] | None = None) -> T:
         """`send()` the request whose intent is journaled as `txn_id`; on failure
         journal what is known of the money and raise:
         - NotSignedOn: the host changed nothing (not_sent); new working keys mean
@@ -100,18 +102,21 @@ class SettlingService:
           HostUnavailable(`renewed`) (the resident enters the PIN again);
         - HostUnavailable: the request never left (not_sent);
         - OutcomeUnknown or another host error: it may have been acted on: `undo`
-          (reversing | cancelling) until the host acknowledges, OutcomeUnknown."""
+          (reversing | cancelling) until the host acknowledges, OutcomeUnknown.
+        `record(txn_id, state, **detail)`: where the state is journaled when the
+        request is not a `txns` row (a meter sale: Journal.set_meter_state)."""
+        set_state = record or self.journal.set_state
         try:
             return await send()
         except NotSignedOn as exc:
-            self.journal.set_state(txn_id, "not_sent", reason="working keys renewed")
+            set_state(txn_id, "not_sent", reason="working keys renewed")
             await self.session.renew(link=isinstance(exc, BankSignOnRequired))
             raise HostUnavailable(renewed) from exc
         except HostUnavailable:
-            self.journal.set_state(txn_id, "not_sent")
+            set_state(txn_id, "not_sent")
             raise
         except (OutcomeUnknown, HostError) as exc:
-            self.journal.set_state(txn_id, undo, reason=str(exc.detail)[:200])
+            set_state(txn_id, undo, reason=str(exc.detail)[:200])
             self.wake()
             raise OutcomeUnknown(exc.detail) from exc
 
@@ -125,7 +130,7 @@ class SettlingService:
     async def _settle(self) -> bool:
         reversals, backups = self.journal.in_state("reversing"), self.journal.unsent_backups()
         if not reversals and not backups and not self.journal.in_state(*UNSETTLED, *AWAITING_NEWS) \
-                and not self._reversals_owed():
+                and not self._reversals_owed() and not self.journal.meter_sales_in(*METER_UNSETTLED):
             return True
         if not self.session.signed_on:   # e.g. started while the host was down
             try:

@@ -133,6 +133,11 @@ class WalletService:
                        card_pin: str | None = None) -> WalletOutcome:
         return await self.money.pay_bill(card, wallet, bill, card_pin)
 
+    async def pay_meter(self, card: CardView, wallet: Wallet, sale_id: str, amount: Money, house_no: str,
+                        items: list[list[str | int]], card_pin: str | None = None) -> WalletOutcome:
+        """A quoted meter sale paid from the card (MeterService.pay_by_wallet calls it)."""
+        return await self.money.pay_meter(card, wallet, sale_id, amount, house_no, items, card_pin)
+
     # --- tear recovery (wallet_tears.py) ------------------------------------------------
     @property
     def torn(self) -> TornTxn | None:

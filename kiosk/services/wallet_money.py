@@ -91,6 +91,23 @@ class WalletMoney:
             "house_no": str(bill.house), "periods": bill_periods(bill)},
             house_no=str(bill.house), items=[[i.label, i.amount.fen] for i in items])
 
+    async def pay_meter(self, card: CardView, wallet: Wallet, sale_id: str, amount: Money, house_no: str,
+                        items: list[list[str | int]], card_pin: str | None = None) -> WalletOutcome:
+        """Pay a quoted meter sale (kiosk/services/meter.py) from the card: the
+        bill's purchase with `meter_sale` in place of the bill; the host's confirm
+        pays the sale."""
+        self.check_can_pay()
+        if amount > card.balance(wallet):
+            raise WalletInsufficient(f"{wallet.name} holds {card.balance(wallet)}")
+
+        def prepare(session: CardSession) -> Init:
+            if wallet is Wallet.ED:
+                session.purse.verify_pin(card_pin or "")
+            return session.purse.init_purchase(wallet, amount.fen, self.term_id)
+
+        return await self._online(card, "purchase", wallet, amount, prepare, None, {"meter_sale": sale_id},
+                                  house_no=house_no, items=items)
+
     async def _online(self, card: CardView, kind: str, wallet: Wallet, amount: Money,
                       prepare: Callable[[CardSession], Init], swipe: CardSwipe | None, extra: AuthoriseExtra, *,
                       house_no: str = "", items: list[list[str | int]] | None = None) -> WalletOutcome:

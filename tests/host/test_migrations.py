@@ -22,10 +22,11 @@ from tests.support.host_env import SEED_TODAY
 
 pytestmark = pytest.mark.backends(*BACKENDS)
 
-# The tables revisions 0002 (the ISO 8583 bank link) and 0003 (the one-card) added
+# The tables revisions 0002 (the ISO 8583 bank link), 0003 (the one-card) and
+# 0004 (prepaid meters) added
 ADDED_AFTER_0001 = frozenset({"bank_link_sessions", "bank_link_journal", "bank_link_settlements",
                               "bank_link_uploads", "bank_link_counters",
-                              "onecards", "onecard_txns", "onecard_flags"})
+                              "onecards", "onecard_txns", "onecard_flags", "prepaid_meters", "meter_sales"})
 
 
 @pytest.fixture
@@ -74,10 +75,10 @@ def made_before_migrations(engine: Engine, settings: HostSettings) -> None:
     That release's schema is today's less the tables revisions after 0001 added
     (0002 and 0003 only added tables); when a revision changes a table of 0001, replace
     this with a frozen copy of that release's database."""
-    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0003"
-    metadata.create_all(engine)
-    seed_demo(engine, settings, 2000, today=SEED_TODAY)   # today's seed fills 0003's one-cards too: dropped
-    metadata.drop_all(engine, tables=[t for t in metadata.sorted_tables if t.name in ADDED_AFTER_0001])
+    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0004"
+    metadata.create_all(engine, tables=[t for t in metadata.sorted_tables if t.name not in ADDED_AFTER_0001])
+    # that release had neither one-cards nor prepaid meters: its seed, today's without them
+    seed_demo(engine, settings, 2000, today=SEED_TODAY, meters=False, onecards=False)
 
 
 def test_the_schema_is_the_head_revision() -> None:
@@ -108,7 +109,7 @@ def test_kiosk_host_migrate_upgrades_an_old_database(engine_of: Engine, settings
 
     assert cli.migrate(host_toml, db_override=db_url) == 0
 
-    assert "stamped and upgraded at revision 0003" in capsys.readouterr().out
+    assert "stamped and upgraded at revision 0004" in capsys.readouterr().out
     assert census(engine_of) == upgraded(before)
     assert migrations.state(engine_of) == "current"
 

@@ -40,6 +40,8 @@ SIGNED = {("POST", path): SIGNED_MAK for path in (
         "unload/confirm", "unload/cancel", "purchase/authorise", "purchase/confirm", "purchase/cancel")),
     *(f"/api/v1/onecard/{name}" for name in ("keys", "present", "authorise", "confirm", "cancel")))}
 SIGNED[("POST", "/api/v1/bank/sign-on")] = SIGNED_TMK
+SIGNED.update({("POST", f"/api/v1/meters/{name}"): SIGNED_MAK     # prepaid meter vending (docs/meters.md)
+               for name in ("check", "authorise", "sign-write", "confirm", "cancel")})
 # staff pages: the least role that may (host.schema.console.ROLES: viewer < operator < admin)
 STAFF = {
     ("GET", "/console/"): "viewer", ("GET", "/console/fleet/table"): "viewer",
