@@ -145,8 +145,8 @@ def test_a_database_behind_head_is_refused_by_the_host_naming_migrate(
 
 def test_a_database_stamped_at_an_older_revision_is_refused(engine_of: Engine, settings: HostSettings,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    create_tables(engine_of)                           # at 0003; this release pretends its head is later
-    monkeypatch.setattr(migrations, "head", lambda: "0004")
+    create_tables(engine_of)                           # at REVISION; this release pretends its head is later
+    monkeypatch.setattr(migrations, "head", lambda: f"{int(REVISION) + 1:04d}")
     assert migrations.state(engine_of) == "behind"
     with pytest.raises(migrations.SchemaNotCurrent, match="kiosk host migrate"):
         create_app(settings, engine_of)

@@ -49,7 +49,7 @@ async def _remove(wk) -> None:   # type: ignore[no-untyped-def]
 
 async def _bank_card(wk):   # type: ignore[no-untyped-def]
     swiped = await swipe(wk, GOOD.track2)
-    return swiped, await enter_pin(wk, swiped, GOOD.pin)
+    return swiped, await enter_pin(wk, swiped, GOOD.pin, checked_by="card_centre")   # the vending host checks it
 
 
 def _meter() -> SimulatedMeter:
