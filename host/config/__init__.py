@@ -15,6 +15,7 @@ from common.onecard_keys import OneCardMasterKeys
 from host.config.bank import BankLink, load_bank_link
 from host.config.console import ConsoleSettings, load_console_settings
 from host.config.fleet import FleetSettings, load_fleet_settings
+from host.config.onecard import OneCardSettings, load_onecard_settings
 from common.settings import (CONFIG_DIR, ConfigError, demo_flag, hex_key, load_toml, PROJECT_ROOT, Section,
                              resolve_path, site_key)
 
@@ -79,6 +80,7 @@ class HostSettings:
     bank_link: BankLink | None = None
     fleet: FleetSettings = field(default_factory=FleetSettings)        # [fleet]: heartbeats (docs/console.md)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)  # [console]: staff sessions, lockout
+    onecard: OneCardSettings = field(default_factory=OneCardSettings)  # [onecard]: the unpaid-fee blacklist
     source: str = ""
 
     def tmk(self, kiosk_id: str) -> bytes | None:
@@ -286,6 +288,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     issuer_keys, onecard_keys = _issuer_keys(root, demo=demo)
     bank, bank_link = _bank_keys(root, demo=demo, kiosks=kiosks)
     fleet = load_fleet_settings(root.section("fleet"))
+    onecard = load_onecard_settings(root.section("onecard"))
     tls = _tls(host)
     console = load_console_settings(root.section("console"), https=tls is not None)
 
@@ -314,7 +317,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
         estate_name=estate.strip(), listen_host=listen_host, listen_port=port, tls=tls,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
         tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, onecard_keys=onecard_keys, bank=bank, bank_link=bank_link,
-        fleet=fleet, console=console,
+        fleet=fleet, console=console, onecard=onecard,
         source=str(path),
     )
 

@@ -38,7 +38,7 @@ SIGNED = {("POST", path): SIGNED_MAK for path in (
     *(f"/api/v1/cards/{name}" for name in (
         "seen", "blacklist", "status", "load/authorise", "load/confirm", "load/cancel", "unload/authorise",
         "unload/confirm", "unload/cancel", "purchase/authorise", "purchase/confirm", "purchase/cancel")),
-    *(f"/api/v1/onecard/{name}" for name in ("keys", "present", "authorise", "confirm", "cancel")))}
+    *(f"/api/v1/onecard/{name}" for name in ("keys", "present", "authorise", "confirm", "cancel", "blacklist", "unblock")))}
 SIGNED[("POST", "/api/v1/bank/sign-on")] = SIGNED_TMK
 # staff pages: the least role that may (host.schema.console.ROLES: viewer < operator < admin)
 STAFF = {
