@@ -80,7 +80,7 @@ def blacklist_action(engine: Engine, settings: HostSettings, clock: Clock, actio
     with engine.connect() as conn:
         rows = listings(conn)
     out(f"{'house':10}  {'since':10}  {'owed':>10}  one-cards")
-    for r in rows:
-        out(f"{r.house_no:10}  {r.since.isoformat():10}  {_yuan(r.amount_fen):>10}  {' '.join(r.uids) or '-'}")
+    for row in rows:
+        out(f"{row.house_no:10}  {row.since.isoformat():10}  {_yuan(row.amount_fen):>10}  {' '.join(row.uids) or '-'}")
     out(f"{len(rows)} households listed")
     return 0
