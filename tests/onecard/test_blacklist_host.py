@@ -185,3 +185,19 @@ def test_the_signed_routes_blacklist_and_unblock(onecard_env: OneCardEnv) -> Non
     wanted = sector_keys(DEMO_ONECARD_KEYS, bytes.fromhex(FUNDED.uid), DEMO_MAP.public_info)
     assert list(keys) == [DEMO_MAP.public_info] and keys[DEMO_MAP.public_info].a == wanted.a
     assert not any(keys[DEMO_MAP.public_info].b)        # never key B
+
+
+def test_the_daily_run_from_the_command_line(bank_url: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from host import cli
+    path = tmp_path / "host.toml"
+    path.write_text(TEST_HOST_TOML + "\n[onecard]\nunpaid_days = 30\n", encoding="utf-8")
+    clock = ManualClock(datetime(2026, 11, 21, 8, 0))
+    assert cli.onecard(path, "blacklist", db_override=bank_url, what="refresh", clock=clock) == 0
+    assert "as of 2026-11-21 (unpaid more than 30 days after the due date)" in capsys.readouterr().out
+    assert cli.onecard(path, "blacklist", db_override=bank_url, what="show", clock=clock) == 0
+    shown = capsys.readouterr().out
+    assert f"{BLACK.house_no:10}  2026-10-01" in shown and BLACK.uid in shown
+    path.write_text(TEST_HOST_TOML + "\n[onecard]\nunpaid_days = -1\n", encoding="utf-8")
+    assert cli.onecard(path, "blacklist", db_override=bank_url, what="refresh", clock=clock) == 2
+    assert "unpaid_days" in capsys.readouterr().err
