@@ -21,6 +21,7 @@ from host.config import HostSettings, Tier
 from host.db import bulk_insert, fmt_x100
 from host.schema.estate import bill_lines, bills, households, meters, readings
 from host.tariffs import line_amount, price_usage
+from host.unpaid_fees import recheck_household
 from common.house import HouseNumber
 from common.money import Money
 
@@ -164,14 +165,23 @@ _UNPAY = update(bills).where(bills.c.household_id == bindparam("hid"), bills.c.p
 def pay_bills(conn: Connection, household_id: int, periods: list[str], *, reference: str,
               paid_at: datetime) -> int:
     """Mark a household's unpaid bills of `periods` paid with one bank reference
-    (a card payment settles several months at once). Returns how many it paid."""
-    return conn.execute(_PAY, {"hid": household_id, "periods": list(periods), "p_at": paid_at,
+    (a card payment settles several months at once). Returns how many it paid.
+    A one-card listing for unpaid property fees is lifted in the same transaction."""
+    paid = conn.execute(_PAY, {"hid": household_id, "periods": list(periods), "p_at": paid_at,
                                "p_ref": reference}).rowcount
+    if paid:
+        recheck_household(conn, household_id, paid_at)
+    return paid
 
 
-def unpay_bills(conn: Connection, household_id: int, reference: str) -> int:
-    """Undo pay_bills (a reversal): the bills paid with `reference` are unpaid again."""
-    return conn.execute(_UNPAY, {"hid": household_id, "p_ref": reference}).rowcount
+def unpay_bills(conn: Connection, household_id: int, reference: str, *, at: datetime | None = None) -> int:
+    """Undo pay_bills (a reversal): the bills paid with `reference` are unpaid
+    again, and, given the time `at`, the household listed again at once if the
+    unpaid-fee rule says so (else at the next daily run)."""
+    unpaid = conn.execute(_UNPAY, {"hid": household_id, "p_ref": reference}).rowcount
+    if unpaid and at is not None:
+        recheck_household(conn, household_id, at)
+    return unpaid
 
 
 def unpaid_periods(bill: dict[str, Any]) -> list[str]:

@@ -81,6 +81,9 @@ def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = 
             raise _Stopped
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        from host.onecard.blacklist import run_refresh
+        listed = run_refresh(engine, settings, clock or SystemClock())   # the daily run, also at start
+        print(f"one-card blacklist: {listed.households} households, version {listed.version}", flush=True)
         app = create_app(settings, engine, clock=clock)
         # timeout_graceful_shutdown: open console pages hold event streams that never
         # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
@@ -228,13 +231,19 @@ def card(config_path: Path | str, action: str, serial: str | None = None, db_ove
     return _guarded(run)
 
 
-def onecard(config_path: Path | str, action: str, db_override: str | None = None) -> int:
+def onecard(config_path: Path | str, action: str, db_override: str | None = None, what: str = "show",
+            *, clock: Clock | None = None) -> int:
     """`kiosk host onecard list | flags`: the one-card registry with its mirrors,
-    and the cards refused at a kiosk for staff (host.onecard.staff)."""
+    and the cards refused at a kiosk for staff (host.onecard.staff);
+    `kiosk host onecard blacklist [show | refresh]`: the unpaid-fee blacklist
+    (host.onecard.blacklist; refresh is the daily run)."""
+    from host.onecard.blacklist import blacklist_action
     from host.onecard.staff import onecard_action
 
     def run() -> int:
-        _, engine = _open(config_path, db_override)
+        settings, engine = _open(config_path, db_override)
+        if action == "blacklist":
+            return blacklist_action(engine, settings, clock or SystemClock(), what, print)
         return onecard_action(engine, action, print)
     return _guarded(run)
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from kiosk.services.wallet import WalletService
     from kiosk.services.onecard import OneCardService
     from kiosk.services.meter import MeterService
+    from kiosk.services.onecard_blacklist import OneCardBlacklistService
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class Kiosk:
     bank_cards: BankCardServices | None = None   # 银行卡服务 over the bank link (balance, PIN change)
     onecard: OneCardService | None = None   # the estate one-card, on the contactless reader (docs/onecard.md)
     meters: MeterService | None = None      # prepaid meters, on the wallet's IC readers (docs/meters.md)
+    onecard_blacklist: OneCardBlacklistService | None = None   # its unpaid-fee blacklist (docs/onecard.md)
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
     journal: Journal | None = None
     counter: MessageCounter | None = None   # the one order of all signed messages (bank, cards, fleet)
@@ -356,6 +358,13 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
         kiosk_id=settings.kiosk_id, term_id=w.terminal_id, journal=kiosk.journal,
         client=OneCardClient(kiosk.bank, settings.tmk), session=kiosk.session, settling=kiosk.settler,
         reader=readers["contactless"], now=kiosk.clock.now)
+    # the unpaid-fee blacklist: downloaded on every pass of the settling task (the
+    # first pass, at start, included), which already holds the host session
+    from kiosk.services.onecard_blacklist import OneCardBlacklistService
+    kiosk.onecard_blacklist = OneCardBlacklistService(
+        journal=kiosk.journal, client=OneCardClient(kiosk.bank, settings.tmk), session=kiosk.session,
+        onecard=kiosk.onecard, payments=kiosk.payments, bills=kiosk.bills, now=kiosk.clock.now)
+    kiosk.settler.add_periodic(kiosk.onecard_blacklist.refresh_quietly)
 
 
 def _add_meters(kiosk: Kiosk) -> None:

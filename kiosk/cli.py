@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     card.add_argument("--db", help="database URL (overrides the config)")
 
     onecard = host_sub.add_parser("onecard", help="the estate one-cards: their mirrors, the cards flagged for staff")
-    onecard.add_argument("action", choices=("list", "flags"))
+    onecard.add_argument("action", choices=("list", "flags", "blacklist"))
+    onecard.add_argument("what", nargs="?", choices=("show", "refresh"), default="show",
+                         help="blacklist: show it, or refresh it (the daily run)")
     onecard.add_argument("--config", type=Path, default=DEMO_HOST_CONFIG, help="host TOML file")
     onecard.add_argument("--db", help="database URL (overrides the config)")
     meter = host_sub.add_parser("meter", help="prepaid meters: list, report a user card lost, reissue it")

@@ -387,7 +387,7 @@ def handle_reversal(conn: Connection, message: Message, ctx: Context) -> dict[st
     if amount != txn.amount_fen:
         raise BadRequest(f"amount_fen {amount} is not the captured {txn.amount_fen}")
     credit_account(conn, txn.account_id, txn.amount_fen)
-    unpay_bills(conn, txn.household_id, txn.reference)
+    unpay_bills(conn, txn.household_id, txn.reference, at=now)
     payment = conn.execute(_LEDGER_PAYMENT, {"txn_id": txn_id}).one()
     conn.execute(_LEDGER, {"txn_id": txn_id, "kind": "reversal", "household_id": payment.household_id,
                            "periods": payment.periods, "amount_fen": -payment.amount_fen,

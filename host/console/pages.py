@@ -26,6 +26,7 @@ from host.console.kiosk_view import (
     recent_commands,
 )
 from host.console.live import event_stream
+from host.console.onecard_blacklist import onecard_blacklist_routes
 from host.console.signin import signin_routes
 from host.console.reconciliation import recent_days, reconcile
 from host.console.transactions import (
@@ -351,6 +352,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route("/day-totals.csv", day_totals_csv, methods=["GET"]),
         Route("/bank-journal.csv", bank_journal_csv, methods=["GET"]),
         Route("/reconciliation", reconciliation_page, methods=["GET"]),
+        *onecard_blacklist_routes(console),     # the one-card unpaid-fee blacklist
         Route("/audit", audit_page, methods=["GET"]),
         Route("/users", users_page, methods=["GET"]),
         Route("/users", add_user, methods=["POST"]),

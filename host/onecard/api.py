@@ -16,6 +16,7 @@ from host.api_spec import inherit
 from host.bank.security import Handler, SecureChannel
 from host.config import HostSettings
 from host.http_body import read_capped, too_large
+from host.onecard.blacklist import handle_blacklist, handle_unblock
 from host.onecard.money import handle_authorise, handle_cancel, handle_confirm
 from host.onecard.present import handle_keys, handle_present
 from common.clock import Clock
@@ -27,6 +28,8 @@ HANDLERS: dict[str, Handler] = {
     "authorise": handle_authorise,
     "confirm": handle_confirm,
     "cancel": handle_cancel,
+    "blacklist": handle_blacklist,      # the unpaid-fee blacklist (host/onecard/blacklist.py)
+    "unblock": handle_unblock,
 }
 
 

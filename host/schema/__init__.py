@@ -6,6 +6,7 @@
     cards    card registry, card transactions, sightings, blacklist          (host.cards)
     fleet    kiosks' last reports, history, commands                         (host.fleet)
     onecard  one-card registry and mirror, its transactions, staff flags     (host.onecard)
+    onecard_blacklist  unpaid-fee listings, their versioned changes, last run  (host.unpaid_fees)
     console  staff accounts, sessions, audit log                             (host.console)
     meters   prepaid meters and their user cards, meter sales               (host.meters)
 
@@ -25,13 +26,13 @@ from __future__ import annotations
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, delete, inspect, insert
 from sqlalchemy.engine import Engine
 
-from host.schema import bank, cards, console, estate, fleet, meters, onecard  # noqa: F401  (registers every table)
+from host.schema import bank, cards, console, estate, fleet, meters, onecard, onecard_blacklist  # noqa: F401
 from host.schema.metadata import metadata
 
 __all__ = ["REVISION", "create_tables", "drop_tables", "has_host_tables", "metadata"]
 
 # The Alembic revision these tables are: host.migrations' head.
-REVISION = "0004"
+REVISION = "0005"
 
 # Alembic's own bookkeeping table, as Alembic creates it, on a MetaData of its
 # own (it is not a host table: migrations' compare leaves it out). Declared here

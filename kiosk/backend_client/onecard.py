@@ -87,6 +87,19 @@ class AuthoriseReply(TypedDict):
     tries_left: NotRequired[int | None]
 
 
+class BlacklistChange(TypedDict):
+    uid: str
+    listed: bool
+    house_no: str | None
+    since: str | None          # YYYY-MM-DD: the due date of the oldest property fee unpaid
+    amount_fen: int | None     # the property fees unpaid past due
+
+
+class BlacklistReply(TypedDict):
+    version: int
+    changes: list[BlacklistChange]
+
+
 class SessionKeyRing:
     """The `SectorKeyProvider` of one card's session, fed by the host's
     deliveries (read keys at presentation, the operation's at authorise)."""
@@ -177,3 +190,24 @@ class OneCardClient:
                                                                          "not_found"):
             raise BadHostReply(f"cancel reply {reply!r}")
         return cast(CancelStatus, str(reply["status"]))
+
+    # --- the unpaid-fee blacklist (docs/onecard.md "Unpaid-fee blacklist") ---------------
+    async def blacklist(self, since: int) -> BlacklistReply:
+        """The changes since version `since`: each card once, listed (house, since, amount) or lifted."""
+        reply = await self._post("blacklist", {"since": since}, financial=False)
+        changes = reply.get("changes")
+        if not isinstance(reply.get("version"), int) or not isinstance(changes, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("uid"), str) and isinstance(c.get("listed"), bool)
+                for c in changes):
+            raise BadHostReply(f"one-card blacklist reply {reply!r}")
+        return cast(BlacklistReply, reply)
+
+    async def unblock(self, uid: str) -> dict[int, SectorKeys] | None:
+        """The key that clears the card's black flag; None while the host still lists it."""
+        reply = await self._post("unblock", {"uid": uid}, financial=False)
+        if reply.get("uid") != uid or reply.get("result") not in ("keys", "declined"):
+            raise BadHostReply(f"unblock reply {reply.get('result')!r}")
+        if reply["result"] == "declined":
+            return None
+        return self._open(reply.get("keys"), "unblock reply")
+

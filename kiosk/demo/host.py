@@ -41,7 +41,7 @@ def run_host_command(args: argparse.Namespace) -> int:
     if args.host_command == "card":
         return host_cli.card(args.config, args.action, args.serial, db_override=args.db)
     if args.host_command == "onecard":
-        return host_cli.onecard(args.config, args.action, db_override=args.db)
+        return host_cli.onecard(args.config, args.action, db_override=args.db, what=args.what)
     if args.host_command == "meter":
         return host_cli.meter(args.config, args.action, args.meter, db_override=args.db)
     if args.host_command == "add-user":

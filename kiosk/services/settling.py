@@ -64,6 +64,7 @@ class SettlingService:
         self._workers: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()   # one settling pass at a time: each reversal is sent once
         self._settlers: list[Callable[[], Awaitable[bool]]] = []
+        self._periodic: list[Callable[[], Awaitable[None]]] = []
 
     # --- life cycle ----------------------------------------------------------------
     async def start(self) -> None:
@@ -88,6 +89,12 @@ class SettlingService:
         """Another service's unacknowledged messages, sent by the same settling
         task (after reversals, before backup copies); True when none is left."""
         self._settlers.append(settle)
+
+    def add_periodic(self, task: Callable[[], Awaitable[None]]) -> None:
+        """Work for every pass of the settling task, the idle one (IDLE_PASS_S)
+        included, after the settling: e.g. the one-card blacklist's download.
+        Its failures are logged, never fatal to the task."""
+        self._periodic.append(task)
 
     def wake(self) -> None:
         self._wake.set()
@@ -183,6 +190,11 @@ class SettlingService:
             except Exception:    # this task must outlive any surprise: money waits on it
                 log.exception("settling failed; retrying")
                 done = False
+            for task in self._periodic:
+                try:
+                    await task()
+                except Exception:   # noqa: BLE001 - a download must never stop the money's task
+                    log.exception("periodic task of the settling loop failed")
             backoff = self._first_backoff_s if done else min(backoff * 2, self.MAX_BACKOFF_S)
             try:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow the

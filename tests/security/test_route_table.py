@@ -38,7 +38,7 @@ SIGNED = {("POST", path): SIGNED_MAK for path in (
     *(f"/api/v1/cards/{name}" for name in (
         "seen", "blacklist", "status", "load/authorise", "load/confirm", "load/cancel", "unload/authorise",
         "unload/confirm", "unload/cancel", "purchase/authorise", "purchase/confirm", "purchase/cancel")),
-    *(f"/api/v1/onecard/{name}" for name in ("keys", "present", "authorise", "confirm", "cancel")))}
+    *(f"/api/v1/onecard/{name}" for name in ("keys", "present", "authorise", "confirm", "cancel", "blacklist", "unblock")))}
 SIGNED[("POST", "/api/v1/bank/sign-on")] = SIGNED_TMK
 SIGNED.update({("POST", f"/api/v1/meters/{name}"): SIGNED_MAK     # prepaid meter vending (docs/meters.md)
                for name in ("check", "authorise", "sign-write", "confirm", "cancel")})
@@ -50,7 +50,8 @@ STAFF = {
     ("GET", "/console/commands"): "viewer", ("POST", "/console/commands"): "operator",
     ("GET", "/console/transactions"): "viewer", ("GET", "/console/transactions.csv"): "viewer",
     ("GET", "/console/day-totals.csv"): "viewer", ("GET", "/console/bank-journal.csv"): "viewer",
-    ("GET", "/console/reconciliation"): "viewer", ("GET", "/console/audit"): "admin",
+    ("GET", "/console/reconciliation"): "viewer",
+    ("GET", "/console/onecard-blacklist"): "viewer", ("GET", "/console/onecard-blacklist.csv"): "viewer", ("GET", "/console/audit"): "admin",
     ("GET", "/console/users"): "admin", ("POST", "/console/users"): "admin",
     ("POST", "/console/users/{username}/unlock"): "admin", ("GET", "/console/events"): "viewer",
     ("POST", "/console/logout"): "viewer",

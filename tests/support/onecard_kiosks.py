@@ -82,7 +82,8 @@ class NoBankLink:
 @pytest.fixture
 async def onecard_world(tmp_path: Path, onecard_host: Any, pcscd: Any) -> AsyncIterator[OneCardWorld]:
     link = FaultyLink("127.0.0.1", onecard_host.port)
-    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True), pcscd=pcscd, with_fleet=False)
+    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True, bank_port=onecard_host.bank_port), pcscd=pcscd,
+                  with_fleet=False)   # its [bank] at the host's front-end: bill payments over the link
     assert kiosk.settler is not None and kiosk.onecard is not None
     kiosk.settler._first_backoff_s = 0.05   # noqa: SLF001 - tests wait on settling, not on back-off
     await kiosk.start()
