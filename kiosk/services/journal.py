@@ -26,6 +26,7 @@ from kiosk.backend_client.bank import BackupCopy
 from common.clock import Clock, SystemClock
 from kiosk.services.journal_bank8583 import BANK_LINK_SCHEMA, BankLinkRecords
 from kiosk.services.journal_onecard import ONECARD_SCHEMA, OneCardRecords
+from kiosk.services.journal_settlement import SETTLEMENT_SCHEMA, SettlementRecords
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
@@ -68,10 +69,11 @@ class JournalEntry:
     updated_at: str
 
 
-class Journal(BankLinkRecords, OneCardRecords):
+class Journal(BankLinkRecords, OneCardRecords, SettlementRecords):
     """The kiosk's journal; the bank link's records (STAN, batch, reversals owed,
     debits) are BankLinkRecords' (journal_bank8583.py), the one-card's steps
-    OneCardRecords' (journal_onecard.py)."""
+    OneCardRecords' (journal_onecard.py), the daily settlement's SettlementRecords'
+    (journal_settlement.py)."""
 
     def __init__(self, path: Path | str, clock: Clock | None = None) -> None:
         self.path = str(path)
@@ -87,6 +89,7 @@ class Journal(BankLinkRecords, OneCardRecords):
         self._db.executescript(SCHEMA)
         self._db.executescript(BANK_LINK_SCHEMA)
         self._db.executescript(ONECARD_SCHEMA)
+        self._db.executescript(SETTLEMENT_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)")
         self._db.execute("INSERT OR IGNORE INTO blacklist_version (id, value) VALUES (1, 0)")
 
