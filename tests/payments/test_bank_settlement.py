@@ -158,3 +158,63 @@ async def test_no_settlement_while_a_reversal_is_owed(host: RunningHost, link: L
     assert not kiosk.journal.bank_reversals("due") and not kiosk.journal.in_state("reversing")
     [row] = host_settlements(host)
     assert (row.result, row.bank_debit_count) == ("balanced", 0)   # the bank's debit was reversed
+
+
+async def _until(check: Callable[[], Any], what: str, timeout_s: float = 15.0) -> Any:
+    import asyncio
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not (value := check()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return value
+
+
+async def test_staff_settle_now_from_the_console(host: RunningHost, link: Links, tmp_path: Path) -> None:
+    """The whole way: an operator presses "settle now" on the kiosk's page (form
+    post with its CSRF token), the command reaches the real kiosk with its next
+    heartbeat, the kiosk settles with the front-end at its safe point and
+    acknowledges; the page shows the bank's record, the audit names the operator."""
+    import asyncio
+    import dataclasses
+
+    from host.console.accounts import Accounts
+    from host.console.mount import console_of
+    from tests.support.console_env import FAST, USERS, StaffClient
+
+    settings = kiosk_settings(tmp_path, link.url, bank_port=link.bank_port)
+    settings = dataclasses.replace(settings, fleet=dataclasses.replace(settings.fleet, heartbeat_interval_s=0.2))
+    kiosk = build(settings, with_wallet=False)
+    await kiosk.start()
+    console = console_of(host.server.app)
+    console.accounts = accounts = Accounts(host.engine, console.settings.console, cost=FAST, clock=console.clock.wall)
+    staff = StaffClient(host.url)
+    try:
+        for name in ("duty",):
+            password, role = USERS[name]
+            await asyncio.to_thread(accounts.add, name, password, role, display_name=name, by="test")
+        _, outcome = await pay(kiosk, HOUSE, GOOD)
+        assert outcome.approved
+        assert (await asyncio.to_thread(staff.sign_in, "duty", USERS["duty"][0])).status_code == 303
+        page = (await asyncio.to_thread(staff.get, f"/console/kiosks/{settings.kiosk_id}")).text
+        assert 'value="settle_now"' in page and 'id="settle-now"' in page
+        no_token = await asyncio.to_thread(staff.post, f"/console/kiosks/{settings.kiosk_id}/commands",
+                                           {"command": "settle_now"}, csrf=False)
+        assert no_token.status_code == 403
+        sent = await asyncio.to_thread(staff.post, f"/console/kiosks/{settings.kiosk_id}/commands",
+                                       {"command": "settle_now"})
+        assert sent.status_code == 303
+
+        last = await _until(kiosk.journal.last_settlement, "the kiosk's settlement")
+        assert last.trigger == "console" and last.balanced and last.debit_count == 1
+        [row] = host_settlements(host)
+        assert (row.result, row.kiosk_debit_fen) == ("balanced", outcome.amount.fen)
+        await _until(lambda: host.query("SELECT result FROM fleet_commands WHERE name = 'settle_now'"
+                                        " AND status = 'done'"), "the command's result on the host")
+        page = (await asyncio.to_thread(staff.get, f"/console/kiosks/{settings.kiosk_id}")).text
+        assert f"批次 {row.batch}" in page and "平账" in page
+        [entry] = [e for e in (await asyncio.to_thread(console.audit.page, action="command_sent"))[0]]
+        assert entry.username == "duty" and "settle_now" in str(entry.detail)
+    finally:
+        staff.close()
+        await kiosk.aclose()
