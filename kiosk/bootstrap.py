@@ -4,6 +4,7 @@ the benchmarks all build the same graph (DESIGN §2 rule 6)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from kiosk.backend_client.bank import BankClient
     from kiosk.backend_client.signed import MessageCounter
     from kiosk.services.bank_card_services import BankCardServices
+    from kiosk.services.bank_settlement import BankSettlementService
     from kiosk.services.fleet.devices import DeviceBoard
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.journal import Journal
@@ -106,6 +108,7 @@ class Kiosk:
     meters: MeterService | None = None      # prepaid meters, on the wallet's IC readers (docs/meters.md)
     onecard_blacklist: OneCardBlacklistService | None = None   # its unpaid-fee blacklist (docs/onecard.md)
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
+    bank_settlement: BankSettlementService | None = None   # daily and on staff's command (docs/bank-link.md)
     journal: Journal | None = None
     counter: MessageCounter | None = None   # the one order of all signed messages (bank, cards, fleet)
     sims: SimDevices | None = None
@@ -136,6 +139,8 @@ class Kiosk:
             await self.settler.start()
         if self.fleet is not None:
             await self.fleet.start()
+        if self.bank_settlement is not None:      # after the sign-on and the reversals' task
+            await self.bank_settlement.start()
 
     def reload_settings(self) -> str:
         """Staff's reload_config: read the configuration file again and apply what
@@ -161,6 +166,8 @@ class Kiosk:
         return text + (f"; needs a restart: {', '.join(later)}" if later else "")
 
     async def aclose(self) -> None:
+        if self.bank_settlement is not None:
+            await self.bank_settlement.stop()
         if self.fleet is not None:
             await self.fleet.stop()
             await self.fleet.client.aclose()
@@ -231,6 +238,7 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
             _add_bank_card_services(kiosk, link)
         if board is not None:
             _add_fleet(kiosk, host_transport, board)
+        _add_bank_settlement(kiosk)
     return kiosk
 
 
@@ -258,6 +266,23 @@ def _bank_link(settings: KioskSettings, journal: Journal, pinpad: PinPad, clock:
         await pinpad.load_pin_key(KeySlot.BANK, wrapped, check_value[:3])
 
     return BankLink(link_settings, journal, clock, load_pin_key=load_pik)
+
+
+def _add_bank_settlement(kiosk: Kiosk) -> None:
+    """The daily settlement at [bank] settle_at and staff's `settle_now`
+    (docs/bank-link.md "Settlement"): at the fleet's safe point, after the
+    reversals owed; its last outcome in the heartbeat."""
+    from kiosk.services.bank_settlement import BankSettlementService
+
+    link, journal, settler, fleet = kiosk.link, kiosk.journal, kiosk.settler, kiosk.fleet
+    assert link is not None and journal is not None and settler is not None and kiosk.settings.bank is not None
+    kiosk.bank_settlement = service = BankSettlementService(
+        link, journal, kiosk.clock, kiosk.settings.bank.settle_at,
+        reversals_owed=lambda: bool(journal.bank_reversals("due") or journal.in_state("reversing")),
+        send_reversals=settler.settle_once,
+        safe_point=fleet.safe_point if fleet is not None else contextlib.nullcontext)
+    if fleet is not None:
+        fleet.register("settle_now", service.settle_now)
 
 
 def _device_board() -> DeviceBoard:
@@ -402,6 +427,12 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
     journal_status = JournalStatus(journal, payments.printer, now=kiosk.clock.now)
 
     async def status(*, busy: bool) -> dict[str, Any]:
+        report = await _status(busy=busy)
+        if kiosk.bank_settlement is not None:
+            report["settlement"] = kiosk.bank_settlement.status()
+        return report
+
+    async def _status(*, busy: bool) -> dict[str, Any]:
         if wallet is not None and not busy:    # a card may be mid-write: asked between transactions only
             for name in wallet.readers:
                 try:

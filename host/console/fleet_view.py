@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from host.console.i18n import CATALOGUE, duration, money, when
+from host.fleet.model import Settlement
 from host.fleet.registry import Alert, FleetRegistry, KioskRecord
 
 DEVICE_COLUMNS = ("card_reader", "pin_pad", "printer")
@@ -43,6 +44,7 @@ class KioskRow:
     rank: int
     flags: frozenset[str] = field(default_factory=frozenset)   # which filters it falls under
     service: Badge | None = None  # out of service (it may be online or not)
+    settlement: Badge = Badge("—", "muted")   # the last bank settlement, as the kiosk reported it
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ def classify(record: KioskRecord) -> tuple[int, frozenset[str]]:
         if status.backlog.reversals:
             flags.add("backlog")
             rank = min(rank, FAULT if ("reversal_stuck", "") in record.alerts else WARNING)
+        if status.settlement is not None and not status.settlement.balanced:
+            rank = min(rank, WARNING)       # the settlement_unbalanced alert
         if status.out_of_service:
             flags.add("oos")
             rank = min(rank, OUT_OF_SERVICE)
@@ -146,8 +150,21 @@ def kiosk_row(record: KioskRecord, t: Callable[..., str], lang: str, now: float,
         screen=screen_text(status.screen if status is not None else "", t),
         devices=tuple(devices), other_devices=tuple(others), backlog=backlog, today_count=today_count,
         takings=takings, version=status.app_version if status is not None and status.app_version else "—",
-        rank=rank, flags=flags,
+        rank=rank, flags=flags, settlement=reported_settlement(status.settlement if status else None, t),
         service=Badge(t("state.oos"), "warn") if status is not None and status.out_of_service else None)
+
+
+def reported_settlement(settlement: Settlement | None, t: Callable[..., str]) -> Badge:
+    """The fleet page's column: the kiosk's last settlement as its heartbeat said."""
+    if settlement is None:
+        return Badge("—", "muted")
+    title = t("settle.debits", n=settlement.debit_count, amount=money(settlement.debit_fen))
+    if settlement.credit_count:
+        title += " · " + t("settle.credits", n=settlement.credit_count, amount=money(settlement.credit_fen))
+    title += f" · {settlement.at.replace('T', ' ')}"
+    if settlement.balanced:
+        return Badge(t("settle.balanced"), "ok", f"{settlement.batch} · {title}")
+    return Badge(t("settle.unbalanced"), "bad", f"{settlement.batch} · {title}")
 
 
 def screen_text(screen: str, t: Callable[..., str]) -> str:

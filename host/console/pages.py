@@ -27,6 +27,7 @@ from host.console.kiosk_view import (
 )
 from host.console.live import event_stream
 from host.console.onecard_blacklist import onecard_blacklist_routes
+from host.console.settlement_view import last_settlement
 from host.console.signin import signin_routes
 from host.console.reconciliation import recent_days, reconcile
 from host.console.transactions import (
@@ -145,7 +146,9 @@ def console_routes(console: Console) -> list[BaseRoute]:
         commands = await console.db(recent_commands, console.engine, fleet, kiosk_id=kiosk_id, limit=20)
         txns, _ = await console.in_thread(search, console.engine, TxnQuery(kiosk_id=kiosk_id, limit=20))  # may scan
         msg = notice(request, ("cmd.sent",))["msg"]
+        settlement = await console.db(last_settlement, console.engine, kiosk_id, t)
         return console.render("kiosk.html", request, staff=staff, kiosk_id=kiosk_id, panel=_panel(request, kiosk_id),
+                              settlement=settlement,
                               history=history_lines(events, t, lang, now),
                               commands=[command_view(c, t, now) for c in commands], command_names=COMMANDS,
                               txns=txns, msg=msg)

@@ -11,12 +11,16 @@ from host.api_spec import JSON, Operation, array, enum, integer, nullable, obj, 
 from host.bank.card_guard import pan_in_text, withheld
 
 DEVICE_STATES = ("ok", "fault", "paper_near_end", "paper_out", "unknown")
-COMMANDS = ("out_of_service", "in_service", "reload_config", "upload_journal", "print_test", "restart_app")
+COMMANDS = ("out_of_service", "in_service", "reload_config", "upload_journal", "print_test", "restart_app",
+            "settle_now")
 ACK_STATUSES = ("done", "failed", "unsupported")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 _SCREEN = re.compile(r"^[A-Za-z0-9_.-]{0,40}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_BATCH = re.compile(r"^\d{6}$", re.ASCII)
+_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$", re.ASCII)
+SETTLE_TRIGGERS = ("schedule", "console")
 MAX_DEVICES = 12
 MAX_ACKS = 50
 
@@ -38,7 +42,12 @@ STATUS_SCHEMA = obj({}, {
     "today": nullable(obj({}, {"day": _opt_text(10), **{k: _COUNT for k in (
         "count", "approved_count", "approved_fen", "declined_count", "reversed_count", "reversed_fen")}})),
     "backlog": nullable(obj({}, {"reversals": _COUNT, "backups": _COUNT, "oldest_reversal_age_s": nullable(_COUNT)})),
-    "last_error": nullable(obj({}, {"message": _opt_text(300), "at": _opt_text(32)}))})
+    "last_error": nullable(obj({}, {"message": _opt_text(300), "at": _opt_text(32)})),
+    # the kiosk's last bank settlement (docs/bank-link.md "Settlement")
+    "settlement": nullable(obj({"batch": text(6, pattern=_BATCH.pattern), "balanced": {"type": "boolean"},
+                                "at": text(19, pattern=_AT.pattern)},
+                               {"trigger": enum(*SETTLE_TRIGGERS), **{k: _COUNT for k in (
+                                   "debit_fen", "debit_count", "credit_fen", "credit_count", "uploaded")}}))})
 HEARTBEAT = Operation(
     "A kiosk's heartbeat: its status in, the commands staff queued for it out",
     request=obj({"type": enum("heartbeat")}, {"status": nullable(STATUS_SCHEMA),
@@ -85,6 +94,25 @@ class Backlog:
 
 
 @dataclass(frozen=True, slots=True)
+class Settlement:
+    """The kiosk's last bank settlement as it reported it (the 0510's verdict)."""
+    batch: str
+    balanced: bool
+    at: str                      # the kiosk's clock, ISO
+    debit_fen: int = 0
+    debit_count: int = 0
+    credit_fen: int = 0
+    credit_count: int = 0
+    uploaded: int = 0
+    trigger: str = "schedule"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"batch": self.batch, "balanced": self.balanced, "at": self.at, "debit_fen": self.debit_fen,
+                "debit_count": self.debit_count, "credit_fen": self.credit_fen,
+                "credit_count": self.credit_count, "uploaded": self.uploaded, "trigger": self.trigger}
+
+
+@dataclass(frozen=True, slots=True)
 class KioskStatus:
     app_version: str = ""
     uptime_s: int = 0
@@ -96,6 +124,7 @@ class KioskStatus:
     backlog: Backlog = field(default_factory=Backlog)
     last_error: str = ""
     last_error_at: str = ""
+    settlement: Settlement | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The stored form. Written out by hand: dataclasses.asdict is ~10x slower,
@@ -109,13 +138,15 @@ class KioskStatus:
                           "reversed_count": t.reversed_count, "reversed_fen": t.reversed_fen},
                 "backlog": {"reversals": b.reversals, "backups": b.backups,
                             "oldest_reversal_age_s": b.oldest_reversal_age_s},
-                "last_error": self.last_error, "last_error_at": self.last_error_at}
+                "last_error": self.last_error, "last_error_at": self.last_error_at,
+                "settlement": None if self.settlement is None else self.settlement.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> KioskStatus:
         """The stored form (to_json) back; trusted, it was validated when received."""
         return cls(**{**data, "devices": {k: DeviceState(**v) for k, v in data.get("devices", {}).items()},
-                      "today": DayFigures(**data.get("today", {})), "backlog": Backlog(**data.get("backlog", {}))})
+                      "today": DayFigures(**data.get("today", {})), "backlog": Backlog(**data.get("backlog", {})),
+                      "settlement": Settlement(**data["settlement"]) if data.get("settlement") else None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +235,31 @@ def parse_status(raw: Any) -> KioskStatus:
         screen=screen, out_of_service=bool(data.get("out_of_service", False)),
         in_transaction=bool(data.get("in_transaction", False)), devices=devices, today=figures, backlog=backlog,
         last_error=withheld(_text(error.get("message"), "status.last_error.message", 300), split_too=False),
-        last_error_at=_text(error.get("at"), "status.last_error.at", 32))
+        last_error_at=_text(error.get("at"), "status.last_error.at", 32),
+        settlement=parse_settlement(data.get("settlement")))
     # free texts (errors, device reasons, results) are withheld rather than refused: a
     # refused heartbeat would show the kiosk offline; the rest is never free text
     _no_card_number([status.app_version, status.screen, status.last_error_at, *devices], "status")
     return status
+
+
+def parse_settlement(raw: Any) -> Settlement | None:
+    if raw is None:
+        return None
+    data = _object(raw, "status.settlement")
+    batch, at = data.get("batch"), data.get("at")
+    if not isinstance(batch, str) or not _BATCH.match(batch):
+        raise BadHeartbeat("status.settlement.batch must be 6 digits")
+    if not isinstance(at, str) or not _AT.match(at):
+        raise BadHeartbeat("status.settlement.at must be an ISO time (YYYY-MM-DDTHH:MM[:SS])")
+    if not isinstance(data.get("balanced"), bool):
+        raise BadHeartbeat("status.settlement.balanced must be true or false")
+    trigger = data.get("trigger", "schedule")
+    if trigger not in SETTLE_TRIGGERS:
+        raise BadHeartbeat(f"status.settlement.trigger must be one of {', '.join(SETTLE_TRIGGERS)}")
+    counts = {k: _int(data.get(k, 0), f"status.settlement.{k}")
+              for k in ("debit_fen", "debit_count", "credit_fen", "credit_count", "uploaded")}
+    return Settlement(batch, data["balanced"], at, trigger=trigger, **counts)
 
 
 def parse_acks(raw: Any) -> list[Ack]:

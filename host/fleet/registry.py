@@ -20,9 +20,9 @@ from host.fleet.events import EventBus
 from host.fleet.model import KioskStatus
 from host.config.fleet import FleetSettings
 
-ALERT_KINDS = ("offline", "paper_out", "device_fault", "reversal_stuck")
+ALERT_KINDS = ("offline", "paper_out", "device_fault", "reversal_stuck", "settlement_unbalanced")
 # alerts whose cause has no history line of its own (offline and device changes have theirs)
-_ALERTS_IN_HISTORY = ("reversal_stuck",)
+_ALERTS_IN_HISTORY = ("reversal_stuck", "settlement_unbalanced")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +89,11 @@ def _alerts_of(kiosk_id: str, status: KioskStatus, now: float, settings: FleetSe
     if status.backlog.reversals and age is not None and age >= settings.reversal_alert_after_s:
         found[("reversal_stuck", "")] = Alert(kiosk_id, "reversal_stuck", "", now,
                                               f"{status.backlog.reversals}:{age}")
+    # the kiosk's last settlement disagreed with the bank's journal: staff compare the
+    # uploaded debits (bank_link_uploads); it stays until a later settlement balances
+    if status.settlement is not None and not status.settlement.balanced:
+        found[("settlement_unbalanced", "")] = Alert(kiosk_id, "settlement_unbalanced", "", now,
+                                                     status.settlement.batch)
     return found
 
 

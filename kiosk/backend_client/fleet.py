@@ -48,6 +48,9 @@ class KioskStatus(TypedDict):
     today: Figures
     backlog: Figures
     last_error: LastError | None
+    # the last bank settlement (kiosk.services.bank_settlement): batch, balanced,
+    # debit/credit counts and fen, uploaded, at, trigger; left out before the first
+    settlement: NotRequired[Figures | None]
 
 
 AckStatus = Literal["done", "failed", "unsupported"]

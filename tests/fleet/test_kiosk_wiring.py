@@ -40,7 +40,7 @@ async def kiosk(tmp_path: Path) -> Any:
 async def test_the_kiosk_offers_every_console_command(kiosk: Any) -> None:
     assert kiosk.fleet is not None
     assert set(kiosk.fleet._handlers) == {"out_of_service", "in_service", "upload_journal", "print_test",
-                                          "reload_config", "restart_app"}
+                                          "reload_config", "restart_app", "settle_now"}
     assert kiosk.fleet.interval_s == 5                                 # the demo config's [fleet]
     assert type(kiosk.payments.printer).__name__ == "WatchedPrinter"   # device faults reach the board
 

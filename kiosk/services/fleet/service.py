@@ -135,8 +135,12 @@ class FleetService:
             handle.end()
 
     async def _enter_safe_point(self) -> None:
-        while self._active:
-            await self._idle.wait()
+        # a command or another holder of the safe point (safe_point()) goes first
+        while self._active or self._command_running:
+            if self._command_running:
+                await self._command_done.wait()
+            else:
+                await self._idle.wait()
         # no await between the check and this: no transaction can slip in
         self._command_running = True
         self._command_done.clear()
@@ -144,6 +148,17 @@ class FleetService:
     def _leave_safe_point(self) -> None:
         self._command_running = False
         self._command_done.set()
+
+    @asynccontextmanager
+    async def safe_point(self) -> AsyncIterator[None]:
+        """Run work of the kiosk's own (the scheduled bank settlement) as a command
+        runs: after the running transactions end, with none starting meanwhile.
+        Not from inside a command's handler (it holds the safe point already)."""
+        await self._enter_safe_point()
+        try:
+            yield
+        finally:
+            self._leave_safe_point()
 
     # --- out of service -----------------------------------------------------------
     @property
@@ -215,7 +230,7 @@ class FleetService:
                 log.exception("status provider failed")
                 self.report_error(f"status: {type(exc).__name__}: {exc}")
         devices = {**self.devices.snapshot(), **extra.get("devices", {})}
-        return {
+        status: KioskStatus = {
             "app_version": self.app_version,
             "uptime_s": int(self.clock.mono() - self._started_mono),
             "screen": self.screen, "out_of_service": self._oos, "in_transaction": self.busy,
@@ -223,6 +238,9 @@ class FleetService:
             "last_error": None if self._last_error is None else
             {"at": self._last_error[0], "message": self._last_error[1]},
         }
+        if extra.get("settlement") is not None:     # the last bank settlement (bank_settlement.py)
+            status["settlement"] = extra["settlement"]
+        return status
 
     async def beat(self) -> bool:
         """One heartbeat; True if the host answered. Never raises a KioskError."""
