@@ -123,3 +123,66 @@ async def test_a_load_torn_by_pulling_the_card_is_finished_when_it_is_back(kiosk
     assert app.flow.cards.onecard.result_kind == "approved"
     assert result.ids.balance.value == money(before + 5_000)
     assert purse(app, FUNDED_ONECARD) == before + 5_000 == mirror(ui_host, FUNDED_ONECARD)[0]
+
+
+def staged_view() -> Any:
+    """A one-card with wide figures and ten records (the purse's top), for the layout check."""
+    from common.money import Money
+    from kiosk.services.onecard_card import OneCardView, RecordLine
+
+    records = tuple(RecordLine(10 - i, (1, 5, 7, 8)[i % 4], Money(99_999_99 if i == 0 else 1234_56 + i),
+                               Money(167_772_15 - i), "000001", "11211845") for i in range(10))
+    return OneCardView("B1C20001", "欧阳娜娜", "12-3-2502", Money(167_772_15), 9, records, ("T1",))
+
+
+ONECARD_STATES: list[tuple[str, dict[str, Any]]] = [
+    ("onecard", {}),
+    ("onecard_amount", {}),
+    ("onecard_bill", {}),
+    ("onecard_result", {"kind": "load", "result_kind": "approved", "result_title": "onecard.result.load.title",
+                        "result_body": "onecard.result.load", "amount_text": "¥99,999.99",
+                        "result_balance": "¥167,772.15", "masked_pan": "622202*********0017",
+                        "reference": "M26112112345", "receipt_state": "not_printed"}),
+    ("onecard_result", {"kind": "load", "result_kind": "declined", "result_title": "onecard.result.not_applied.title",
+                        "result_body": "onecard.result.not_applied.load", "result_balance": "",
+                        "reference": "", "receipt_state": ""}),
+    ("onecard_refused", {"refused_code": "needs_staff", "refused_uid": "B1C20003"}),
+    ("onecard_refused", {"refused_code": "blacklisted", "refused_uid": "B1C20002",
+                         "arrears_offer": lambda uid, house: None}),   # the next helper's hook, shown
+]
+
+
+async def test_onecard_screens_fit(kiosk_app: Any, artifacts: Any) -> None:
+    """Every one-card screen, staged with the widest figures, in both languages,
+    at the smallest landscape and the portrait resolution: no text clipped."""
+    from kivy.core.window import Window
+
+    from kiosk.demo.bench.panel import BENCH_WIDTH
+    from kiosk.demo.touch import frames, wait_for
+    from tests.support.layout import layout_problems
+
+    app = kiosk_app
+    flow, cards = app.flow, app.flow.cards
+    steps = cards.onecard
+    bill = await app.kiosk.bills.lookup("3-2-1202")             # arrears, a late fee and the latest month
+    problems: list[str] = []
+    for width, height in ((1024, 768), (1080, 1920)):
+        Window.size = (width + BENCH_WIDTH, height)
+        await wait_for(lambda: tuple(map(round, app.kiosk_area.size)) == (width, height), timeout_s=10,
+                       what=f"kiosk area {width}x{height}")
+        steps.view, steps.bill, cards.op, cards.amount_typed = staged_view(), bill, "onecard_load", "99999.99"
+        for n, (screen, props) in enumerate(ONECARD_STATES):
+            for key, value in props.items():
+                setattr(steps, key, value)
+            flow.screen = screen
+            for lang in ("zh", "en"):
+                app.lang = lang
+                await frames(3)
+                app.kiosk_area.export_to_png(str(artifacts / f"{width}x{height}-{screen}-{n}-{lang}.png"))
+                problems += [f"{width}x{height} {screen}#{n} {lang}: {p}"
+                             for p in layout_problems(app.kiosk_area, app.kiosk_area)]
+        assert steps.view is not None
+        app.lang = "zh"
+    steps.arrears_offer = None
+    flow.screen = "idle"
+    assert not problems, "\n".join(problems)
