@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from common.settings import CONFIG_DIR, load_toml, Section
@@ -80,11 +81,40 @@ class DemoIcCard:
     ep_max: Money = EP_MAX
 
 
+# The one-card purse is 3 bytes of fen (docs/onecard.md)
+ONECARD_MAX = Money(0xFFFFFF)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOneCardEntry:
+    """An estate one-card (MIFARE Classic 1K, docs/onecard.md) as the bench's
+    virtual card is personalised: `balance` and `count` are the card's own (the
+    host's mirror may disagree: the rolled-back demo card)."""
+    name: str
+    uid: str               # 8 hex digits (upper case)
+    serial: int            # block 4's card serial
+    holder: str
+    house: str
+    balance: Money
+    count: int
+    issued: date
+    expiry: date
+    black: bool = False
+    household_id: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class DemoWallet:
     cards: tuple[DemoCard, ...]
     bad_swipes: tuple[DemoBadSwipe, ...]
     ic_cards: tuple[DemoIcCard, ...] = ()
+    onecards: tuple[DemoOneCardEntry, ...] = ()
+
+    def onecard(self, uid: str) -> DemoOneCardEntry:
+        for card in self.onecards:
+            if card.uid == uid.upper():
+                return card
+        raise KeyError(uid)
 
     def ic_card(self, serial: str) -> DemoIcCard:
         for card in self.ic_cards:
@@ -146,5 +176,36 @@ def load_test_cards(path: Path | str = TEST_CARDS_FILE) -> DemoWallet:
         if not (Money(0) <= ed <= ED_MAX and Money(0) <= ep <= EP_MAX):
             raise c.error("ed_balance", f"balances must be within 0..{ED_MAX} (ED) and 0..{EP_MAX} (EP)")
         c.reject_unknown()
+    onecards = tuple(_onecard(Section(root.file, item, f"onecard[{i}]."))
+                     for i, item in enumerate(root.get("onecard", list, [])))
     root.reject_unknown()
-    return DemoWallet(tuple(cards), tuple(bad), tuple(ic))
+    return DemoWallet(tuple(cards), tuple(bad), tuple(ic), onecards)
+
+
+def _iso_date(v: str) -> str | None:
+    try:
+        date.fromisoformat(v)
+    except ValueError:
+        return "must be a date, YYYY-MM-DD"
+    return None
+
+
+def _onecard(c: Section) -> DemoOneCardEntry:
+    balance = Money.parse(c.get("balance", str))
+    if not Money(0) <= balance <= ONECARD_MAX:
+        raise c.error("balance", f"must be within 0..{ONECARD_MAX} (the purse's 3 bytes)")
+    card = DemoOneCardEntry(
+        name=c.get("name", str),
+        uid=c.get("uid", str, check=lambda v: None if re.fullmatch(r"[0-9A-Fa-f]{8}", v)
+                  else "must be 8 hex digits").upper(),
+        serial=c.get("serial", int, check=lambda v: None if 0 < v <= 0xFFFFFFFF else "must be 1..4294967295"),
+        holder=c.get("holder", str),
+        house=c.get("house", str),
+        balance=balance,
+        count=c.get("count", int, 0, check=lambda v: None if 0 <= v <= 0xFFFF else "must be 0..65535"),
+        issued=date.fromisoformat(c.get("issued", str, check=_iso_date)),
+        expiry=date.fromisoformat(c.get("expiry", str, check=_iso_date)),
+        black=c.get("black", bool, False),
+        household_id=c.get("household_id", int, 0, check=lambda v: None if v >= 0 else "must be 0 or more"))
+    c.reject_unknown()
+    return card

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
     import httpx
 
     from kiosk.devices.sim.card_reader import SimCardReader
+    from common.demo_cards import DemoOneCardEntry
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
+    from kiosk.devices.sim.m1_card import VirtualM1Card
     from kiosk.devices.sim.pcscd import PrivatePcscd
     from kiosk.devices.sim.vpcd import VpcdSlot
     from kiosk.devices.sim.pinpad import SimPinPad
@@ -62,6 +64,7 @@ class SimDevices:
     pcscd: PrivatePcscd | None = None                                  # behind the IC card readers
     ic_slots: dict[str, VpcdSlot] = field(default_factory=dict)        # "contact" | "contactless"
     ic_cards: dict[str, VirtualCpuCard] = field(default_factory=dict)  # by serial: the bench's wallet
+    onecards: dict[str, VirtualM1Card] = field(default_factory=dict)   # by UID: the bench's one-cards
     own_pcscd: bool = True                                             # False: the caller stops it
 
     def close(self) -> None:
@@ -382,7 +385,7 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     kiosk.onecard = OneCardService(
         kiosk_id=settings.kiosk_id, term_id=w.terminal_id, journal=kiosk.journal,
         client=OneCardClient(kiosk.bank, settings.tmk), session=kiosk.session, settling=kiosk.settler,
-        reader=readers["contactless"], now=kiosk.clock.now)
+        reader=readers["contactless"], now=kiosk.clock.now, printer=pads.printer, estate=settings.estate_name)
     # the unpaid-fee blacklist: downloaded on every pass of the settling task (the
     # first pass, at start, included), which already holds the host session
     from kiosk.services.onecard_blacklist import OneCardBlacklistService
@@ -483,7 +486,25 @@ def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: 
     sims.pcscd = pcscd
     sims.ic_slots = {"contact": VpcdSlot(pcscd.ports[0]), "contactless": VpcdSlot(pcscd.ports[1])}
     cards_dir = folder / "cards"
-    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir, issued=today) for c in load_test_cards().ic_cards}
+    wallet = load_test_cards()
+    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir, issued=today) for c in wallet.ic_cards}
+    sims.onecards = {c.uid: _bench_onecard(c, cards_dir) for c in wallet.onecards}
+
+
+def _bench_onecard(entry: DemoOneCardEntry, folder: Path) -> VirtualM1Card:
+    """A one-card of config/test-cards.toml: its file if it exists (its state
+    survives runs), else personalised from the entry (docs/onecard.md)."""
+    from kiosk.devices.sim.m1_card import VirtualM1Card
+    from common.onecard import BLACK_LISTED, BLACK_OK
+    from kiosk.devices.sim.m1_card_data import OneCardProfile
+
+    path = VirtualM1Card.file_for(folder, entry.uid)
+    if path.exists():
+        return VirtualM1Card.load(path)
+    return VirtualM1Card.create(folder, OneCardProfile(
+        uid=bytes.fromhex(entry.uid), issued=entry.issued, expiry=entry.expiry, balance=entry.balance.fen,
+        serial=entry.serial, house=entry.house, household_id=entry.household_id, holder=entry.holder,
+        black=BLACK_LISTED if entry.black else BLACK_OK, count=entry.count), label=entry.name)
 
 
 def _card_reader(settings: KioskSettings, sims: SimDevices) -> Any:

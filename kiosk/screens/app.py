@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from kiosk.services.bank_card_services import BankCardServices
     from kiosk.services.bills import BillService
     from kiosk.services.fleet.service import FleetService
+    from kiosk.services.onecard import OneCardService
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletService
 
@@ -84,6 +85,8 @@ class KioskCore(Protocol):
     def fleet(self) -> FleetService | None: ...
     @property
     def bank_cards(self) -> BankCardServices | None: ...
+    @property
+    def onecard(self) -> OneCardService | None: ...
 
     async def start(self) -> None: ...
     def warm_up(self) -> None: ...
@@ -114,6 +117,12 @@ CARD_SCREENS = {
     "card_processing": "kiosk.screens.card_processing:CardProcessingScreen",
     "card_result": "kiosk.screens.card_result:CardResultScreen",
     "card_tear": "kiosk.screens.card_tear:CardTearScreen",
+    # the estate one-card (docs/onecard.md "The screens")
+    "onecard": "kiosk.screens.card_services.onecard_screens:OneCardScreen",
+    "onecard_amount": "kiosk.screens.card_services.onecard_screens:OneCardAmountScreen",
+    "onecard_bill": "kiosk.screens.card_services.onecard_screens:OneCardBillScreen",
+    "onecard_result": "kiosk.screens.card_services.onecard_screens:OneCardResultScreen",
+    "onecard_refused": "kiosk.screens.card_services.onecard_screens:OneCardRefusedScreen",
 }
 
 
@@ -145,7 +154,8 @@ class KioskApp(App):
         self.title = tr("app.title", self.settings.language)
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.flow = Flows(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet, kiosk.bank_cards)
+        self.flow = Flows(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet, kiosk.bank_cards,
+                          onecard=kiosk.onecard)
         self.timer: IdleTimer | None = None
         self.restart_requested = False     # the runner starts the app again once it stopped
         kiosk.on_restart = self.request_restart

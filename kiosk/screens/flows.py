@@ -22,6 +22,7 @@ from kiosk.services.bills import BillService
 if TYPE_CHECKING:
     from kiosk.services.bank_card_services import BankCardServices
     from kiosk.services.fleet.service import FleetService
+    from kiosk.services.onecard import OneCardService
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletService
 
@@ -34,7 +35,8 @@ class Flows(Navigator):
 
     def __init__(self, bills: BillService, spawn: Spawn, payments: PaymentService | None = None,
                  wallet: WalletService | None = None, fleet: FleetService | None = None,
-                 bank_cards: BankCardServices | None = None, **kwargs: Any) -> None:
+                 bank_cards: BankCardServices | None = None, onecard: OneCardService | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(spawn, fleet, **kwargs)
         self._payments = payments
         self.bank = BankCardStep(self, payments, spawn)
@@ -45,7 +47,7 @@ class Flows(Navigator):
         if wallet is not None:
             from kiosk.screens.card_services.flow import CardServices   # only with the IC wallet: it loads the card code
 
-            self.cards = CardServices(self, self.bank, wallet, payments, spawn)
+            self.cards = CardServices(self, self.bank, wallet, payments, spawn, onecard=onecard, bills=bills)
             self.register(self.cards, name="card", start=self.cards.start)
             self.payment.pay_by_wallet_with = self.cards.pay_bill
         # always there for the screens to bind to; offered on the idle screen only with the bank link

@@ -52,6 +52,11 @@ class Screen(StrEnum):
     CARD_PROCESSING = "card_processing"
     CARD_RESULT = "card_result"
     CARD_TEAR = "card_tear"
+    ONECARD = "onecard"                          # the estate one-card (卡务, card_services/onecard.py)
+    ONECARD_AMOUNT = "onecard_amount"
+    ONECARD_BILL = "onecard_bill"
+    ONECARD_RESULT = "onecard_result"
+    ONECARD_REFUSED = "onecard_refused"
     BANKCARD_CHOOSE = "bankcard_choose"          # 银行卡服务: balance or PIN change
     BANKCARD_PROCESSING = "bankcard_processing"
     BANKCARD_RESULT = "bankcard_result"
@@ -61,7 +66,8 @@ class Screen(StrEnum):
 NO_LEAVING = frozenset({Screen.PROCESSING, Screen.CARD_PROCESSING, Screen.CARD_TEAR, Screen.BANKCARD_PROCESSING})
 # nothing is under way on these screens: a staff command may run (the fleet's safe point)
 AT_REST = frozenset({Screen.IDLE, Screen.ENTRY, Screen.BILL, Screen.MESSAGE, Screen.RESULT, Screen.CARD_RESULT,
-                     Screen.OUT_OF_SERVICE, Screen.BANKCARD_CHOOSE, Screen.BANKCARD_RESULT})
+                     Screen.OUT_OF_SERVICE, Screen.BANKCARD_CHOOSE, Screen.BANKCARD_RESULT,
+                     Screen.ONECARD_RESULT, Screen.ONECARD_REFUSED})
 # out of service takes over these at once; the others finish first (a result is read to its end)
 OUT_OF_SERVICE_AT_ONCE = frozenset({Screen.IDLE, Screen.ENTRY, Screen.BILL})
 # no idle countdown: the bank's or the card's answer is always awaited; a torn card has its own

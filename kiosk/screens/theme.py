@@ -32,7 +32,8 @@ def load_kv(*paths: Path) -> None:
 
 
 def kv_files() -> list[Path]:
-    return [HERE / "widgets.kv", *sorted(p for p in HERE.glob("*.kv") if p.name != "widgets.kv")]
+    return [HERE / "widgets.kv", *sorted(p for p in HERE.glob("*.kv") if p.name != "widgets.kv"),
+            *sorted(HERE.glob("card_services/*.kv"))]      # the flows' own screens (the one-card's)
 
 
 class P:

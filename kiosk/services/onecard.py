@@ -24,14 +24,16 @@ from common.money import Money
 from common.onecard import TxnType
 from kiosk.backend_client.onecard import AuthoriseExtra, AuthoriseRequest, Finish, OneCardClient
 from kiosk.cards.mifare_purse import PurseResult, Step
-from kiosk.devices.ports import IcReader
+from kiosk.devices.ports import IcReader, ReceiptPrinter
 from kiosk.domain.bill import HouseholdBill
-from kiosk.domain.errors import CardTorn, KioskError, OneCardRefused, PaymentsSuspended
+from kiosk.domain.errors import CardTorn, KioskError, NotTheSameCard, OneCardRefused, OutcomeUnknown, PaymentsSuspended
+from kiosk.domain.receipt import Receipt
 from kiosk.services.journal import Journal, JournalEntry
 from kiosk.services.journal_onecard import ONECARD_KINDS
 from kiosk.services.onecard_card import CardSession, OneCardView, is_onecard, open_session
+from kiosk.services.onecard_receipt import onecard_receipt
 from kiosk.services.ports import HostSessionPort, SettlingPort
-from kiosk.services.receipts import bill_periods
+from kiosk.services.receipts import bill_periods, print_logged
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +51,28 @@ class OneCardOutcome:
     masked_pan: str = ""
     decline_code: str | None = None
     tries_left: int | None = None
+    uid: str = ""
+
+
+@dataclass(frozen=True)
+class TornOneCard:
+    """The operation whose card left during its write, while this kiosk awaits the card."""
+    uid: str
+    txn_id: str
+    kind: str                      # load | bill
+    amount: Money
+    masked_pan: str = ""
 
 
 class OneCardService:
     def __init__(self, *, kiosk_id: str, term_id: bytes, journal: Journal, client: OneCardClient,
                  session: HostSessionPort, settling: SettlingPort, reader: IcReader,
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime], printer: ReceiptPrinter | None = None, estate: str = "") -> None:
         self.kiosk_id, self.term_id, self.journal, self.client = kiosk_id, term_id, journal, client
         self.session, self.settling, self.reader, self._now = session, settling, reader, now
+        self.printer, self.estate = printer, estate
         self._txn_id = ""            # the operation the purse's steps belong to ('' a presentation)
+        self.torn: TornOneCard | None = None   # a card that left during its write, awaited here
         settling.add_settler(self.settle)
 
     def recover_at_start(self) -> None:
@@ -162,7 +177,7 @@ class OneCardService:
                 code = str(reply.get("code", "declined"))
                 self.journal.set_state(txn_id, "declined", code=code)
                 return OneCardOutcome(txn_id, kind, False, amount, masked_pan=masked, decline_code=code,
-                                      tries_left=reply.get("tries_left"))
+                                      tries_left=reply.get("tries_left"), uid=view.uid)
             self.journal.set_state(txn_id, "authorised", reference=str(reply.get("reference", "")))
             card.ring.add(keys)
             result = await self._write(card, txn_id, kind, amount, now)
@@ -171,7 +186,8 @@ class OneCardService:
             await self.settle()
             entry = self.journal.get(txn_id)
             return OneCardOutcome(txn_id, kind, True, amount, Money(result.balance_after),
-                                  str(entry.detail.get("reference", "")) if entry is not None else "", masked)
+                                  str(entry.detail.get("reference", "")) if entry is not None else "", masked,
+                                  uid=view.uid)
         finally:
             self._txn_id = ""
             await asyncio.to_thread(card.close)
@@ -190,10 +206,73 @@ class OneCardService:
             wrote = any(step >= Step.MARK_PENDING for _, step, _ in self.journal.onecard_steps(txn_id))
             if wrote or isinstance(exc, CardTorn):
                 self.journal.set_state(txn_id, "torn", reason=type(exc).__name__)
+                entry = self.journal.get(txn_id)
+                self.torn = TornOneCard(card.uid_hex, txn_id, kind, amount,
+                                        entry.masked_pan if entry is not None else "")
                 raise CardTorn(card.uid_hex, f"one-card {card.uid_hex} left during {kind} {txn_id}") from exc
             self.journal.set_state(txn_id, "cancelling", reason=f"not written: {type(exc).__name__}")
             await self.settle()
             raise
+
+    # --- a card torn here: the same card back (the screens' tear step) ------------------
+    async def resume_torn(self) -> OneCardOutcome:
+        """The torn card is back: a presentation (the card's own recovery, then
+        the host's confirm or cancel), and what became of the torn operation.
+        NotTheSameCard for another card (nothing of the torn one is touched)."""
+        torn = self.torn
+        if torn is None:
+            raise OutcomeUnknown("no one-card operation awaits its card")
+        if not await self.is_onecard_async() or await asyncio.to_thread(self._uid_in_reader) != torn.uid:
+            raise NotTheSameCard(f"not one-card {torn.uid}")
+        view: OneCardView | None = None
+        try:
+            view = await self.present()
+        except OneCardRefused as exc:    # a refused card still has a pending operation finished first
+            log.info("torn one-card %s back, refused: %s", torn.uid, exc.code)
+        outcome = self.outcome_of(torn, view)
+        self.torn = None
+        return outcome
+
+    def outcome_of(self, torn: TornOneCard, view: OneCardView | None) -> OneCardOutcome:
+        """What the journal says of the torn operation after the card's presentation."""
+        entry = self.journal.get(torn.txn_id)
+        state = entry.state if entry is not None else "torn"
+        detail = entry.detail if entry is not None else {}
+        if state in ("completed", "confirming"):
+            after = Money(int(detail["balance_after"])) if "balance_after" in detail else (
+                view.balance if view is not None else None)
+            return OneCardOutcome(torn.txn_id, torn.kind, True, torn.amount, after, str(detail.get("reference", "")),
+                                  torn.masked_pan, uid=torn.uid)
+        if state in ("cancelled", "cancelling"):
+            return OneCardOutcome(torn.txn_id, torn.kind, False, torn.amount,
+                                  view.balance if view is not None else None, masked_pan=torn.masked_pan,
+                                  decline_code="not_applied", uid=torn.uid)
+        raise OutcomeUnknown(f"one-card operation {torn.txn_id} still {state}")
+
+    def abandon_torn(self) -> None:
+        """The card holder has not got the card: its next presentation, at any
+        kiosk, settles the operation (the journal keeps it `torn`)."""
+        self.torn = None
+
+    def _uid_in_reader(self) -> str:
+        card = open_session(self.reader, lambda *_: None)
+        try:
+            return card.uid_hex
+        finally:
+            card.close()
+
+    # --- receipts -------------------------------------------------------------------
+    def receipt_for(self, txn_id: str, *, reprint: bool = False) -> Receipt:
+        entry = self.journal.get(txn_id)
+        if entry is None:
+            raise KeyError(f"no one-card operation {txn_id}")
+        return onecard_receipt(entry, self.estate, self.kiosk_id, reprint=reprint)
+
+    async def print_receipt(self, txn_id: str) -> bool:
+        """True if printed; a failure is logged, never raised (receipts can be reprinted)."""
+        if self.printer is None:
+            return False
+        return await print_logged(self.printer, self.receipt_for(txn_id))
 
     # --- the settling task's part -----------------------------------------------------
     async def settle(self) -> bool:

@@ -1,7 +1,8 @@
 """The bench's IC cards for the simulated contact and contactless readers: one
 row per [[ic_card]] of config/test-cards.toml present in the simulated card
 set (who, its demo PIN, live balances, which reader holds it) with Insert /
-Tap / Remove / Pull, and "pull during the next write" for trying tears."""
+Tap / Remove / Pull, and "pull during the next write" for trying tears. The
+[[onecard]] entries (estate one-cards, ic_cards_onecard.py) follow, tap only."""
 from __future__ import annotations
 
 import logging
@@ -14,13 +15,15 @@ from kivy.properties import BooleanProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 from common.epurse import Wallet
+from kiosk.demo.bench.ic_cards_onecard import is_onecard_write, onecard_state, onecard_title
 from kiosk.demo.bench.widgets import NOT_ARMED_S, BenchSection, app_lang
 from common.money import Money
 from kiosk.i18n import pick, tr
 
 if TYPE_CHECKING:
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
-    from common.demo_cards import DemoIcCard
+    from kiosk.devices.sim.m1_card import VirtualM1Card
+    from common.demo_cards import DemoIcCard, DemoOneCardEntry
     from kiosk.devices.sim.vpcd import VpcdSlot
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ class IcCardRow(BoxLayout):
     title = StringProperty("")
     state = StringProperty("")
     where = StringProperty("")       # "" | contact | contactless
+    tap_only = BooleanProperty(False)   # a one-card: contactless only (no Insert)
 
 
 def ic_title(card: DemoIcCard, lang: str) -> str:
@@ -65,13 +69,18 @@ class IcCardsBench(BenchSection):
     ic_note = StringProperty("")             # a short flash (reader busy)
 
     def __init__(self, slots: Mapping[str, VpcdSlot], cards: Mapping[str, VirtualCpuCard],
-                 demo_cards: Sequence[DemoIcCard], **kwargs: Any) -> None:
+                 demo_cards: Sequence[DemoIcCard], onecards: Mapping[str, VirtualM1Card] | None = None,
+                 demo_onecards: Sequence[DemoOneCardEntry] = (), **kwargs: Any) -> None:
         """`slots`: the readers by name ("contact", "contactless"); `cards`: the
-        virtual cards by serial; `demo_cards`: what config/test-cards.toml says of them."""
+        virtual cards by serial; `demo_cards`: what config/test-cards.toml says of
+        them; `onecards` / `demo_onecards`: the one-cards by UID, likewise."""
         super().__init__(**kwargs)
-        self.slots, self.cards = slots, cards
-        self.has_ic = bool(slots and cards)
+        onecards = onecards or {}
+        self.slots, self._cpu, self._m1 = slots, cards, onecards
+        self.cards: dict[str, VirtualCpuCard | VirtualM1Card] = {**cards, **onecards}   # by serial / UID
+        self.has_ic = bool(slots and self.cards)
         self._ic_cards = [c for c in demo_cards if c.serial in cards] if self.has_ic else []
+        self._onecards = [c for c in demo_onecards if c.uid in onecards] if self.has_ic else []
         self._rows: dict[str, IcCardRow] = {}
         self._clock: Any = Clock.schedule_interval(self._refresh, IC_REFRESH_S) if self.has_ic else None
         self._flash: Any = None
@@ -95,6 +104,10 @@ class IcCardsBench(BenchSection):
             row = IcCardRow(bench=self, serial=card.serial, title=ic_title(card, lang))
             self._rows[card.serial] = row
             box.add_widget(row)
+        for one in self._onecards:
+            row = IcCardRow(bench=self, serial=one.uid, title=onecard_title(one, lang), tap_only=True)
+            self._rows[one.uid] = row
+            box.add_widget(row)
         self._refresh()
 
     def _refresh(self, *_: Any) -> None:
@@ -105,8 +118,13 @@ class IcCardsBench(BenchSection):
             row = self._rows.get(card.serial)
             if row is None:
                 continue
-            row.state = ic_state(card, self.cards.get(card.serial), lang)
+            row.state = ic_state(card, self._cpu.get(card.serial), lang)
             row.where = self._slot_of(card.serial) or ""
+        for one in self._onecards:
+            row = self._rows.get(one.uid)
+            if row is not None:
+                row.state = onecard_state(one, self._m1.get(one.uid), lang)
+                row.where = self._slot_of(one.uid) or ""
 
     def _slot_of(self, serial: str) -> str | None:
         """Which reader holds the card, if any."""
@@ -170,9 +188,9 @@ class IcCardsBench(BenchSection):
         for card in (self.cards.values() if self.has_ic else ()):
             card.fault = self._tear_hook(card) if armed else None
 
-    def _tear_hook(self, card: VirtualCpuCard) -> Any:
+    def _tear_hook(self, card: VirtualCpuCard | VirtualM1Card) -> Any:
         def hook(apdu: bytes) -> str | None:   # runs in the vpcd slot's thread
-            if len(apdu) > 1 and apdu[0] == 0x80 and apdu[1] in CARD_WRITES:
+            if (len(apdu) > 1 and apdu[0] == 0x80 and apdu[1] in CARD_WRITES) or is_onecard_write(apdu):
                 card.fault = None
                 Clock.schedule_once(lambda _dt: self.arm_tear(False))
                 return "after"
@@ -184,3 +202,4 @@ class IcCardsBench(BenchSection):
         if self._flash is not None:
             self._flash.cancel()
         self._flash = Clock.schedule_once(lambda _dt: setattr(self, "ic_note", ""), NOT_ARMED_S)
+

@@ -27,7 +27,7 @@ from kiosk.demo.bench.ic_cards import IcCardsBench
 from kiosk.demo.bench.pin_pad import PinPadBench
 from kiosk.demo.bench.printer import PrinterBench
 from kiosk.demo.bench.widgets import load_bench_kv
-from common.demo_cards import DemoBadSwipe, DemoCard, DemoIcCard, load_test_cards
+from common.demo_cards import DemoBadSwipe, DemoCard, DemoIcCard, DemoOneCardEntry, load_test_cards
 
 if TYPE_CHECKING:
     from kiosk.bootstrap import Kiosk, SimDevices
@@ -44,6 +44,7 @@ class BenchPanel(BoxLayout):
         self.controls, self.sims = controls, sims
         wallet: list[DemoCard | DemoBadSwipe] = []
         ic_cards: list[DemoIcCard] = []
+        onecards: list[DemoOneCardEntry] = []
         if sims is not None:
             try:
                 cards = load_test_cards()
@@ -51,10 +52,12 @@ class BenchPanel(BoxLayout):
                 log.exception("bench: no test cards")
             else:
                 wallet, ic_cards = [*cards.cards, *cards.bad_swipes], list(cards.ic_cards)
+                onecards = list(cards.onecards)
         has_sims = bool(sims is not None and (sims.reader or sims.pinpad or sims.printer))
         self.host_link = HostLink(controls)
         self.card_reader = CardReaderBench(sims.reader if sims else None, wallet, has_sims=has_sims, today=today)
-        self.ic_cards = IcCardsBench(sims.ic_slots if sims else {}, sims.ic_cards if sims else {}, ic_cards)
+        self.ic_cards = IcCardsBench(sims.ic_slots if sims else {}, sims.ic_cards if sims else {}, ic_cards,
+                                     sims.onecards if sims else {}, onecards)
         self.pin_pad = PinPadBench(sims.pinpad if sims else None)
         self.printer = PrinterBench(sims.printer if sims else None)
         for section in (self.host_link, self.card_reader, self.ic_cards, self.pin_pad, self.printer):

@@ -15,6 +15,7 @@ from kiosk.screens import card_view
 from kiosk.screens.navigation import Navigator, Screen
 
 if TYPE_CHECKING:
+    from kiosk.screens.card_services.onecard import OneCardSteps
     from kiosk.services.wallet import WalletService
 
 
@@ -33,6 +34,7 @@ class AmountEntry(EventDispatcher):
     # CardServices' own (flow.py, pin.py)
     start_card_pin: Callable[..., None]
     _to_bank_card: Callable[[], None]
+    onecard: OneCardSteps | None
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -44,6 +46,8 @@ class AmountEntry(EventDispatcher):
         self.nav.screen = Screen.CARD_AMOUNT
 
     def bounds(self) -> card_view.Bounds | None:
+        if self.op == "onecard_load":      # the one-card's load (onecard.py): its own purse
+            return self.onecard.bounds() if self.onecard is not None else None
         if self.view is None:
             return None
         if self.op == "unload":
@@ -73,7 +77,9 @@ class AmountEntry(EventDispatcher):
             return
         self._amount = amount
         self.amount_text = amount.display()
-        if self.op == "unload" or self.wallet == "ED":
+        if self.op == "onecard_load" and self.onecard is not None:
+            self.onecard.amount_chosen(amount)
+        elif self.op == "unload" or self.wallet == "ED":
             self.start_card_pin("card")      # the passbook wants its PIN first
         else:
             self._to_bank_card()

@@ -15,6 +15,7 @@ from kiosk.domain.errors import (CardBlacklisted, CardFault, CardPinBlocked, Car
 from common.money import Money
 from kiosk.screens.bank_card import BankCardFor, BankCardRequest, BankCardStep
 from kiosk.screens.card_services.amount import AmountEntry
+from kiosk.screens.card_services.onecard import ONECARD_SCREENS, OneCardSteps
 from kiosk.screens.card_services.outcomes import APPROVED_TITLE, CardOutcomes
 from kiosk.screens.card_services.pin import CardPinEntry
 from kiosk.screens.card_services.reading import CardReading
@@ -25,6 +26,8 @@ from kiosk.screens.navigation import Message, Navigator, Screen, Spawn
 if TYPE_CHECKING:
     from kiosk.domain.bill import HouseholdBill
     from common.bank_card import CardSwipe
+    from kiosk.services.bills import BillService
+    from kiosk.services.onecard import OneCardService
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet_view import WalletOutcome
     from kiosk.services.wallet import WalletService
@@ -40,12 +43,13 @@ class CardServices(CardPinEntry, CardReading, AmountEntry, TearWait, CardOutcome
     bill = ObjectProperty(None, allownone=True)   # the bill paid from the wallet (op "pay")
 
     screens = frozenset({Screen.CARD_INSERT, Screen.CARD, Screen.CARD_AMOUNT, Screen.CARD_PIN, Screen.CARD_WALLET,
-                         Screen.CARD_PROCESSING, Screen.CARD_RESULT, Screen.CARD_TEAR})
+                         Screen.CARD_PROCESSING, Screen.CARD_RESULT, Screen.CARD_TEAR}) | ONECARD_SCREENS
     actions = frozenset({"card_again"})
     result_screen = Screen.CARD_RESULT
 
     def __init__(self, nav: Navigator, bank: BankCardStep, wallet: WalletService, payments: PaymentService | None,
-                 spawn: Spawn, **kwargs: Any) -> None:
+                 spawn: Spawn, *, onecard: OneCardService | None = None, bills: BillService | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.nav = nav
         self.bank = bank
@@ -56,6 +60,9 @@ class CardServices(CardPinEntry, CardReading, AmountEntry, TearWait, CardOutcome
         self._at_bank = False                # the bank card step is this flow's (load / unload)
         self._lookup_again: Callable[[], None] | None = None   # the bill changed: its flow looks it up again
         self._swipe: CardSwipe | None = None  # the bank card (load / unload), in memory only
+        # the estate one-card, tapped on the contactless reader (onecard.py)
+        self.onecard = OneCardSteps(nav, bank, onecard, bills, wallet.limits, spawn, self) \
+            if onecard is not None else None
 
     # --- entry points ---------------------------------------------------------------
     def start(self, op: str = "view") -> None:
@@ -84,6 +91,10 @@ class CardServices(CardPinEntry, CardReading, AmountEntry, TearWait, CardOutcome
                 self._present(reader)
             elif screen == Screen.CARD_TEAR and not self.tear_busy:
                 self._resume(reader)
+            return
+        if self.onecard is not None and self.onecard.view is not None and reader == "contactless":
+            self.nav.dispatch("on_activity")
+            self.onecard.card_left(screen)
             return
         view = self.view
         if view is None or reader != view.reader:
@@ -282,7 +293,9 @@ class CardServices(CardPinEntry, CardReading, AmountEntry, TearWait, CardOutcome
     def back(self) -> None:
         """Back on a card screen: one step back, never into the middle of a money step."""
         screen = self.nav.screen
-        if screen == Screen.CARD_INSERT:
+        if screen in ONECARD_SCREENS and self.onecard is not None:
+            self.onecard.back()
+        elif screen == Screen.CARD_INSERT:
             self.reset()
             self.nav.go_idle()               # (reset forgot the op: never back to the bill from here)
         elif screen == Screen.CARD_AMOUNT:
@@ -336,3 +349,5 @@ class CardServices(CardPinEntry, CardReading, AmountEntry, TearWait, CardOutcome
         self.pin_note = self.tear_note = ""
         self.result_action = self.masked_pan = self.reference = self.receipt_state = ""
         self.result_balance = self.result_wallet = ""
+        if self.onecard is not None:
+            self.onecard.reset()

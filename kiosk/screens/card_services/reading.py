@@ -15,6 +15,8 @@ from kiosk.domain.errors import CardFault, CardRemoved, KioskError
 from kiosk.screens.navigation import Navigator, Screen, Spawn
 
 if TYPE_CHECKING:
+    from kiosk.domain.bill import HouseholdBill
+    from kiosk.screens.card_services.onecard import OneCardSteps
     from kiosk.services.wallet_view import CardView
     from kiosk.services.wallet import WalletService
 
@@ -29,6 +31,8 @@ class CardReading(EventDispatcher):
     _gen: int
     op: str                                  # AmountEntry's properties
     view: CardView | None
+    bill: HouseholdBill | None
+    onecard: OneCardSteps | None
     _watching = False
     # CardServices' own (flow.py)
     on_card_event: Callable[[str, bool], None]
@@ -64,6 +68,12 @@ class CardReading(EventDispatcher):
     async def _read(self, reader: str, gen: int) -> None:
         if not await self.nav.hold(Screen.CARD_INSERT):
             self.reading = False
+            return
+        onecard = self.onecard
+        if onecard is not None and await onecard.claims(reader):   # an estate one-card (onecard.py)
+            if gen == self._gen:
+                await onecard.read(gen, self.bill if self.op == "pay" else None)
+                self.reading = False
             return
         try:
             view = await self.service.present(reader)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kivy.clock import Clock
 from kivy.event import EventDispatcher
@@ -22,6 +22,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TEAR_WAIT_S = 60          # how long the tear screen waits for the same card
+
+
+class TearOwner(Protocol):
+    """Another card's part waiting on this screen (the one-card, onecard.py):
+    it asks the card back and shows what the card proved."""
+    async def resume_torn(self, reader: str) -> Any: ...
+    async def abandon_torn(self) -> None: ...
+    def show_outcome(self, outcome: Any) -> None: ...
 
 
 class TearWait(EventDispatcher):
@@ -48,8 +56,10 @@ class TearWait(EventDispatcher):
         super().__init__(**kwargs)
         self.tear_wait_s = TEAR_WAIT_S
         self._tear_clock: Any = None
+        self._tear_owner: TearOwner | None = None   # None: the CPU wallet's tear
 
-    def _start_tear(self, serial: str) -> None:
+    def _start_tear(self, serial: str, owner: TearOwner | None = None) -> None:
+        self._tear_owner = owner
         self._clear_pins()
         self._drop_swipe()
         self.tear_tail = card_view.serial_tail(serial)
@@ -74,8 +84,9 @@ class TearWait(EventDispatcher):
         self._spawn(self._do_resume(reader, self._gen))
 
     async def _do_resume(self, reader: str, gen: int) -> None:
+        owner = self._tear_owner
         try:
-            outcome = await self.service.resume_torn(reader)
+            outcome = await (owner.resume_torn(reader) if owner is not None else self.service.resume_torn(reader))
         except NotTheSameCard:
             note = "card.tear.not_same"
         except (CardRemoved, CardFault, ReaderFault) as exc:
@@ -88,7 +99,9 @@ class TearWait(EventDispatcher):
         else:
             self._stop_tear_clock()
             self.tear_busy = False
-            if outcome.approved:
+            if owner is not None:
+                owner.show_outcome(outcome)
+            elif outcome.approved:
                 self._approved(outcome)
             else:
                 self._declined(outcome)
@@ -108,7 +121,8 @@ class TearWait(EventDispatcher):
 
     async def _abandon(self) -> None:
         try:
-            await self.service.abandon_torn()
+            owner = self._tear_owner
+            await (owner.abandon_torn() if owner is not None else self.service.abandon_torn())
         except Exception:  # noqa: BLE001 - the journal still holds it; the message is still true
             log.exception("tear: abandoning failed")
         self.tear_busy = False
