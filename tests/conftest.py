@@ -24,6 +24,20 @@ if TYPE_CHECKING:       # the host's modules load only when a test asks for a ho
     from tests.support.host_env import BankEnv
 
 
+# The files that take minutes each (drawing under Xvfb), slowest first. Under
+# pytest-xdist (`make test`: --dist loadfile --no-loadscope-reorder) files are
+# handed to the workers in collection order, so these go first: one of them
+# started last would keep one worker busy long after the other had finished.
+SLOW_FILES = ("tests/ui/test_ui_wallet.py", "tests/ui/test_ui_tour.py", "tests/ui/test_ui_payment.py",
+              "tests/ui/test_ui_layout.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if "PYTEST_XDIST_WORKER" in os.environ:     # a serial run keeps pytest's order
+        rank = {name: i for i, name in enumerate(SLOW_FILES)}
+        items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(SLOW_FILES)))   # stable
+
+
 @pytest.fixture(scope="session")
 def today() -> date:
     return TODAY
