@@ -19,17 +19,36 @@ DATE_TESTS = tests/host/test_host_cli.py tests/host/test_host_seed.py tests/host
 	tests/console/test_console_pages.py tests/test_domain.py
 DATE_INSTANTS = "2027-04-30 23:59:50" "2026-12-31 23:59:50" "2028-02-29 12:00:00"
 
+# The suite runs on PYTEST_WORKERS pytest-xdist workers (docs/performance.md "The
+# test suite's wall time"). --dist loadfile keeps each test file on one worker,
+# so a module's fixtures (hosts, seeded estates) are made once; files are handed
+# out in collection order (tests/conftest.py puts the slowest first; xdist would
+# order them by their number of tests). Each worker has its own session fixtures
+# (pcscd on its own vpcd ports, Xvfb display, PostgreSQL server, templates).
+PYTEST_WORKERS = 2
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 # Lint, types and import contracts first: any of them failing fails the run.
+# The three faketime runs go side by side (each is one process whose clock starts
+# at its instant; their logs are printed in order once all have ended), then the
+# whole suite.
 test: setup
 	.venv/bin/ruff check
 	.venv/bin/mypy
 	.venv/bin/lint-imports
-	@for at in $(DATE_INSTANTS); do \
-		echo "== date-sensitive tests with the machine's clock at $$at (faketime)"; \
+	@logs=$$(mktemp -d); pids=; i=0; \
+	for at in $(DATE_INSTANTS); do i=$$((i + 1)); \
 		faketime -m "$$at" .venv/bin/python -m pytest -q -p no:cacheprovider $(DATE_TESTS) \
-			|| exit 1; \
-	done
-	.venv/bin/python -m pytest -q -ra
+			> "$$logs/$$i.log" 2>&1 & pids="$$pids $$!"; \
+	done; \
+	fail=0; i=0; set -- $(DATE_INSTANTS); \
+	for pid in $$pids; do i=$$((i + 1)); \
+		wait $$pid || fail=1; \
+		echo "== date-sensitive tests with the machine's clock at $$1 (faketime)"; \
+		cat "$$logs/$$i.log"; shift; \
+	done; \
+	rm -rf "$$logs"; exit $$fail
+	.venv/bin/python -m pytest -q -ra $(PYTEST_PARALLEL)
 
 tour: setup
 	.venv/bin/kiosk demo --tour docs/screenshots

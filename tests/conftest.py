@@ -3,6 +3,7 @@ reference hosts on loopback, each on its own copy of it."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -21,6 +22,20 @@ pytest_plugins = ["tests.support.console_env", "tests.support.fleet_env"]
 
 if TYPE_CHECKING:       # the host's modules load only when a test asks for a host
     from tests.support.host_env import BankEnv
+
+
+# The files that take minutes each (drawing under Xvfb), slowest first. Under
+# pytest-xdist (`make test`: --dist loadfile --no-loadscope-reorder) files are
+# handed to the workers in collection order, so these go first: one of them
+# started last would keep one worker busy long after the other had finished.
+SLOW_FILES = ("tests/ui/test_ui_wallet.py", "tests/ui/test_ui_tour.py", "tests/ui/test_ui_payment.py",
+              "tests/ui/test_ui_layout.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if "PYTEST_XDIST_WORKER" in os.environ:     # a serial run keeps pytest's order
+        rank = {name: i for i, name in enumerate(SLOW_FILES)}
+        items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(SLOW_FILES)))   # stable
 
 
 @pytest.fixture(scope="session")
@@ -118,16 +133,26 @@ def demo_kiosk_journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("demo-kiosk") / "journal.sqlite3"
 
 
+def _pcscd_port_range() -> range:
+    """This process's share of 40200-40600 for its pcscd's vpcd pair: under
+    pytest-xdist each worker has a slice of its own, so two workers never pick the
+    same free pair at the same moment (both scan before either binds)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    width = 400 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) // 2 * 2
+    return range(40200 + worker * width, 40200 + (worker + 1) * width, 2)
+
+
 @pytest.fixture(scope="session")
 def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One private pcscd for the whole test session, on the first free pair of
-    ports from 40200 (another test run may hold some): pcsc-lite reads its
-    socket's path once per process, so every test that talks PC/SC shares this
-    one (docs/cards.md §4) -- no folder of tests may start its own."""
+    """One private pcscd for the whole test session (per xdist worker), on the
+    first free pair of ports in the worker's slice of 40200-40600 (another test
+    run may hold some): pcsc-lite reads its socket's path once per process, so
+    every test that talks PC/SC shares this one (docs/cards.md §4) -- no folder
+    of tests may start its own."""
     from kiosk.devices.sim.pcscd import PrivatePcscd, ports_in_use
 
     busy = ports_in_use()
-    base = next(p for p in range(40200, 40600, 2) if p not in busy and p + 1 not in busy)
+    base = next(p for p in _pcscd_port_range() if p not in busy and p + 1 not in busy)
     daemon = PrivatePcscd(tmp_path_factory.mktemp("pcscd"), base_port=base)
     if not daemon.private:
         pytest.skip("a private pcscd needs root (unshare -m); the system pcscd is not for tests")
