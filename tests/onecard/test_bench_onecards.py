@@ -26,18 +26,18 @@ def test_the_bench_one_cards_are_the_hosts_seeded_ones() -> None:
 
 
 def test_personalised_once_then_loaded_from_its_file(tmp_path: Path) -> None:
-    from kiosk.bootstrap import _bench_onecard
+    from kiosk.bootstrap.devices import bench_onecard
 
     entry = load_test_cards().onecard("B1C20003")
-    card = _bench_onecard(entry, tmp_path)
+    card = bench_onecard(entry, tmp_path)
     assert decode_value(card.block(DEMO_MAP.purse_block))[0] == 12_000
     info, _ = read_public_info(card.block(DEMO_MAP.public_block), card.block(DEMO_MAP.public_inverse_block))
     assert (info.count, info.black) == (5, BLACK_OK)
     assert Issuance.decode(card.block(DEMO_MAP.issuance_block)).serial == 20003
     card.set_block(DEMO_MAP.purse_block, encode_value(5_000, DEMO_MAP.purse_block))   # a write the file keeps
-    again = _bench_onecard(entry, tmp_path)                    # a restart: not personalised afresh
+    again = bench_onecard(entry, tmp_path)                    # a restart: not personalised afresh
     assert decode_value(again.block(DEMO_MAP.purse_block))[0] == 5_000
-    black = _bench_onecard(load_test_cards().onecard("B1C20002"), tmp_path)
+    black = bench_onecard(load_test_cards().onecard("B1C20002"), tmp_path)
     info, _ = read_public_info(black.block(DEMO_MAP.public_block), black.block(DEMO_MAP.public_inverse_block))
     assert info.black == BLACK_LISTED
 

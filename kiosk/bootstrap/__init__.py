@@ -9,7 +9,6 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -19,19 +18,14 @@ from kiosk.config import KioskSettings
 from common.clock import Clock, SystemClock
 from common.settings import ConfigError
 from kiosk.services.bills import BillService
+from kiosk.bootstrap.devices import (PaymentDevices, SimDevices, device_board, payment_devices,
+                                     start_virtual_cards)
 
 if TYPE_CHECKING:
     import httpx
 
-    from kiosk.devices.sim.card_reader import SimCardReader
-    from common.demo_cards import DemoOneCardEntry
-    from kiosk.devices.sim.cpu_card import VirtualCpuCard
-    from kiosk.devices.sim.m1_card import VirtualM1Card
     from kiosk.devices.sim.pcscd import PrivatePcscd
-    from kiosk.devices.sim.vpcd import VpcdSlot
-    from kiosk.devices.sim.pinpad import SimPinPad
-    from kiosk.devices.sim.printer import SimPrinter
-    from kiosk.devices.ports import CardReader, PinPad, ReceiptPrinter
+    from kiosk.devices.ports import PinPad
     from kiosk.backend_client.bank8583.client import BankLink
     from kiosk.backend_client.bank import BankClient
     from kiosk.backend_client.signed import MessageCounter
@@ -52,43 +46,6 @@ log = logging.getLogger(__name__)
 
 # what reload_config applies while running; the rest (devices, host, keys, journal) at the next start
 LIVE_SETTINGS = ("estate_name", "language", "idle_timeout_s", "notices", "fleet")
-
-
-@dataclass
-class SimDevices:
-    """The simulators behind the real drivers (for the device bench and tests)."""
-
-    reader: SimCardReader | None = None
-    pinpad: SimPinPad | None = None
-    printer: SimPrinter | None = None
-    pcscd: PrivatePcscd | None = None                                  # behind the IC card readers
-    ic_slots: dict[str, VpcdSlot] = field(default_factory=dict)        # "contact" | "contactless"
-    ic_cards: dict[str, VirtualCpuCard] = field(default_factory=dict)  # by serial: the bench's wallet
-    onecards: dict[str, VirtualM1Card] = field(default_factory=dict)   # by UID: the bench's one-cards
-    own_pcscd: bool = True                                             # False: the caller stops it
-
-    def close(self) -> None:
-        for slot in self.ic_slots.values():
-            slot.remove()
-        for sim in (self.reader, self.pinpad, self.printer):
-            if sim is not None:
-                sim.close()
-        if self.pcscd is not None and self.own_pcscd:
-            self.pcscd.stop()
-
-
-@dataclass
-class PaymentDevices:
-    """The devices of the money services, each given to the services that use it
-    (the PIN pad: payments, the wallet and the host session's key loading)."""
-
-    reader: CardReader
-    pinpad: PinPad
-    printer: ReceiptPrinter
-
-    async def close(self) -> None:
-        for device in (self.reader, self.pinpad, self.printer):
-            await device.close()
 
 
 @dataclass
@@ -220,11 +177,11 @@ def build(settings: KioskSettings, *, host_transport: "httpx.AsyncBaseTransport 
     channel = SignedChannel(settings.host.url, settings.kiosk_id, counter,
                             timeout_s=settings.host.timeout_s, transport=host_transport, verify=verify)
     bank = BankClient(channel, settings.tmk)
-    board = _device_board() if with_payments and with_fleet else None
+    board = device_board() if with_payments and with_fleet else None
     sims = devices = link = None
     if with_payments:
         sims = SimDevices()
-        devices = _payment_devices(settings, sims, board)
+        devices = payment_devices(settings, sims, board)
         link = _bank_link(settings, journal, devices.pinpad, clock)
     session = HostSession(bank, devices.pinpad if devices is not None else None, link)
     host = HostClient(settings.host.url, bank, timeout_s=settings.host.timeout_s, transport=host_transport,
@@ -288,27 +245,6 @@ def _add_bank_settlement(kiosk: Kiosk) -> None:
         fleet.register("settle_now", service.settle_now)
 
 
-def _device_board() -> DeviceBoard:
-    """The fleet's view of the devices, made before the services: each service
-    is given the watched devices (faults reach the board)."""
-    from kiosk.services.fleet.devices import DeviceBoard
-
-    board = DeviceBoard()
-    board.report("card_reader", "unknown")   # a swipe reader says nothing until a card is read
-    return board
-
-
-def _payment_devices(settings: KioskSettings, sims: SimDevices, board: DeviceBoard | None) -> PaymentDevices:
-    """The card reader, PIN pad and printer (watched by the fleet's board)."""
-    devices = PaymentDevices(
-        _card_reader(settings, sims), _pin_pad(settings, sims),
-        _printer(settings, sims, Path(settings.journal_path).parent / "receipts"))
-    if board is not None:
-        from kiosk.services.fleet.devices import watch_payment_devices
-        watch_payment_devices(devices, board)   # wraps the three in place
-    return devices
-
-
 def _add_payments(kiosk: Kiosk) -> None:
     """The settling task and the bill payment service, on the journal, the
     devices and the host session build() made."""
@@ -358,14 +294,14 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     assert kiosk.session is not None and kiosk.settler is not None and kiosk.bank is not None
     devices = {name: settings.device(key) for name, key in IC_READERS}
     if any(d.kind == "sim" for d in devices.values()):
-        _start_virtual_cards(sims, Path(settings.journal_path).parent, pcscd,
+        start_virtual_cards(sims, Path(settings.journal_path).parent, pcscd,
                              devices["contact"].params.get("vpcd_port", 35990), kiosk.clock.today())
     readers = {}
     for i, (name, device) in enumerate(devices.items()):
         if device.kind == "pcsc":
             pcsc_name = device.params["reader"]
         else:
-            assert sims.pcscd is not None     # a "sim" reader: _start_virtual_cards started it above
+            assert sims.pcscd is not None     # a "sim" reader: start_virtual_cards started it above
             pcsc_name = sims.pcscd.reader_names[i]
         readers[name] = PcscReader(pcsc_name)
     by_pcsc_name = {reader.name: name for name, reader in readers.items()}
@@ -470,79 +406,3 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
         sign_on=session.sign_on, devices=board, clock=kiosk.clock)
 
 
-def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int, today: date) -> None:
-    """The demo's IC cards: a pcscd of our own with two vpcd slots, and the
-    cards of config/test-cards.toml (their state kept in <journal dir>/cards)."""
-    from kiosk.devices.sim.cpu_card import VirtualCpuCard
-    from kiosk.devices.sim.pcscd import PrivatePcscd
-    from common.demo_cards import load_test_cards
-    from kiosk.devices.sim.vpcd import VpcdSlot
-
-    if pcscd is None:
-        pcscd = PrivatePcscd(folder / "pcscd", base_port)
-        pcscd.start()
-    else:
-        sims.own_pcscd = False
-    sims.pcscd = pcscd
-    sims.ic_slots = {"contact": VpcdSlot(pcscd.ports[0]), "contactless": VpcdSlot(pcscd.ports[1])}
-    cards_dir = folder / "cards"
-    wallet = load_test_cards()
-    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir, issued=today) for c in wallet.ic_cards}
-    sims.onecards = {c.uid: _bench_onecard(c, cards_dir) for c in wallet.onecards}
-
-
-def _bench_onecard(entry: DemoOneCardEntry, folder: Path) -> VirtualM1Card:
-    """A one-card of config/test-cards.toml: its file if it exists (its state
-    survives runs), else personalised from the entry (docs/onecard.md)."""
-    from kiosk.devices.sim.m1_card import VirtualM1Card
-    from common.onecard import BLACK_LISTED, BLACK_OK
-    from kiosk.devices.sim.m1_card_data import OneCardProfile
-
-    path = VirtualM1Card.file_for(folder, entry.uid)
-    if path.exists():
-        return VirtualM1Card.load(path)
-    return VirtualM1Card.create(folder, OneCardProfile(
-        uid=bytes.fromhex(entry.uid), issued=entry.issued, expiry=entry.expiry, balance=entry.balance.fen,
-        serial=entry.serial, house=entry.house, household_id=entry.household_id, holder=entry.holder,
-        black=BLACK_LISTED if entry.black else BLACK_OK, count=entry.count), label=entry.name)
-
-
-def _card_reader(settings: KioskSettings, sims: SimDevices) -> Any:
-    from kiosk.devices.card_reader import SerialCardReader
-
-    device = settings.device("card_reader")
-    if device.kind == "sim":
-        from kiosk.devices.sim.card_reader import SimCardReader
-        sims.reader = SimCardReader()
-        return SerialCardReader(sims.reader.path)   # the real driver, on the simulator's pty
-    return SerialCardReader(device.params["port"], device.params.get("baudrate", 9600))
-
-
-def _pin_pad(settings: KioskSettings, sims: SimDevices) -> Any:
-    from kiosk.devices.pinpad import SerialPinPad
-
-    device = settings.device("pin_pad")
-    if device.kind == "sim":
-        from kiosk.devices.sim.pinpad import SimPinPad
-        sims.pinpad = SimPinPad(settings.tmk)       # the pad holds the same TMK
-        return SerialPinPad(sims.pinpad.path)
-    return SerialPinPad(device.params["port"], device.params.get("baudrate", 9600))
-
-
-def _printer(settings: KioskSettings, sims: SimDevices, receipts_dir: Path) -> Any:
-    from kiosk.devices.deferred import DeferredPrinter
-
-    device = settings.device("printer")
-    kind, params = device.kind, dict(device.params)
-    if kind == "sim":
-        from kiosk.devices.sim.printer import SimPrinter
-        receipts_dir.mkdir(parents=True, exist_ok=True)
-        sims.printer = SimPrinter(receipts_dir, columns=params.get("columns", 32))
-        host, port = sims.printer.address   # the real network driver, on the simulator's port
-        kind, params = "network", {**params, "host": host, "tcp_port": port}
-
-    def open_real() -> Any:
-        from kiosk.devices.printer import open_printer
-        return open_printer(kind, **params)
-
-    return DeferredPrinter(open_real)
