@@ -8,7 +8,6 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,8 @@ if TYPE_CHECKING:
 
     from kiosk.devices.sim.card_reader import SimCardReader
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
+    from kiosk.devices.sim.meter import SimulatedMeter
+    from kiosk.devices.sim.meter_card import VirtualMeterCard
     from kiosk.devices.sim.pcscd import PrivatePcscd
     from kiosk.devices.sim.vpcd import VpcdSlot
     from kiosk.devices.sim.pinpad import SimPinPad
@@ -59,6 +60,8 @@ class SimDevices:
     pcscd: PrivatePcscd | None = None                                  # behind the IC card readers
     ic_slots: dict[str, VpcdSlot] = field(default_factory=dict)        # "contact" | "contactless"
     ic_cards: dict[str, VirtualCpuCard] = field(default_factory=dict)  # by serial: the bench's wallet
+    meter_cards: dict[str, VirtualMeterCard] = field(default_factory=dict)   # by meter number: the bench's
+    meters: dict[str, SimulatedMeter] = field(default_factory=dict)          # the bench's meters they go into
     own_pcscd: bool = True                                             # False: the caller stops it
 
     def close(self) -> None:
@@ -329,7 +332,7 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     devices = {name: settings.device(key) for name, key in IC_READERS}
     if any(d.kind == "sim" for d in devices.values()):
         _start_virtual_cards(sims, Path(settings.journal_path).parent, pcscd,
-                             devices["contact"].params.get("vpcd_port", 35990), kiosk.clock.today())
+                             devices["contact"].params.get("vpcd_port", 35990), kiosk.clock)
     readers = {}
     for i, (name, device) in enumerate(devices.items()):
         if device.kind == "pcsc":
@@ -427,7 +430,7 @@ def _add_fleet(kiosk: Kiosk, transport: Any, board: DeviceBoard) -> None:
         sign_on=session.sign_on, devices=board, clock=kiosk.clock)
 
 
-def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int, today: date) -> None:
+def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int, clock: Clock) -> None:
     """The demo's IC cards: a pcscd of our own with two vpcd slots, and the
     cards of config/test-cards.toml (their state kept in <journal dir>/cards)."""
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
@@ -443,7 +446,28 @@ def _start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: 
     sims.pcscd = pcscd
     sims.ic_slots = {"contact": VpcdSlot(pcscd.ports[0]), "contactless": VpcdSlot(pcscd.ports[1])}
     cards_dir = folder / "cards"
-    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir, issued=today) for c in load_test_cards().ic_cards}
+    demo = load_test_cards()
+    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir, issued=clock.today()) for c in demo.ic_cards}
+    _start_meters(sims, cards_dir, demo.meter_cards, clock)
+
+
+def _start_meters(sims: SimDevices, cards_dir: Path, demo: Any, clock: Clock) -> None:
+    """The demo's prepaid meter cards (blank at issue) and one simulated meter
+    each (empty, supply cut), kept under <cards dir>/meters and <cards dir>/meter-sims."""
+    from common.meter_card import Utility
+    from kiosk.devices.sim.meter import SimulatedMeter
+    from kiosk.devices.sim.meter_card import VirtualMeterCard, meter_card_path
+
+    sims_dir = cards_dir / "meter-sims"
+    sims_dir.mkdir(parents=True, exist_ok=True)
+    for m in demo:
+        utility = Utility[m.utility.upper()]
+        path = meter_card_path(cards_dir, m.meter)
+        sims.meter_cards[m.meter] = VirtualMeterCard.load(path) if path.exists() else VirtualMeterCard.create(
+            cards_dir, meter=m.meter, utility=utility, holder=m.house_no, name=m.name)
+        state = sims_dir / f"{m.meter}.json"
+        sims.meters[m.meter] = SimulatedMeter.load(state, clock) if state.exists() else SimulatedMeter.create(
+            m.meter, utility, maximum=m.maximum.fen, low_credit=m.low_credit.fen, clock=clock, path=state)
 
 
 def _card_reader(settings: KioskSettings, sims: SimDevices) -> Any:
