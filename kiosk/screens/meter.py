@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from kivy.app import App
-from kivy.factory import Factory
 from kivy.properties import StringProperty
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.screenmanager import Screen
 
 from kiosk.screens.widgets import KButton
@@ -17,6 +17,15 @@ class MeterKey(KButton):
     """A key of the meter keypad ("0".."9", ".", "back", "clear")."""
 
     key = StringProperty("")
+
+
+class MeterTierRow(BoxLayout):
+    """One tier line of a quote: the tier, its quantity, unit price and amount."""
+
+    tier = StringProperty("")
+    quantity = StringProperty("")
+    price = StringProperty("")
+    amount = StringProperty("")
 
 
 class MeterPreset(KButton):
@@ -56,7 +65,7 @@ class _Tiers(Screen):
         box = self.ids.tiers
         box.clear_widgets()
         for tier, quantity, price, amount in App.get_running_app().flow.meters.lines:
-            box.add_widget(Factory.MeterTierRow(tier=tier, quantity=quantity, price=price, amount=amount))
+            box.add_widget(MeterTierRow(tier=tier, quantity=quantity, price=price, amount=amount))
 
 
 class MeterPayScreen(_Tiers):

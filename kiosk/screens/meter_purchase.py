@@ -179,6 +179,7 @@ class MeterPurchase(Outcome):
             view = await self.service.read(CONTACT, meter=self._meter_typed)
         except MeterNumberNeeded:
             if gen == self._gen:
+                self.reading = False
                 self._amount_screen("number")
             return
         except Exception as exc:  # noqa: BLE001 - every failure is shown

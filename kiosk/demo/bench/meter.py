@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TICK_S = 0.5            # how often the meters run and their rows are read
-MAX_SPEED = 10.0        # units (kWh / m³) per second at the slider's end
+MAX_SPEED = 50.0        # units (kWh / m³) per second at the slider's end
 UNITS = {1: "kWh", 2: "m³", 3: "m³"}
 
 

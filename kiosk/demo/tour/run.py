@@ -18,6 +18,7 @@ from kiosk import ui_env  # noqa: F401  (Kivy's environment, before Kivy loads)
 from kiosk.demo.tour.bankcard import bankcard_tour
 from kiosk.demo.tour.bench import has_bench, set_host
 from kiosk.demo.tour.cards import card_tour
+from kiosk.demo.tour.meter import meter_tour
 from kiosk.demo.tour.cast import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE
 from kiosk.demo.tour.payment import pay_tour
 from kiosk.demo.tour.screens import go_home, lookup, set_out_of_service, show, snapshot, type_house, wait_started
@@ -118,6 +119,8 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
         # last, so the earlier shots keep their numbers (README links them)
         if app.flow.offers("bankcard") and has_bench(app):
             await bankcard_tour(app, shot)
+        if app.flow.offers("meter") and has_bench(app):
+            await meter_tour(app, shot)
     finally:
         app.stop()
     log.info("tour: %d screenshots in %s", len(shots), out_dir)

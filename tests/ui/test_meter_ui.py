@@ -1,0 +1,88 @@
+"""购电 / 购水 / 购气 by touch: the bench's meter card in the kiosk's contact
+reader (a real pcscd, the real meter service), a bank card on the bench's
+wallet and PIN pad, a freshly seeded host; then the bench meter takes the
+card. What the card, the meter and the host hold is read from them, not the
+screens."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kiosk.demo.tour.meter import METER_CARD, meter_card, meter_row, open_meter, pay_by_bank_card, quote
+from kiosk.demo.touch import tap
+from kiosk.i18n import tr
+
+pytestmark = [pytest.mark.ui, pytest.mark.kiosk_wallet]
+
+
+def sales(host: Any) -> list[tuple[Any, ...]]:
+    from sqlalchemy import text
+
+    with host.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT state, quantity, amount_fen, count FROM meter_sales WHERE meter_no = :m ORDER BY count"),
+            {"m": METER_CARD})]
+
+
+def test_the_bench_meter_cards_are_the_hosts_seeded_meters() -> None:
+    from common.demo_cards import load_test_cards
+    from host.meters.store import DEMO_METERS
+
+    assert [(m.meter, m.utility, m.house_no) for m in load_test_cards().meter_cards] == list(DEMO_METERS)
+
+
+async def test_buy_by_bank_card_then_refused_until_the_meter_took_the_card(kiosk_app: Any, ui_host: Any) -> None:
+    from common.meter_card import MeterReturn, Purchase
+
+    app = kiosk_app
+    card, meter = app.kiosk.sims.meter_cards[METER_CARD], app.kiosk.sims.meters[METER_CARD]
+    flow = app.flow.meters
+    screen = await open_meter(app, METER_CARD)            # blank: its number typed first
+    assert screen.ids.meter_no.value == METER_CARD and screen.ids.house.value == "1-1-101"
+    assert not screen.ids.buy.disabled and flow.applied
+
+    pay = await quote(app, "50")                         # 50 kWh
+    assert pay.ids.quantity.value == "50.00 kWh" and flow.lines      # the tiers it falls in
+    assert pay.ids.amount.value == flow.amount_text
+    result = await pay_by_bank_card(app)
+    purchase = Purchase.decode(card.ef01())
+    assert (purchase.count, purchase.quantity) == (1, 5000)          # on the card, to the unit
+    assert result.ids.count.value == "1" and flow.receipt_state == "printed"
+    from common.money import Money
+    assert sales(ui_host) == [("confirmed", 5000, Money.parse(flow.amount_text.lstrip("¥").replace(",", "")).fen, 1)]
+    await tap(result.ids.action)
+
+    screen = await open_meter(app, METER_CARD)           # still in the kiosk: the meter has not seen it
+    assert screen.ids.buy.disabled
+    assert screen.ids.refusal.text == tr("error.meter_not_applied", app.lang)
+    assert screen.ids.applied.value == tr("meter.applied.no", app.lang)
+    await tap(screen.ids.cancel)
+
+    await meter_card(app, METER_CARD, "to_meter")        # the meter applies it and writes its return file
+    assert meter.state.remaining == 5000 and not meter.state.supply_cut and not meter_row(app, METER_CARD).cut
+    assert MeterReturn.decode(card.ef02()).last_count == 1
+    screen = await open_meter(app, METER_CARD)
+    assert not screen.ids.buy.disabled and screen.ids.remaining.value == "50.00 kWh"
+    assert screen.ids.applied.value == tr("meter.applied.yes", app.lang)
+
+    await tap(screen.ids.buy)                            # over the hoarding limit (2000 kWh): said at once
+    from kiosk.demo.tour.meter import meter_keys
+    from kiosk.demo.tour.screens import show
+    amount = await show(app, "meter_amount")
+    await meter_keys(app, "1990")
+    await tap(amount.ids.next)
+    from kiosk.demo.touch import wait_for
+    await wait_for(lambda: flow.note == "error.meter_over_limit", timeout_s=10, what="the hoarding limit")
+    assert app.screens.current == "meter_amount" and len(sales(ui_host)) == 1
+
+
+async def test_a_lost_card_is_refused_in_plain_words(kiosk_app: Any, ui_host: Any) -> None:
+    from sqlalchemy import text
+
+    with ui_host.engine.begin() as conn:
+        conn.execute(text("UPDATE prepaid_meters SET card_state = 'lost' WHERE meter_no = :m"), {"m": METER_CARD})
+    message = await open_meter(kiosk_app, METER_CARD)
+    assert message.name == "message"
+    assert kiosk_app.flow.msg_body == "error.meter_card_lost"
+    assert "挂失" in tr("error.meter_card_lost", "zh")
