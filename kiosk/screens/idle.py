@@ -26,6 +26,8 @@ class IdleScreen(Screen):
 
     def _refresh(self, *_: Any) -> None:
         app = App.get_running_app()
+        if app is None:                     # the app stopped; this clock's last tick
+            return
         now = app.kiosk.clock.now()
         self.date_text = format_date(now.date(), app.lang)
         self.clock_text = format_clock(now)

@@ -24,8 +24,20 @@ async def test_tour_visits_every_screen(kiosk_app: Any, ui_host: Any, artifacts:
                      "card-insert", "card-load-amount", "card-load-result", "card-history",
                      "card-tear", "card-tear-with-bench", "card-tear-finished", "card-lost",
                      "bill-pay-choice", "card-choose-wallet", "card-pin", "card-pay-result",
-                     "countdown", "back-to-idle", "out-of-service"]
+                     "countdown", "back-to-idle", "out-of-service",
+                     # 银行卡服务 (run last but one)
+                     "bankcard-choose-zh", "bankcard-choose-en", "bankcard-swipe", "bankcard-pin",
+                     "bankcard-balance-zh", "bankcard-balance-en", "bankcard-balance-printed",
+                     "bankcard-pin-old-zh", "bankcard-pin-old-en", "bankcard-pin-mismatch-zh",
+                     "bankcard-pin-mismatch-en", "bankcard-pin-changed-zh", "bankcard-pin-changed-en",
+                     "bankcard-declined-zh", "bankcard-declined-en",
+                     # 购电 / 购水 / 购气 (run last)
+                     "meter-insert", "meter-number", "meter-card", "meter-card-en", "meter-quantity-kwh",
+                     "meter-quantity-yuan", "meter-pay", "meter-pay-en", "meter-result", "meter-result-en",
+                     "meter-not-applied", "meter-not-applied-en", "meter-bench-before", "meter-bench-applied",
+                     "meter-bench-low", "meter-bench-closed", "meter-card-cut", "meter-bench-open-again"]
     assert all(p.stat().st_size > 10_000 for p in shots)
     assert ui_host.running
-    # the bill by bank card, two loads (one torn and finished) and the bill from the passbook
-    assert len(kiosk_app.kiosk.sims.printer.receipts) == 4
+    # the bill by bank card, two loads (one torn and finished), the bill from the passbook,
+    # a bank card's balance, and two meter purchases
+    assert len(kiosk_app.kiosk.sims.printer.receipts) == 7

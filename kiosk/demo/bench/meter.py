@@ -17,7 +17,7 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.boxlayout import BoxLayout
 
 from kiosk.demo.bench.widgets import NOT_ARMED_S, BenchSection, app_lang
-from kiosk.i18n import tr
+from kiosk.i18n import pick, tr
 
 if TYPE_CHECKING:
     from kiosk.devices.sim.meter import SimulatedMeter
@@ -78,7 +78,7 @@ class MeterBench(BenchSection):
         self._rows = {}
         lang = app_lang()
         for number, card in (self.cards.items() if self.has_meters else ()):
-            title = f"{tr(f'utility.{card.utility.name.lower()}', lang)} {number} · {card.holder}"
+            title = f"{pick(card.name, lang)} · {number}"
             row = MeterRow(bench=self, meter=number, title=title)
             self._rows[number] = row
             box.add_widget(row)

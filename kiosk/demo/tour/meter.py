@@ -45,10 +45,19 @@ async def meter_card(app: KioskApp, meter: str, action: str) -> None:
         raise TimeoutError(f"PC/SC does not see the meter card {action}")
 
 
+async def show_row(app: KioskApp, meter: str) -> None:
+    """Scroll the bench to the meter's row (for a shot with the bench)."""
+    bench(app).ids.scroll.scroll_to(meter_row(app, meter), padding=12, animate=False)
+    await frames(3)
+
+
 async def meter_keys(app: KioskApp, keys: str) -> None:
     screen = app.screen("meter_amount")
+
+    def key_of(key: str) -> Any:
+        return find(screen, lambda w: isinstance(w, MeterKey) and w.key == key)
     for key in keys:
-        await tap(find(screen, lambda w, k=key: isinstance(w, MeterKey) and w.key == k))
+        await tap(key_of(key))
 
 
 async def open_meter(app: KioskApp, meter: str) -> Any:
@@ -90,6 +99,16 @@ async def pay_by_bank_card(app: KioskApp) -> Any:
 
 async def meter_tour(app: KioskApp, shot: Any) -> None:
     meters = bench(app).meters
+
+    async def both(screen: str, name: str) -> None:
+        """The shot in Chinese, then in English (and back)."""
+        shot(name)
+        await tap(app.screen(screen).ids.bar.ids.lang)
+        await frames(2)
+        shot(f"{name}-en")
+        await tap(app.screen(screen).ids.bar.ids.lang)
+        await frames(2)
+
     await tap(app.screen("idle").ids.meter)
     await show(app, "meter_insert")
     await frames(5)
@@ -100,7 +119,7 @@ async def meter_tour(app: KioskApp, shot: Any) -> None:
     shot("meter-number")
     await tap(app.screen("meter_amount").ids.next)
     await show(app, "meter")
-    shot("meter-card")
+    await both("meter", "meter-card")
     await tap(app.screen("meter").ids.buy)
     await show(app, "meter_amount")
     await meter_keys(app, "150")
@@ -110,30 +129,31 @@ async def meter_tour(app: KioskApp, shot: Any) -> None:
     shot("meter-quantity-yuan")
     await tap(app.screen("meter_amount").ids.next)
     await show(app, "meter_pay")
-    shot("meter-pay")
+    await both("meter_pay", "meter-pay")
     await pay_by_bank_card(app)
-    shot("meter-result")
+    await both("meter_result", "meter-result")
     await tap(app.screen("meter_result").ids.action)
     await show(app, "idle")
     await open_meter(app, METER_CARD)          # still in the kiosk: not in the meter yet
-    shot("meter-not-applied")
+    await both("meter", "meter-not-applied")
+    await show_row(app, METER_CARD)
     shot("meter-bench-before", with_bench=True)
     await tap(app.screen("meter").ids.cancel)
     await show(app, "idle")
 
     await meter_card(app, METER_CARD, "to_meter")
     row = meter_row(app, METER_CARD)
-    await frames(3)
+    await show_row(app, METER_CARD)
     shot("meter-bench-applied", with_bench=True)
     meters.speed = 50.0                         # run it down: low, then cut
     await wait_for(lambda: row.low, timeout_s=60, what="low credit")
     meters.speed = 0.0
-    await frames(3)
+    await show_row(app, METER_CARD)
     shot("meter-bench-low", with_bench=True)
     meters.speed = 50.0
     await wait_for(lambda: row.cut, timeout_s=30, what="the supply cut")
     meters.speed = 0.0
-    await frames(3)
+    await show_row(app, METER_CARD)
     shot("meter-bench-closed", with_bench=True)
     await open_meter(app, METER_CARD)
     shot("meter-card-cut")
@@ -143,5 +163,5 @@ async def meter_tour(app: KioskApp, shot: Any) -> None:
     await show(app, "idle")
     await meter_card(app, METER_CARD, "to_meter")
     await wait_for(lambda: not row.cut, timeout_s=5, what="the supply open again")
-    await frames(3)
+    await show_row(app, METER_CARD)
     shot("meter-bench-open-again", with_bench=True)
