@@ -25,6 +25,22 @@ def sales(host: Any) -> list[tuple[Any, ...]]:
             {"m": METER_CARD})]
 
 
+async def fits(app: Any, name: str) -> list[str]:
+    """The current screen and the bench, in zh and en: nothing clipped."""
+    from kiosk.demo.touch import frames
+    from tests.support.layout import layout_problems
+
+    problems = []
+    for lang in ("zh", "en"):
+        app.lang = lang
+        await frames(3)
+        problems += [f"{name} {lang}: {p}" for p in layout_problems(app.kiosk_area, app.kiosk_area)]
+        problems += [f"bench {lang}: {p}" for p in layout_problems(app.side_panel, app.side_panel)]
+    app.lang = "zh"
+    await frames(2)
+    return problems
+
+
 def test_the_bench_meter_cards_are_the_hosts_seeded_meters() -> None:
     from common.demo_cards import load_test_cards
     from host.meters.store import DEMO_METERS
@@ -38,14 +54,18 @@ async def test_buy_by_bank_card_then_refused_until_the_meter_took_the_card(kiosk
     app = kiosk_app
     card, meter = app.kiosk.sims.meter_cards[METER_CARD], app.kiosk.sims.meters[METER_CARD]
     flow = app.flow.meters
+    problems = await fits(app, "idle")                    # four tiles
     screen = await open_meter(app, METER_CARD)            # blank: its number typed first
+    problems += await fits(app, "meter")
     assert screen.ids.meter_no.value == METER_CARD and screen.ids.house.value == "1-1-101"
     assert not screen.ids.buy.disabled and flow.applied
 
     pay = await quote(app, "50")                         # 50 kWh
+    problems += await fits(app, "meter_pay")
     assert pay.ids.quantity.value == "50.00 kWh" and flow.lines      # the tiers it falls in
     assert pay.ids.amount.value == flow.amount_text
     result = await pay_by_bank_card(app)
+    problems += await fits(app, "meter_result")
     purchase = Purchase.decode(card.ef01())
     assert (purchase.count, purchase.quantity) == (1, 5000)          # on the card, to the unit
     assert result.ids.count.value == "1" and flow.receipt_state == "printed"
@@ -54,6 +74,7 @@ async def test_buy_by_bank_card_then_refused_until_the_meter_took_the_card(kiosk
     await tap(result.ids.action)
 
     screen = await open_meter(app, METER_CARD)           # still in the kiosk: the meter has not seen it
+    problems += await fits(app, "meter not applied")
     assert screen.ids.buy.disabled
     assert screen.ids.refusal.text == tr("error.meter_not_applied", app.lang)
     assert screen.ids.applied.value == tr("meter.applied.no", app.lang)
@@ -75,6 +96,8 @@ async def test_buy_by_bank_card_then_refused_until_the_meter_took_the_card(kiosk
     from kiosk.demo.touch import wait_for
     await wait_for(lambda: flow.note == "error.meter_over_limit", timeout_s=10, what="the hoarding limit")
     assert app.screens.current == "meter_amount" and len(sales(ui_host)) == 1
+    problems += await fits(app, "meter_amount over the limit")
+    assert not problems, "\n".join(problems)
 
 
 async def test_a_lost_card_is_refused_in_plain_words(kiosk_app: Any, ui_host: Any) -> None:
