@@ -378,8 +378,6 @@ class MeterPurchase(Outcome):
         if isinstance(exc, WalletInsufficient):
             self.nav.show(Message("msg.sorry", exc.message_key, action="home", back_to=Screen.IDLE))
             return
-        if self.nav.screen == Screen.METER_PROCESSING:
-            self.nav.screen = Screen.METER_RESULT   # leave "processing" so the message can show
         back = Screen.IDLE
         if isinstance(exc, MeterRefused):
             self.nav.show(Message("meter.refused.title", exc.message_key, action="home", back_to=back, tone="info"))

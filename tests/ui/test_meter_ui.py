@@ -89,15 +89,34 @@ async def test_buy_by_bank_card_then_refused_until_the_meter_took_the_card(kiosk
 
     await tap(screen.ids.buy)                            # over the hoarding limit (2000 kWh): said at once
     from kiosk.demo.tour.meter import meter_keys
+    from kiosk.demo.touch import wait_for
     from kiosk.demo.tour.screens import show
     amount = await show(app, "meter_amount")
     await meter_keys(app, "1990")
     await tap(amount.ids.next)
-    from kiosk.demo.touch import wait_for
     await wait_for(lambda: flow.note == "error.meter_over_limit", timeout_s=10, what="the hoarding limit")
     assert app.screens.current == "meter_amount" and len(sales(ui_host)) == 1
     problems += await fits(app, "meter_amount over the limit")
     assert not problems, "\n".join(problems)
+
+    def pull_at_the_write(apdu: bytes) -> str | None:   # the card leaves as the secure write goes out
+        if apdu[:2] == b"\x04\xd6":
+            card.fault = None
+            return "before"
+        return None
+    await meter_keys(app, ["clear"])
+    card.fault = pull_at_the_write
+    await meter_keys(app, "10")
+    await tap(amount.ids.next)
+    await show(app, "meter_pay")
+    await pay_by_bank_card(app, wait_result=False)
+    await wait_for(lambda: app.screens.current == "meter_insert" and flow.insert_for == "tear", timeout_s=30,
+                   what="put the same card back")
+    assert Purchase.decode(card.ef01()).count == 1                  # nothing written yet
+    await meter_card(app, METER_CARD, "insert")                     # the same card back: the read writes it
+    result = await show(app, "meter_result", timeout_s=30)
+    assert result.ids.count.value == "2" and Purchase.decode(card.ef01()).count == 2
+    assert [s[0] for s in sales(ui_host)] == ["confirmed", "confirmed"]
 
 
 async def test_a_lost_card_is_refused_in_plain_words(kiosk_app: Any, ui_host: Any) -> None:

@@ -51,7 +51,8 @@ async def show_row(app: KioskApp, meter: str) -> None:
     await frames(3)
 
 
-async def meter_keys(app: KioskApp, keys: str) -> None:
+async def meter_keys(app: KioskApp, keys: str | list[str]) -> None:
+    """Keys of the meter keypad: "150" = three digits, or a list such as ["clear"]."""
     screen = app.screen("meter_amount")
 
     def key_of(key: str) -> Any:
@@ -87,11 +88,13 @@ async def quote(app: KioskApp, preset: str) -> Any:
     return await show(app, "meter_pay")
 
 
-async def pay_by_bank_card(app: KioskApp) -> Any:
+async def pay_by_bank_card(app: KioskApp, *, wait_result: bool = True) -> Any:
     await tap(app.screen("meter_pay").ids.bank_card)
     await swipe(app, PAY_CARD)
     await show(app, "pin")
     await press_pad(app, [*PAY_PIN, "enter"])
+    if not wait_result:
+        return None
     result = await show(app, "meter_result", timeout_s=30)
     await wait_for(lambda: app.flow.meters.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
     return result
