@@ -104,11 +104,24 @@ class DemoOneCardEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DemoMeterCard:
+    """A prepaid meter's user card and the bench's simulated meter it goes into
+    (docs/meters.md); the meters are the host's seeded ones (host.meters.store.DEMO_METERS)."""
+    name: str
+    meter: str             # 12 digits
+    utility: str           # electricity | water | gas
+    house_no: str
+    maximum: Money         # the simulated meter's hoarding limit, in units (Money's two decimals: 0.01 units)
+    low_credit: Money      # it warns below this
+
+
+@dataclass(frozen=True, slots=True)
 class DemoWallet:
     cards: tuple[DemoCard, ...]
     bad_swipes: tuple[DemoBadSwipe, ...]
     ic_cards: tuple[DemoIcCard, ...] = ()
     onecards: tuple[DemoOneCardEntry, ...] = ()
+    meter_cards: tuple[DemoMeterCard, ...] = ()
 
     def onecard(self, uid: str) -> DemoOneCardEntry:
         for card in self.onecards:
@@ -176,10 +189,21 @@ def load_test_cards(path: Path | str = TEST_CARDS_FILE) -> DemoWallet:
         if not (Money(0) <= ed <= ED_MAX and Money(0) <= ep <= EP_MAX):
             raise c.error("ed_balance", f"balances must be within 0..{ED_MAX} (ED) and 0..{EP_MAX} (EP)")
         c.reject_unknown()
+    meters = []
+    for i, item in enumerate(root.get("meter_card", list, [])):
+        m = Section(root.file, item, f"meter_card[{i}].")
+        meters.append(DemoMeterCard(
+            name=m.get("name", str),
+            meter=m.get("meter", str, check=lambda v: None if re.fullmatch(r"[0-9]{12}", v) else "must be 12 digits"),
+            utility=m.get("utility", str, check=lambda v: None if v in ("electricity", "water", "gas")
+                          else "must be electricity, water or gas"),
+            house_no=m.get("house_no", str),
+            maximum=Money.parse(m.get("maximum", str)), low_credit=Money.parse(m.get("low_credit", str))))
+        m.reject_unknown()
     onecards = tuple(_onecard(Section(root.file, item, f"onecard[{i}]."))
                      for i, item in enumerate(root.get("onecard", list, [])))
     root.reject_unknown()
-    return DemoWallet(tuple(cards), tuple(bad), tuple(ic), onecards)
+    return DemoWallet(tuple(cards), tuple(bad), tuple(ic), onecards=onecards, meter_cards=tuple(meters))
 
 
 def _iso_date(v: str) -> str | None:

@@ -295,7 +295,7 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
     devices = {name: settings.device(key) for name, key in IC_READERS}
     if any(d.kind == "sim" for d in devices.values()):
         start_virtual_cards(sims, Path(settings.journal_path).parent, pcscd,
-                             devices["contact"].params.get("vpcd_port", 35990), kiosk.clock.today())
+                             devices["contact"].params.get("vpcd_port", 35990), kiosk.clock)
     readers = {}
     for i, (name, device) in enumerate(devices.items()):
         if device.kind == "pcsc":

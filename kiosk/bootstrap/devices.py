@@ -4,18 +4,20 @@ behind a private pcscd. Only `kiosk.bootstrap` uses this module."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from common.clock import Clock
 from kiosk.config import KioskSettings
 
 if TYPE_CHECKING:
-    from common.demo_cards import DemoOneCardEntry
+    from common.demo_cards import DemoMeterCard, DemoOneCardEntry
     from kiosk.devices.ports import CardReader, PinPad, ReceiptPrinter
     from kiosk.devices.sim.card_reader import SimCardReader
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
     from kiosk.devices.sim.m1_card import VirtualM1Card
+    from kiosk.devices.sim.meter import SimulatedMeter
+    from kiosk.devices.sim.meter_card import VirtualMeterCard
     from kiosk.devices.sim.pcscd import PrivatePcscd
     from kiosk.devices.sim.pinpad import SimPinPad
     from kiosk.devices.sim.printer import SimPrinter
@@ -34,6 +36,8 @@ class SimDevices:
     ic_slots: dict[str, VpcdSlot] = field(default_factory=dict)        # "contact" | "contactless"
     ic_cards: dict[str, VirtualCpuCard] = field(default_factory=dict)  # by serial: the bench's wallet
     onecards: dict[str, VirtualM1Card] = field(default_factory=dict)   # by UID: the bench's one-cards
+    meter_cards: dict[str, VirtualMeterCard] = field(default_factory=dict)   # by meter number: the bench's
+    meters: dict[str, SimulatedMeter] = field(default_factory=dict)          # the bench's meters they go into
     own_pcscd: bool = True                                             # False: the caller stops it
 
     def close(self) -> None:
@@ -81,7 +85,7 @@ def payment_devices(settings: KioskSettings, sims: SimDevices, board: DeviceBoar
     return devices
 
 
-def start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int, today: date) -> None:
+def start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: int, clock: Clock) -> None:
     """The demo's IC cards: a pcscd of our own with two vpcd slots, and the
     cards of config/test-cards.toml (their state kept in <journal dir>/cards)."""
     from kiosk.devices.sim.cpu_card import VirtualCpuCard
@@ -98,8 +102,29 @@ def start_virtual_cards(sims: SimDevices, folder: Path, pcscd: Any, base_port: i
     sims.ic_slots = {"contact": VpcdSlot(pcscd.ports[0]), "contactless": VpcdSlot(pcscd.ports[1])}
     cards_dir = folder / "cards"
     wallet = load_test_cards()
-    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir, issued=today) for c in wallet.ic_cards}
+    sims.ic_cards = {c.serial: VirtualCpuCard.personalise(c, cards_dir, issued=clock.today())
+                     for c in wallet.ic_cards}
     sims.onecards = {c.uid: bench_onecard(c, cards_dir) for c in wallet.onecards}
+    start_meters(sims, cards_dir, wallet.meter_cards, clock)
+
+
+def start_meters(sims: SimDevices, cards_dir: Path, demo: tuple[DemoMeterCard, ...], clock: Clock) -> None:
+    """The demo's prepaid meter cards (blank at issue) and one simulated meter
+    each (empty, supply cut), kept under <cards dir>/meters and <cards dir>/meter-sims."""
+    from common.meter_card import Utility
+    from kiosk.devices.sim.meter import SimulatedMeter
+    from kiosk.devices.sim.meter_card import VirtualMeterCard, meter_card_path
+
+    sims_dir = cards_dir / "meter-sims"
+    sims_dir.mkdir(parents=True, exist_ok=True)
+    for m in demo:
+        utility = Utility[m.utility.upper()]
+        path = meter_card_path(cards_dir, m.meter)
+        sims.meter_cards[m.meter] = VirtualMeterCard.load(path) if path.exists() else VirtualMeterCard.create(
+            cards_dir, meter=m.meter, utility=utility, holder=m.house_no, name=m.name)
+        state = sims_dir / f"{m.meter}.json"
+        sims.meters[m.meter] = SimulatedMeter.load(state, clock) if state.exists() else SimulatedMeter.create(
+            m.meter, utility, maximum=m.maximum.fen, low_credit=m.low_credit.fen, clock=clock, path=state)
 
 
 def bench_onecard(entry: DemoOneCardEntry, folder: Path) -> VirtualM1Card:

@@ -404,6 +404,13 @@ class MeterCardRejected(MeterRefused):
     message_key = "error.meter_card_rejected"
 
 
+class MeterNumberNeeded(MeterRefused):
+    """A card never sold onto (EF 01 blank) names no meter: the resident types
+    the meter number printed on it (a wrong one fails the card's write MAC)."""
+
+    message_key = "meter.number.prompt"
+
+
 class MeterQuantityRefused(MeterRefused):
     """The quantity or amount cannot be sold (too small, too large for the card)."""
 

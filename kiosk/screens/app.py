@@ -37,6 +37,8 @@ from kiosk.screens.entry import EntryScreen
 from kiosk.screens.flows import Flows
 from kiosk.screens.idle import IdleScreen
 from kiosk.screens.message import MessageScreen
+from kiosk.screens.meter import (MeterAmountScreen, MeterInsertScreen, MeterPayScreen, MeterProcessingScreen,
+                                 MeterResultScreen, MeterScreen)
 from kiosk.screens.navigation import NO_COUNTDOWN
 from kiosk.screens.out_of_service import OutOfServiceScreen
 from kiosk.screens.pin import PinScreen
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from kiosk.services.bills import BillService
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.onecard import OneCardService
+    from kiosk.services.meter import MeterService
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletService
 
@@ -87,6 +90,8 @@ class KioskCore(Protocol):
     def bank_cards(self) -> BankCardServices | None: ...
     @property
     def onecard(self) -> OneCardService | None: ...
+    @property
+    def meters(self) -> MeterService | None: ...
 
     async def start(self) -> None: ...
     def warm_up(self) -> None: ...
@@ -106,7 +111,10 @@ SCREENS = {"idle": IdleScreen, "entry": EntryScreen, "bill": BillScreen, "messag
            "out_of_service": OutOfServiceScreen,
            # 银行卡服务 bank card services (offered with the bank link; built always: light)
            "bankcard_choose": BankcardChooseScreen, "bankcard_processing": BankcardProcessingScreen,
-           "bankcard_result": BankcardResultScreen}
+           "bankcard_result": BankcardResultScreen,
+           # 购电 / 购水 / 购气 prepaid meters (offered with the meter service; built always: light)
+           "meter_insert": MeterInsertScreen, "meter": MeterScreen, "meter_amount": MeterAmountScreen,
+           "meter_pay": MeterPayScreen, "meter_processing": MeterProcessingScreen, "meter_result": MeterResultScreen}
 # 卡务 card services: only with the IC wallet (their modules load the card code)
 CARD_SCREENS = {
     "card_insert": "kiosk.screens.card_insert:CardInsertScreen",
@@ -155,7 +163,7 @@ class KioskApp(App):
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
         self.flow = Flows(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet, kiosk.bank_cards,
-                          onecard=kiosk.onecard)
+                          onecard=kiosk.onecard, meters=kiosk.meters)
         self.timer: IdleTimer | None = None
         self.restart_requested = False     # the runner starts the app again once it stopped
         kiosk.on_restart = self.request_restart

@@ -16,6 +16,7 @@ from kivy.properties import ObjectProperty
 from kiosk.screens.bank_card import BankCardStep
 from kiosk.screens.bank_services import BankServices
 from kiosk.screens.bill_payment import BillPayment
+from kiosk.screens.meter_purchase import MeterPurchase
 from kiosk.screens.navigation import Navigator, Spawn
 from kiosk.services.bills import BillService
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from kiosk.services.bank_card_services import BankCardServices
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.onecard import OneCardService
+    from kiosk.services.meter import MeterService
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletService
 
@@ -32,10 +34,12 @@ class Flows(Navigator):
     bank = ObjectProperty(None)                   # BankCardStep
     cards = ObjectProperty(None, allownone=True)  # CardServices, when the IC wallet is configured
     bankcards = ObjectProperty(None)              # BankServices (银行卡服务); offered with a bank link
+    meters = ObjectProperty(None)                 # MeterPurchase (购电 / 购水 / 购气); offered with the meter service
 
     def __init__(self, bills: BillService, spawn: Spawn, payments: PaymentService | None = None,
                  wallet: WalletService | None = None, fleet: FleetService | None = None,
                  bank_cards: BankCardServices | None = None, onecard: OneCardService | None = None,
+                 meters: MeterService | None = None,
                  **kwargs: Any) -> None:
         super().__init__(spawn, fleet, **kwargs)
         self._payments = payments
@@ -56,6 +60,12 @@ class Flows(Navigator):
             self.register(self.bankcards, name="bankcard", start=self.bankcards.start)
         else:
             self.register(self.bankcards)
+        # prepaid meters: offered where the kiosk has the meter service (IC readers and payments)
+        self.meters = MeterPurchase(self, self.bank, meters, wallet, spawn)
+        if meters is not None:
+            self.register(self.meters, name="meter", start=self.meters.start)
+        else:
+            self.register(self.meters)
 
     @property
     def payments_enabled(self) -> bool:

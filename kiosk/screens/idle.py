@@ -1,4 +1,4 @@
-"""Attract screen: estate, date and clock, notices, the big choices (缴费, 卡务, 银行卡服务)."""
+"""Attract screen: estate, date and clock, notices, the big choices (缴费, 卡务, 银行卡服务, 购电/购水/购气)."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,12 +18,16 @@ class IdleScreen(Screen):
 
     def on_kv_post(self, base_widget: Any) -> None:
         app = App.get_running_app()
+        if not app.flow.offers("meter"):    # 购电/购水/购气 only where the kiosk sells onto meter cards
+            self.ids.meter.parent.remove_widget(self.ids.meter)
         app.bind(lang=self._refresh)
         self._refresh()
         Clock.schedule_interval(self._refresh, 1.0)
 
     def _refresh(self, *_: Any) -> None:
         app = App.get_running_app()
+        if app is None:                     # the app stopped; this clock's last tick
+            return
         now = app.kiosk.clock.now()
         self.date_text = format_date(now.date(), app.lang)
         self.clock_text = format_clock(now)

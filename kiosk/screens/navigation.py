@@ -60,19 +60,26 @@ class Screen(StrEnum):
     BANKCARD_CHOOSE = "bankcard_choose"          # 银行卡服务: balance or PIN change
     BANKCARD_PROCESSING = "bankcard_processing"
     BANKCARD_RESULT = "bankcard_result"
+    METER_INSERT = "meter_insert"                # 购电 / 购水 / 购气: the meter card, an IC card, a torn card back
+    METER = "meter"
+    METER_AMOUNT = "meter_amount"
+    METER_PAY = "meter_pay"
+    METER_PROCESSING = "meter_processing"
+    METER_RESULT = "meter_result"
 
 
 # nothing may leave these screens: the bank or the card is answering, or a torn card is awaited
-NO_LEAVING = frozenset({Screen.PROCESSING, Screen.CARD_PROCESSING, Screen.CARD_TEAR, Screen.BANKCARD_PROCESSING})
+NO_LEAVING = frozenset({Screen.PROCESSING, Screen.CARD_PROCESSING, Screen.CARD_TEAR, Screen.BANKCARD_PROCESSING,
+                        Screen.METER_PROCESSING})
 # nothing is under way on these screens: a staff command may run (the fleet's safe point)
 AT_REST = frozenset({Screen.IDLE, Screen.ENTRY, Screen.BILL, Screen.MESSAGE, Screen.RESULT, Screen.CARD_RESULT,
                      Screen.OUT_OF_SERVICE, Screen.BANKCARD_CHOOSE, Screen.BANKCARD_RESULT,
-                     Screen.ONECARD_RESULT, Screen.ONECARD_REFUSED})
+                     Screen.ONECARD_RESULT, Screen.ONECARD_REFUSED, Screen.METER_RESULT})
 # out of service takes over these at once; the others finish first (a result is read to its end)
 OUT_OF_SERVICE_AT_ONCE = frozenset({Screen.IDLE, Screen.ENTRY, Screen.BILL})
 # no idle countdown: the bank's or the card's answer is always awaited; a torn card has its own
 NO_COUNTDOWN = frozenset({Screen.IDLE, Screen.PROCESSING, Screen.CARD_PROCESSING, Screen.CARD_TEAR,
-                          Screen.OUT_OF_SERVICE, Screen.BANKCARD_PROCESSING})
+                          Screen.OUT_OF_SERVICE, Screen.BANKCARD_PROCESSING, Screen.METER_PROCESSING})
 
 
 @dataclass(frozen=True, slots=True)

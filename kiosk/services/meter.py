@@ -25,7 +25,7 @@ from kiosk.backend_client.meters import (AuthoriseRequest, CheckReply, CheckRequ
                                          WalletAuthoriseRequest)
 from kiosk.devices.ports import IcReader, ReceiptPrinter
 from kiosk.domain.errors import (CardFault, CardRemoved, HostRejected, KioskError, MeterCardTorn, MeterMacInvalid,
-                                 MeterNoChallenge, MeterWriteDenied, NotTheSameCard, PaymentsSuspended, ReaderFault)
+                                 MeterNoChallenge, MeterNumberNeeded, MeterWriteDenied, NotTheSameCard, PaymentsSuspended, ReaderFault)
 from kiosk.domain.receipt import Receipt
 from kiosk.services.journal import Journal
 from kiosk.services.journal_meters import METER_UNSETTLED
@@ -87,11 +87,14 @@ class MeterService:
         """The card in `reader` as the host checks it. A sale of this meter left
         unwritten (a tear, here or at another kiosk) is written now. Raises the
         card's refusals (MeterCardLost, MeterForeign, MeterCardRejected); a card
-        that cannot be sold onto now comes back with `refusal` set."""
+        that cannot be sold onto now comes back with `refusal` set. A blank card
+        read without `meter` raises MeterNumberNeeded (ask for the number)."""
         device = self._reader(reader)
         resolved = None
         for _ in range(2):     # the second pass reads the card after a pending sale was written
             ef01, ef02 = await asyncio.to_thread(read_files, device)
+            if meter is None and not any(ef01):    # blank: the host needs the number printed on it
+                raise MeterNumberNeeded("blank_card")
             reply = await self._check({"ef01": ef01.hex().upper(), "ef02": ef02.hex().upper(),
                                        **({"meter": meter} if meter else {})})
             pending = reply.get("pending")

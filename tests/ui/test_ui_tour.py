@@ -36,9 +36,14 @@ async def test_tour_visits_every_screen(kiosk_app: Any, ui_host: Any, artifacts:
                      *(f"{name}-{lang}" for name in ("onecard", "onecard-load-amount", "onecard-load-result",
                                                      "onecard-records", "onecard-bill", "onecard-tear",
                                                      "onecard-tear-finished", "onecard-refused-office",
-                                                     "onecard-refused-blacklisted") for lang in ("zh", "en"))]
+                                                     "onecard-refused-blacklisted") for lang in ("zh", "en")),
+                     # 购电 / 购水 / 购气 (kiosk/demo/tour/meter.py, run last)
+                     "meter-insert", "meter-number", "meter-card", "meter-card-en", "meter-quantity-kwh",
+                     "meter-quantity-yuan", "meter-pay", "meter-pay-en", "meter-result", "meter-result-en",
+                     "meter-not-applied", "meter-not-applied-en", "meter-bench-before", "meter-bench-applied",
+                     "meter-bench-low", "meter-bench-closed", "meter-card-cut", "meter-bench-open-again"]
     assert all(p.stat().st_size > 10_000 for p in shots)
     assert ui_host.running
     # the bill by bank card, two loads (one torn and finished) and the bill from the passbook;
-    # the bank card's balance slip; the one-card's two loads (one torn and finished)
-    assert len(kiosk_app.kiosk.sims.printer.receipts) == 7
+    # the bank card's balance slip; the one-card's two loads (one torn and finished); two meter purchases
+    assert len(kiosk_app.kiosk.sims.printer.receipts) == 9

@@ -1,7 +1,7 @@
 """The device bench beside the kiosk screen (demo and UI tests only): one
 section per device stacked in a scrolling column: the reference host and the
 network link to it (host_link), the magnetic-stripe card wallet
-(card_reader), the IC cards (ic_cards), the PIN pad (pin_pad) and the
+(card_reader), the IC cards (ic_cards), the prepaid meters (meter), the PIN pad (pin_pad) and the
 printer (printer).
 
 Everything here drives the simulators' control APIs (kiosk.devices.sim.*) and
@@ -24,6 +24,7 @@ from kiosk.demo.bench.card_reader import CardReaderBench
 from kiosk.demo.bench.controls import BenchControls
 from kiosk.demo.bench.host_link import HostLink
 from kiosk.demo.bench.ic_cards import IcCardsBench
+from kiosk.demo.bench.meter import MeterBench
 from kiosk.demo.bench.pin_pad import PinPadBench
 from kiosk.demo.bench.printer import PrinterBench
 from kiosk.demo.bench.widgets import load_bench_kv
@@ -58,14 +59,16 @@ class BenchPanel(BoxLayout):
         self.card_reader = CardReaderBench(sims.reader if sims else None, wallet, has_sims=has_sims, today=today)
         self.ic_cards = IcCardsBench(sims.ic_slots if sims else {}, sims.ic_cards if sims else {}, ic_cards,
                                      sims.onecards if sims else {}, onecards)
+        self.meters = MeterBench(sims.ic_slots.get("contact") if sims else None, sims.meter_cards if sims else {},
+                                 sims.meters if sims else {})
         self.pin_pad = PinPadBench(sims.pinpad if sims else None)
         self.printer = PrinterBench(sims.printer if sims else None)
-        for section in (self.host_link, self.card_reader, self.ic_cards, self.pin_pad, self.printer):
+        for section in (self.host_link, self.card_reader, self.ic_cards, self.meters, self.pin_pad, self.printer):
             self.ids.content.add_widget(section)
 
     def detach(self) -> None:
         """Stop listening to the simulators (the app is stopping)."""
-        for section in (self.card_reader, self.ic_cards, self.pin_pad, self.printer):
+        for section in (self.card_reader, self.ic_cards, self.meters, self.pin_pad, self.printer):
             section.detach()
 
 

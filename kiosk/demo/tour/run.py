@@ -18,6 +18,7 @@ from kiosk import ui_env  # noqa: F401  (Kivy's environment, before Kivy loads)
 from kiosk.demo.tour.bankcard import bankcard_tour
 from kiosk.demo.tour.bench import has_bench, set_host
 from kiosk.demo.tour.cards import card_tour
+from kiosk.demo.tour.meter import meter_tour
 from kiosk.demo.tour.cast import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE
 from kiosk.demo.tour.onecard import onecard_tour
 from kiosk.demo.tour.payment import pay_tour
@@ -121,6 +122,8 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
             await bankcard_tour(app, shot)
         if app.flow.wallet_enabled and has_bench(app) and app.flow.cards.onecard is not None:
             await onecard_tour(app, shot)            # the estate one-card, after every other leg
+        if app.flow.offers("meter") and has_bench(app):
+            await meter_tour(app, shot)
     finally:
         app.stop()
     log.info("tour: %d screenshots in %s", len(shots), out_dir)
