@@ -83,6 +83,11 @@ width = 1280
 height = 800
 [host]
 url = "http://127.0.0.1:9"
+[bank]                          # the bank front-end, not running either
+host = "127.0.0.1"
+port = 9
+terminal_id = "KIOSK001"
+merchant_id = "898440350110001"
 [security]
 tmk = "7DF0AC87953F75AECD424B5A3BBFF50B"
 [journal]
