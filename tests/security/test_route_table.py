@@ -49,6 +49,7 @@ STAFF = {
     ("GET", "/console/transactions"): "viewer", ("GET", "/console/transactions.csv"): "viewer",
     ("GET", "/console/day-totals.csv"): "viewer", ("GET", "/console/bank-journal.csv"): "viewer",
     ("GET", "/console/reconciliation"): "viewer", ("GET", "/console/audit"): "admin",
+    ("POST", "/console/reconciliation/settle"): "operator",
     ("GET", "/console/users"): "admin", ("POST", "/console/users"): "admin",
     ("POST", "/console/users/{username}/unlock"): "admin", ("GET", "/console/events"): "viewer",
     ("POST", "/console/logout"): "viewer",
