@@ -1,5 +1,6 @@
-"""The bank journal (append-only, masked PANs only), its CSV export for
-reconciliation, and the money invariants the tests check (bank, property
+"""The bank journal (append-only, masked PANs only: the card centre's wallet
+lines), the CSV export of the bank's day (the bank link's journal and the
+wallet lines) for reconciliation, and the money invariants the tests check (bank, property
 ledger and the card centre's IC wallets)."""
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from sqlalchemy import ColumnElement, Select, case, func, insert, select
 from sqlalchemy.engine import Connection
 
 from host import csv_cells
-from host.schema.bank import bank_accounts, bank_journal, bank_link_journal, bank_txns, property_ledger
+from host.schema.bank import (bank_accounts, bank_journal, bank_link_journal, bank_link_sessions, bank_txns,
+                              property_ledger)
 from host.schema.cards import card_txns, ic_cards
 from host.schema.estate import bills
 
-CSV_COLUMNS = ("line", "business_day", "at", "kiosk_id", "txn_id", "type", "result", "code",
-               "masked_pan", "amount_fen", "reference", "auth_code")
+CSV_COLUMNS = ("line", "business_day", "at", "kiosk_id", "terminal_id", "batch", "stan", "txn_id", "type",
+               "result", "code", "masked_pan", "amount_fen", "reference", "auth_code", "bill_ref", "reversed_at",
+               "reversal_code")
+# the bank's money lines that are not the link's: the card centre's wallet legs (host.cards, host.onecard)
+_WALLET_LINES = ("wallet_load", "wallet_load_reversal", "wallet_unload")
 
 _LINE = insert(bank_journal)
 
@@ -30,22 +35,39 @@ def write_line(conn: Connection, *, day: date, at: datetime, kiosk_id: str, txn_
 
 
 def journal_csv(conn: Connection, day: date) -> str:
-    """The day's journal, oldest line first; amounts in integer fen. Text cells a
-    spreadsheet would take for a formula (a kiosk's reversal reason) are quoted."""
+    """The bank's journal of a business day, oldest first: every line of the
+    bank link's journal (purchases, balance inquiries, PIN changes; a purchase
+    reversed keeps its line, `result` reversed, with the reversal's time and
+    code), then the card centre's wallet lines (loads, their reversals,
+    unloads). Amounts in integer fen; `line` numbers the file. Text cells a
+    spreadsheet would take for a formula (a terminal's bill reference) are
+    quoted."""
     out = io.StringIO()
     writer = csv_cells.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    rows = conn.execute(
-        select(bank_journal.c.id, bank_journal.c.business_day, bank_journal.c.at, bank_journal.c.kiosk_id,
-               bank_journal.c.txn_id, bank_journal.c.type, bank_journal.c.result, bank_journal.c.code,
-               bank_journal.c.masked_pan, bank_journal.c.amount_fen, bank_journal.c.reference,
-               bank_journal.c.auth_code)
-        .where(bank_journal.c.business_day == day).order_by(bank_journal.c.id))
-    for row in rows:
-        values = list(row)
-        values[1] = row.business_day.isoformat()
-        values[2] = row.at.isoformat(timespec="seconds")
-        writer.writerow(["" if v is None else v for v in values])
+    j, s = bank_link_journal.c, bank_link_sessions.c
+    link = conn.execute(
+        select(j.business_day, j.created_at, s.kiosk_id, j.terminal_id, j.batch, j.stan, j.kind, j.state, j.code,
+               j.masked_pan, j.amount_fen, j.rrn, j.auth_code, j.bill_ref, j.reversed_at, j.reversal_code)
+        .select_from(bank_link_journal.outerjoin(bank_link_sessions, s.terminal_id == j.terminal_id))
+        .where(j.business_day == day).order_by(j.id))
+    rows: list[list[Any]] = []
+    for r in link:
+        rows.append([r.business_day.isoformat(), r.created_at.isoformat(timespec="seconds"), r.kiosk_id,
+                     r.terminal_id.strip(), r.batch, r.stan, None, r.kind, r.state, r.code, r.masked_pan,
+                     r.amount_fen, (r.rrn or "").strip() or None, r.auth_code, r.bill_ref,
+                     r.reversed_at.isoformat(timespec="seconds") if r.reversed_at else None, r.reversal_code])
+    b = bank_journal.c
+    wallet = conn.execute(
+        select(b.business_day, b.at, b.kiosk_id, b.txn_id, b.type, b.result, b.code, b.masked_pan, b.amount_fen,
+               b.reference, b.auth_code)
+        .where(b.business_day == day, b.type.in_(_WALLET_LINES)).order_by(b.id))
+    for r in wallet:
+        rows.append([r.business_day.isoformat(), r.at.isoformat(timespec="seconds"), r.kiosk_id, None, None, None,
+                     r.txn_id, r.type, r.result, r.code, r.masked_pan, r.amount_fen, r.reference, r.auth_code,
+                     None, None, None])
+    for n, values in enumerate(rows, 1):
+        writer.writerow([n, *("" if v is None else v for v in values)])
     return out.getvalue()
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.engine import Engine
 from host.db import write_transaction
 from host.schema.console import staff_audit
 
-ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "command_sent", "export", "user_added", "user_changed")
+ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "command_sent", "export", "user_added", "user_changed",
+           "payment_settled")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from collections.abc import Collection
 from typing import Any
@@ -14,6 +14,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from host.bank.journal import journal_csv
+from host.bank.link_ledger import CannotSettle
+from host.bank.link_ledger import settle_from_bank as settle_from_bank_record
+from host.db import write_transaction
 from host.console import i18n
 from host.console.accounts import AccountError
 from host.console.audit import ACTIONS
@@ -54,7 +57,7 @@ STATIC = Path(__file__).parent / "static"
 # ?msg= keys a page may show, with the one parameter each takes: a notice says
 # only what the console itself would say (a count, an existing account), so a
 # link cannot make the office's page speak its words
-MESSAGES: dict[str, str | None] = {"cmd.sent": None, "cmd.sent_all": "n", "users.added": "name",
+MESSAGES: dict[str, str | None] = {"cmd.sent": None, "rec.settled": None, "cmd.sent_all": "n", "users.added": "name",
                                    "users.unlocked": "name"}
 _MAX_COUNT = 999_999
 
@@ -284,7 +287,33 @@ def console_routes(console: Console) -> list[BaseRoute]:
             return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
         result = await run(reconcile, console.engine, day, console.today())
         days = await run(recent_days, console.engine, console.today())
-        return console.render("reconciliation.html", request, staff=staff, rec=result, days=days)
+        return console.render("reconciliation.html", request, staff=staff, rec=result, days=days,
+                              msg=notice(request, ("rec.settled",))["msg"])
+
+    @guarded(console, "operator")
+    async def settle_from_bank(request: Request, staff: Staff, form: dict[str, str]) -> Response:
+        """A payment the bank approved that the ledger lacks (its copy never
+        came, or no longer matched the bills): booked from the bank's record."""
+        rrn, day = form.get("rrn", "").strip(), form.get("day", "")
+        try:
+            shown_day = _day(day) or console.today()
+        except Forbidden:
+            return console.error(request, staff, 400, "error.bad_input", detail="YYYY-MM-DD")
+        if not (rrn.isascii() and rrn.isalnum() and 0 < len(rrn) <= 12):
+            return console.error(request, staff, 400, "error.bad_input", detail="rrn")
+        now = console.clock.now()
+        try:
+            booked = await console.in_thread(_book_from_bank, rrn, now)
+        except CannotSettle as exc:
+            return console.error(request, staff, 409, f"rec.settle.{exc.reason}")
+        await console.in_thread(console.audit.record, "payment_settled", username=staff.user.username,
+                                role=staff.user.role, target=rrn, ip=staff.ip, detail=booked)
+        return RedirectResponse(f"{PREFIX}/reconciliation?{urlencode({'day': shown_day.isoformat(), 'msg': 'rec.settled'})}",
+                                status_code=303)
+
+    def _book_from_bank(rrn: str, now: datetime) -> dict[str, object]:
+        with write_transaction(console.engine) as conn:
+            return settle_from_bank_record(conn, rrn, now=now)
 
     # --- admin -----------------------------------------------------------------------
     @guarded(console, "admin")
@@ -356,6 +385,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route("/bank-journal.csv", bank_journal_csv, methods=["GET"]),
         Route("/reconciliation", reconciliation_page, methods=["GET"]),
         *onecard_blacklist_routes(console),     # the one-card unpaid-fee blacklist
+        Route("/reconciliation/settle", settle_from_bank, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
         Route("/users", users_page, methods=["GET"]),
         Route("/users", add_user, methods=["POST"]),

@@ -1,12 +1,8 @@
 """Reconciliation of one business day: the property ledger and the kiosks'
 backup copies against the bank journal, which prevails.
 
-Bank card bill payments: per transaction id, the bank's net for the day (sales
-captured − reversals that undid a capture, from bank_journal) must equal the
-ledger's net (payment and reversal entries of property_ledger) with the same
-reference; every transaction the bank journal saw must have the kiosk's copy
-(property_backups) saying the same thing; a copy the bank never saw is listed
-too.
+Bank card bill payments: against the bank link's journal, per retrieval
+reference number (reconciliation_link.py).
 
 IC wallet money: every wallet transaction of the day (authorised that day, or
 with a wallet_* journal line, a `wallet` ledger entry or a kiosk copy that
@@ -22,7 +18,6 @@ when the card was settled at another kiosk). Each disagreement is one
 Difference."""
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,11 +28,11 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD
 from host.console.transactions import WALLET_KIND, mask_serial
-from host.schema.bank import bank_journal, bank_txns, property_backups, property_ledger
+from host.console.reconciliation_link import Difference, Side, reconcile_link, wallet_copy
+from host.schema.bank import bank_journal, property_backups, property_ledger
 from host.schema.cards import card_txns
 
-BANK_TYPES = ("sale", "reversal")
-LEDGER_KINDS = ("payment", "reversal")
+__all__ = ["DayReconciliation", "Difference", "Side", "reconcile", "recent_days"]
 WALLET_TYPES = (WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD)
 # how a wallet journal line moves the resident's bank card: − debited, + credited
 _BANK_CARD_SIGN = {(WALLET_LOAD, "approved"): -1, (WALLET_LOAD_REVERSAL, "reversed"): 1,
@@ -49,34 +44,6 @@ _COPIED = ("completed", "cancelled")
 # a transaction the card centre had declined journals it cancelled: nothing moved)
 _COPY_AGREES = {"completed": ("completed",), "cancelled": ("cancelled",), "declined": ("cancelled", "declined"),
                 "authorised": ()}
-
-
-@dataclass(frozen=True, slots=True)
-class Difference:
-    kind: str             # missing_in_ledger | missing_in_bank | amount_differs | reference_differs |
-    #                       backup_missing | backup_differs | backup_unknown_to_bank; wallet also:
-    #                       bank_without_card | ledger_without_card | unknown_to_card_centre | pending_overdue
-    #                       (and backup_missing: a settled one with no kiosk copy)
-    txn_id: str
-    kiosk_id: str
-    bank_fen: int | None  # wallet: the bank card's movement (− debited, + credited)
-    ledger_fen: int | None
-    backup: str           # what the kiosk's copy says ("approved ¥12.00"), or ""
-    detail: str = ""
-    card_kind: str = ""   # wallet: wallet_load | wallet_unload | wallet_purchase ("" if unknown)
-    card_state: str = ""  # wallet: the card centre's state (authorised | completed | cancelled | declined)
-    expected_fen: int | None = None   # wallet: what the card centre's record implies for the side that differs
-
-
-@dataclass
-class Side:
-    count: int = 0
-    captured_fen: int = 0
-    reversed_fen: int = 0
-
-    @property
-    def net_fen(self) -> int:
-        return self.captured_fen - self.reversed_fen
 
 
 @dataclass
@@ -139,108 +106,23 @@ class DayReconciliation:
         return bool(self.bank.count or self.ledger.count or self.backups.count or self.wallet.active)
 
 
-def _wallet_copy(copy: Row[Any], card_ids: set[str]) -> bool:
-    """A kiosk copy of a wallet transaction: the card centre knows its id, or the
-    kiosk says so (its kind is wallet_*)."""
-    if copy.txn_id in card_ids:
-        return True
-    try:
-        kind = json.loads(copy.txn_json).get("kind", "")
-    except (ValueError, AttributeError):
-        return False
-    return isinstance(kind, str) and kind.startswith("wallet_")
-
-
 def reconcile(engine: Engine, day: date, today: date | None = None) -> DayReconciliation:
     """`today` (default: `day`) decides whether a pending wallet transaction is
     still awaiting its card or overdue."""
     result = DayReconciliation(day)
     with engine.connect() as conn:
-        journal = conn.execute(select(bank_journal).where(bank_journal.c.business_day == day,
-                                                          bank_journal.c.type.in_(BANK_TYPES))
-                               .order_by(bank_journal.c.id)).all()
-        ledger = conn.execute(select(property_ledger).where(property_ledger.c.business_day == day,
-                                                            property_ledger.c.kind.in_(LEDGER_KINDS))).all()
-        txn_ids = {r.txn_id for r in journal} | {r.txn_id for r in ledger}
+        cards = reconcile_link(conn, day)
+        result.bank, result.ledger, result.backups, result.differences = \
+            cards.bank, cards.ledger, cards.backups, cards.differences
         # `at` is the kiosk's ISO time: a range (not LIKE 'day%') lets SQLite use its index
         at = property_backups.c.at
-        day_copies = conn.execute(select(property_backups).where(
-            property_backups.c.txn_id.in_(txn_ids)
-            | ((at >= day.isoformat()) & (at < (day + timedelta(days=1)).isoformat())))).all()
+        day_copies = conn.execute(select(property_backups.c.txn_id, property_backups.c.txn_json).where(
+            (at >= day.isoformat()) & (at < (day + timedelta(days=1)).isoformat()))).all()
+        day_copies = [c for c in day_copies if c.txn_id not in cards.copy_ids]
         card_ids = set(conn.scalars(select(card_txns.c.txn_id)
                                     .where(card_txns.c.txn_id.in_({b.txn_id for b in day_copies}))))
-        # wallet copies are checked against the card centre, never the bank's card payments
-        backups = [b for b in day_copies if not _wallet_copy(b, card_ids)]
-        wallet_copy_ids = {b.txn_id for b in day_copies} - {b.txn_id for b in backups}
-        wanted = txn_ids | {b.txn_id for b in backups}
-        bank = conn.execute(select(bank_txns.c.txn_id, bank_txns.c.state, bank_txns.c.business_day)
-                            .where(bank_txns.c.txn_id.in_(wanted))).all()
-        final = {r.txn_id: r.state for r in bank}   # the bank's last word
-        # a copy stamped on this day by the kiosk's clock whose payment the bank booked on
-        # another (sent at 23:59:59, booked after midnight) belongs to that other day
-        elsewhere = {r.txn_id for r in bank if r.business_day != day and r.txn_id not in txn_ids}
-        backups = [b for b in backups if b.txn_id not in elsewhere]
+        wallet_copy_ids = {b.txn_id for b in day_copies if wallet_copy(b, card_ids)}
         _reconcile_wallet(conn, result.wallet, day, today or day, wallet_copy_ids)
-
-    bank_net: dict[str, int] = defaultdict(int)
-    bank_ref: dict[str, str] = {}
-    kiosk_of: dict[str, str] = {}
-    for line in journal:
-        kiosk_of[line.txn_id] = line.kiosk_id
-        result.bank.count += 1
-        if line.type == "sale":
-            if line.result == "approved":
-                bank_net[line.txn_id] += line.amount_fen
-                bank_ref[line.txn_id] = line.reference or ""
-                result.bank.captured_fen += line.amount_fen
-        elif line.result == "reversed":
-            bank_net[line.txn_id] -= line.amount_fen
-            result.bank.reversed_fen += line.amount_fen
-
-    ledger_net: dict[str, int] = defaultdict(int)
-    ledger_ref: dict[str, str] = {}
-    for entry in ledger:
-        result.ledger.count += 1
-        ledger_net[entry.txn_id] += entry.amount_fen
-        if entry.kind == "payment":
-            ledger_ref[entry.txn_id] = entry.reference
-            result.ledger.captured_fen += entry.amount_fen
-        else:
-            result.ledger.reversed_fen -= entry.amount_fen
-
-    for txn_id in sorted(set(bank_net) | set(ledger_net)):
-        b, led = bank_net.get(txn_id), ledger_net.get(txn_id)
-        kiosk = kiosk_of.get(txn_id, "")
-        if led is None and b:
-            result.differences.append(Difference("missing_in_ledger", txn_id, kiosk, b, None, ""))
-        elif b is None and led:
-            result.differences.append(Difference("missing_in_bank", txn_id, kiosk, None, led, ""))
-        elif (b or 0) != (led or 0):
-            result.differences.append(Difference("amount_differs", txn_id, kiosk, b, led, ""))
-        elif txn_id in bank_ref and txn_id in ledger_ref and bank_ref[txn_id] != ledger_ref[txn_id]:
-            result.differences.append(Difference("reference_differs", txn_id, kiosk, b, led, "",
-                                                 f"{bank_ref[txn_id]} / {ledger_ref[txn_id]}"))
-
-    copies = {r.txn_id: r for r in backups}
-    journal_ids = set(kiosk_of)
-    for copy in backups:
-        result.backups.count += 1
-        if copy.result == "approved":     # a kiosk reverses only what it never saw approved
-            result.backups.captured_fen += copy.amount_fen or 0
-    for txn_id in sorted(journal_ids):
-        backup, word = copies.get(txn_id), final.get(txn_id, "")
-        if backup is None:
-            result.differences.append(Difference("backup_missing", txn_id, kiosk_of[txn_id],
-                                                 bank_net.get(txn_id), ledger_net.get(txn_id), "", "backlog"))
-        elif backup.result != word or (word == "approved"
-                                       and backup.amount_fen != bank_net.get(txn_id, backup.amount_fen)):
-            result.differences.append(Difference("backup_differs", txn_id, backup.kiosk_id, bank_net.get(txn_id),
-                                                 ledger_net.get(txn_id), backup.result or "",
-                                                 f"{word} / {backup.result}"))
-    for copy in backups:
-        if copy.txn_id not in final:
-            result.differences.append(Difference("backup_unknown_to_bank", copy.txn_id, copy.kiosk_id, None, None,
-                                                 copy.result or ""))
     return result
 
 

@@ -1,13 +1,12 @@
 """Transaction search across the host's sources, day totals, CSV exports.
 
 A source turns a query into rows of one shape (TxnRow). There are two: bank
-card bill payments (bank_txns, the bank's own record) and IC wallet loads,
+card bill payments (bank_link_journal, the bank's own record) and IC wallet loads,
 unloads and bill payments (card_txns, the card centre's record). Only masked
 card numbers (first 6 / last 4) and the IC card's last 4 are ever shown."""
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from host import csv_cells
-from host.schema.bank import bank_txns
+from host.schema.bank import bank_link_journal, bank_link_sessions, property_backups
 from host.schema.cards import card_txns
 from host.schema.estate import households
 from common.bank_card import luhn_ok, mask_pan
@@ -122,42 +121,56 @@ def _where_day_kiosk_house(stmt: Any, t: Any, query: TxnQuery) -> Any:
     return stmt
 
 
+# §5 response codes as the console names a decline (the kiosk's decline table's names)
+_DECLINES = {"14": "unknown_card", "51": "insufficient_funds", "54": "expired_card", "55": "wrong_pin",
+             "61": "daily_limit", "62": "card_blocked", "75": "pin_locked"}
+
+
 class CardPayments:
-    """Bank card bill payments: the bank's record, with the household's number."""
+    """Bank card bill payments: the bank's record (the link's journal, which
+    prevails), its kiosk by the terminal, the household by its bill reference
+    (63), and the kiosk's own id for it when its approved copy names the RRN;
+    otherwise the bank's key, terminal/batch/STAN."""
 
     name = "bank"
 
     def search(self, conn: Connection, query: TxnQuery) -> list[TxnRow]:
-        t = bank_txns.c
-        stmt = (select(t.txn_id, t.kiosk_id, t.state, t.masked_pan, t.amount_fen, t.reference, t.business_day,
-                       t.created_at, t.reply_json, households.c.house_no)
-                .select_from(bank_txns.outerjoin(households, households.c.id == t.household_id)))
-        stmt = _where_day_kiosk_house(stmt, t, query)
+        t, s, b = bank_link_journal.c, bank_link_sessions.c, property_backups.c
+        stmt = (select(t.terminal_id, t.batch, t.stan, t.state, t.code, t.masked_pan, t.amount_fen, t.rrn,
+                       t.bill_ref, t.business_day, t.created_at, s.kiosk_id, b.txn_id)
+                .select_from(bank_link_journal
+                             .outerjoin(bank_link_sessions, s.terminal_id == t.terminal_id)
+                             .outerjoin(property_backups, (b.reference == t.rrn) & (t.state == "approved")))
+                .where(t.kind == "purchase"))
+        if query.day_from:
+            stmt = stmt.where(t.business_day >= query.day_from)
+        if query.day_to:
+            stmt = stmt.where(t.business_day <= query.day_to)
+        if query.kiosk_id:
+            stmt = stmt.where(s.kiosk_id == query.kiosk_id)
+        if query.house_no:
+            stmt = stmt.where(t.bill_ref.startswith(f"H={query.house_no.strip()};", autoescape=True))
         card = card_condition(t.masked_pan, query.card)
         if card is not None:
             stmt = stmt.where(card)
         if query.status == "pending":       # a bank payment is decided at once
             return []
-        if query.status == "approved":
-            stmt = stmt.where(t.state == "approved")
-        elif query.status == "declined":
-            stmt = stmt.where(t.state == "declined")
-        elif query.status == "reversed":
-            stmt = stmt.where(t.state == "reversed", t.reference.is_not(None))
-        elif query.status == "voided":
-            stmt = stmt.where(t.state == "reversed", t.reference.is_(None))
+        if query.status in ("approved", "declined"):
+            stmt = stmt.where(t.state == query.status)
+        elif query.status == "reversed":    # approved, then reversed
+            stmt = stmt.where(t.state == "reversed", t.code == "00")
+        elif query.status == "voided":      # a reversal of nothing that moved money
+            stmt = stmt.where(t.state == "reversed", t.code != "00")
         stmt = stmt.order_by(t.created_at.desc(), t.id.desc()).limit(query.limit + 1)
         rows = []
         for r in conn.execute(stmt):
-            status = r.state if r.state != "reversed" else ("reversed" if r.reference else "voided")
-            code = ""
-            if r.state == "declined" and r.reply_json:
-                try:
-                    code = str(json.loads(r.reply_json).get("code", ""))
-                except ValueError:
-                    code = ""
-            rows.append(TxnRow(self.name, r.created_at, r.business_day, r.kiosk_id, r.txn_id, "card_payment",
-                               r.house_no or "", r.masked_pan or "", r.amount_fen, status, code, r.reference or ""))
+            status = r.state if r.state != "reversed" else ("reversed" if r.code == "00" else "voided")
+            code = _DECLINES.get(r.code, f"bank_{r.code}") if r.state == "declined" else ""
+            house = (r.bill_ref or "").split(";", 1)[0].removeprefix("H=")
+            txn_id = r.txn_id or f"{r.terminal_id.strip()}/{r.batch}/{r.stan}"
+            rows.append(TxnRow(self.name, r.created_at, r.business_day, r.kiosk_id or "", txn_id, "card_payment",
+                               house, r.masked_pan or "", r.amount_fen, status, code,
+                               (r.rrn or "").strip() if r.code == "00" else ""))
         return rows
 
 

@@ -1,5 +1,7 @@
-"""The bank front-end as the kiosk sees it: sign-on, payment, reversal, and the
-backup copy to the property host. Speaks only through SignedChannel.
+"""The signed HTTP channel's sign-on and the backup copy to the property host
+(SignedChannel only), and the types of a bill payment, its reply and its
+reversal status, which the bank link (bank8583/, ISO 8583: the only way a
+payment or a reversal leaves the kiosk) takes and returns.
 
 Each message's fields are typed here (TypedDicts: the dict the channel sends
 as JSON, so the bytes on the wire are what the host reads); a reply takes its
@@ -12,7 +14,7 @@ from typing import Literal, NotRequired, TypedDict, cast
 
 from kiosk.backend_client.signed import JsonObject, Refusals, SignedChannel
 from common.crypto import CryptoError, unwrap_key
-from kiosk.domain.errors import BadHostReply, NotSignedOn, OutcomeUnknown
+from kiosk.domain.errors import BadHostReply, NotSignedOn
 
 
 @dataclass(frozen=True)
@@ -108,21 +110,6 @@ class BankClient:
         """A signed message under the MAC working key (the card centre and the
         bill look-up use it too)."""
         return await self._channel.post(path, fields, self._mak(), financial=financial, refusals=refusals)
-
-    async def pay(self, request: PaymentRequest) -> PaymentReply:
-        reply = await self._channel.post("/api/v1/bank/payments", request, self._mak(), financial=True)
-        if reply.get("txn_id") != request["txn_id"] or reply.get("result") not in ("approved", "declined"):
-            raise OutcomeUnknown("payment reply does not match the request")
-        return cast(PaymentReply, reply)
-
-    async def reverse(self, txn_id: str, amount_fen: int, reason: str) -> ReversalStatus:
-        reply = await self._channel.post("/api/v1/bank/reversals",
-                                         {"txn_id": txn_id, "amount_fen": amount_fen, "reason": reason},
-                                         self._mak(), financial=False)
-        status = reply.get("status")
-        if reply.get("txn_id") != txn_id or status not in ("reversed", "not_found", "already_reversed"):
-            raise BadHostReply(f"reversal reply {reply!r}")
-        return cast(ReversalStatus, status)
 
     async def send_backup(self, txn: BackupCopy) -> None:
         reply = await self._channel.post("/api/v1/property/transactions", {"txn": txn}, self._mak(),

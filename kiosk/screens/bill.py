@@ -16,6 +16,7 @@ class BillScreen(Screen):
     subheading = StringProperty("")
     total = StringProperty("")
     nothing_due = BooleanProperty(False)
+    upload_pending = BooleanProperty(False)
 
     def on_kv_post(self, base_widget: Any) -> None:
         app = App.get_running_app()
@@ -31,11 +32,11 @@ class BillScreen(Screen):
         bill = app.flow.payment.bill
         if bill is None:
             self.heading = self.subheading = self.total = ""
-            self.nothing_due = False
+            self.nothing_due = self.upload_pending = False
             return
         view = bill_view(bill, app.lang)
         self.heading, self.subheading, self.total = view.heading, view.subheading, view.total
-        self.nothing_due = view.nothing_due
+        self.nothing_due, self.upload_pending = view.nothing_due, view.upload_pending
         # landscape: the month itemized on the left, arrears and total on the
         # right; portrait: one list above the total
         lists = ((rows, view.rows), (summary, ())) if app.portrait else ((rows, view.current), (summary, view.summary))

@@ -24,6 +24,7 @@ class BillView:
     summary: tuple[BillRow, ...]   # earlier unpaid months and the late fee
     total: str
     nothing_due: bool
+    upload_pending: bool = False   # paid at this kiosk, its copy still queued for the property host
 
     @property
     def rows(self) -> tuple[BillRow, ...]:
@@ -58,6 +59,8 @@ def bill_view(bill: HouseholdBill, lang: str) -> BillView:
     current = bill.current
     if current is None:
         rows.append(BillRow(tr("bill.no_bill", lang), kind="note"))
+    elif current.paid and bill.upload_pending:
+        rows.append(BillRow(tr("bill.paid_upload_pending", lang, period=current.period), kind="note"))
     elif current.paid:
         rows.append(BillRow(tr("bill.current_paid", lang, period=current.period), kind="note"))
     else:
@@ -85,4 +88,5 @@ def bill_view(bill: HouseholdBill, lang: str) -> BillView:
         summary=tuple(summary),
         total=bill.total_due.display(),
         nothing_due=bill.nothing_due,
+        upload_pending=bill.upload_pending,
     )

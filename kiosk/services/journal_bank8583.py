@@ -101,10 +101,42 @@ class BankLinkRecords:
         return PendingReversal(stan, txn_id, state, reason, {int(k): v for k, v in json.loads(fields).items()})
 
     def bank_record_debit(self, debit: Debit) -> None:
+        # one transaction: a crash between the two would leave neither the
+        # reversal nor the debit, and the approved purchase would be forgotten
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO bank_debits (batch, stan, txn_id, amount_fen, rrn, date)"
-                             " VALUES (?, ?, ?, ?, ?, ?)",
-                             (debit.batch, debit.stan, debit.txn_id, debit.amount_fen, debit.rrn, debit.date))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM bank_reversals WHERE stan = ?", (debit.stan,))
+                self._db.execute("INSERT OR REPLACE INTO bank_debits (batch, stan, txn_id, amount_fen, rrn, date)"
+                                 " VALUES (?, ?, ?, ?, ?, ?)",
+                                 (debit.batch, debit.stan, debit.txn_id, debit.amount_fen, debit.rrn, debit.date))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def bank_debit_of(self, txn_id: str) -> Debit | None:
+        with self._lock:
+            row = self._db.execute("SELECT batch, stan, txn_id, amount_fen, rrn, date FROM bank_debits"
+                                   " WHERE txn_id = ? ORDER BY rowid DESC LIMIT 1", (txn_id,)).fetchone()
+        return Debit(*row) if row else None
+
+    def bank_reverse_debit(self, debit: Debit, reversal: PendingReversal) -> None:
+        # one transaction: the debit leaves the batch's totals exactly when its
+        # 0400 is owed (a crash between would settle money being reversed)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM bank_debits WHERE batch = ? AND stan = ?", (debit.batch, debit.stan))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO bank_reversals (stan, txn_id, state, reason, fields, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (reversal.stan, reversal.txn_id, reversal.state, reversal.reason,
+                     json.dumps({str(k): v for k, v in reversal.fields.items()}), self._now()))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def bank_debits(self, batch: str) -> list[Debit]:
         with self._lock:

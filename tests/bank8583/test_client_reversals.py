@@ -129,3 +129,24 @@ async def test_the_stan_wraps_from_999999_to_000001(bank: BankLink, bank_peer: B
     await bank.echo()
     await bank.echo()
     assert [m.fields[11] for m in bank_peer.requests()[1:]] == ["999999", "000001"]
+
+
+async def test_an_approved_purchase_the_kiosk_lost_is_reversed_from_its_debit(
+        bank: BankLink, bank_peer: BankPeer, journal: Journal) -> None:
+    """The 0210 came (the armed reversal dropped, the debit recorded) but the
+    kiosk's own journal never heard: `reverse` rebuilds the 0400 from the
+    debit, byte for byte what the armed one would have been, reason 06, and
+    takes the debit out of the batch's totals."""
+    await bank.sign_on()
+    assert (await bank.pay(payment()))["result"] == "approved"
+    assert journal.bank_reversals("armed", "due", "done") == []
+    [debit] = journal.bank_debits("000001")
+    assert await bank.reverse("T1", 120174, "") == "reversed"
+    purchase, reversal = bank_peer.requests()[1], bank_peer.requests()[-1]
+    assert reversal.mti == "0400" and reversal.fields[39] == "06"
+    expected = {n: str(v) for n, v in purchase.fields.items() if n in (3, 4, 11, 22, 25, 41, 42, 49, 60)}
+    assert {n: str(reversal.fields[n]) for n in expected} == expected
+    assert Field61.parse(str(reversal.fields[61])) == Field61("000001", debit.stan, debit.date)
+    assert journal.bank_debits("000001") == []
+    assert await bank.reverse("T1", 120174, "") == "already_reversed"
+    assert await bank.reverse("T2", 120174, "") == "not_found"

@@ -157,12 +157,41 @@ def test_reconciliation_lists_every_difference(console_host: ConsoleHost) -> Non
 
     with console_host.engine.begin() as conn:                          # break the books on purpose
         conn.execute(delete(property_ledger).where(property_ledger.c.txn_id == p.approved))
-        conn.execute(delete(property_backups).where(property_backups.c.txn_id == p.declined))
+        conn.execute(delete(property_backups).where(property_backups.c.txn_id == p.approved))
+    # the bank approved it (its journal prevails); neither the ledger nor the kiosk's copy has it
     page = client.get("/console/reconciliation", params={"day": "2026-11-21"}).text
     assert "2 处差异" in page
     assert 'class="diff-missing_in_ledger"' in page and 'class="diff-backup_missing"' in page
-    assert p.approved in page and p.declined in page and "可能仍在设备的上传积压中" in page
+    assert "KIOSK001/000001/" in page and "可能仍在设备的上传积压中" in page
     assert "无交易" in client.get("/console/reconciliation", params={"day": "2026-11-20"}).text
+
+
+def test_staff_settle_a_payment_the_bank_approved_from_its_record(console_host: ConsoleHost) -> None:
+    """The bank approved it, its copy never came: the ledger lacks it. An
+    operator books it from the bank's record (audited); a viewer cannot."""
+    from sqlalchemy import select, update
+
+    from host.schema.estate import bills
+    p = console_host.payments
+    with console_host.engine.begin() as conn:                          # as if the copy never came
+        (rrn,) = conn.execute(select(property_ledger.c.reference).where(property_ledger.c.txn_id == p.approved)).one()
+        conn.execute(delete(property_ledger).where(property_ledger.c.txn_id == p.approved))
+        conn.execute(delete(property_backups).where(property_backups.c.txn_id == p.approved))
+        conn.execute(update(bills).where(bills.c.paid_ref == rrn).values(paid_at=None, paid_ref=None))
+    day = {"day": "2026-11-21"}
+    assert "settle-from-bank" not in console_host.staff("look").get("/console/reconciliation", params=day).text
+    assert console_host.staff("look").post("/console/reconciliation/settle", {"rrn": rrn, **day}).status_code == 403
+    duty = console_host.staff("duty")
+    page = duty.get("/console/reconciliation", params=day).text
+    assert 'class="settle-from-bank"' in page and f'name="rrn" value="{rrn}"' in page
+    done = duty.post("/console/reconciliation/settle", {"rrn": rrn, **day}, follow_redirects=False)
+    assert done.status_code == 303 and "msg=rec.settled" in done.headers["location"]
+    page = duty.get("/console/reconciliation", params=day).text
+    assert "1 处差异" in page and 'class="diff-backup_missing"' in page and "diff-missing_in_ledger" not in page
+    (entry,) = console_host.audit("payment_settled")
+    assert entry.target == rrn and json.loads(entry.detail)["amount_fen"] == p.approved_fen
+    assert duty.post("/console/reconciliation/settle", {"rrn": rrn, **day}).status_code == 409   # booked once
+    assert duty.post("/console/reconciliation/settle", {"rrn": "../x", **day}).status_code == 400
 
 
 def test_live_events_reach_an_open_page(start_console_host) -> None:  # type: ignore[no-untyped-def]

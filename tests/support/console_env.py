@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.bank8583 import Terminal, start_front_end
 from tests.support.clocks import running_from
 from tests.support.fleet import SignedKiosk, TMKS
 from sqlalchemy.engine import Engine
@@ -45,9 +46,9 @@ def console_settings(**console: Any) -> HostSettings:
 @dataclass(frozen=True)
 class Payments:
     """What the template day holds (business day TODAY)."""
-    approved: str          # txn_id of an approved payment, 3-2-1202, card ending 0017
-    declined: str          # insufficient funds, 2-2-902
-    reversed: str          # approved then reversed, 2-1-601
+    approved: str          # txn_id of an approved payment, 3-2-1202, card ending 0017 (its copy names the RRN)
+    declined: str          # insufficient funds, 2-2-902: the bank's key, terminal/batch/STAN (no copy names it)
+    reversed: str          # approved then reversed, 2-1-601: the bank's key
     approved_fen: int
     reversed_fen: int
 
@@ -98,37 +99,46 @@ def _build_console_template(url: str, demo_db: Path, today: date) -> Payments:
         engine = make_engine(settings.database_url)
         create_tables(engine)
         seed_demo(engine, settings, today=today)
-    server = HostServer(create_app(settings, engine, clock=running_from(today)))
+    clock = running_from(today)
+    server = HostServer(create_app(settings, engine, clock=clock))
     server.start()
+    start_front_end(server, settings, engine, clock)
     kiosk = SignedKiosk(server.url, DEMO_KIOSK, DEMO_TMK)
+    # the demo kiosk's bank link (its terminal KIOSK001, under its TMK): bill payments go over ISO 8583
+    link = Terminal(server.bank_port, tmk=DEMO_TMK)
     try:
         kiosk.sign_on()
+        assert link.sign_on().message.fields[39] == "00"
 
-        def pay(txn_id: str, house: str, card: Any) -> tuple[int, Any]:
+        def pay(txn_id: str, house: str, card: Any) -> tuple[int, dict[str, str]]:
             with engine.connect() as conn:
                 bill = household_bill(conn, house, today, settings)
-            reply = kiosk.pay(txn_id, house, bill["total_due_fen"], _periods(bill), card)
-            assert reply.status == 200, reply.body
-            return bill["total_due_fen"], reply.json
+            reply = link.purchase(card.track2, card.pin, card.pan, bill["total_due_fen"],
+                                  bill_ref=f"H={house};P={','.join(_periods(bill))}").message.fields
+            return bill["total_due_fen"], {"txn_id": txn_id, "code": str(reply[39]), "stan": str(reply[11]),
+                                           "reference": str(reply.get(37, "")).strip(),
+                                           "auth_code": str(reply.get(38, "")).strip()}
 
         approved_fen, a = pay(f"{DEMO_KIOSK}-20261121103000-AAAAAA", "3-2-1202", good)
         _, d = pay(f"{DEMO_KIOSK}-20261121104000-BBBBBB", "2-2-902", low)
         reversed_fen, r = pay(f"{DEMO_KIOSK}-20261121105000-CCCCCC", "2-1-601", good)
-        assert (a["result"], d["result"], d["code"], r["result"]) == ("approved", "declined", "insufficient_funds",
-                                                                      "approved")
-        assert kiosk.reverse(r["txn_id"], reversed_fen).json["status"] == "reversed"
+        assert (a["code"], d["code"], r["code"]) == ("00", "51", "00")
+        assert link.reversal(r["stan"], reversed_fen, "06", f"{today:%m%d}").message.fields[39] == "00"
         for txn_id, reply, result, amount in ((a["txn_id"], a, "approved", approved_fen),
                                               (d["txn_id"], d, "declined", 0),
                                               (r["txn_id"], r, "reversed", reversed_fen)):
+            # as the kiosk copies them: the reference (RRN) of an approved payment only
             copy = {"txn_id": txn_id, "house_no": "", "amount_fen": amount, "masked_pan": "622202******0017",
-                    "result": result, "reference": reply.get("reference") or "", "auth_code": reply.get("auth_code") or "",
-                    "at": "2026-11-21T10:30:00"}
+                    "result": result, "reference": reply["reference"] if result == "approved" else "",
+                    "auth_code": reply["auth_code"] if result == "approved" else "", "at": "2026-11-21T10:30:00"}
             assert kiosk.backup(copy).status == 200
     finally:
         kiosk.close()
+        server.bank.stop()
         server.stop()
         engine.dispose()
-    return Payments(a["txn_id"], d["txn_id"], r["txn_id"], approved_fen, reversed_fen)
+    return Payments(a["txn_id"], f"KIOSK001/{link.batch}/{d['stan']}", f"KIOSK001/{link.batch}/{r['stan']}",
+                    approved_fen, reversed_fen)
 
 
 class StaffClient:

@@ -185,3 +185,40 @@ def money_is_conserved(before: dict[str, int], after: dict[str, int]) -> None:
 
 
 Check = Callable[[dict[str, int], dict[str, int]], None]
+
+
+class CapturingLink(FaultyLink):
+    """A FaultyLink that keeps every byte it forwards, each direction apart
+    (`sent`: the kiosk's, `received`: the front-end's), for tests that look
+    at what crosses the wire."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self.sent: list[bytes] = []
+        self.received: list[bytes] = []
+        super().__init__(upstream_host, upstream_port)
+
+    def _pump(self, src: Any, dst: Any, is_request: bool) -> None:
+        super()._pump(_Recording(src, self.sent if is_request else self.received), dst, is_request)
+
+
+class _Recording:
+    def __init__(self, sock: Any, into: list[bytes]) -> None:
+        self._sock, self._into = sock, into
+
+    def recv(self, size: int) -> bytes:
+        data: bytes = self._sock.recv(size)
+        self._into.append(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def frames(stream: bytes) -> list[bytes]:
+    """A captured direction split into its LEN-framed messages."""
+    out = []
+    while len(stream) >= 2:
+        size = 2 + int.from_bytes(stream[:2], "big")
+        out.append(stream[:size])
+        stream = stream[size:]
+    return out

@@ -47,3 +47,15 @@ def test_nothing_due_in_english() -> None:
     view = bill_view(parse_household_bill(raw), "en")
     assert view.nothing_due and view.total == "¥0.00"
     assert [r.text for r in view.rows] == ["2026-10 is paid, thank you"]
+
+
+def test_a_bill_paid_here_awaiting_its_upload_says_so() -> None:
+    import dataclasses
+    bill = parse_household_bill(reply())
+    pending = dataclasses.replace(bill, current=dataclasses.replace(bill.current, paid=True), arrears=(),
+                                  total_due=bill.total_due - bill.total_due, upload_pending=True)
+    for lang, text in (("zh", "2026-10 已在本机缴费，待上传物业"), ("en", "2026-10: paid at this kiosk — upload pending")):
+        view = bill_view(pending, lang)
+        assert view.upload_pending and view.nothing_due
+        assert [(r.text, r.kind) for r in view.current] == [(text, "note")]
+    assert not bill_view(bill, "en").upload_pending

@@ -163,3 +163,28 @@ async def test_escape_never_quits_and_keyboard_types(kiosk_app: Any) -> None:
     for char in "3-2-1202":
         Window.dispatch("on_keyboard", ord(char), 0, char, [])
     assert app.flow.payment.house_text == "3-2-1202"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_a_bill_paid_here_with_its_copy_queued_shows_paid_upload_pending(
+        kiosk_app: Any, artifacts: Any, lang: str) -> None:
+    """The bank approved a payment at this kiosk whose copy has not reached the
+    property host yet: the bill shows paid — upload pending, never payable."""
+    app = kiosk_app
+    bills = app.flow.payment._bills
+    paid_here = bills._paid_here
+    bills._paid_here = lambda house: house == BILL_HOUSE      # the journal's queued copy, for this house
+    app.lang = lang
+    try:
+        bill = await lookup(app, BILL_HOUSE, "bill")
+        assert bill.nothing_due and bill.upload_pending
+        assert bill.ids.paid.opacity == 1 and bill.ids.due.opacity == 0 and bill.ids.pay.disabled
+        assert bill.ids.nothing_due_title.text == tr("bill.upload_pending.title", lang)
+        assert bill.ids.nothing_due.text == tr("bill.upload_pending", lang)
+        rows = [row.text for row in bill.ids.rows.children + bill.ids.summary.children]
+        period = app.flow.payment.bill.current.period
+        assert tr("bill.paid_upload_pending", lang, period=period) in rows
+        app.kiosk_area.export_to_png(str(artifacts / f"flow-bill-upload-pending-{lang}.png"))
+    finally:
+        bills._paid_here = paid_here
+        app.lang = "zh"

@@ -174,15 +174,31 @@ class BankLink:
 
     async def reverse(self, txn_id: str, amount_fen: int, reason: str) -> ReversalStatus:
         """The settling task's call: send what is owed for `txn_id` (the link's
-        own reason code, not `reason`). `not_found` when nothing was sent for it."""
+        own reason code, not `reason`). An approved purchase the kiosk's
+        journal never heard of (it stopped between the 0210 and its journal
+        update) is reversed from its recorded debit, which leaves the batch.
+        `not_found` when nothing was sent for it."""
         async with self._lock:
             pending = self.store.bank_reversal_of(txn_id)
             if pending is None:
-                return "not_found"
+                debit = self.store.bank_debit_of(txn_id)
+                if debit is None:
+                    return "not_found"
+                pending = self._reverse_debit(debit)
             if pending.state == "done":
                 return "already_reversed"
             await self._flush_reversals()
             return "reversed"
+
+    def _reverse_debit(self, debit: Debit) -> PendingReversal:
+        s = self.settings
+        fields = m.debit_reversal_fields(s.terminal_id, s.merchant_id, debit.batch, debit.stan, debit.amount_fen,
+                                         debit.date)
+        # 06: neither no reply nor a bad MAC; the kiosk lost the approval
+        pending = PendingReversal(debit.stan, debit.txn_id, "due", m.REASON_OTHER, fields)
+        self.store.bank_reverse_debit(debit, pending)
+        log.warning("approved purchase STAN %s (%s) reversed from its debit", debit.stan, debit.txn_id)
+        return pending
 
     async def send_reversals(self) -> None:
         """Every 0400 still owed, whoever's payment it undoes (the settling
@@ -229,10 +245,12 @@ class BankLink:
         if code == m.DUPLICATE:
             self.store.bank_set_reversal(stan, "due", m.REASON_OTHER)
             raise BankNoReply(m.REASON_OTHER, "bank answered 94 (duplicate)")
-        self.store.bank_drop_reversal(stan)
+        if code != m.APPROVED:
+            self.store.bank_drop_reversal(stan)
         day = m.business_day(str(reply.fields.get(15, "")), now.date())
         if code == m.APPROVED:
             rrn = str(reply.fields.get(37, "")).strip()
+            # drops the armed reversal in the same transaction
             self.store.bank_record_debit(Debit(batch, stan, request["txn_id"], request["amount_fen"], rrn,
                                                f"{now:%m%d}"))
             approved: PaymentReply = {"txn_id": request["txn_id"], "result": "approved",

@@ -111,6 +111,19 @@ def reversal_fields(original: Message, batch: str, sent_on: date) -> dict[int, s
     return out
 
 
+def debit_reversal_fields(terminal: str, merchant: str, batch: str, stan: str, amount_fen: int,
+                          sent_on_mmdd: str) -> dict[int, str]:
+    """The 0400's fields of an approved purchase rebuilt from its recorded
+    debit (the armed reversal was dropped when the 0210 came): the same
+    fields `reversal_fields` keeps of the 0200, so the same bytes."""
+    original = Message("0200", {3: PURCHASE, 4: f.amount(Money(amount_fen)), **_ids(stan, terminal, merchant),
+                                22: ENTRY_MODE, 25: CONDITION, 49: CURRENCY,
+                                60: f.Field60(f.TYPE_PURCHASE, batch, f.NET_FINANCIAL).encode()})
+    out = {n: str(original.fields[n]) for n in (3, 4, 11, 22, 25, 41, 42, 49, 60)}
+    out[61] = f.Field61(batch, stan, sent_on_mmdd).encode()
+    return out
+
+
 def reversal(stored: dict[int, str], reason: str) -> Message:
     return Message("0400", {**stored, 39: reason})
 

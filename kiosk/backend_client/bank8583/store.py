@@ -57,6 +57,14 @@ class LinkStore(Protocol):
 
     def bank_reversal_of(self, txn_id: str) -> PendingReversal | None: ...
 
-    def bank_record_debit(self, debit: Debit) -> None: ...
+    def bank_record_debit(self, debit: Debit) -> None:
+        """An approved purchase: its armed reversal dropped and the debit
+        recorded, in one transaction."""
+
+    def bank_debit_of(self, txn_id: str) -> Debit | None: ...
+
+    def bank_reverse_debit(self, debit: Debit, reversal: PendingReversal) -> None:
+        """The debit out of the batch (its totals) and its 0400 owed, in one
+        transaction."""
 
     def bank_debits(self, batch: str) -> list[Debit]: ...
