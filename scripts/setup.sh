@@ -14,6 +14,7 @@ APT_PACKAGES=(
   chromium                        # headless browser for the console's browser tests (Playwright drives it)
   pcscd vsmartcard-vpcd           # PC/SC daemon + virtual readers for simulated cards
   libpcsclite-dev swig            # to build pyscard
+  openssl                         # the TLS tests make a throw-away CA and host certificate (tests/support/tls.py)
   postgresql                      # the host tests' second backend: each test session starts a private server (tests/support/postgres.py)
   python3-venv python3-dev gcc
 )
