@@ -29,6 +29,7 @@ from host.console.kiosk_view import (
     recent_commands,
 )
 from host.console.live import event_stream
+from host.console.meters_view import meter_query, meter_routes, meter_sales_context
 from host.console.onecard_blacklist import onecard_blacklist_routes
 from host.console.settlement_view import last_settlement
 from host.console.signin import signin_routes
@@ -224,6 +225,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
     async def transactions_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
         try:
             query = _txn_query(request)
+            meters = meter_query(request, query.day_from, query.day_to)    # prepaid meter sales beside them
         except Forbidden as exc:
             return console.error(request, staff, 400, "error.bad_input",
                                  detail=i18n.translator(console.lang(request))(exc.key))
@@ -231,7 +233,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         _, overall = totals(rows)
         return console.render("transactions.html", request, staff=staff, q=query, rows=rows, truncated=truncated,
                               overall=overall, statuses=STATUSES, kiosk_ids=fleet.kiosk_ids,
-                              export_query=request.url.query)
+                              export_query=request.url.query, **await run(meter_sales_context, console, meters))
 
     async def run(fn: Any, *args: Any) -> Any:
         return await console.in_thread(fn, *args)    # searches scan
@@ -385,6 +387,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route("/bank-journal.csv", bank_journal_csv, methods=["GET"]),
         Route("/reconciliation", reconciliation_page, methods=["GET"]),
         *onecard_blacklist_routes(console),     # the one-card unpaid-fee blacklist
+        *meter_routes(console, _day),           # prepaid meters: cards lost / reissued, sales CSV
         Route("/reconciliation/settle", settle_from_bank, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),
         Route("/users", users_page, methods=["GET"]),

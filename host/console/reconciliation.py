@@ -15,7 +15,10 @@ transaction still authorised is "pending, awaiting the card" on its own day and
 a difference once its day is over. A completed or cancelled one must have its
 kiosk's copy, like a card payment (the kiosk that authorised it sends it, even
 when the card was settled at another kiosk). Each disagreement is one
-Difference."""
+Difference.
+
+Prepaid meter sales paid by bank card: against the bank journal's meter_*
+lines (meter_reconciliation.py)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -28,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD
 from host.console.transactions import WALLET_KIND, mask_serial
+from host.console.meter_reconciliation import MeterReconciliation, reconcile_meters
 from host.console.reconciliation_link import Difference, Side, reconcile_link, wallet_copy
 from host.schema.bank import bank_journal, property_backups, property_ledger
 from host.schema.cards import card_txns
@@ -92,10 +96,11 @@ class DayReconciliation:
     backups: Side = field(default_factory=Side)
     differences: list[Difference] = field(default_factory=list)
     wallet: WalletReconciliation = field(default_factory=WalletReconciliation)
+    meters: MeterReconciliation = field(default_factory=MeterReconciliation)
 
     @property
     def difference_count(self) -> int:
-        return len(self.differences) + len(self.wallet.differences)
+        return len(self.differences) + len(self.wallet.differences) + len(self.meters.differences)
 
     @property
     def balanced(self) -> bool:
@@ -103,7 +108,8 @@ class DayReconciliation:
 
     @property
     def active(self) -> bool:
-        return bool(self.bank.count or self.ledger.count or self.backups.count or self.wallet.active)
+        return bool(self.bank.count or self.ledger.count or self.backups.count or self.wallet.active
+                    or self.meters.active)
 
 
 def reconcile(engine: Engine, day: date, today: date | None = None) -> DayReconciliation:
@@ -123,6 +129,7 @@ def reconcile(engine: Engine, day: date, today: date | None = None) -> DayReconc
                                     .where(card_txns.c.txn_id.in_({b.txn_id for b in day_copies}))))
         wallet_copy_ids = {b.txn_id for b in day_copies if wallet_copy(b, card_ids)}
         _reconcile_wallet(conn, result.wallet, day, today or day, wallet_copy_ids)
+        result.meters = reconcile_meters(conn, day)
     return result
 
 

@@ -1,5 +1,6 @@
-"""The staff's prepaid meter commands (`kiosk host meter …`; the console's
-pages come later): list the meters, report a user card lost, reissue it."""
+"""The staff's prepaid meter commands (`kiosk host meter …`, and the console's
+meter page, host/console/meters_view.py): list the meters, report a user card
+lost, reissue it. Both call `report_lost` and `reissue_card`."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -12,8 +13,26 @@ from common.meter_card import MeterCardError, check_meter_number
 from host.config import HostSettings
 from host.db import write_transaction
 from host.meters import store
+from host.meters.store import Reissue, UnknownMeter
 from host.schema.estate import households
 from host.schema.meters import prepaid_meters
+
+
+def report_lost(engine: Engine, meter: str, at: datetime) -> None:
+    """The meter's user card refused at every kiosk from now on (UnknownMeter if none)."""
+    with write_transaction(engine) as conn:
+        if store.meter(conn, meter) is None:
+            raise UnknownMeter(meter)
+        store.set_card_state(conn, meter, "lost", at)
+
+
+def reissue_card(engine: Engine, settings: HostSettings, meter: str, at: datetime) -> Reissue:
+    """A new user card's EF 01 (store.reissue). UnknownMeter; ValueError while a
+    sale awaits its write; LookupError("no [meters] keys") on a host that vends nothing."""
+    if settings.meters is None:
+        raise LookupError("this host has no [meters] keys")
+    with write_transaction(engine) as conn:
+        return store.reissue(conn, meter, settings.meters.keys, at)
 
 
 def meter_action(engine: Engine, settings: HostSettings, action: str, number: str | None,
@@ -34,20 +53,18 @@ def meter_action(engine: Engine, settings: HostSettings, action: str, number: st
     if settings.meters is None:
         err("this host has no [meters] keys")
         return 2
-    with write_transaction(engine) as conn:
-        row = store.meter(conn, meter)
-        if row is None:
-            err(f"no prepaid meter {meter} on this estate")
-            return 1
+    try:
         if action == "report-lost":
-            store.set_card_state(conn, meter, "lost", now())
+            report_lost(engine, meter, now())
             out(f"meter {meter}: user card reported lost (refused at every kiosk)")
             return 0
-        try:
-            reissued = store.reissue(conn, meter, settings.meters.keys, now())
-        except ValueError as exc:
-            err(str(exc))
-            return 1
+        reissued = reissue_card(engine, settings, meter, now())
+    except UnknownMeter:
+        err(f"no prepaid meter {meter} on this estate")
+        return 1
+    except ValueError as exc:
+        err(str(exc))
+        return 1
     out(f"meter {meter}: new user card; EF 01 = {reissued.image.encode().hex().upper()} (count "
         f"{reissued.image.count}), EF 02 blank: insert it into the meter once before buying")
     return 0

@@ -52,13 +52,17 @@ STAFF = {
     ("GET", "/console/day-totals.csv"): "viewer", ("GET", "/console/bank-journal.csv"): "viewer",
     ("GET", "/console/reconciliation"): "viewer",
     ("GET", "/console/onecard-blacklist"): "viewer", ("GET", "/console/onecard-blacklist.csv"): "viewer",
+    ("GET", "/console/meters"): "viewer", ("GET", "/console/meter-sales.csv"): "viewer",
+    ("POST", "/console/meters/{meter_no}/report-lost"): "operator",
+    ("POST", "/console/meters/{meter_no}/reissue"): "operator",
     ("GET", "/console/audit"): "admin",
     ("POST", "/console/reconciliation/settle"): "operator",
     ("GET", "/console/users"): "admin", ("POST", "/console/users"): "admin",
     ("POST", "/console/users/{username}/unlock"): "admin", ("GET", "/console/events"): "viewer",
     ("POST", "/console/logout"): "viewer",
 }
-FILL = {"house_no": "3-2-1202", "kiosk_id": DEMO_KIOSK, "username": "admin", "lang": "en", "path": "console.css"}
+FILL = {"house_no": "3-2-1202", "kiosk_id": DEMO_KIOSK, "username": "admin", "lang": "en", "path": "console.css",
+        "meter_no": "310100012345"}
 
 
 def concrete(path: str) -> str:
