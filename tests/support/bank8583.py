@@ -203,14 +203,15 @@ def start_front_end(server: Any, settings: Any, engine: Any, clock: Any) -> None
     server.bank_port = server.bank.port
 
 
-def with_terminal(settings: Any, kiosk_id: str, terminal_id: str = TERMINAL) -> Any:
-    """`settings` whose [bank] names a front-end (on a free port) with `terminal_id`
-    as `kiosk_id`'s terminal: the test configs of host_env name none."""
+def with_terminals(settings: Any, *kiosk_ids: str) -> Any:
+    """`settings` whose [bank] names a front-end (on a free port) with the
+    terminals KIOSK001, KIOSK002, … of `kiosk_ids`: the test configs of host_env name none."""
     import dataclasses
 
     from host.config.bank import BankLink
 
-    return dataclasses.replace(settings, bank_link=BankLink(port=0, terminals=((terminal_id, kiosk_id),)))
+    terminals = tuple((f"KIOSK{n:03d}", kiosk) for n, kiosk in enumerate(kiosk_ids, 1))
+    return dataclasses.replace(settings, bank_link=BankLink(port=0, terminals=terminals))
 
 
 def pay_bill(terminal: Terminal, house_no: str, bill: dict[str, Any], card: Any, *, pin: str | None = None,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.support.bank8583 import Terminal, start_front_end, with_terminal
+from tests.support.bank8583 import Terminal, start_front_end, with_terminals
 from tests.support.clocks import running_from
 from host.app import create_app
 from host.config import load_host_settings
@@ -251,7 +251,7 @@ def cards_fixture(bank_url: str, tmp_path: Path) -> Iterator[CardEnv]:
     card centre keyed with TEST_ISSUER, and a signed-on kiosk."""
     # the kiosk's terminal on the bank link: a test paying a bill over it starts
     # the front-end (cards_link); the others leave it off
-    settings = with_terminal(load_host_settings(host_toml_with_cards(tmp_path)), TEST_KIOSK)
+    settings = with_terminals(load_host_settings(host_toml_with_cards(tmp_path)), TEST_KIOSK)
     engine = make_engine(bank_url)
     clock = running_from(SEED_TODAY)
     server = HostServer(create_app(settings, engine, clock=clock))
