@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +17,10 @@ from host.billing import dues, household_bill, unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
 from host.schema.bank import bank_accounts, kiosks, property_ledger
 from host.schema.estate import households
-from tests.support.host_env import (BankEnv, GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY, TEST_HOST_TOML,
-                                    TEST_KIOSK, TEST_TMK)
-from host.app import create_app
+from tests.support.host_env import (GOOD, SEED_TODAY, TEST_HOST_TOML)
 from host.console.reconciliation import reconcile
-from host.db import make_engine
-from host.server import HostServer
-from tests.support.bank8583 import Terminal, copy_of, pay_bill, start_front_end, with_terminals
-from tests.support.clocks import running_from
-from tests.support.signing import KioskSigner
+from tests.support.bank8583 import copy_of, pay_bill
+from tests.support.linked_host import Linked, linked_fixture  # noqa: F401  (the `linked` fixture)
 from common.settings import CONFIG_DIR
 
 
@@ -86,38 +80,8 @@ def test_payment_dues_agree_with_the_bill_lookup(seeded: tuple[HostSettings, Eng
                 (bill["total_due_fen"], bill["late_fee_fen"], unpaid_periods(bill)), house_no
 
 
-@pytest.fixture
-def linked(bank_url: str, tmp_path: Path) -> Iterator[tuple[BankEnv, KioskSigner, list[Terminal]]]:
-    """A host like `bank`'s with its ISO 8583 front-end: the two test kiosks,
-    each with its terminal (signed on) and its signed JSON channel (signed on)."""
-    host_toml = tmp_path / "host.toml"
-    host_toml.write_text(TEST_HOST_TOML, encoding="utf-8")
-    settings = with_terminals(load_host_settings(host_toml), TEST_KIOSK, OTHER_KIOSK)
-    engine = make_engine(bank_url)
-    clock = running_from(SEED_TODAY)
-    server = HostServer(create_app(settings, engine, clock=clock))
-    server.start()
-    start_front_end(server, settings, engine, clock)
-    env = BankEnv(server.url, settings, engine, KioskSigner(server.url, TEST_KIOSK, TEST_TMK))
-    second = env.signer(OTHER_KIOSK, OTHER_TMK)
-    terminals = [Terminal(server.bank_port, tmk=tmk, terminal_id=t)
-                 for tmk, t in ((TEST_TMK, "KIOSK001"), (OTHER_TMK, "KIOSK002"))]
-    try:
-        for signer in (env.kiosk, second):
-            assert signer.sign_on().status == 200
-        for terminal in terminals:
-            assert terminal.sign_on().message.fields[39] == "00"
-        yield env, second, terminals
-    finally:
-        env.kiosk.close()
-        second.close()
-        server.bank.stop()
-        server.stop()
-        engine.dispose()
-
-
 async def test_two_kiosks_paying_the_same_house_at_once(
-        linked: tuple[BankEnv, KioskSigner, list[Terminal]]) -> None:
+        linked: Linked) -> None:
     """Two kiosks pay the same house at the same moment over the bank link: the
     bank approves both (it does not know the bills), the first copy books the
     bills, the second finds them paid and books nothing; the day's
@@ -149,7 +113,7 @@ async def test_two_kiosks_paying_the_same_house_at_once(
     assert sorted((d.kind, d.reference) for d in differences) == sorted(("missing_in_ledger", rrn) for rrn in unbooked)
 
 
-def test_no_card_data_in_the_logs(linked: tuple[BankEnv, KioskSigner, list[Terminal]],
+def test_no_card_data_in_the_logs(linked: Linked,
                                   caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     bank, _, (terminal, _) = linked
