@@ -301,7 +301,7 @@ def test_the_test_host_config_has_the_test_issuer_keys(tmp_path: Path) -> None:
 
 def test_a_load_on_a_host_without_bank_keys_is_503_and_moves_nothing(bank_template: Path, tmp_path: Path) -> None:
     """No [bank] keys: no bank account can be found, so a load (bank money) is
-    answered 503 bank_off like a payment, never a 500; nothing is written."""
+    answered 503 bank_off, never a 500; nothing is written."""
     import shutil
 
     from tests.support.card_centre import CardKiosk
