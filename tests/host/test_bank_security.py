@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.support.host_env import BankEnv, OTHER_KIOSK, OTHER_TMK, TEST_TMK
+from host.bank.security import encode
 from common.crypto import kcv, mac_x919, request_mac, tdes_decrypt
 
 BACKUP = "/api/v1/property/transactions"     # a signed route like every kiosk write
@@ -175,3 +176,7 @@ def test_get_is_not_a_way_around(bank: BankEnv) -> None:
     assert httpx.get(bank.url + BACKUP).status_code == 405
     body = json.dumps({"kiosk_id": "KIOSK-TEST-01", "counter": 1}).encode()
     assert httpx.post(bank.url + BACKUP, content=body).status_code == 401
+
+
+def test_reply_bytes_are_compact_json() -> None:
+    assert encode({"a": 1, "b": "翠"}) == '{"a":1,"b":"翠"}'.encode()
