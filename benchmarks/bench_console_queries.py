@@ -1,8 +1,10 @@
 """Benchmark (not a test): the console's day queries on a year of transactions.
 
 Seeds a temporary SQLite file with DAYS business days of PER_DAY bank card
-bill payments (bank_txns, bank_journal, property_ledger and the kiosks'
-property_backups) and PER_DAY // 4 wallet transactions (card_txns), then times
+bill payments over the bank link (bank_link_journal, its terminals in
+bank_link_sessions, property_ledger and the kiosks' property_backups, paired
+by the RRN as the reconciliation pairs them) and PER_DAY // 4 wallet
+transactions (card_txns), then times
 what the console runs for one day: the reconciliation of a day, the
 reconciliation page (14 days), a transactions search of one day and the
 day-totals CSV's query. Each is run REPEAT times; the median is printed.
@@ -33,12 +35,13 @@ from host.console.reconciliation import reconcile, recent_days  # noqa: E402
 from host.console.transactions import TxnQuery, day_totals, search  # noqa: E402
 from host.db import bulk_insert, make_engine  # noqa: E402
 from host.schema import create_tables  # noqa: E402
-from host.schema.bank import bank_journal, bank_txns, property_backups, property_ledger  # noqa: E402
+from host.schema.bank import bank_link_journal, bank_link_sessions, property_backups, property_ledger  # noqa: E402
 from host.schema.cards import card_txns  # noqa: E402
 from host.schema.estate import buildings, estates, households, units  # noqa: E402
 
 HOUSEHOLDS = 1000
 KIOSKS = [f"KIOSK-{n:03d}" for n in range(1, 11)]
+TERMINALS = {kiosk: f"T{n:07d}" for n, kiosk in enumerate(KIOSKS, 1)}    # field 41 of each kiosk
 
 
 def seed(engine: object, first: date, days: int, per_day: int) -> None:
@@ -48,23 +51,25 @@ def seed(engine: object, first: date, days: int, per_day: int) -> None:
         bulk_insert(conn, units, [{"id": 1, "building_id": 1, "number": 1}])
         bulk_insert(conn, households, [{"id": h, "unit_id": 1, "room": f"{h:04d}", "house_no": f"1-1-{h:04d}",
                                         "area_m2_x100": 8950} for h in range(1, HOUSEHOLDS + 1)])
+        bulk_insert(conn, bank_link_sessions, [{"terminal_id": t, "kiosk_id": k, "key_version": 1, "batch": "000001"}
+                                               for k, t in TERMINALS.items()])
     n = 0
     for d in range(days):
         day = first + timedelta(days=d)
         at = datetime.combine(day, datetime.min.time()) + timedelta(hours=9)
         period = shift_period(period_of(day), -1)        # the bills of last month
-        txns, lines, ledger, copies, wallet = [], [], [], [], []
+        lines, ledger, copies, wallet = [], [], [], []
         for i in range(per_day):
             n += 1
-            txn_id, ref, kiosk = f"T{n:012d}", f"R{n:011d}", KIOSKS[n % len(KIOSKS)]
+            kiosk = KIOSKS[n % len(KIOSKS)]
+            txn_id, ref = f"T{n:012d}", f"{day:%y%m%d}{i:06d}"      # the RRN: the day and a counter
             when = (at + timedelta(seconds=i * 30)).isoformat(sep=" ")
             amount = 1000 + n % 50000
-            txns.append({"txn_id": txn_id, "kiosk_id": kiosk, "state": "approved", "masked_pan": "622848******1234",
-                         "household_id": 1 + n % HOUSEHOLDS, "amount_fen": amount, "reference": ref,
-                         "business_day": day.isoformat(), "created_at": when})
-            lines.append({"business_day": day.isoformat(), "at": when, "kiosk_id": kiosk, "txn_id": txn_id,
-                          "type": "sale", "result": "approved", "masked_pan": "622848******1234",
-                          "amount_fen": amount, "reference": ref, "auth_code": "123456"})
+            lines.append({"terminal_id": TERMINALS[kiosk], "batch": f"{d + 1:06d}", "stan": f"{i + 1:06d}",
+                          "kind": "purchase", "state": "approved", "code": "00", "masked_pan": "622848******1234",
+                          "amount_fen": amount, "rrn": ref, "auth_code": "123456",
+                          "bill_ref": f"H=1-1-{1 + n % HOUSEHOLDS:04d};P={period}", "business_day": day.isoformat(),
+                          "created_at": when})
             ledger.append({"txn_id": txn_id, "kind": "payment", "household_id": 1 + n % HOUSEHOLDS,
                            "periods": period, "amount_fen": amount, "late_fee_fen": 0, "reference": ref,
                            "business_day": day.isoformat(), "at": when})
@@ -78,7 +83,7 @@ def seed(engine: object, first: date, days: int, per_day: int) -> None:
                                "masked_pan": "622848******1234", "business_day": day.isoformat(),
                                "created_at": when})
         with engine.begin() as conn:  # type: ignore[attr-defined]
-            for table, rows in ((bank_txns, txns), (bank_journal, lines), (property_ledger, ledger),
+            for table, rows in ((bank_link_journal, lines), (property_ledger, ledger),
                                 (property_backups, copies), (card_txns, wallet)):
                 bulk_insert(conn, table, rows)
 
@@ -113,6 +118,10 @@ def main() -> None:
             conn.execute(text("ANALYZE"))
         print(f"seeded {args.days} days x {args.per_day} card payments + {args.per_day // 4} wallet txns "
               f"in {time.perf_counter() - start:.1f} s")
+        day = reconcile(engine, middle, last)   # the card payments pair by RRN: the bench times the usual day
+        if day.differences or day.bank.count != args.per_day:
+            raise SystemExit(f"the seeded card payments do not reconcile: {len(day.differences)} differences, "
+                             f"{day.bank.count} bank lines")
         figures = {
             "reconcile one day": lambda: reconcile(engine, middle, last),
             "reconciliation page (14 days)": lambda: recent_days(engine, last),

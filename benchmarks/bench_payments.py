@@ -1,13 +1,17 @@
 """Benchmark (not a test): durable approved card payments per second.
 
 Seeds the demo estate into a SQLite file (WAL, synchronous=FULL: the host's
-own settings) under var/, opens bench card accounts, signs a kiosk on, and
-builds one payment message per household that owes something (each paid
-once: bill lookup, PIN check, debit, journal, bills, ledger, stored reply,
-counter, one commit). The kiosk's side (PIN blocks, MACs) is built before the
-clock starts; the host's side is timed in-process and sequentially through the
-same SecureChannel the HTTP endpoint calls (MAC check, counter, payment,
-reply MAC). Next to it, on the same disk in the same run: raw SQLite
+own settings) under var/, opens bench card accounts, signs the demo kiosk's
+terminal on at the ISO 8583 front-end, and builds one purchase (0200) per
+household that owes something (each paid once: MAC check, duplicate check,
+RRN, PIN check, daily limit, debit, link journal line, one commit). The
+kiosk's side (PIN blocks, sealed tracks, MACs) is built before the clock
+starts; the front-end's side is timed in-process and sequentially through the
+same handler its TCP server calls for each frame (host.bank.frontend
+FrontEndHandler.handle: parse, MAC, session, purchase, reply MAC). Bill
+payments go over ISO 8583 only since issue 16 (the JSON route this measured
+is gone); the property side (the copy booking the bills) is the kiosk's
+later message and not timed here. Next to it, on the same disk in the same run: raw SQLite
 single-row-insert commits per second with the same pragmas. Target: the host
 reaches >= 50 % of the raw commit rate. For scale it also replays a payment's
 writes alone with the bare driver (the I/O floor of one payment commit).
@@ -32,22 +36,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchlib import at, bench_clock, card_expiry, parse_args, work_dir  # noqa: E402
 from host.bank.accounts import seed_accounts  # noqa: E402
-from host.bank.payments import handle_payment, handle_sign_on  # noqa: E402
-from host.bank.security import SecureChannel, encode  # noqa: E402
-from common.crypto import request_mac  # noqa: E402
-from host.billing import household_bill, period_of, shift_period, unpaid_periods  # noqa: E402
+from host.bank.frontend.dispatch import FrontEndHandler  # noqa: E402
+from common.bank8583 import fields as fld  # noqa: E402
+from common.bank8583.codec import Message  # noqa: E402
+from common.bank8583.framing import Header, Tpdu  # noqa: E402
+from common.bank8583.keys import decode_field62, ecb_encrypt  # noqa: E402
+from common.bank8583.tracks import seal_track2  # noqa: E402
+from common.bank8583.wire import build, parse  # noqa: E402
+from host.billing import household_bill, unpaid_periods  # noqa: E402
 from host.config import DEMO_HOST_CONFIG, load_host_settings  # noqa: E402
 from host.db import make_engine  # noqa: E402
 from host.schema import create_tables  # noqa: E402
 from host.schema.estate import households  # noqa: E402
 from host.seed import seed_demo  # noqa: E402
-from common.crypto import pin_block_format0, tdes_encrypt, unwrap_key  # noqa: E402
+from common.crypto import pin_block_format0  # noqa: E402
 from common.demo_cards import DemoCard  # noqa: E402
 from common.bank_card import luhn_ok  # noqa: E402
 from common.money import Money  # noqa: E402
 
-KIOSK = "KIOSK-DEMO-01"
-SIGN_ON, PAY = "/api/v1/bank/sign-on", "/api/v1/bank/payments"   # the endpoints the MACs cover
+KIOSK, TERMINAL, MERCHANT = "KIOSK-DEMO-01", "KIOSK001", "898440350110001"   # config/host.demo.toml's terminal
+TPDU, HEADER = Tpdu("0003", "0000"), Header(version="31")
 
 
 def bench_pan(i: int) -> str:
@@ -82,33 +90,19 @@ def raw_payment_writes(db: Path, count: int, today: date) -> float:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    # the bills the timed run paid: their references start with the business day (yymmdd)
-    bill_ids = [r[0] for r in conn.execute("SELECT id FROM bills WHERE paid_ref LIKE ? LIMIT 3000",
-                                           (f"{today:%y%m%d}%",))]
-    if not bill_ids:
-        raise SystemExit(f"no bill was paid on {today} by the timed run")
     account = conn.execute("SELECT id FROM bank_accounts LIMIT 1").fetchone()[0]
-    household = conn.execute("SELECT id FROM households LIMIT 1").fetchone()[0]
-    day, period = today.isoformat(), shift_period(period_of(today), -1)
-    now, kiosk_time = f"{at(today)}.000000", at(today).isoformat()
+    day, now = today.isoformat(), f"{at(today)}.000000"
+    conn.execute("INSERT OR IGNORE INTO bank_link_counters (name, value) VALUES ('raw', 0)")
     started = time.perf_counter()
     for i in range(count):
-        txn, ref = f"RAW-{i}", f"9{i:011d}"
         conn.execute("BEGIN")
-        cur = conn.execute(
-            "INSERT INTO bank_txns (txn_id, kiosk_id, state, account_id, masked_pan, household_id, amount_fen,"
-            " business_day, kiosk_time, created_at) VALUES (?, 'K', 'approved', ?, '621700******0000', ?, 100,"
-            " ?, ?, ?)", (txn, account, household, day, kiosk_time, now))
-        conn.execute("UPDATE bank_txns SET reference = ?, reply_json = ? WHERE id = ?", (ref, "{}" * 80, cur.lastrowid))
+        conn.execute("UPDATE bank_link_counters SET value = value + 1 WHERE name = 'raw'")
         conn.execute("UPDATE bank_accounts SET balance_fen = balance_fen - 100, pin_tries = 0 WHERE id = ?", (account,))
-        conn.execute("UPDATE bills SET paid_at = ?, paid_ref = ? WHERE id = ?", (now, ref, bill_ids[i % len(bill_ids)]))
-        conn.execute("INSERT INTO property_ledger (txn_id, kind, household_id, periods, amount_fen, late_fee_fen,"
-                     " reference, business_day, at) VALUES (?, 'payment', ?, ?, 100, 0, ?, ?, ?)",
-                     (txn, household, period, ref, day, now))
-        conn.execute("INSERT INTO bank_journal (business_day, at, kiosk_id, txn_id, type, result, masked_pan,"
-                     " amount_fen, reference, auth_code) VALUES (?, ?, 'K', ?, 'sale', 'approved',"
-                     " '621700******0000', 100, ?, '123456')", (day, now, txn, ref))
-        conn.execute("UPDATE kiosks SET last_counter = last_counter + 1")
+        conn.execute("INSERT INTO bank_link_journal (terminal_id, batch, stan, kind, state, code, account_id,"
+                     " masked_pan, amount_fen, rrn, auth_code, bill_ref, business_day, created_at)"
+                     " VALUES ('RAW', '999999', ?, 'purchase', 'approved', '00', ?, '621700******0000', 100, ?,"
+                     " '123456', 'H=3-2-1202;P=2026-10', ?, ?)", (f"{i % 1_000_000:06d}", account,
+                                                                   f"9{i:011d}", day, now))
         conn.execute("COMMIT")
     elapsed = time.perf_counter() - started
     conn.close()
@@ -148,33 +142,42 @@ def main() -> None:  # noqa: C901
         print(f"seeded {summary.households} households in {time.perf_counter() - started:.1f} s; "
               f"{len(due)} owe something and pay once each")
 
-        channel = SecureChannel(engine, settings, clock=bench_clock(today))
-        counter = 1
-        raw = encode({"kiosk_id": KIOSK, "counter": counter})
-        keys = channel.handle(handle_sign_on, SIGN_ON, raw, request_mac(tmk, SIGN_ON, raw).hex(),
-                              under_tmk=True).json()
-        pik = unwrap_key(tmk, bytes.fromhex(keys["pin_key"]), bytes.fromhex(keys["pin_kcv"]))
-        mak = unwrap_key(tmk, bytes.fromhex(keys["mac_key"]), bytes.fromhex(keys["mac_kcv"]))
+        link = settings.bank_link
+        assert link is not None      # the demo host's [bank] front-end
+        handler = FrontEndHandler(settings, link, engine, bench_clock(today))
+
+        def exchange(mti: str, values: dict[int, object], mak: bytes | None) -> Message:
+            frame = build(TPDU, HEADER, Message(mti, dict(sorted({41: TERMINAL, 42: MERCHANT, **values}.items()))), mak)
+            reply = handler.handle(frame)
+            assert reply is not None
+            return parse(reply).message
+
+        signed_on = exchange("0800", {11: "000001", 60: fld.Field60(fld.TYPE_MANAGEMENT, "000001",
+                                                                    fld.NET_SIGN_ON).encode(), 63: "01"}, None)
+        assert signed_on.fields.get(39) == "00", signed_on.fields
+        keys = decode_field62(tmk, signed_on.data(62))
+        batch = fld.Field60.parse(signed_on.text(60)).batch
 
         messages = []   # the kiosk's work, done before the clock starts
         for i, (house, amount, periods) in enumerate(due):
-            counter += 1
             card = cards[i % len(cards)]
-            body = encode({"kiosk_id": KIOSK, "counter": counter, "txn_id": f"{KIOSK}-{today:%Y%m%d}-{i:06d}",
-                           "house_no": house, "amount_fen": amount, "periods": periods, "pan": card.pan,
-                           "track2": card.track2, "expiry": card.expiry,
-                           "pin_block": tdes_encrypt(pik, pin_block_format0(card.pin, card.pan)).hex().upper(),
-                           "local_time": at(today).isoformat()})
-            messages.append((body, request_mac(mak, PAY, body).hex().upper()))
+            field35, encrypted = seal_track2(keys.tdk, card.track2.strip(";?"))
+            values = {3: "000000", 4: f"{amount:012d}", 11: f"{i % 999_999 + 2:06d}", 22: "021", 25: "00",
+                      26: "12", 35: field35, 49: "156", 52: ecb_encrypt(keys.pik, pin_block_format0(card.pin, card.pan)),
+                      53: fld.security_control(encrypted), 60: fld.Field60(fld.TYPE_PURCHASE, batch, fld.NET_FINANCIAL).encode(),
+                      63: f"H={house};P={','.join(periods)}"}
+            messages.append(build(TPDU, HEADER, Message("0200", dict(sorted({41: TERMINAL, 42: MERCHANT,
+                                                                               **values}.items()))), keys.mak))
 
         timings: list[float] = []
         started = time.perf_counter()
-        for body, mac in messages:
+        for frame in messages:
             t0 = time.perf_counter()
-            reply = channel.handle(handle_payment, PAY, body, mac)
+            reply = handler.handle(frame)
             timings.append(time.perf_counter() - t0)
-            if reply.status != 200 or reply.json()["result"] != "approved":
-                raise SystemExit(f"not approved: {reply.status} {reply.body!r}")
+            code = parse(reply).message.fields.get(39) if reply is not None else None
+            if code != "00":
+                raise SystemExit(f"not approved: {code}")
         elapsed = time.perf_counter() - started
         engine.dispose()
         host_rate = len(messages) / elapsed
@@ -187,7 +190,7 @@ def main() -> None:  # noqa: C901
               f"(p50 {ms[0]:.2f} ms, p90 {ms[1]:.2f} ms, p99 {ms[2]:.2f} ms)")
         print(f"raw SQLite (WAL, synchronous=FULL) single-row-insert commits: {raw_rate:,.0f} commits/s")
         print(f"ratio: {host_rate / raw_rate:.0%} of the raw commit rate (target >= 50 %)")
-        print(f"for scale: a payment's writes alone (7 statements, bare sqlite3, one commit): "
+        print(f"for scale: a purchase's writes alone (3 statements, bare sqlite3, one commit): "
               f"{floor_rate:,.0f} commits/s = {floor_rate / raw_rate:.0%} of the raw rate")
     finally:
         shutil.rmtree(folder, ignore_errors=True)

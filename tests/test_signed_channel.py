@@ -67,9 +67,9 @@ async def test_messages_sent_at_once_from_two_channels_reach_the_host_in_counter
 
 
 async def test_a_message_without_a_reply_gives_the_turn_to_the_next():
-    host = CounterCheckingHost(lost="/api/v1/bank/payments")
+    host = CounterCheckingHost(lost="/api/v1/cards/load/authorise")
     bank, fleet = two_channels(host)
-    first = asyncio.ensure_future(bank.post("/api/v1/bank/payments", {}, KEY, financial=True))
+    first = asyncio.ensure_future(bank.post("/api/v1/cards/load/authorise", {}, KEY, financial=True))
     await asyncio.sleep(0)     # the payment takes the turn (counter 1) first
     second = await fleet.post("/api/v1/fleet/heartbeat", {}, KEY, financial=False)
     with pytest.raises(OutcomeUnknown):

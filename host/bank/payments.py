@@ -1,15 +1,16 @@
-"""Card payments (sales) and reversals: the bank front-end's business, and the
-bank-card checks the card centre's wallet loads and unloads reuse
-(authorise_debit, check_bank_card) and the bill check its purchases reuse
-(bill_decline).
+"""The reference bank's card checks and debits (authorise_debit,
+verify_card_pin, check_bank_card, credit_account) that its ISO 8583
+front-end's purchases (host.bank.frontend) and the in-host bank legs of the
+card centre's wallet loads and unloads, the one-card's and the meters' reuse;
+the bill check wallet purchases reuse (bill_decline); and the sign-on of the
+signed JSON channel. Bill payments by bank card go over ISO 8583 only
+(docs/bank-link.md): the JSON payment and reversal routes are gone (issue 16).
 
-Each runs inside the SecureChannel's transaction, so the money movement, the
-journal line, the bills and the property ledger, the stored reply and the
-kiosk's counter are committed together or not at all."""
+Each runs inside its caller's transaction, so the money movement and the
+caller's journal line are committed together or not at all."""
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -18,22 +19,17 @@ from typing import Any, Unpack
 
 from Crypto.Cipher import DES3
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection, Row
 
-from host.api_spec import (AMOUNT_FEN, DAY, DECLINED, FEN, HOUSE_NO, PERIODS, REASON, TXN_ID, Operation, describe,
-                           enum, hex_bytes, integer, nullable, obj, text)
+from host.api_spec import Operation, describe, hex_bytes, integer, obj, text
 from host.bank.accounts import MAX_PIN_TRIES
 from host.bank.card_vault import pan_hash, pin_matches
-from host.bank.card_guard import refuse_pan, withheld
-from host.bank.journal import write_line
 from host.bank.keys import sign_on
-from host.bank.security import BadRequest, Context, Message, encode, int_field, text_field
-from host.billing import Dues, dues, pay_bills, unpay_bills
-from host.db import inserted_id
-from host.schema.bank import bank_accounts, bank_link_journal, bank_txns, property_ledger
+from host.bank.security import BadRequest, Context, Message, text_field
+from host.billing import Dues, dues
+from host.schema.bank import bank_accounts, bank_link_journal
 from host.schema.cards import card_txns
-from host.schema.estate import households
 from common.crypto import CryptoError, pin_from_block_format0
 from common.bank_card import mask_pan, parse_track2
 from common.errors import BadHouseNumber, BadSwipe
@@ -43,15 +39,11 @@ _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$", re.ASCII)
 _HEX16 = re.compile(r"^[0-9A-Fa-f]{16}$")
 MAX_PERIODS = 25          # what the String(200) `periods` columns hold joined (25 * 7 + 24 commas)
 
-_TXN = select(bank_txns).where(bank_txns.c.txn_id == bindparam("txn_id")).with_for_update()
-# the card, with what it has spent on this business day: payments captured and not
-# reversed (JSON and ISO 8583), and wallet loads debited and not cancelled (host.cards)
-_SPENT_TODAY = select(func.coalesce(func.sum(bank_txns.c.amount_fen), 0)).where(
-    bank_txns.c.account_id == bank_accounts.c.id, bank_txns.c.business_day == bindparam("day"),
-    bank_txns.c.state == "approved").scalar_subquery() \
-    + select(func.coalesce(func.sum(card_txns.c.amount_fen), 0)).where(
-        card_txns.c.account_id == bank_accounts.c.id, card_txns.c.business_day == bindparam("day"),
-        card_txns.c.kind == "load", card_txns.c.state.in_(("authorised", "completed"))).scalar_subquery() \
+# the card, with what it has spent on this business day: wallet loads debited and not
+# cancelled (host.cards), and purchases over ISO 8583 captured and not reversed
+_SPENT_TODAY = select(func.coalesce(func.sum(card_txns.c.amount_fen), 0)).where(
+    card_txns.c.account_id == bank_accounts.c.id, card_txns.c.business_day == bindparam("day"),
+    card_txns.c.kind == "load", card_txns.c.state.in_(("authorised", "completed"))).scalar_subquery() \
     + select(func.coalesce(func.sum(bank_link_journal.c.amount_fen), 0)).where(   # ISO 8583 purchases
         bank_link_journal.c.account_id == bank_accounts.c.id, bank_link_journal.c.business_day == bindparam("day"),
         bank_link_journal.c.kind == "purchase", bank_link_journal.c.state == "approved").scalar_subquery()
@@ -60,19 +52,12 @@ _ACCOUNT = select(bank_accounts.c.id, bank_accounts.c.masked_pan, bank_accounts.
                   bank_accounts.c.pin_offset, bank_accounts.c.pin_tries,
                   _SPENT_TODAY.label("spent_today_fen")) \
     .where(bank_accounts.c.pan_hash == bindparam("pan_hash")).with_for_update()
-_HOUSEHOLD = select(households.c.id).where(households.c.house_no == bindparam("house_no")).with_for_update()
 _SET_TRIES = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
     .values(pin_tries=bindparam("tries"))
 _MOVE = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
     .values(balance_fen=bank_accounts.c.balance_fen + bindparam("delta"))
 _DEBIT = update(bank_accounts).where(bank_accounts.c.id == bindparam("a_id")) \
     .values(balance_fen=bank_accounts.c.balance_fen - bindparam("amount"), pin_tries=0)
-_NEW_TXN = insert(bank_txns)
-_FINISH_TXN = update(bank_txns).where(bank_txns.c.id == bindparam("t_id")) \
-    .values(reference=bindparam("ref"), reply_json=bindparam("reply"))
-_LEDGER = insert(property_ledger)
-_LEDGER_PAYMENT = select(property_ledger).where(property_ledger.c.txn_id == bindparam("txn_id"),
-                                                property_ledger.c.kind == "payment")
 # a wallet purchase of the household's bill, authorised and awaiting its confirm (host.cards)
 _WALLET_PENDING = select(card_txns.c.id).where(card_txns.c.household_id == bindparam("hid"),
                                                card_txns.c.kind == "purchase", card_txns.c.state == "authorised",
@@ -93,10 +78,6 @@ def handle_sign_on(conn: Connection, message: Message, ctx: Context) -> dict[str
 def card_expired(expiry: str, business_day: date) -> bool:
     """YYMM: the card is good to the last day of that month."""
     return (2000 + int(expiry[:2]), int(expiry[2:])) < (business_day.year, business_day.month)
-
-
-def _declined(txn_id: str, code: str, tries_left: int | None = None) -> dict[str, Any]:
-    return {"txn_id": txn_id, "result": "declined", "code": code, "tries_left": tries_left}
 
 
 def house_field(body: dict[str, Any]) -> str:
@@ -134,21 +115,6 @@ def bank_card_fields(body: dict[str, Any], *, with_pin: bool = True) -> dict[str
     if swipe.pan != pan or swipe.expiry != expiry:
         raise BadRequest("pan and expiry must be those of track2")
     return {"pan": pan, "pin_block": pin_block}
-
-
-def _payment_fields(body: dict[str, Any]) -> dict[str, Any]:
-    txn_id = text_field(body, "txn_id")
-    house_no = house_field(body)
-    amount = int_field(body, "amount_fen", 1)
-    periods = periods_field(body)
-    card = bank_card_fields(body)
-    local_time = body.get("local_time")
-    if local_time is not None and (not isinstance(local_time, str) or len(local_time) > 32):
-        raise BadRequest("local_time must be a string of at most 32 characters")   # bank_txns.kiosk_time
-    # the card's own fields (pan, track2) aside, what the payment leaves on disk holds no card number
-    refuse_pan([txn_id, local_time], what="the payment", advice="the card travels in pan and track2 only")
-    return {"txn_id": txn_id, "house_no": house_no, "amount_fen": amount, "periods": periods, **card,
-            "local_time": local_time}
 
 
 @lru_cache(maxsize=256)
@@ -278,121 +244,3 @@ def bill_decline(conn: Connection, household_id: int, amount_fen: int, periods: 
 BANK_CARD = {"pan": text(19, pattern="^[0-9]{12,19}$", min_len=12), "expiry": text(4, pattern="^[0-9]{4}$", min_len=4),
              "track2": text(40)}
 PIN_BLOCK = {"pin_block": hex_bytes(8)}
-PAYMENT = Operation(
-    "Pay a household's bills (the amount and months its bill shows now) with a bank card", statuses=(503,),
-    request=obj({"txn_id": TXN_ID, "house_no": HOUSE_NO, "amount_fen": AMOUNT_FEN, "periods": PERIODS,
-                 **BANK_CARD, **PIN_BLOCK}, {"local_time": nullable(text(32, min_len=0))}),
-    reply={"anyOf": [
-        obj({"txn_id": TXN_ID, "result": enum("approved"), "reference": text(12), "auth_code": text(6),
-             "business_day": DAY, "amount_fen": AMOUNT_FEN}),
-        {**DECLINED, "properties": {**DECLINED["properties"], "business_day": DAY}}]},
-    description="Idempotent on txn_id: a repeat answers the first reply byte for byte "
-                "(a reversed payment: declined `reversed`, without business_day).")
-
-
-@describe(PAYMENT)
-def handle_payment(conn: Connection, message: Message, ctx: Context) -> dict[str, Any] | bytes:
-    f = _payment_fields(message.body)
-    txn_id = f["txn_id"]
-    existing = conn.execute(_TXN, {"txn_id": txn_id}).first()
-    if existing is not None:
-        if existing.kiosk_id != message.kiosk_id:
-            raise BadRequest("this txn_id belongs to another kiosk")
-        if existing.state == "reversed":
-            return _declined(txn_id, "reversed")
-        return existing.reply_json.encode("utf-8")    # the first answer, unchanged
-    household_id = conn.execute(_HOUSEHOLD, {"house_no": f["house_no"]}).scalar()
-    if household_id is None:
-        raise BadRequest(f"no household {f['house_no']} on this estate")
-    day = ctx.business_day
-
-    bill: Dues | None = None
-
-    def bill_checks() -> str | None:
-        nonlocal bill
-        code, bill = bill_decline(conn, household_id, f["amount_fen"], f["periods"], ctx)
-        return code
-
-    decision = authorise_debit(conn, ctx, pan=f["pan"], pin_block=f["pin_block"], amount_fen=f["amount_fen"],
-                               business=bill_checks)
-    account = decision.account
-    # business_day: the day it is booked on, approved or not; the kiosk counts it there too
-    reply: dict[str, Any] = (
-        {"txn_id": txn_id, "result": "approved", "reference": None, "auth_code": None,
-         "business_day": day.isoformat(), "amount_fen": f["amount_fen"]} if decision.approved
-        else {**_declined(txn_id, decision.code or "", decision.tries_left), "business_day": day.isoformat()})
-    row = {"txn_id": txn_id, "kiosk_id": message.kiosk_id, "state": "approved" if decision.approved else "declined",
-           "account_id": account.id if account is not None else None, "masked_pan": decision.masked_pan,
-           "household_id": household_id, "amount_fen": f["amount_fen"], "reference": None,
-           "business_day": day, "kiosk_time": f["local_time"], "reply_json": None, "created_at": ctx.now}
-    txn_pk = inserted_id(conn.execute(_NEW_TXN, row))
-    if decision.approved:
-        assert bill is not None
-        reference = f"{day:%y%m%d}{txn_pk % 1_000_000:06d}"
-        reply.update(reference=reference, auth_code=f"{secrets.randbelow(10 ** 6):06d}")
-        paid = pay_bills(conn, household_id, f["periods"], reference=reference, paid_at=ctx.now)
-        if paid != len(f["periods"]):
-            raise RuntimeError(f"expected to pay {len(f['periods'])} bills, paid {paid}")
-        conn.execute(_LEDGER, {"txn_id": txn_id, "kind": "payment", "household_id": household_id,
-                               "periods": ",".join(f["periods"]), "amount_fen": f["amount_fen"],
-                               "late_fee_fen": bill.late_fee_fen, "reference": reference,
-                               "business_day": day, "at": ctx.now})
-    body = encode(reply)
-    conn.execute(_FINISH_TXN, {"t_id": txn_pk, "ref": reply.get("reference"), "reply": body.decode("utf-8")})
-    write_line(conn, day=day, at=ctx.now, kiosk_id=message.kiosk_id, txn_id=txn_id, type_="sale",
-               result=reply["result"], code=reply.get("code"), masked_pan=decision.masked_pan,
-               amount_fen=f["amount_fen"], reference=reply.get("reference"), auth_code=reply.get("auth_code"))
-    return body
-
-
-REVERSAL = Operation(
-    "Reverse a payment (the kiosk does not know its outcome); a txn_id never seen leaves a tombstone",
-    request=obj({"txn_id": TXN_ID, "amount_fen": FEN}, {"reason": REASON}),
-    reply=obj({"txn_id": TXN_ID, "status": enum("reversed", "already_reversed", "not_found")}))
-
-
-@describe(REVERSAL)
-def handle_reversal(conn: Connection, message: Message, ctx: Context) -> dict[str, Any]:
-    txn_id = text_field(message.body, "txn_id")
-    amount = int_field(message.body, "amount_fen", 0)
-    reason = message.body.get("reason", "")
-    if not isinstance(reason, str):
-        raise BadRequest("reason must be a string")
-    refuse_pan([txn_id], what="the reversal's txn_id")      # the payment's own id passed this check
-    reason = withheld(reason)[:64] or None                  # never refused: the money must be settled
-    txn = conn.execute(_TXN, {"txn_id": txn_id}).first()
-    day, now = ctx.business_day, ctx.now
-
-    def line(result: str, masked: str | None, amount_fen: int, reference: str | None) -> None:
-        write_line(conn, day=day, at=now, kiosk_id=message.kiosk_id, txn_id=txn_id, type_="reversal",
-                   result=result, code=reason, masked_pan=masked, amount_fen=amount_fen,
-                   reference=reference, auth_code=None)
-
-    if txn is None:   # nothing captured: a tombstone, so a late payment is declined `reversed`
-        conn.execute(_NEW_TXN, {"txn_id": txn_id, "kiosk_id": message.kiosk_id, "state": "reversed",
-                                "account_id": None, "masked_pan": None, "household_id": None,
-                                "amount_fen": amount, "reference": None, "business_day": day,
-                                "kiosk_time": None, "reply_json": None, "created_at": now, "reversed_at": now})
-        line("not_found", None, amount, None)
-        return {"txn_id": txn_id, "status": "not_found"}
-    if txn.kiosk_id != message.kiosk_id:
-        raise BadRequest("this txn_id belongs to another kiosk")
-    if txn.state == "reversed":
-        return {"txn_id": txn_id, "status": "already_reversed" if txn.reference else "not_found"}
-    if txn.state == "declined":
-        conn.execute(update(bank_txns).where(bank_txns.c.id == txn.id).values(state="reversed", reversed_at=now))
-        line("not_found", txn.masked_pan, amount, None)
-        return {"txn_id": txn_id, "status": "not_found"}
-
-    if amount != txn.amount_fen:
-        raise BadRequest(f"amount_fen {amount} is not the captured {txn.amount_fen}")
-    credit_account(conn, txn.account_id, txn.amount_fen)
-    unpay_bills(conn, txn.household_id, txn.reference, at=now)
-    payment = conn.execute(_LEDGER_PAYMENT, {"txn_id": txn_id}).one()
-    conn.execute(_LEDGER, {"txn_id": txn_id, "kind": "reversal", "household_id": payment.household_id,
-                           "periods": payment.periods, "amount_fen": -payment.amount_fen,
-                           "late_fee_fen": -payment.late_fee_fen, "reference": payment.reference,
-                           "business_day": day, "at": now})
-    conn.execute(update(bank_txns).where(bank_txns.c.id == txn.id).values(state="reversed", reversed_at=now))
-    line("reversed", txn.masked_pan, txn.amount_fen, txn.reference)
-    return {"txn_id": txn_id, "status": "reversed"}

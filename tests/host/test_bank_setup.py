@@ -7,7 +7,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -16,11 +15,12 @@ from host.bank.card_vault import decrypt_pan, pan_hash, pin_matches
 from common.demo_cards import load_test_cards
 from host.billing import dues, household_bill, unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
-from host.schema.bank import bank_accounts, kiosks
+from host.schema.bank import bank_accounts, kiosks, property_ledger
 from host.schema.estate import households
-from tests.support.host_env import (BankEnv, check_invariants, GOOD, OTHER_KIOSK, OTHER_TMK, SEED_TODAY,
-                                    TEST_HOST_TOML)
-from common.crypto import request_mac
+from tests.support.host_env import (GOOD, SEED_TODAY, TEST_HOST_TOML)
+from host.console.reconciliation import reconcile
+from tests.support.bank8583 import copy_of, pay_bill
+from tests.support.linked_host import Linked, linked_fixture  # noqa: F401  (the `linked` fixture)
 from common.settings import CONFIG_DIR
 
 
@@ -80,46 +80,46 @@ def test_payment_dues_agree_with_the_bill_lookup(seeded: tuple[HostSettings, Eng
                 (bill["total_due_fen"], bill["late_fee_fen"], unpaid_periods(bill)), house_no
 
 
-async def test_two_kiosks_paying_the_same_house_at_once(bank: BankEnv) -> None:
-    """Two kiosks send a payment for the same house at the same moment (each
-    kiosk has one message in flight, as a kiosk does): the house is paid once,
-    the other is declined, and the books still agree."""
-    first, second = bank.kiosk, bank.signer(OTHER_KIOSK, OTHER_TMK)
-    try:
-        first.sign_on()
-        second.sign_on()
-        before = bank.totals()
-        houses = ["2-1-601", "2-2-902", "3-2-1202"]
-        bills = {h: bank.bill(h) for h in houses}
-        async with httpx.AsyncClient(base_url=bank.url) as client:
-            for house in houses:
-                requests = []
-                for kiosk in (first, second):
-                    raw = kiosk.body(kiosk.payment_fields(f"{kiosk.kiosk_id}-{house}", house,
-                                                          bills[house]["total_due_fen"],
-                                                          unpaid_periods(bills[house]), GOOD))
-                    requests.append((raw, request_mac(kiosk.mak, "/api/v1/bank/payments", raw).hex()))
-                replies = await asyncio.gather(*(client.post("/api/v1/bank/payments", content=raw,
-                                                             headers={"X-MAC": mac}) for raw, mac in requests))
-                assert [r.status_code for r in replies] == [200, 200]
-                results = sorted((r.json()["result"], r.json().get("code")) for r in replies)
-                assert results == [("approved", None), ("declined", "nothing_due")], house
-        assert all(bank.bill(h)["total_due_fen"] == 0 for h in houses)
-        after = bank.totals()
-        check_invariants(before, after)
-        assert before["bank_balances_fen"] - after["bank_balances_fen"] == \
-            sum(b["total_due_fen"] for b in bills.values())
-    finally:
-        second.close()
+async def test_two_kiosks_paying_the_same_house_at_once(
+        linked: Linked) -> None:
+    """Two kiosks pay the same house at the same moment over the bank link: the
+    bank approves both (it does not know the bills), the first copy books the
+    bills, the second finds them paid and books nothing; the day's
+    reconciliation shows the second payment, for staff to refund."""
+    bank, second, terminals = linked
+    signers = {"KIOSK001": bank.kiosk, "KIOSK002": second}
+    before = bank.totals()
+    houses = ["2-1-601", "2-2-902", "3-2-1202"]
+    bills = {h: bank.bill(h) for h in houses}
+    unbooked: list[str] = []
+    for house in houses:
+        replies = await asyncio.gather(*(asyncio.to_thread(pay_bill, t, house, bills[house], GOOD)
+                                         for t in terminals))
+        assert [r[39] for r in replies] == ["00", "00"], house
+        for terminal, reply in zip(terminals, replies):
+            copy = copy_of(reply, f"{terminal.terminal_id}-{house}", house, bills[house]["total_due_fen"])
+            assert signers[terminal.terminal_id].backup(copy).json == {"stored": True}
+        with bank.engine.connect() as conn:
+            ledger = set(conn.scalars(select(property_ledger.c.reference)))
+        booked = {str(r[37]).strip() for r in replies} & ledger
+        assert len(booked) == 1, house
+        unbooked += [str(r[37]).strip() for r in replies if str(r[37]).strip() not in booked]
+    assert all(bank.bill(h)["total_due_fen"] == 0 for h in houses)
+    after, paid = bank.totals(), sum(b["total_due_fen"] for b in bills.values())
+    assert before["bank_balances_fen"] - after["bank_balances_fen"] == 2 * paid
+    assert after["ledger_fen"] - before["ledger_fen"] == paid
+    assert after["journal_net_fen"] - after["ledger_fen"] == paid     # the bank's side, the second payments
+    differences = reconcile(bank.engine, SEED_TODAY).differences
+    assert sorted((d.kind, d.reference) for d in differences) == sorted(("missing_in_ledger", rrn) for rrn in unbooked)
 
 
-def test_no_card_data_in_the_logs(bank: BankEnv, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_card_data_in_the_logs(linked: Linked,
+                                  caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    kiosk = bank.kiosk
-    kiosk.sign_on()
+    bank, _, (terminal, _) = linked
     bill = bank.bill("3-2-1202")
-    kiosk.pay("T-1", "3-2-1202", bill["total_due_fen"], unpaid_periods(bill), GOOD)
-    kiosk.pay("T-2", "2-1-601", 1, ["2026-10"], GOOD, pin="999999")
-    kiosk.backup({"txn_id": "T-3", "masked_pan": GOOD.pan})
+    assert pay_bill(terminal, "3-2-1202", bill, GOOD)[39] == "00"
+    assert pay_bill(terminal, "2-1-601", bank.bill("2-1-601"), GOOD, pin="999999")[39] == "55"
+    assert bank.kiosk.backup({"txn_id": "T-3", "masked_pan": GOOD.pan}).status == 400
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert GOOD.pan not in text and GOOD.pin not in text

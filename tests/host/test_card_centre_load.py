@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from tests.support.card_centre import (CardEnv, check_money, CHEN, hex_, host_toml_with_cards, LIU, SimCard,
                                        WHEN, ZHANG)
-from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
+from tests.support.card_centre import cards_fixture, cards_link_fixture  # noqa: F401  (fixtures)
+from tests.support.bank8583 import Terminal, pay_bill
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL
-from host.billing import unpaid_periods
 from host.cards.registry import set_status
 from host.schema.bank import bank_journal
 from tests.support.host_env import BankEnv, BLOCKED, EXPIRED, GOOD, LIMITED, LOW, OTHER_KIOSK, OTHER_TMK
@@ -132,7 +132,7 @@ def test_card_side_declines(cards: CardEnv) -> None:
     assert cards.txn("D-4").state == "declined" and cards.txn("D-4").code == "mac1_invalid"
 
 
-def test_bank_side_declines_are_the_bank_payments_checks(cards: CardEnv) -> None:
+def test_bank_side_declines_are_the_bank_payments_checks(cards: CardEnv, cards_link: Terminal) -> None:
     card, kiosk = SimCard.of(ZHANG), cards.cards
     before = cards.totals()
 
@@ -153,8 +153,7 @@ def test_bank_side_declines_are_the_bank_payments_checks(cards: CardEnv) -> None
     assert load("B-8", LIMITED, 100_01)["code"] == "daily_limit"
     # a bill payment on the same card counts toward the same limit, and the other way round
     bill = cards.bill("2-1-601")
-    paid = cards.kiosk.pay("P-1", "2-1-601", bill["total_due_fen"], unpaid_periods(bill), LIMITED)
-    assert paid.json["code"] == "daily_limit"
+    assert pay_bill(cards_link, "2-1-601", bill, LIMITED)[39] == "61"         # over the link: daily limit
     assert [load(f"B-9{i}", LOW, pin="000000")["code"] for i in range(4)] == \
         ["wrong_pin", "wrong_pin", "pin_locked", "pin_locked"]
     assert load("B-99", LOW, 1)["code"] == "pin_locked"                         # the right PIN no longer helps
@@ -166,7 +165,7 @@ def test_bank_side_declines_are_the_bank_payments_checks(cards: CardEnv) -> None
     assert [(t, r, c) for t, _, r, c, *_ in lines if t in ("B-1", "B-4", "B-5", "B-6", "B-8")] == [
         ("B-1", "declined", "wrong_pin"), ("B-4", "declined", "expired_card"), ("B-5", "declined", "card_blocked"),
         ("B-6", "declined", "insufficient_funds"), ("B-8", "declined", "daily_limit")]
-    assert {(txn_id == "P-1", kind) for txn_id, kind, *_ in lines} == {(False, WALLET_LOAD), (True, "sale")}
+    assert {kind for _, kind, *_ in lines} == {WALLET_LOAD}     # the link's purchase is in its own journal
 
 
 def test_unknown_bank_card(cards: CardEnv) -> None:
@@ -302,7 +301,7 @@ def test_the_test_host_config_has_the_test_issuer_keys(tmp_path: Path) -> None:
 
 def test_a_load_on_a_host_without_bank_keys_is_503_and_moves_nothing(bank_template: Path, tmp_path: Path) -> None:
     """No [bank] keys: no bank account can be found, so a load (bank money) is
-    answered 503 bank_off like a payment, never a 500; nothing is written."""
+    answered 503 bank_off, never a 500; nothing is written."""
     import shutil
 
     from tests.support.card_centre import CardKiosk

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 
 from tests.support.card_centre import (CardEnv, CardKiosk, check_money, CHEN, hex_, host_toml_with_cards, LI,
                                        LIU, SimCard, WHEN, ZHANG)
-from tests.support.card_centre import cards_fixture  # noqa: F401  (the `cards` fixture)
+from tests.support.card_centre import cards_fixture, cards_link_fixture  # noqa: F401  (fixtures)
+from tests.support.bank8583 import Terminal, copy_of, pay_bill
 from host import cli
-from host.billing import unpaid_periods
 from host.config import DEMO_HOST_CONFIG, ConfigError, HostSettings, load_host_settings
 from host.schema.cards import card_blacklist, card_sightings, ic_cards
 from tests.support.host_env import GOOD, OTHER_KIOSK, OTHER_TMK
@@ -151,7 +151,7 @@ def test_seen_records_a_sighting_and_any_kiosk_resolves_pending(cards: CardEnv) 
                          (ZHANG.serial, OTHER_KIOSK, "active"), (ZHANG.serial, OTHER_KIOSK, "active")]
 
 
-def test_a_day_of_wallet_traffic_adds_up(cards: CardEnv) -> None:
+def test_a_day_of_wallet_traffic_adds_up(cards: CardEnv, cards_link: Terminal) -> None:
     """Loads, an unload, purchases, cancels and bank-card payments interleaved:
     after each step no money is made or lost and the books agree."""
     zhang, li, chen = SimCard.of(ZHANG), SimCard.of(LI), SimCard.of(CHEN)
@@ -179,14 +179,23 @@ def test_a_day_of_wallet_traffic_adds_up(cards: CardEnv) -> None:
         assert kiosk.post("purchase/confirm", {"txn_id": "M-4", "tac": hex_(tac), "mac2": hex_(mac2)}) \
             .json["status"] == "completed"
 
+    def bank_payment() -> None:     # over the bank link, then the kiosk's copy books the property side
+        paid = pay_bill(cards_link, "3-2-1202", bill, GOOD)
+        assert paid[39] == "00"
+        assert cards.kiosk.backup(copy_of(paid, "M-5", "3-2-1202", bill["total_due_fen"])).status == 200
+
+    def bank_payment_reversed() -> None:    # its outcome unknown to the kiosk: reversed, no copy
+        paid = pay_bill(cards_link, "3-2-1202", bill, GOOD)
+        assert paid[39] == "00"
+        assert cards_link.reversal(str(paid[11]), bill["total_due_fen"]).message.fields[39] == "00"
+
     steps: list[Callable[[], object]] = [
         lambda: kiosk.load("M-1", zhang, Wallet.ED, 500_00),
         lambda: kiosk.load_authorise("M-2", zhang, Wallet.EP, 100_00),        # left in flight a while
         lambda: kiosk.cancel("load", "M-2"),
         unload_authorise, unload_confirm,
         purchase("M-4", zhang, Wallet.ED, "2-1-601", ["2026-10"], 478_53), purchase_confirm,
-        lambda: cards.kiosk.pay("M-5", "3-2-1202", bill["total_due_fen"], unpaid_periods(bill), GOOD),
-        lambda: cards.kiosk.reverse("M-5", bill["total_due_fen"]),
+        bank_payment_reversed, bank_payment,
         purchase("M-6", chen, Wallet.EP, "2-2-902", ["2026-09", "2026-10"], 683_51),
         lambda: kiosk.cancel("purchase", "M-6"),
     ]
@@ -202,6 +211,6 @@ def test_a_day_of_wallet_traffic_adds_up(cards: CardEnv) -> None:
     assert cards.mirror(ZHANG.serial) == (zhang.ed, zhang.ep)
     assert cards.mirror(LI.serial) == (li.ed, li.ep)
     assert end["cards_fen"] - start["cards_fen"] == 500_00 - 300_00 - 478_53
-    assert end["bank_balances_fen"] - start["bank_balances_fen"] == -500_00 + 300_00
+    assert end["bank_balances_fen"] - start["bank_balances_fen"] == -500_00 + 300_00 - bill["total_due_fen"]
     assert end["wallet_ledger_fen"] - start["wallet_ledger_fen"] == 478_53
-    assert end["loads_in_flight_fen"] == 0 and end["ledger_fen"] == start["ledger_fen"]
+    assert end["loads_in_flight_fen"] == 0 and end["ledger_fen"] - start["ledger_fen"] == bill["total_due_fen"]

@@ -132,7 +132,7 @@ def test_valid_bodies_unsigned_are_refused_and_signed_reach_the_handler(document
         run()
     _each_signed(document, kiosk, seen, fuzz)
     assert {path for path, status in seen if status == 200} >= {
-        "/api/v1/bank/sign-on", "/api/v1/bank/reversals", "/api/v1/cards/blacklist", "/api/v1/cards/status",
+        "/api/v1/bank/sign-on", "/api/v1/property/transactions", "/api/v1/cards/blacklist", "/api/v1/cards/status",
         "/api/v1/cards/seen", "/api/v1/fleet/heartbeat"}, seen
 
 

@@ -6,8 +6,8 @@ demo estate):
 - a body of 5,000 `[` on every signed endpoint: 400 bad_request, a JSON error,
   no traceback (it was a 500 RecursionError);
 - a 10 MB body: refused (413) from its length, without being read or parsed;
-- an oversized local_time: refused, nothing stored in its String(32) column;
-- house numbers in non-ASCII digits (`٢-٢-902`): 400 bad_house_number;
+- house numbers, months and card numbers in non-ASCII digits (`٢-٢-902`):
+  400 bad_house_number / bad_request (the look-up, a wallet purchase or load);
 - a CSV field over csv's limit: a line problem and exit 1, no traceback;
 - a config file that is not UTF-8: the config error;
 - published demo/test keys and degenerate keys in a site config, and the
@@ -32,7 +32,8 @@ from host import cli
 from host.http_body import MAX_BODY
 from host.cards.api import HANDLERS
 from host.config import DEMO_HOST_CONFIG, load_host_settings
-from host.schema.bank import bank_txns
+from host.schema.cards import card_txns
+from tests.support.card_centre import TERM_ID, WHEN, hex_
 from common.settings import CONFIG_DIR, ConfigError
 from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
 from common.demo_cards import load_test_cards
@@ -42,9 +43,10 @@ from common.house import HouseNumber, is_plausible_prefix
 DEMO_KIOSK = "KIOSK-DEMO-01"
 DEMO_TMK = bytes.fromhex("7DF0AC87953F75AECD424B5A3BBFF50B")
 GOOD = next(c for c in load_test_cards().cards if c.pan == "6222021000000000017")
+BACKUP = "/api/v1/property/transactions"
+PURCHASE, LOAD = "/api/v1/cards/purchase/authorise", "/api/v1/cards/load/authorise"
 
-SIGNED = ["/api/v1/bank/sign-on", "/api/v1/bank/payments", "/api/v1/bank/reversals",
-          "/api/v1/property/transactions", *(f"/api/v1/cards/{path}" for path in HANDLERS),
+SIGNED = ["/api/v1/bank/sign-on", "/api/v1/property/transactions", *(f"/api/v1/cards/{path}" for path in HANDLERS),
           "/api/v1/fleet/heartbeat"]
 
 
@@ -84,7 +86,7 @@ def test_deeply_nested_json_is_a_400_on_every_signed_endpoint(host: Any, path: s
             assert_clean_error(http.post(host.url + path, content=raw, headers={"X-MAC": "00" * 8}), 400)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/bank/payments", "/api/v1/cards/seen", "/api/v1/fleet/heartbeat"])
+@pytest.mark.parametrize("path", ["/api/v1/property/transactions", "/api/v1/cards/seen", "/api/v1/fleet/heartbeat"])
 def test_a_10_mb_body_is_refused_unread(host: Any, path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     parsed: list[int] = []
     real_loads = json.loads
@@ -113,38 +115,29 @@ def test_a_10_mb_body_is_refused_unread(host: Any, path: str, monkeypatch: pytes
 
 def test_a_body_just_over_the_cap_is_refused_and_one_under_it_is_read(host: Any, kiosk: KioskSigner) -> None:
     over = kiosk.body({"pad": "x" * MAX_BODY})
-    assert_clean_error(httpx.post(host.url + "/api/v1/bank/reversals", content=over), 413)
-    under = kiosk.body({"txn_id": "T-UNDER", "amount_fen": 1, "reason": "x" * 60_000})
-    reply = kiosk.send("/api/v1/bank/reversals", under, kiosk.mak)
-    assert reply.status == 200 and reply.json["status"] == "not_found"   # read, and the reason cut to 64
+    assert_clean_error(httpx.post(host.url + BACKUP, content=over), 413)
+    under = kiosk.body({"txn": {"txn_id": "T-UNDER", "note": "x" * 60_000}})
+    reply = kiosk.send(BACKUP, under, kiosk.mak)
+    assert reply.status == 200 and reply.json == {"stored": True}     # read
 
 
-# --- strings longer than their columns ------------------------------------------------
-def payment(kiosk: KioskSigner, **overrides: Any) -> dict[str, Any]:
-    return {"txn_id": f"KIOSK-DEMO-01-{secrets.token_hex(6)}", "house_no": "3-2-1202", "amount_fen": 1,
-            "periods": ["2026-10"], "pan": GOOD.pan, "track2": GOOD.track2, "expiry": GOOD.expiry,
-            "pin_block": "00" * 8, "local_time": "2026-11-21T10:31:05", **overrides}
+# --- the fields of a wallet purchase or load (a bill, a bank card) ----------------------
+def wallet_request(**overrides: Any) -> dict[str, Any]:
+    """A card centre request whose own fields are good: only the override is wrong."""
+    return {"txn_id": f"KIOSK-DEMO-01-{secrets.token_hex(6)}", "serial": "0" * 20, "wallet": "ED",
+            "house_no": "3-2-1202", "periods": ["2026-10"], "amount_fen": 1, "balance_fen": 1, "card_counter": 1,
+            "random": "00" * 4, "term_txn_no": 1, "term_id": hex_(TERM_ID), "when": WHEN, "mac1": "00" * 4,
+            "pan": GOOD.pan, "track2": GOOD.track2, "expiry": GOOD.expiry, "pin_block": "00" * 8, **overrides}
 
 
-def bank_txn_count(host: Any) -> int:
+def card_txn_count(host: Any) -> int:
     with host.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(bank_txns)).scalar_one())
-
-
-@pytest.mark.parametrize("length", [33, 60_000, 100_000])
-def test_an_oversized_local_time_is_refused_and_nothing_stored(host: Any, kiosk: KioskSigner, length: int) -> None:
-    before = bank_txn_count(host)
-    raw = kiosk.body(payment(kiosk, local_time="2" * length))
-    reply = kiosk.send("/api/v1/bank/payments", raw, kiosk.mak)
-    # within the 64 KiB cap the field check answers (400); beyond it the cap does (413)
-    assert reply.status == (400 if len(raw) <= MAX_BODY else 413)
-    assert json.loads(reply.body)["error"] == "bad_request"
-    assert bank_txn_count(host) == before
+        return int(conn.execute(select(func.count()).select_from(card_txns)).scalar_one())
 
 
 def test_too_many_periods_are_refused(host: Any, kiosk: KioskSigner) -> None:
     periods = [f"{y}-{m:02d}" for y in range(2000, 2026) for m in range(1, 13)]
-    reply = kiosk.post("/api/v1/bank/payments", payment(kiosk, periods=periods))
+    reply = kiosk.post(PURCHASE, wallet_request(periods=periods))
     assert reply.status == 400 and "periods" in reply.json["message"]
 
 
@@ -169,15 +162,17 @@ def test_house_numbers_in_other_digits_are_refused(host: Any, kiosk: KioskSigner
     assert reply.status == 400 and reply.json["error"] == "bad_house_number"
 
 
-def test_other_digits_are_refused_in_a_payment(host: Any, kiosk: KioskSigner) -> None:
+def test_other_digits_are_refused_in_a_purchase_and_a_load(host: Any, kiosk: KioskSigner) -> None:
     arabic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
-    for fields in ({"house_no": "٣-٢-١٢٠٢"}, {"periods": ["٢٠٢٦-10"]},
-                   {"pan": GOOD.pan.translate(arabic), "track2": GOOD.track2.translate(arabic),
-                    "expiry": GOOD.expiry.translate(arabic)}):
-        before = bank_txn_count(host)
-        reply = kiosk.post("/api/v1/bank/payments", payment(kiosk, **fields))
+    for path, fields, word in (
+            (PURCHASE, {"house_no": "٣-٢-١٢٠٢"}, "house_no"), (PURCHASE, {"periods": ["٢٠٢٦-10"]}, "periods"),
+            (LOAD, {"pan": GOOD.pan.translate(arabic), "track2": GOOD.track2.translate(arabic),
+                    "expiry": GOOD.expiry.translate(arabic)}, "track2")):
+        before = card_txn_count(host)
+        reply = kiosk.post(path, wallet_request(**fields))
         assert reply.status == 400 and reply.json["error"] == "bad_request", fields
-        assert bank_txn_count(host) == before
+        assert word in reply.json["message"], reply.json
+        assert card_txn_count(host) == before
 
 
 # --- the meter-reading CSV -----------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from tests.support.clocks import running_from
+from tests.support.bank8583 import Terminal, pay_bill, start_front_end
 from tests.support.signing import KioskSigner
 
 from host.bank.card_guard import pan_in_text
@@ -51,13 +52,12 @@ class Bank:
 
     today: date = date.min
 
-    def pay(self, txn_id: str, card: DemoCard, pin: str | None = None, house: str = HOUSE) -> dict[str, Any]:
-        from host.billing import unpaid_periods
-        bill = self.bill(house)
-        reply = self.kiosk.pay(txn_id, house, bill["total_due_fen"], unpaid_periods(bill), card, pin)
-        assert reply.status == 200, reply.body
-        result: dict[str, Any] = reply.json
-        return result
+    link: Terminal | None = None      # the demo kiosk's terminal on the host's front-end (none without [bank])
+
+    def pay(self, card: DemoCard, pin: str | None = None, house: str = HOUSE) -> dict[int, Any]:
+        """A bill payment over the bank link: the reply's fields (39 the code, 63 T=tries left)."""
+        assert self.link is not None
+        return pay_bill(self.link, house, self.bill(house), card, pin=pin)
 
     def account(self, pan: str) -> Any:
         """As the bank finds it: by the PAN's keyed hash."""
@@ -78,14 +78,22 @@ def _start(demo_db: Path, folder: Path, today: date, settings: HostSettings | No
     shutil.copy(demo_db, db)
     settings = dataclasses.replace(settings or load_host_settings(), database_url=f"sqlite:///{db}")
     engine = make_engine(settings.database_url)
-    server = HostServer(create_app(settings, engine, clock=running_from(today)))
+    clock = running_from(today)
+    server = HostServer(create_app(settings, engine, clock=clock))
     server.start()
     kiosk = KioskSigner(server.url, KIOSK, TMK)
     assert kiosk.sign_on().status == 200
+    link = None
+    if settings.bank_link is not None:
+        start_front_end(server, settings, engine, clock)
+        link = Terminal(server.bank_port, tmk=TMK)
+        assert link.sign_on().message.fields[39] == "00"
     try:
-        yield Bank(settings, engine, kiosk, db, today)
+        yield Bank(settings, engine, kiosk, db, today, link)
     finally:
         kiosk.close()
+        if link is not None:
+            server.bank.stop()
         server.stop()
         engine.dispose()
 
@@ -108,7 +116,7 @@ def _every_value(db: Path) -> Iterator[tuple[str, str, str]]:
     con = sqlite3.connect(db)
     try:
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        assert "bank_accounts" in tables and "bank_txns" in tables
+        assert "bank_accounts" in tables and "bank_link_journal" in tables
         for table in tables:
             cursor = con.execute(f'SELECT * FROM "{table}"')
             columns = [d[0] for d in cursor.description]
@@ -122,9 +130,10 @@ def _every_value(db: Path) -> Iterator[tuple[str, str, str]]:
 
 # --- card numbers ----------------------------------------------------------------------
 def test_no_table_of_a_seeded_and_paid_database_holds_a_card_number(bank: Bank) -> None:
-    assert bank.pay("AT-REST-1", GOOD)["result"] == "approved"
-    assert bank.pay("AT-REST-2", LOW, pin="000000", house="2-1-601")["code"] == "wrong_pin"
-    assert bank.kiosk.reverse("AT-REST-1", 126931).status == 200
+    paid = bank.pay(GOOD)
+    assert paid[39] == "00"
+    assert bank.pay(LOW, pin="000000", house="2-1-601")[39] == "55"                 # wrong PIN
+    assert bank.link is not None and bank.link.reversal(str(paid[11]), int(paid[4])).message.fields[39] == "00"
     assert bank.kiosk.backup({"txn_id": "AT-REST-1", "masked_pan": GOOD.masked_pan, "result": "reversed"}).status == 200
     bank.engine.dispose()        # every write in the main file, none left in the WAL
 
@@ -252,24 +261,22 @@ def test_the_pin_is_not_recoverable_without_the_pvk(tmp_path: Path) -> None:
 # --- the bank still works --------------------------------------------------------------
 def test_payments_and_wrong_pin_counting_still_work(bank: Bank) -> None:
     balance = bank.account(GOOD.pan).balance_fen
-    first = bank.pay("AT-PIN-1", GOOD, pin="123457")          # the last digit counts
-    assert (first["result"], first["code"], first["tries_left"]) == ("declined", "wrong_pin", 2)
+    first = bank.pay(GOOD, pin="123457")          # the last digit counts
+    assert (first[39], first.get(63)) == ("55", "T=2")                 # wrong PIN, 2 tries left
     assert bank.account(GOOD.pan).pin_tries == 1
-    approved = bank.pay("AT-PIN-2", GOOD)
-    assert approved["result"] == "approved" and bank.account(GOOD.pan).pin_tries == 0
-    assert bank.account(GOOD.pan).balance_fen == balance - approved["amount_fen"]
-    codes = [(r["code"], r["tries_left"]) for r in
-             (bank.pay(f"AT-PIN-{i}", LOW, pin="999999", house="2-1-601") for i in range(3, 7))]
-    assert codes == [("wrong_pin", 2), ("wrong_pin", 1), ("pin_locked", 0), ("pin_locked", 0)]
-    locked = bank.pay("AT-PIN-7", LOW, house="2-1-601")       # the right PIN, too late
-    assert (locked["code"], locked["tries_left"]) == ("pin_locked", 0)
+    approved = bank.pay(GOOD)
+    assert approved[39] == "00" and bank.account(GOOD.pan).pin_tries == 0
+    assert bank.account(GOOD.pan).balance_fen == balance - int(approved[4])
+    codes = [(r[39], r.get(63)) for r in (bank.pay(LOW, pin="999999", house="2-1-601") for _ in range(4))]
+    assert codes == [("55", "T=2"), ("55", "T=1"), ("75", None), ("75", None)]     # 75: PIN tries exceeded
+    assert bank.pay(LOW, house="2-1-601")[39] == "75"       # the right PIN, too late
 
 
 def test_a_host_with_other_bank_keys_finds_no_account(demo_db: Path, tmp_path: Path, today: date) -> None:
     settings = load_host_settings()
     other = dataclasses.replace(settings, bank=BankKeys(*(secrets.token_bytes(16) for _ in range(3))))
     for bank in _start(demo_db, tmp_path, today, other):
-        assert bank.pay("AT-KEY-1", GOOD)["code"] == "unknown_card"
+        assert bank.pay(GOOD)[39] == "14"                 # invalid card: no account under these keys
 
 
 # --- the keys in config ------------------------------------------------------------------
@@ -295,11 +302,7 @@ def test_no_bank_keys_no_bank(demo_db: Path, tmp_path: Path, today: date) -> Non
     with pytest.raises(ConfigError, match="bank"):
         seed_demo(engine, settings, today=today)
     engine.dispose()
-    for bank in _start(demo_db, tmp_path, today, settings):
-        bill = bank.bill(HOUSE)
-        from host.billing import unpaid_periods
-        reply = bank.kiosk.pay("AT-OFF-1", HOUSE, bill["total_due_fen"], unpaid_periods(bill), GOOD)
-        assert reply.status == 503 and reply.json["error"] == "bank_off"
+    assert settings.bank_link is None        # no [bank]: no front-end either (`serve` starts none)
 
 
 def _site_with_bank(tmp_path: Path, **keys: str) -> Path:

@@ -44,7 +44,7 @@ def test_a_heartbeat_replayed_to_the_card_centre_is_refused_and_moves_no_counter
 
 def test_a_message_signed_for_one_endpoint_is_refused_on_another(kiosk: SignedKiosk) -> None:
     raw = kiosk.body({"txn": {"txn_id": "BIND-1", "house_no": "3-2-1202"}})
-    for path in ("/api/v1/bank/reversals", BLACKLIST, HEARTBEAT):
+    for path in ("/api/v1/cards/status", BLACKLIST, HEARTBEAT):
         wrong = kiosk.send(path, raw, None, mac=request_mac(kiosk.mak, BACKUP, raw).hex())
         assert wrong.status == 401 and wrong.json["error"] == "bad_mac", path
     body_only = kiosk.send(BACKUP, raw, None, mac=mac_x919(kiosk.mak, raw).hex())   # the old, unbound MAC

@@ -82,7 +82,7 @@ def test_the_signed_envelope_is_documented(document: dict[str, Any]) -> None:
     schemes = document["components"]["securitySchemes"]
     assert {s["in"] for s in schemes.values()} == {"header"} and {s["name"] for s in schemes.values()} == {"X-MAC"}
     signed = [(m, p, o) for m, p, o in _operations(document) if o["security"]]
-    assert {p for _, p, _ in signed} >= {"/api/v1/bank/payments", "/api/v1/fleet/heartbeat", "/api/v1/cards/seen"}
+    assert {p for _, p, _ in signed} >= {"/api/v1/property/transactions", "/api/v1/fleet/heartbeat", "/api/v1/cards/seen"}
     for method, path, operation in signed:
         assert method == "POST", path
         body = operation["requestBody"]["content"]["application/json"]["schema"]

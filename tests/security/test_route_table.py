@@ -34,7 +34,7 @@ OPEN = {
 }
 SIGNED = {("POST", path): SIGNED_MAK for path in (
     "/api/v1/households/bill",   # the bill look-up (tests/security/test_bill_lookup.py)
-    "/api/v1/bank/payments", "/api/v1/bank/reversals", "/api/v1/property/transactions", "/api/v1/fleet/heartbeat",
+    "/api/v1/property/transactions", "/api/v1/fleet/heartbeat",
     *(f"/api/v1/cards/{name}" for name in (
         "seen", "blacklist", "status", "load/authorise", "load/confirm", "load/cancel", "unload/authorise",
         "unload/confirm", "unload/cancel", "purchase/authorise", "purchase/confirm", "purchase/cancel")),
@@ -96,6 +96,16 @@ def test_every_route_is_classified(table: dict[tuple[str, str], Any]) -> None:
     """A route added to the host must be put in one of the lists here, on purpose."""
     assert set(table) == set(OPEN) | set(SIGNED) | set(STAFF)
     assert not set(OPEN) & set(SIGNED) and not set(OPEN) & set(STAFF) and not set(SIGNED) & set(STAFF)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/bank/payments", "/api/v1/bank/reversals"])
+def test_the_json_bank_payment_routes_are_gone(host: InProcessHost, kiosk: KioskSigner,
+                                               table: dict[tuple[str, str], Any], path: str) -> None:
+    """Bill payments and their reversals go over ISO 8583 only (issue 16)."""
+    assert not any(p == path for _, p in table)
+    raw = kiosk.body({"txn_id": "GONE-1", "amount_fen": 1})
+    assert host.client.post(path, content=raw, headers={"x-mac": request_mac(kiosk.mak, path, raw).hex()}) \
+        .status_code == 404
 
 
 def _no_data(reply: Any) -> None:

@@ -1,7 +1,9 @@
 """The demo set of BANK-8583-examples.md (../shared): keys, addresses, header,
 terminal, and `hexjoin` for frames written field by field in the tests; and a
 test terminal (`Terminal`, built on common.bank8583 alone) and a front-end on
-its own event loop (`FrontEndThread`) for tests/host/test_bank8583_*.py."""
+its own event loop (`FrontEndThread`) for tests/host/test_bank8583_*.py; and
+bill payments through it (`with_terminal`, `pay_bill`) for the tests that paid
+over the removed JSON bank routes."""
 from __future__ import annotations
 
 import asyncio
@@ -199,3 +201,33 @@ def start_front_end(server: Any, settings: Any, engine: Any, clock: Any) -> None
     settings = dataclasses.replace(settings, bank_link=dataclasses.replace(settings.bank_link, port=0))
     server.bank = FrontEndThread(BankFrontEnd(settings, settings.bank_link, engine, clock)).start()
     server.bank_port = server.bank.port
+
+
+def with_terminals(settings: Any, *kiosk_ids: str) -> Any:
+    """`settings` whose [bank] names a front-end (on a free port) with the
+    terminals KIOSK001, KIOSK002, … of `kiosk_ids`: the test configs of host_env name none."""
+    import dataclasses
+
+    from host.config.bank import BankLink
+
+    terminals = tuple((f"KIOSK{n:03d}", kiosk) for n, kiosk in enumerate(kiosk_ids, 1))
+    return dataclasses.replace(settings, bank_link=BankLink(port=0, terminals=terminals))
+
+
+def pay_bill(terminal: Terminal, house_no: str, bill: dict[str, Any], card: Any, *, pin: str | None = None,
+             fen: int | None = None) -> dict[int, Any]:
+    """A bill payment over the link as a kiosk sends it: a purchase of the bill's
+    total due (or `fen`) naming the household and its unpaid months in 63; the
+    reply's fields (39 the code, 11 the STAN, 37 the RRN)."""
+    from host.billing import unpaid_periods
+
+    reply = terminal.purchase(card.track2, card.pin if pin is None else pin, card.pan,
+                              bill["total_due_fen"] if fen is None else fen,
+                              bill_ref=f"H={house_no};P={','.join(unpaid_periods(bill))}")
+    return dict(reply.message.fields)
+
+
+def copy_of(reply: dict[int, Any], txn_id: str, house_no: str, fen: int) -> dict[str, Any]:
+    """The kiosk's backup copy of an approved link payment (it books the property side)."""
+    return {"txn_id": txn_id, "house_no": house_no, "amount_fen": fen, "result": "approved",
+            "reference": str(reply[37]).strip(), "auth_code": str(reply[38]).strip()}

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.support.bank8583 import Terminal, start_front_end, with_terminals
 from tests.support.clocks import running_from
 from host.app import create_app
 from host.config import load_host_settings
@@ -221,6 +222,8 @@ class CardKiosk:
 @dataclass
 class CardEnv(BankEnv):
     cards: CardKiosk
+    server: Any = None      # the HostServer and its clock: cards_link starts the front-end beside it
+    clock: Any = None
 
     def card_row(self, serial: str) -> Any:
         with self.engine.connect() as conn:
@@ -246,19 +249,34 @@ def cards_fixture(bank_url: str, tmp_path: Path) -> Iterator[CardEnv]:
     """A running host on a private copy of the seeded estate (bank accounts and
     the card registry from config/test-cards.toml) on the test's backend, its
     card centre keyed with TEST_ISSUER, and a signed-on kiosk."""
-    settings = load_host_settings(host_toml_with_cards(tmp_path))
+    # the kiosk's terminal on the bank link: a test paying a bill over it starts
+    # the front-end (cards_link); the others leave it off
+    settings = with_terminals(load_host_settings(host_toml_with_cards(tmp_path)), TEST_KIOSK)
     engine = make_engine(bank_url)
-    server = HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY)))
+    clock = running_from(SEED_TODAY)
+    server = HostServer(create_app(settings, engine, clock=clock))
     server.start()
     signer = KioskSigner(server.url, TEST_KIOSK, TEST_TMK)
     signer.sign_on()
-    env = CardEnv(server.url, settings, engine, signer, CardKiosk(signer))
+    env = CardEnv(server.url, settings, engine, signer, CardKiosk(signer), server, clock)
     try:
         yield env
     finally:
         signer.close()
+        if getattr(server, "bank", None) is not None:
+            server.bank.stop()
         server.stop()
         engine.dispose()
+
+
+@pytest.fixture(name="cards_link")
+def cards_link_fixture(cards: CardEnv) -> Terminal:
+    """The card-centre host's ISO 8583 front-end and the test kiosk's terminal on
+    it, signed on (TEST_TMK): bill payments by bank card go there."""
+    start_front_end(cards.server, cards.settings, cards.engine, cards.clock)
+    terminal = Terminal(cards.server.bank_port, tmk=TEST_TMK)
+    assert terminal.sign_on().message.fields[39] == "00"
+    return terminal
 
 
 def check_money(before: dict[str, int], after: dict[str, int]) -> None:

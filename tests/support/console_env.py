@@ -192,6 +192,17 @@ class ConsoleHost:
     payments: Payments
     clients: list[StaffClient]
     kiosks: list[SignedKiosk]
+    clock: Any = None
+
+    def link(self) -> Terminal:
+        """The demo kiosk's terminal (KIOSK001, its TMK) on the host's ISO 8583
+        front-end, signed on; the front-end starts on first use."""
+        if getattr(self.server, "bank", None) is None:
+            start_front_end(self.server, self.settings, self.engine, self.clock)
+        # the template's payments used KIOSK001's first STANs of this batch: start past them
+        terminal = Terminal(self.server.bank_port, tmk=DEMO_TMK, stan=1000)
+        assert terminal.sign_on().message.fields[39] == "00"
+        return terminal
 
     @property
     def console(self) -> Any:
@@ -241,8 +252,9 @@ def start_console_host(console_template: tuple[Any, Payments], console_builds: d
         if fleet:
             settings = dataclasses.replace(settings, fleet=dataclasses.replace(settings.fleet, **fleet))
         engine = make_engine(settings.database_url)
-        app = create_app(settings, engine, clock=running_from(today))
-        host = ConsoleHost("", settings, engine, None, app, payments, [], [])
+        clock = running_from(today)
+        app = create_app(settings, engine, clock=clock)
+        host = ConsoleHost("", settings, engine, None, app, payments, [], [], clock)
         if users:
             host.console.accounts = accounts = Accounts(engine, settings.console, cost=FAST,
                                                         clock=host.console.clock.wall)
@@ -260,6 +272,8 @@ def start_console_host(console_template: tuple[Any, Payments], console_builds: d
             client.close()
         for kiosk in host.kiosks:
             kiosk.close()
+        if getattr(host.server, "bank", None) is not None:
+            host.server.bank.stop()
         host.server.stop()
         host.engine.dispose()
         databases.release(host.settings.database_url)

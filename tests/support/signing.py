@@ -1,5 +1,7 @@
-"""A small kiosk-side signing client for the host's endpoints (bank, card
-centre, fleet: tests/host, tests/fleet, tests/console), as a kiosk would speak to them (docs/payments.md): builds the JSON body, MACs the exact
+"""A small kiosk-side signing client for the host's signed JSON endpoints
+(sign-on, backup copies, card centre, fleet: tests/host, tests/fleet,
+tests/console), as a kiosk would speak to them (docs/host-api.md; bill
+payments go over ISO 8583: tests/support/bank8583.py): builds the JSON body, MACs the exact
 bytes (common.crypto.mac_x919, the kiosk's own implementation), sends it
 over real HTTP, and verifies the reply's X-MAC. The PIN pad's part (a format 0
 PIN block encrypted under the PIK) is done here too."""
@@ -11,7 +13,6 @@ from typing import Any
 
 import httpx
 
-from common.demo_cards import DemoCard as Card
 from common.crypto import kcv, mac_x919, pin_block_format0, request_mac, tdes_encrypt, unwrap_key
 
 
@@ -83,21 +84,6 @@ class KioskSigner:
     def pin_block(self, pin: str, pan: str) -> str:
         assert self.pik is not None, "sign on first"
         return tdes_encrypt(self.pik, pin_block_format0(pin, pan)).hex().upper()
-
-    def payment_fields(self, txn_id: str, house_no: str, amount_fen: int, periods: list[str],
-                       card: Card, pin: str | None = None) -> dict[str, Any]:
-        return {"txn_id": txn_id, "house_no": house_no, "amount_fen": amount_fen, "periods": periods,
-                "pan": card.pan, "track2": card.track2, "expiry": card.expiry,
-                "pin_block": self.pin_block(card.pin if pin is None else pin, card.pan),
-                "local_time": "2026-11-21T10:31:05"}
-
-    def pay(self, txn_id: str, house_no: str, amount_fen: int, periods: list[str], card: Card,
-            pin: str | None = None) -> SignedReply:
-        return self.post("/api/v1/bank/payments",
-                         self.payment_fields(txn_id, house_no, amount_fen, periods, card, pin))
-
-    def reverse(self, txn_id: str, amount_fen: int, reason: str = "timeout") -> SignedReply:
-        return self.post("/api/v1/bank/reversals", {"txn_id": txn_id, "amount_fen": amount_fen, "reason": reason})
 
     def backup(self, txn: dict[str, Any]) -> SignedReply:
         return self.post("/api/v1/property/transactions", {"txn": txn})
