@@ -14,7 +14,7 @@ demo: setup
 # read the machine's clock behind its injected one and no test may depend on
 # the day it runs.
 DATE_TESTS = tests/host/test_host_cli.py tests/host/test_host_seed.py tests/host/test_host_billing.py \
-	tests/host/test_host_import.py tests/host/test_bank_journal.py tests/host/test_bank_payments.py \
+	tests/host/test_host_import.py tests/host/test_bank_journal.py tests/host/test_bank8583_frontend.py \
 	tests/payments/test_business_day.py tests/fleet/test_offline_and_alerts.py tests/fleet/test_kiosk_status.py \
 	tests/console/test_console_pages.py tests/test_domain.py
 DATE_INSTANTS = "2027-04-30 23:59:50" "2026-12-31 23:59:50" "2028-02-29 12:00:00"
