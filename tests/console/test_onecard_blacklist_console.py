@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from common.clock import ManualClock
 from host.console.onecard_blacklist import blacklist_csv
 from host.onecard.blacklist import run_refresh
 from host.unpaid_fees import Listing, listings
+from tests.support.clocks import TODAY
 from tests.support.console_env import ConsoleHost
 
 
 def test_viewers_see_the_list_and_export_it_for_the_doors(console_host: ConsoleHost) -> None:
     # a month on, the console's estate has one-cards listed (its template paid some of the seed's bills)
-    refreshed = run_refresh(console_host.engine, console_host.settings, ManualClock(datetime(2026, 12, 21, 8, 0)))
+    refreshed = run_refresh(console_host.engine, console_host.settings, ManualClock(datetime.combine(TODAY + timedelta(days=30), time(8))))
     with console_host.engine.connect() as conn:
         carded = [r for r in listings(conn) if r.uids]
     assert refreshed.households > 0 and carded

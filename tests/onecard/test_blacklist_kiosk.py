@@ -7,16 +7,19 @@ cleared in the same presentation; the money adds up to the fen."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, time
 
 from sqlalchemy import text
 
 from common.money import Money
 from common.onecard import BLACK_LISTED, BLACK_OK, DEMO_MAP
 from common.onecard_blocks import PublicInfo
+from host.billing import due_date, period_of, shift_period
+from host.config import load_host_settings
 from host.db import write_transaction
 from host.unpaid_fees import refresh
 from kiosk.services.onecard_blacklist import UnpaidFeeRefusal
+from tests.support.clocks import TODAY
 from tests.support.onecard_host import BLACK, FUNDED
 from tests.support.onecard_kiosks import OneCardWorld
 from tests.support.payments import GOOD, enter_pin, swipe
@@ -24,10 +27,13 @@ from tests.support.wallets import insert, remove
 from tests.support.onecard_host import virtual
 
 
+# the demo estate (seeded at TODAY) owes 3-2-1202's first billed month, three months back
+SINCE = due_date(shift_period(period_of(TODAY), -3), load_host_settings()).isoformat()
+
+
 def _list_on_host(w: OneCardWorld) -> int:
     with write_transaction(w.host.engine) as conn:
-        return refresh(conn, as_of=datetime(2026, 11, 21).date(), unpaid_days=30,
-                       at=datetime(2026, 11, 21, 8, 0)).version
+        return refresh(conn, as_of=TODAY, unpaid_days=30, at=datetime.combine(TODAY, time(8))).version
 
 
 def _sums(w: OneCardWorld) -> tuple[int, int]:
@@ -61,7 +67,7 @@ async def test_the_settling_task_downloads_the_list(onecard_world: OneCardWorld)
         await asyncio.sleep(0.01)
     assert journal.onecard_blacklist_version() == version
     listed = journal.onecard_listed(BLACK.uid)
-    assert listed is not None and (listed.house_no, listed.since) == (BLACK.house_no, "2026-10-01")
+    assert listed is not None and (listed.house_no, listed.since) == (BLACK.house_no, SINCE)
     assert journal.onecard_listed(FUNDED.uid) is None
     assert await service.refresh() == version          # nothing new: the same version, no change
 
@@ -78,9 +84,9 @@ async def test_a_listed_card_is_refused_with_the_reason_then_pays_and_is_release
 
     refusal = await service.present()
     assert isinstance(refusal, UnpaidFeeRefusal)
-    assert (refusal.uid, refusal.house_no, refusal.since) == (BLACK.uid, BLACK.house_no, "2026-10-01")
+    assert (refusal.uid, refusal.house_no, refusal.since) == (BLACK.uid, BLACK.house_no, SINCE)
     assert refusal.owed.fen > 0 and refusal.bill is not None and refusal.bill.total_due.fen >= refusal.owed.fen
-    assert refusal.values == {"since": "2026-10-01", "amount": str(refusal.owed)}
+    assert refusal.values == {"since": SINCE, "amount": str(refusal.owed)}
 
     bank_before, ledger_before = _sums(w)
     swiped = await swipe(w.kiosk, GOOD.track2)
