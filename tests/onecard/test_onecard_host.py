@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from host.billing import unpaid_periods
+from host.billing import period_of, shift_period, unpaid_periods
 from common.onecard import DEMO_MAP, TxnType
 from common.onecard_blocks import CardStatus, Issuance
 from kiosk.domain.errors import CardAuthRefused, CardTorn
@@ -46,7 +46,8 @@ def test_the_rolled_back_card_is_refused_and_flagged(onecard_env: OneCardEnv) ->
     assert flag.reason == "mirror_mismatch" and "12000 fen after 5" in flag.detail and "8000 fen after 6" in flag.detail
     assert p.balance == 12_000      # the card holds more than the mirror: it is the mirror that counts
     declined = onecard_env.onecard.authorise("OC-RB-1", ROLLED_BACK.uid, "bill", 100, 12_000, 5,
-                                             house_no=ROLLED_BACK.house_no, periods=["2026-10"])
+                                             house_no=ROLLED_BACK.house_no,
+                                             periods=[shift_period(period_of(SEED_WHEN.date()), -1)])  # the last billed month
     assert declined.json["result"] == "declined" and declined.json["code"] == "mirror_mismatch"
     assert "keys" not in declined.json
 
