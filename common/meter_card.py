@@ -30,6 +30,13 @@ MAX_TOTAL = 0xFFFF_FFFF           # 4 bytes
 MAX_UNITS = 0xFFFF_FFFF           # remaining and cumulative use: 4 bytes
 
 
+def units_text(hundredths: int) -> str:
+    """A quantity in 0.01 kWh or m³ as people read it: 12345 -> "123.45" (integers
+    throughout, like Money: a quantity is never a float)."""
+    whole, frac = divmod(hundredths, 100)
+    return f"{whole}.{frac:02d}"
+
+
 class MeterCardError(ValueError):
     """An image that does not follow the layout (wrong length, not BCD, a value
     out of range). The kiosk turns it into a card fault."""

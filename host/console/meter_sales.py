@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 
-from common.meter_card import MeterCardError, check_meter_number
+from common.meter_card import MeterCardError, check_meter_number, units_text
+from common.money import Money
 from host import csv_cells
 from host.meters.store import SOLD
 from host.schema.estate import households
@@ -133,11 +134,11 @@ def utility_totals(engine: Engine, query: MeterSaleQuery) -> list[UtilityTotal]:
 
 def units(quantity: int) -> str:
     """0.01 units as staff read them: 12345 -> 123.45."""
-    return f"{quantity // 100}.{quantity % 100:02d}"
+    return units_text(quantity)
 
 
 def _yuan(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
+    return Money(fen).yuan
 
 
 def _csv(rows: Sequence[Sequence[object]]) -> str:

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from common.meter_card import MeterCardError, check_meter_number
+from common.meter_card import MeterCardError, check_meter_number, units_text
 from host.config import HostSettings
 from host.db import write_transaction
 from host.meters import store
@@ -43,7 +43,7 @@ def meter_action(engine: Engine, settings: HostSettings, action: str, number: st
                                 .order_by(prepaid_meters.c.meter_no)).all()
         for row in rows:
             out(f"{row.meter_no}  {row.utility:<11}  {row.house_no:<10}  {row.card_state:<8}  "
-                f"count {row.last_count}  max {row.hoarding_max / 100:.2f}")
+                f"count {row.last_count}  max {units_text(row.hoarding_max)}")
         return 0
     try:
         meter = check_meter_number(number or "")

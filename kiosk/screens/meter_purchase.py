@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 
+from common.meter_card import units_text
 from common.money import Money
 from kiosk.domain.errors import MeterCardTorn, MeterNumberNeeded, MeterRefused, WalletInsufficient
 from kiosk.screens import card_view
@@ -49,7 +50,7 @@ CARD_STEPS = (Screen.METER, Screen.METER_AMOUNT, Screen.METER_PAY)
 
 
 def hundredths(value: int) -> str:
-    return f"{value // 100}.{value % 100:02d}"
+    return units_text(value)
 
 
 class MeterPurchase(Outcome):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from common.meter_card import units_text
 from common.money import Money
 from kiosk.backend_client.meters import CheckReply, QuoteLine
 from kiosk.domain.errors import (MeterCardLost, MeterCardRejected, MeterForeign, MeterNotApplied, MeterOverLimit,
@@ -29,7 +30,7 @@ def refusal(code: str) -> MeterRefused:
 
 def units(quantity: int, utility: str) -> str:
     """0.01 units as the resident reads them: "100.00 kWh"."""
-    return f"{quantity // 100}.{quantity % 100:02d} {UNITS.get(utility, '')}".rstrip()
+    return f"{units_text(quantity)} {UNITS.get(utility, '')}".rstrip()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
+from common.meter_card import units_text
 from kiosk.demo.bench.widgets import NOT_ARMED_S, BenchSection, app_lang
 from kiosk.i18n import pick, tr
 
@@ -32,7 +33,7 @@ UNITS = {1: "kWh", 2: "m³", 3: "m³"}
 
 
 def units(value: int, utility: int) -> str:
-    return f"{value // 100}.{value % 100:02d} {UNITS.get(utility, '')}"
+    return f"{units_text(value)} {UNITS.get(utility, '')}"
 
 
 class MeterRow(BoxLayout):
