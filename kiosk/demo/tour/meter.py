@@ -70,12 +70,14 @@ async def open_meter(app: KioskApp, meter: str) -> Any:
     await show(app, "meter_insert")
     if not meter_row(app, meter).in_kiosk:
         await meter_card(app, meter, "insert")
-    await wait_for(lambda: app.screens.current in ("meter", "meter_amount", "message"), timeout_s=15,
+    # a read is card I/O through pcscd plus a signed check at the host: generous bounds,
+    # as a busy two-core CI machine once took over 15 s for the second one
+    await wait_for(lambda: app.screens.current in ("meter", "meter_amount", "message"), timeout_s=30,
                    what="the meter card read")
     if app.screens.current == "meter_amount" and app.flow.meters.entry_mode == "number":
         await meter_keys(app, meter)
         await tap(app.screen("meter_amount").ids.next)
-        await wait_for(lambda: app.screens.current in ("meter", "message"), timeout_s=15, what="the card read")
+        await wait_for(lambda: app.screens.current in ("meter", "message"), timeout_s=30, what="the card read")
     return await show(app, app.screens.current)
 
 
