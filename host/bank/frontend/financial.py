@@ -5,6 +5,7 @@ ISO 8583's here is the track under the TDK, the journal keyed by terminal +
 batch + STAN, and the reply's fields."""
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -16,6 +17,7 @@ from common.bank8583.codec import FieldValue
 from common.bank8583.errors import WireError
 from common.bank8583.tracks import open_track2
 from common.money import Money
+from host.bank.card_guard import pan_across, pan_in_text
 from host.bank.card_vault import pin_offset
 from host.bank.frontend.exchange import (
     APPROVED, DECLINES, DUPLICATE, INVALID_CARD, PIN_ERROR, Answer, Exchange, Malformed, session_batch,
@@ -30,6 +32,27 @@ KINDS = {PURCHASE: "purchase", BALANCE: "balance", PIN_CHANGE: "pin_change"}
 _ENTRY = select(bank_link_journal).where(bank_link_journal.c.terminal_id == bindparam("t"),
                                          bank_link_journal.c.batch == bindparam("b"),
                                          bank_link_journal.c.stan == bindparam("s")).with_for_update()
+
+
+# 63 of a purchase as our kiosks build it (kiosk.backend_client.bank8583.messages.bill_reference):
+# a house number (common.house) and its months. Every digit is accounted for, so
+# one is stored as sent even when its digits, run together, pass for a card number.
+_BILL_REF = re.compile(r"H=\d{1,3}-\d{1,2}-\d{3,4};P=2\d{3}-(?:0[1-9]|1[0-2])(?:,2\d{3}-(?:0[1-9]|1[0-2]))*",
+                       re.ASCII)
+
+
+def _bill_ref(ex: Exchange) -> str | None:
+    """63 of a purchase, to be journaled as sent: a bill reference of our shape,
+    or any other text that holds no card number alone or with its digits run
+    together (host.bank.card_guard). Anything else is refused (96, nothing
+    charged, nothing journaled): the front-end never puts a PAN on disk, and
+    the text is not logged."""
+    value = ex.request.fields.get(63)
+    if not isinstance(value, str):
+        return None
+    if _BILL_REF.fullmatch(value) or not (pan_in_text(value) or pan_across([value])):
+        return value
+    raise Malformed("field 63 is no bill reference and holds what looks like a card number")
 
 
 def _stan(ex: Exchange) -> str:
@@ -105,21 +128,21 @@ def purchase(conn: Connection, ex: Exchange) -> Answer:
     batch, stan, amount = session_batch(ex), _stan(ex), _amount(ex)
     _currency(ex)
     block = _pin_block(ex, 52)
-    bill_ref = ex.request.fields.get(63)
+    bill_ref = _bill_ref(ex)
     if _duplicate(conn, ex, batch, stan):
         return Answer(DUPLICATE)
     rrn = next_rrn(conn, ex.day)
     pan = _pan(ex)
     if pan is None:
         _journal(conn, ex, batch=batch, stan=stan, kind="purchase", code=INVALID_CARD, decision=None,
-                 amount_fen=amount, rrn=rrn, bill_ref=bill_ref if isinstance(bill_ref, str) else None)
+                 amount_fen=amount, rrn=rrn, bill_ref=bill_ref)
         return Answer(INVALID_CARD, {37: rrn})
     decision = authorise_debit(conn, ex.bank_context(), pan=pan, pin_block=block, amount_fen=amount,
                                bad_block=PIN_ERROR)
     code = _code(decision)
     auth = f"{secrets.randbelow(10 ** 6):06d}" if code == APPROVED else None
     _journal(conn, ex, batch=batch, stan=stan, kind="purchase", code=code, decision=decision, amount_fen=amount,
-             rrn=rrn, auth_code=auth, bill_ref=bill_ref if isinstance(bill_ref, str) else None)
+             rrn=rrn, auth_code=auth, bill_ref=bill_ref)
     reply: dict[int, FieldValue] = {37: rrn, 15: f"{ex.day:%m%d}", **_tries(decision)}
     if auth is not None:
         reply[38] = auth
