@@ -14,7 +14,7 @@ from common.meter_card import Purchase, Utility
 from common.meter_keys import MeterKeys, sign_purchase
 from host.schema.estate import households
 from host.schema.cards import card_txns
-from host.schema.meters import meter_sales, prepaid_meters
+from host.schema.meters import SOLD, WALLET_PREFIX, meter_sales, prepaid_meters
 
 # The demo's prepaid meters (one per utility and a second electricity meter),
 # matching the bench's virtual meter cards: CARDS-examples.md's meter first.
@@ -24,7 +24,6 @@ DEMO_METERS = (
     ("320100054321", "water", "1-1-101"),
     ("330100067890", "gas", "1-1-101"),
 )
-SOLD = ("paid", "written", "confirmed")     # sales that count for the tiers and the card
 PENDING = ("paid", "written")               # paid, not yet confirmed on the card
 
 _METER = select(prepaid_meters, households.c.house_no).join(households) \
@@ -68,9 +67,6 @@ def pending_sale(conn: Connection, number: str) -> Any:
     return conn.execute(select(meter_sales).where(meter_sales.c.meter_no == number,
                                                   meter_sales.c.state.in_(PENDING))
                         .with_for_update()).first()
-
-
-WALLET_PREFIX = "meter:"     # card_txns.periods of a wallet purchase paying a meter sale
 
 
 def wallet_purchase(conn: Connection, txn_id: str) -> Any:

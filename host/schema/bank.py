@@ -37,27 +37,6 @@ bank_accounts = Table(
     Column("pin_tries", Integer, nullable=False, default=0),  # consecutive wrong PINs; 3 locks the PIN
 )
 
-bank_txns = Table(
-    "bank_txns", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("txn_id", String(64), nullable=False, unique=True),
-    Column("kiosk_id", String(32), nullable=False),
-    # approved | declined | reversed (a reversal was received: tombstone if nothing was captured)
-    Column("state", String(10), nullable=False),
-    Column("account_id", ForeignKey("bank_accounts.id")),
-    Column("masked_pan", String(19)),
-    Column("household_id", ForeignKey("households.id")),
-    Column("amount_fen", BigInteger, nullable=False),
-    Column("reference", String(12), unique=True),
-    Column("business_day", Date, nullable=False),
-    Column("kiosk_time", String(32)),                          # local_time as the kiosk sent it
-    Column("reply_json", Text),                                # the first answer, byte for byte
-    Column("created_at", DateTime, nullable=False),
-    Column("reversed_at", DateTime),
-    Index("ix_bank_txns_account_day", "account_id", "business_day"),
-    Index("ix_bank_txns_day", "business_day"),            # the console's day searches and totals
-)
-
 bank_journal = Table(
     "bank_journal", metadata,
     Column("id", Integer, primary_key=True),
@@ -106,6 +85,8 @@ property_backups = Table(
     Column("txn_json", Text, nullable=False),     # the copy as the kiosk sent it
     Column("received_at", DateTime, nullable=False),
     Index("ix_property_backups_at", "at"),                # reconciliation: the copies of a day
+    # the console's search and day totals pair each link purchase with its copy by the RRN (0006)
+    Index("ix_property_backups_reference", "reference"),
 )
 
 
@@ -149,6 +130,7 @@ bank_link_journal = Table(
     UniqueConstraint("terminal_id", "batch", "stan", name="uq_bank_link_journal_key"),
     Index("ix_bank_link_journal_account_day", "account_id", "business_day"),
     Index("ix_bank_link_journal_day", "business_day"),
+    Index("ix_bank_link_journal_rrn", "rrn"),        # a copy's booking and reconciliation find the line by RRN (0006)
 )
 
 bank_link_settlements = Table(

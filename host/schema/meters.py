@@ -28,6 +28,9 @@ prepaid_meters = Table(
 # Every sale, from its quote on. `state`: quoted -> paid (the bank card debited)
 # -> written (the write MAC handed out: the card may hold it) -> confirmed (EF 01
 # read back), or reversed (the money given back, the card provably not written).
+SOLD = ("paid", "written", "confirmed")     # sales that count for the tiers and the card (and the money)
+WALLET_PREFIX = "meter:"     # card_txns.periods of a wallet purchase paying a meter sale (host.cards.purchase)
+
 meter_sales = Table(
     "meter_sales", metadata,
     Column("id", Integer, primary_key=True),
@@ -54,4 +57,5 @@ meter_sales = Table(
     Column("reversed_at", DateTime),
     Column("reason", String(64)),                                 # why reversed
     Index("ix_meter_sales_meter_state", "meter_no", "state"),
+    Index("ix_meter_sales_day", "business_day"),       # the console's reconciliation, a day at a time (0006)
 )

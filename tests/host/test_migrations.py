@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import BigInteger, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text, \
+    func, insert, inspect, select, text
 from sqlalchemy.engine import Engine
 
 from host import cli, migrations
@@ -28,6 +29,32 @@ ADDED_AFTER_0001 = frozenset({"bank_link_sessions", "bank_link_journal", "bank_l
                               "bank_link_uploads", "bank_link_counters",
                               "onecards", "onecard_txns", "onecard_flags", "prepaid_meters", "meter_sales",
                               "onecard_unpaid", "onecard_blacklist", "onecard_blacklist_runs"})
+# Indexes revision 0006 added to tables of 0001 (the console's link queries)
+INDEXES_ADDED_AFTER_0001 = ("ix_property_backups_reference",)
+# The table revision 0006 dropped with its rows (the JSON bank payments', unwritten
+# since issue 16), as 0001 made it, on a MetaData of its own: the old database has it.
+_OLD = MetaData()
+BANK_TXNS_0001 = Table(
+    "bank_txns", _OLD,
+    Column("id", Integer, primary_key=True),
+    Column("txn_id", String(64), nullable=False, unique=True),
+    Column("kiosk_id", String(32), nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("account_id", ForeignKey("bank_accounts.id")),
+    Column("masked_pan", String(19)),
+    Column("household_id", ForeignKey("households.id")),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("reference", String(12), unique=True),
+    Column("business_day", Date, nullable=False),
+    Column("kiosk_time", String(32)),
+    Column("reply_json", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("reversed_at", DateTime),
+    Index("ix_bank_txns_account_day", "account_id", "business_day"),
+    Index("ix_bank_txns_day", "business_day"),
+)
+Table("bank_accounts", _OLD, Column("id", Integer, primary_key=True))    # the foreign keys' targets
+Table("households", _OLD, Column("id", Integer, primary_key=True))
 
 
 @pytest.fixture
@@ -74,12 +101,29 @@ def made_before_migrations(engine: Engine, settings: HostSettings) -> None:
     """What the release before migrations did: create_all (its create_tables, which
     also added indexes create_all had made already) and the demo seed; no alembic_version.
     That release's schema is today's less the tables revisions after 0001 added
-    (0002, 0003 and 0005 only added tables); when a revision changes a table of 0001, replace
-    this with a frozen copy of that release's database."""
-    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0005"
+    (0002-0005 only added tables) and the indexes 0006 added, plus `bank_txns`,
+    which 0006 dropped (with a JSON-era payment in it); when a revision changes a
+    column of a table of 0001, replace this with a frozen copy of that release's database."""
+    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0006"
     metadata.create_all(engine, tables=[t for t in metadata.sorted_tables if t.name not in ADDED_AFTER_0001])
+    with engine.begin() as conn:
+        for name in INDEXES_ADDED_AFTER_0001:
+            conn.execute(text(f"DROP INDEX {name}"))
+    BANK_TXNS_0001.create(engine)
     # that release had neither one-cards nor prepaid meters: its seed, today's without them
     seed_demo(engine, settings, 2000, today=SEED_TODAY, meters=False, onecards=False)
+    with engine.begin() as conn:
+        conn.execute(insert(BANK_TXNS_0001).values(
+            txn_id="JSON-ERA-1", kiosk_id="KIOSK-DEMO-01", state="approved", amount_fen=12345,
+            reference="261120000001", business_day=SEED_TODAY, created_at=SEED_TODAY))
+
+
+def bank_txns_rows(engine: Engine) -> int | None:
+    """The old table's rows; None once it is gone."""
+    if "bank_txns" not in inspect(engine).get_table_names():
+        return None
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(BANK_TXNS_0001)).scalar_one())
 
 
 def test_the_schema_is_the_head_revision() -> None:
@@ -93,11 +137,13 @@ def test_a_database_from_before_migrations_upgrades_keeping_every_row_and_fen(
     assert before["households"] == 2000 and before["bills"] > 0 and before["bank_accounts"] > 0
     assert sum(v for k, v in before.items() if k.endswith("_fen")) > 0
     assert migrations.state(engine_of) == "legacy"
+    assert bank_txns_rows(engine_of) == 1
 
     assert migrations.migrate(engine_of) == ("legacy", migrations.head())
 
     assert migrations.state(engine_of) == "current"
-    assert census(engine_of) == upgraded(before)
+    assert census(engine_of) == upgraded(before)      # every other table's rows and fen kept
+    assert bank_txns_rows(engine_of) is None          # the dead table (0006) is expected to go
     assert migrations.differences(engine_of) == []
     assert migrations.migrate(engine_of) == ("current", migrations.head())   # and again: nothing to do
     create_app(settings, engine_of)                                            # served now
@@ -110,8 +156,9 @@ def test_kiosk_host_migrate_upgrades_an_old_database(engine_of: Engine, settings
 
     assert cli.migrate(host_toml, db_override=db_url) == 0
 
-    assert "stamped and upgraded at revision 0005" in capsys.readouterr().out
+    assert f"stamped and upgraded at revision {REVISION}" in capsys.readouterr().out
     assert census(engine_of) == upgraded(before)
+    assert bank_txns_rows(engine_of) is None
     assert migrations.state(engine_of) == "current"
 
 

@@ -283,15 +283,17 @@ def check_money(before: dict[str, int], after: dict[str, int]) -> None:
     """money_totals' invariants (host/bank/journal.py): nothing made or lost, and
     the books agree to the fen."""
     assert after["total_fen"] == before["total_fen"]
-    bank_side = ("bank_balances_fen", "journal_net_fen", "wallet_net_fen")
+    bank_side = ("bank_balances_fen", "journal_net_fen", "wallet_net_fen", "meter_bank_net_fen")
     assert sum(after[k] for k in bank_side) == sum(before[k] for k in bank_side)
-    wallets = ("cards_fen", "loads_in_flight_fen", "wallet_ledger_fen")
+    wallets = ("cards_fen", "loads_in_flight_fen", "wallet_ledger_fen", "meter_wallet_fen")
     assert after["wallet_net_fen"] - before["wallet_net_fen"] == \
         sum(after[k] for k in wallets) - sum(before[k] for k in wallets)
     for totals in (before, after):
         assert totals["total_fen"] == totals["bank_balances_fen"] + sum(totals[k] for k in wallets) + \
-            totals["ledger_fen"]
+            totals["ledger_fen"] + totals["meter_bank_net_fen"]
         assert totals["journal_net_fen"] == totals["ledger_fen"]
+        assert totals["meter_by_card_fen"] == totals["meter_bank_net_fen"]
+        assert totals["meter_sales_fen"] == totals["meter_bank_net_fen"] + totals["meter_wallet_fen"]
         assert totals["ledger_fen"] - totals["ledger_late_fee_fen"] == totals["bills_paid_by_card_fen"]
         assert totals["wallet_ledger_fen"] - totals["wallet_ledger_late_fee_fen"] == \
             totals["bills_paid_by_wallet_fen"]
