@@ -12,10 +12,12 @@ from host.console.web import PREFIX, Console, SecurityHeaders
 from host.fleet.api import fleet_routes
 from host.fleet.service import Fleet
 from common.clock import Clock
+from host.workers import WorkerRole
 
 
-def management_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[BaseRoute]:
-    fleet = Fleet(settings, engine, clock=clock)
+def management_routes(settings: HostSettings, engine: Engine, clock: Clock,
+                      worker: WorkerRole | None = None) -> list[BaseRoute]:
+    fleet = Fleet(settings, engine, clock=clock, worker=worker)
     console = Console(settings, engine, fleet, clock=clock)
     app = Starlette(routes=console_routes(console))
     app.state.console = console

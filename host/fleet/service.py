@@ -25,6 +25,7 @@ from host.fleet.model import BadHeartbeat, parse_acks, parse_interval, parse_sta
 from host.fleet.registry import FleetEvent, FleetRegistry
 from host.config.fleet import FleetSettings
 from host.fleet.store import FleetStore, KioskSnapshot
+from host.workers import WorkerRole
 from common.crypto import mac_x919
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,9 @@ def _error(status: int, code: str, message: str, key: bytes | None = None) -> Re
 
 class Fleet:
     def __init__(self, settings: HostSettings, engine: Engine, *, fleet_settings: FleetSettings | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, worker: WorkerRole | None = None) -> None:
         self.engine = engine
+        self.worker = worker      # one of several processes: the state is shared (host.fleet.shared)
         self.settings = fleet_settings or getattr(settings, "fleet", None) or FleetSettings()
         self.clock = clock or SystemClock()
         self.bus = EventBus()
