@@ -5,17 +5,25 @@ One host for the module (tests/support/workers.py); each test finds replies
 from both workers by opening new connections until the other one answers."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select
+
+from host.db import make_engine
+from host.schema.fleet import fleet_kiosks
 
 from common.settings import PROJECT_ROOT
 from tests.support.databases import POSTGRESQL, Databases
 from tests.support import workers
-from tests.support.workers import WorkersHost
+from tests.support.console_env import StaffClient
+from tests.support.fleet import TMKS, status
+from tests.support.workers import WorkerKiosk, WorkersHost
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +42,62 @@ def host(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def test_two_workers_answer_on_one_port(host: WorkersHost) -> None:
     seen = host.workers()
     assert len(seen) == 2 and {s.split("/")[0] for s in seen} == {"0", "1"}
+
+
+@pytest.fixture(scope="module")
+def kiosk_a(host: WorkersHost) -> Iterator[WorkerKiosk]:
+    kiosk = WorkerKiosk(host.url, "KIOSK-A", TMKS["KIOSK-A"])
+    kiosk.sign_on()
+    yield kiosk
+    kiosk.close()
+
+
+def _row(host: WorkersHost, kiosk_id: str) -> Any:
+    engine = make_engine(host.db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(fleet_kiosks).where(fleet_kiosks.c.kiosk_id == kiosk_id)).one()
+    finally:
+        engine.dispose()
+
+
+def test_heartbeats_on_either_worker_are_one_kiosk_s_state(kiosk_a: WorkerKiosk) -> None:
+    first = kiosk_a.heartbeat_on(lambda w: True)
+    one = kiosk_a.last_worker
+    kiosk_a.heartbeat_on(lambda w: w != one, status=None)
+    assert first.mac_ok
+    kiosk_a.heartbeat_on(lambda w: w == one)       # and back: its floor is the database's, not its memory
+
+
+def test_a_counter_accepted_by_one_worker_is_a_replay_on_the_other(host: WorkersHost, kiosk_a: WorkerKiosk) -> None:
+    kiosk_a.heartbeat_on(lambda w: True)
+    took = kiosk_a.last_worker
+    body = kiosk_a.heartbeat_body()
+    assert kiosk_a.send("/api/v1/fleet/heartbeat", body, kiosk_a.mak).status == 200
+    first = kiosk_a.last_worker
+    seen = {first}
+    for _ in range(200):
+        again = kiosk_a.send("/api/v1/fleet/heartbeat", body, kiosk_a.mak)
+        assert again.status == 409 and again.json["error"] == "replay", again.body
+        seen.add(kiosk_a.last_worker)
+        if len(seen) == 2:
+            break
+    assert len(seen) == 2, f"every replay went to {took}"
+    assert _row(host, "KIOSK-A").hb_counter == json.loads(body)["counter"]
+
+
+def test_the_console_on_one_worker_shows_a_heartbeat_taken_by_the_other(host: WorkersHost,
+                                                                         kiosk_a: WorkerKiosk) -> None:
+    staff = StaffClient(host.url)
+    try:
+        assert staff.sign_in(workers.CONSOLE_USER, workers.CONSOLE_PASSWORD).status_code == 303
+        page = staff.get("/console/kiosks/KIOSK-A")
+        shown_by = page.headers["x-host-worker"]
+        kiosk_a.heartbeat_on(lambda w: w != shown_by, app_version="9.8.7")
+        page = staff.get("/console/kiosks/KIOSK-A")
+        assert page.headers["x-host-worker"] == shown_by and "9.8.7" in page.text
+    finally:
+        staff.close()
 
 
 def test_sqlite_is_refused_with_a_clear_message(tmp_path: Path) -> None:

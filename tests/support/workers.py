@@ -19,7 +19,9 @@ import httpx
 
 from common.settings import PROJECT_ROOT
 from tests.support.bank8583 import TMK
-from tests.support.fleet import TMKS
+from common.crypto import request_mac
+from tests.support.fleet import TMKS, SignedKiosk
+from tests.support.signing import SignedReply
 from tests.support.host_env import SEED_TODAY, TARIFFS_AND_BANK
 
 HOUSEHOLDS = 2000          # the demo estate's minimum (host.seed): a bill to pay over 8583
@@ -134,3 +136,30 @@ def until_other_worker(than: str, send: Callable[[], httpx.Response | Any], work
         if worker(reply) != than:
             return reply
     raise AssertionError(f"every reply came from worker {than}")
+
+
+class WorkerKiosk(SignedKiosk):
+    """A kiosk whose every message goes on a new connection (so any worker may
+    take it) and remembers which worker answered."""
+
+    last_worker: str = ""
+
+    def send(self, path: str, raw: bytes, key: bytes | None, *, mac: str | None = None) -> SignedReply:
+        headers = {"Content-Type": "application/json"}
+        if mac is None and key is not None:
+            mac = request_mac(key, path, raw).hex().upper()
+        if mac is not None:
+            headers["X-MAC"] = mac
+        with httpx.Client(timeout=10) as fresh:
+            response = fresh.post(self.base_url + path, content=raw, headers=headers)
+        self.last_worker = response.headers.get("x-host-worker", "")
+        return SignedReply(response.status_code, response.content, response.headers.get("x-mac"), key)
+
+    def heartbeat_on(self, wanted: Callable[[str], bool], tries: int = 200, **kwargs: Any) -> SignedReply:
+        """Heartbeats (each a new counter, all accepted) until one lands on a worker `wanted` accepts."""
+        for _ in range(tries):
+            reply = self.heartbeat(**kwargs)
+            assert reply.status == 200, reply.body
+            if wanted(self.last_worker):
+                return reply
+        raise AssertionError("no heartbeat reached the wanted worker")
