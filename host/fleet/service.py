@@ -33,6 +33,7 @@ from common.crypto import mac_x919
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LISTEN_WAIT_S = 2.0      # a console page waits this long at most for its worker's LISTEN
 
 
 def _reply(status: int, body: dict[str, Any], key: bytes | None = None) -> Reply:
@@ -92,6 +93,8 @@ class Fleet:
     async def ready(self) -> None:
         """Before a console page: running, and with several workers caught up with the database."""
         self.ensure_running()
+        if self._listener is not None and not self._listener.ready.is_set():   # a page's events from now on
+            await run_in_threadpool(self._listener.ready.wait, LISTEN_WAIT_S)
         if self.shared is not None:
             await self.sync()
 

@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from host.db import make_engine
-from host.schema.fleet import fleet_kiosks
+from host.schema.bank import bank_link_journal
+from host.schema.fleet import fleet_commands, fleet_kiosks
+from tests.support.bank8583 import Terminal, pay_bill
+from tests.support.host_env import GOOD
 
 from common.settings import PROJECT_ROOT
 from tests.support.databases import POSTGRESQL, Databases
@@ -45,11 +48,19 @@ def test_two_workers_answer_on_one_port(host: WorkersHost) -> None:
 
 
 @pytest.fixture(scope="module")
-def kiosk_a(host: WorkersHost) -> Iterator[WorkerKiosk]:
-    kiosk = WorkerKiosk(host.url, "KIOSK-A", TMKS["KIOSK-A"])
-    kiosk.sign_on()
-    yield kiosk
-    kiosk.close()
+def kiosks(host: WorkersHost) -> Iterator[dict[str, WorkerKiosk]]:
+    """Each kiosk once for the module, signed on (its counter only rises)."""
+    made = {kiosk_id: WorkerKiosk(host.url, kiosk_id, tmk) for kiosk_id, tmk in TMKS.items()}
+    for kiosk in made.values():
+        kiosk.sign_on()
+    yield made
+    for kiosk in made.values():
+        kiosk.close()
+
+
+@pytest.fixture
+def kiosk_a(kiosks: dict[str, WorkerKiosk]) -> WorkerKiosk:
+    return kiosks["KIOSK-A"]
 
 
 def _row(host: WorkersHost, kiosk_id: str) -> Any:
@@ -98,6 +109,83 @@ def test_the_console_on_one_worker_shows_a_heartbeat_taken_by_the_other(host: Wo
         assert page.headers["x-host-worker"] == shown_by and "9.8.7" in page.text
     finally:
         staff.close()
+
+
+def test_a_command_queued_on_one_worker_is_delivered_once_by_the_other(host: WorkersHost,
+                                                                        kiosks: dict[str, WorkerKiosk]) -> None:
+    kiosk = kiosks["KIOSK-B"]
+    staff = StaffClient(host.url)
+    try:
+        assert staff.sign_in(workers.CONSOLE_USER, workers.CONSOLE_PASSWORD).status_code == 303
+        for _ in range(30):     # until the heartbeat after the queueing reaches the other worker
+            sent = staff.post("/console/kiosks/KIOSK-B/commands", {"command": "print_test"},
+                              headers={"Accept": "application/json"})
+            queued_on, command_id = sent.headers["x-host-worker"], sent.json()["commands"][0]["id"]
+            delivered = kiosk.heartbeat()
+            assert [c["id"] for c in delivered.json["commands"]] == [command_id]
+            delivered_on = kiosk.last_worker
+            done = kiosk.heartbeat(acks=[{"id": command_id, "status": "done", "result": "printed"}])
+            assert done.json == {"acked": [command_id], "commands": []}
+            assert kiosk.heartbeat().json["commands"] == []       # and never again, on either worker
+            assert kiosk.heartbeat().json["commands"] == []
+            if delivered_on != queued_on:
+                break
+        else:
+            raise AssertionError("every heartbeat went to the worker that queued the command")
+        engine = make_engine(host.db_url)
+        with engine.connect() as conn:
+            row = conn.execute(select(fleet_commands).where(fleet_commands.c.id == command_id)).one()
+        engine.dispose()
+        assert (row.status, row.result) == ("done", "printed") and row.delivered_at is not None
+    finally:
+        staff.close()
+
+
+def test_an_alert_raised_on_one_worker_reaches_a_live_page_served_by_the_other(
+        host: WorkersHost, kiosks: dict[str, WorkerKiosk]) -> None:
+    kiosk = kiosks["KIOSK-C"]
+    staff = StaffClient(host.url)
+    try:
+        kiosk.heartbeat()
+        assert staff.sign_in(workers.CONSOLE_USER, workers.CONSOLE_PASSWORD).status_code == 303
+        with staff.http.stream("GET", "/console/events?view=fleet") as stream:
+            page_on = stream.headers["x-host-worker"]
+            lines = stream.iter_lines()
+            for line in lines:                     # the page's first render is there
+                if line.startswith("event: table"):
+                    break
+            faulty = {"printer": {"state": "fault", "reason": "jam"}}
+            kiosk.heartbeat_on(lambda w: w != page_on, devices=faulty)
+            for line in lines:
+                if line.startswith("event: alert"):
+                    assert "KIOSK-C" in next(lines)
+                    break
+    finally:
+        staff.close()
+
+
+def test_a_key_rotated_on_one_worker_is_used_by_the_other(kiosks: dict[str, WorkerKiosk]) -> None:
+    kiosk = kiosks["KIOSK-C"]
+    kiosk.heartbeat_on(lambda w: True)
+    cached_on, version = kiosk.last_worker, kiosk.key_version
+    for _ in range(200):                       # a new MAK, issued by the other worker
+        kiosk.sign_on()
+        if kiosk.last_worker != cached_on:
+            break
+    assert kiosk.key_version > version and kiosk.last_worker != cached_on
+    assert kiosk.heartbeat_on(lambda w: w == cached_on).mac_ok      # which held the old key
+
+
+def test_a_bill_paid_over_8583_through_whichever_worker(host: WorkersHost, kiosks: dict[str, WorkerKiosk]) -> None:
+    bill = kiosks["KIOSK-B"].post("/api/v1/households/bill", {"house_no": "3-2-1202"}).json
+    terminal = Terminal(host.bank_port)
+    assert terminal.sign_on().message.text(39) == "00"
+    paid = pay_bill(terminal, "3-2-1202", bill, GOOD)
+    assert paid[39] == "00"
+    engine = make_engine(host.db_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(bank_link_journal)).scalar() >= 1
+    engine.dispose()
 
 
 def test_sqlite_is_refused_with_a_clear_message(tmp_path: Path) -> None:
