@@ -25,7 +25,7 @@ from common.settings import PROJECT_ROOT
 from tests.support.databases import POSTGRESQL, Databases
 from tests.support import workers
 from tests.support.console_env import StaffClient
-from tests.support.fleet import TMKS, status
+from tests.support.fleet import TMKS
 from tests.support.workers import WorkerKiosk, WorkersHost
 
 
