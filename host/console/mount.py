@@ -8,6 +8,7 @@ from starlette.routing import BaseRoute, Mount
 
 from host.config import HostSettings
 from host.console.pages import console_routes
+from host.console.throttles import SharedSignInGuard
 from host.console.web import PREFIX, Console, SecurityHeaders
 from host.fleet.api import fleet_routes
 from host.fleet.service import Fleet
@@ -19,6 +20,8 @@ def management_routes(settings: HostSettings, engine: Engine, clock: Clock,
                       worker: WorkerRole | None = None) -> list[BaseRoute]:
     fleet = Fleet(settings, engine, clock=clock, worker=worker)
     console = Console(settings, engine, fleet, clock=clock)
+    if worker is not None:     # several workers: the lockouts and back-off in the database
+        console.accounts.guard = SharedSignInGuard(engine, settings.console, console.accounts.clock)
     app = Starlette(routes=console_routes(console))
     app.state.console = console
     return [*fleet_routes(fleet), Mount(PREFIX, app=SecurityHeaders(app), name="console")]
