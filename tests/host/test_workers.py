@@ -6,12 +6,16 @@ from both workers by opening new connections until the other one answers."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
@@ -25,7 +29,7 @@ from common.settings import PROJECT_ROOT
 from tests.support.databases import POSTGRESQL, Databases
 from tests.support import workers
 from tests.support.console_env import StaffClient
-from tests.support.fleet import TMKS
+from tests.support.fleet import TMKS, wait_until
 from tests.support.workers import WorkerKiosk, WorkersHost
 
 
@@ -186,6 +190,45 @@ def test_a_bill_paid_over_8583_through_whichever_worker(host: WorkersHost, kiosk
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(bank_link_journal)).scalar() >= 1
     engine.dispose()
+
+
+def test_a_worker_killed_while_heartbeats_flow_is_restarted_and_no_heartbeat_is_lost(
+        host: WorkersHost, kiosks: dict[str, WorkerKiosk]) -> None:
+    """kill -9 of worker 1 (last in this module: it changes a pid). The kiosk's
+    next heartbeat, with its next counter as a kiosk sends it after a broken
+    connection, lands on the other worker; the supervisor starts worker 1 again."""
+    kiosk = kiosks["KIOSK-A"]
+    victim = next(w for w in host.workers() if w.startswith("1/"))
+    accepted: list[int] = []
+    broken: list[str] = []
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.is_set():
+            try:
+                reply = kiosk.heartbeat()
+            except httpx.TransportError as exc:      # the connection the kill cut
+                broken.append(type(exc).__name__)
+                continue
+            assert reply.status == 200, reply.body      # never a replay, never a 500
+            accepted.append(kiosk.counter)
+
+    sender = threading.Thread(target=beat)
+    sender.start()
+    try:
+        wait_until(lambda: len(accepted) >= 5, what="heartbeats before the kill")
+        os.kill(int(victim.split("/")[1]), signal.SIGKILL)
+        after = len(accepted)
+        wait_until(lambda: len(accepted) >= after + 10, what="heartbeats after the kill")
+    finally:
+        stop.set()
+        sender.join(10)
+    row = _row(host, "KIOSK-A")
+    # the last accepted counter is written down; one cut by the kill may have committed too
+    assert max(accepted) <= row.hb_counter <= kiosk.counter
+    restarted = wait_until(lambda: [w for w in host.workers() if w.startswith("1/") and w != victim],
+                           what="worker 1 started again")
+    assert restarted
 
 
 def test_sqlite_is_refused_with_a_clear_message(tmp_path: Path) -> None:
