@@ -105,6 +105,12 @@ class Fleet:
         for row in await self._db(self.shared.changed_rows, known):
             self.registry.reload(row)
 
+    def close(self) -> None:
+        """Stop listening for the other workers' events (a stopping worker, a test)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
     def _from_other_worker(self, event: Event) -> None:
         self.bus.publish(event.kind, event.data)
 

@@ -72,9 +72,8 @@ def workers(engine: Engine, tmp_path: Path) -> Iterator[tuple[Fleet, Fleet, Manu
     zero = Fleet(settings, engine, fleet_settings=SETTINGS, clock=clock, worker=WorkerRole(0, 2))
     one = Fleet(settings, engine, fleet_settings=SETTINGS, clock=clock, worker=WorkerRole(1, 2))
     yield zero, one, clock, beat
-    for fleet in (zero, one):
-        if fleet._listener is not None:
-            fleet._listener.close()
+    zero.close()
+    one.close()
 
 
 def _history(engine: Engine) -> list[str]:
