@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the host in the foreground")
     serve.add_argument("--port", type=int, help="listen port (overrides the config)")
+    serve.add_argument("--workers", type=int, default=1, help="processes behind the one port (PostgreSQL only above 1)")
     commands.add_parser("migrate", help="upgrade the database's schema to this release's")
     seed = commands.add_parser("seed", help="seed the demo estate")
     seed.add_argument("--households", type=int, default=2000)
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     journal.add_argument("day", help="YYYY-MM-DD")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return cli.serve(args.config, args.db, args.port)
+        return cli.serve(args.config, args.db, args.port, workers=args.workers)
     if args.command == "migrate":
         return cli.migrate(args.config, args.db)
     if args.command == "seed":

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,6 +28,7 @@ from host.config import HostSettings
 from host.console.mount import management_routes
 from host.openapi import OPENAPI_PATH, openapi_document
 from host import migrations
+from host.workers import WORKER_HEADER_ENV, WorkerHeader, WorkerRole
 from common.clock import Clock, SystemClock
 
 log = logging.getLogger(__name__)
@@ -42,9 +45,11 @@ _HEALTH = Operation("Whether the host and its database answer", auth="open", sta
 _OPENAPI = Operation("This description of the host API (OpenAPI 3.1)", auth="open", reply={"type": "object"})
 
 
-def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = None) -> Starlette:
+def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = None,
+               worker: WorkerRole | None = None) -> Starlette:
     """`clock` is the host's one source of "now" (bill dates, late fees, business
-    days, heartbeats, the console): tests and demos set it."""
+    days, heartbeats, the console): tests and demos set it. `worker`: this process
+    is one of several (host.workers): the fleet is shared through the database."""
     clock = clock or SystemClock()
     # Here so that the fleet, which reads its tables at once, and the console find
     # every table whoever opened the database: an empty one is created at head, one
@@ -85,8 +90,11 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
         *card_routes(settings, engine, clock),   # IC wallet card centre (docs/cards.md §5)
         *onecard_routes(settings, engine, clock),   # the estate one-card (docs/onecard.md)
         *meter_routes(settings, engine, clock),  # prepaid meter vending (docs/meters.md)
-        *management_routes(settings, engine, clock),   # heartbeats + staff console (docs/console.md)
+        *management_routes(settings, engine, clock, worker),   # heartbeats + staff console (docs/console.md)
     ]
     # built once, from the route table itself: a route without a schema stops the app here
     described.append(json.dumps(openapi_document(routes), ensure_ascii=False).encode("utf-8"))
-    return Starlette(routes=routes, exception_handlers={500: server_error})
+    middleware = []
+    if worker is not None and os.environ.get(WORKER_HEADER_ENV):    # tests only: which worker answered
+        middleware.append(Middleware(WorkerHeader, role=worker))
+    return Starlette(routes=routes, exception_handlers={500: server_error}, middleware=middleware)

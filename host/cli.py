@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -23,6 +24,8 @@ from common.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     import uvicorn
+
+    from host.workers import WorkerRole
 
 MAX_LISTED_PROBLEMS = 200
 
@@ -60,66 +63,119 @@ def _guarded(action: Callable[[], int]) -> int:
 
 
 def serve(config_path: Path | str = DEMO_HOST_CONFIG, db_override: str | None = None,
-          port: int | None = None, *, clock: Clock | None = None) -> int:
-    """Run the host in the foreground until Ctrl-C / SIGTERM. `port` overrides the config's."""
-    import uvicorn
-
-    from host.app import create_app
-
+          port: int | None = None, *, workers: int = 1, clock: Clock | None = None) -> int:
+    """Run the host in the foreground until Ctrl-C / SIGTERM. `port` overrides the config's.
+    `workers` above 1: that many processes behind the one port (host.workers), PostgreSQL only."""
     def run() -> int:
+        if workers < 1:
+            _err(f"--workers must be at least 1, not {workers}")
+            return 2
         settings, engine = _open(config_path, db_override)
+        if workers > 1 and engine.dialect.name == "sqlite":
+            _err(f"--workers {workers} needs PostgreSQL: SQLite has one writer and no way to tell the other "
+                 "workers about heartbeats, commands and live events; serve one worker on SQLite, or set "
+                 "[host] database_url to a postgresql+psycopg:// URL (docs/host.md \"Several workers\")")
+            return 2
         listen_port = settings.listen_port if port is None else port
         shown = make_url(engine.url).render_as_string(hide_password=True)
         scheme = "https" if settings.tls else "http"
         print(f"host for {settings.estate_name} on {scheme}://{settings.listen_host}:{listen_port} "
               f"(database {shown})", flush=True)
-        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
-        # the handler that was there before. Ours turns it (or one that arrives before
-        # uvicorn takes over) into a clean exit 0: no KeyboardInterrupt traceback,
-        # no death by signal.
-        def stop(_sig: int, _frame: object) -> None:
-            raise _Stopped
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         from host.onecard.blacklist import run_refresh
-        listed = run_refresh(engine, settings, clock or SystemClock())   # the daily run, also at start
+        # the daily run, also at start: here, before any worker exists, so exactly once
+        listed = run_refresh(engine, settings, clock or SystemClock())
         print(f"one-card blacklist: {listed.households} households, version {listed.version}", flush=True)
-        app = create_app(settings, engine, clock=clock)
-        # timeout_graceful_shutdown: open console pages hold event streams that never
-        # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
-        cert, key = settings.tls or (None, None)
-        config = uvicorn.Config(app, host=settings.listen_host, port=listen_port, ssl_certfile=cert, ssl_keyfile=key,
-                                log_level="info", lifespan="off", timeout_graceful_shutdown=3)
-        try:
-            asyncio.run(_serve_all(uvicorn.Server(config), settings, engine, clock or SystemClock()))
-        except _Stopped:
-            pass
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            from host.console.mount import console_of
-            console_of(app).fleet.flush_blocking()   # the fleet's last seconds of state, written down
-        return 0
+        if workers == 1:
+            return _serve_process(settings, engine, listen_port, clock)
+        return _serve_workers(settings, engine, listen_port, workers, clock)
     return _guarded(run)
 
 
-async def _serve_all(server: "uvicorn.Server", settings: HostSettings, engine: Engine, clock: Clock) -> None:
+def _serve_process(settings: HostSettings, engine: Engine, listen_port: int, clock: Clock | None,
+                   role: "WorkerRole | None" = None, sockets: "tuple[socket.socket, socket.socket | None] | None"
+                   = None) -> int:
+    """One process serving the app (and the bank front-end) until SIGINT/SIGTERM:
+    the whole host, or one of several workers (`role`, on the supervisor's `sockets`)."""
+    import uvicorn
+
+    from host.app import create_app
+
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to
+    # the handler that was there before. Ours turns it (or one that arrives before
+    # uvicorn takes over) into a clean exit 0: no KeyboardInterrupt traceback,
+    # no death by signal.
+    def stop(_sig: int, _frame: object) -> None:
+        raise _Stopped
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    app = create_app(settings, engine, clock=clock, worker=role)
+    # timeout_graceful_shutdown: open console pages hold event streams that never
+    # end by themselves; after 3 s they are cut so that Ctrl-C / SIGTERM stop the host
+    cert, key = settings.tls or (None, None)
+    config = uvicorn.Config(app, host=settings.listen_host, port=listen_port, ssl_certfile=cert, ssl_keyfile=key,
+                            log_level="info", lifespan="off", timeout_graceful_shutdown=3)
+    try:
+        asyncio.run(_serve_all(uvicorn.Server(config), settings, engine, clock or SystemClock(), sockets))
+    except _Stopped:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        from host.console.mount import console_of
+        console_of(app).fleet.flush_blocking()   # the fleet's last seconds of state, written down
+    return 0
+
+
+def _serve_workers(settings: HostSettings, engine: Engine, listen_port: int, count: int,
+                   clock: Clock | None) -> int:
+    """The supervisor of `count` workers (host.workers): binds, forks, restarts."""
+    from host.workers import Supervisor, bind
+
+    try:
+        http_sock = bind(settings.listen_host, listen_port)
+    except OSError as exc:
+        _err(f"cannot listen on {settings.listen_host}:{listen_port}: {exc}")
+        return 1
+    bank_sock = None
+    if settings.bank_link is not None:
+        try:
+            bank_sock = bind(settings.bank_link.host, settings.bank_link.port)
+        except OSError as exc:
+            _err(f"bank front-end not started on {settings.bank_link.host}:{settings.bank_link.port}: {exc}")
+    url = engine.url.render_as_string(hide_password=False)
+    engine.dispose()          # no pooled connection may cross the fork
+
+    def work(role: WorkerRole) -> int:
+        return _serve_process(settings, make_engine(url), listen_port, clock, role, (http_sock, bank_sock))
+    try:
+        return Supervisor(count, work).run()
+    finally:
+        http_sock.close()
+        if bank_sock is not None:
+            bank_sock.close()
+
+
+async def _serve_all(server: "uvicorn.Server", settings: HostSettings, engine: Engine, clock: Clock,
+                     sockets: "tuple[socket.socket, socket.socket | None] | None" = None) -> None:
     """The HTTP app and, when [bank] has a link_port, the ISO 8583 bank front-end
     (host.bank.frontend) on one event loop. A bank port that is taken is said
-    and the HTTP host runs on (the kiosks' other services do not depend on it)."""
+    and the HTTP host runs on (the kiosks' other services do not depend on it).
+    `sockets`: the HTTP and bank sockets a supervisor bound (host.workers)."""
     from host.bank.frontend import BankFrontEnd
 
+    http_sock, bank_sock = sockets if sockets is not None else (None, None)
     front: BankFrontEnd | None = None
-    if settings.bank_link is not None:
+    if settings.bank_link is not None and (sockets is None or bank_sock is not None):
         front = BankFrontEnd(settings, settings.bank_link, engine, clock)
         try:
-            await front.start()
-            print(f"bank front-end (ISO 8583) on {settings.bank_link.host}:{front.port}", flush=True)
+            await front.start(sock=bank_sock)
+            if bank_sock is None:
+                print(f"bank front-end (ISO 8583) on {settings.bank_link.host}:{front.port}", flush=True)
         except OSError as exc:
             _err(f"bank front-end not started on {settings.bank_link.host}:{settings.bank_link.port}: {exc}")
             front = None
     try:
-        await server.serve()
+        await server.serve(sockets=None if http_sock is None else [http_sock])
     finally:
         if front is not None:
             await front.close()

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--db", help="database URL (overrides the config)")
         if name == "serve":
             cmd.add_argument("--port", type=int, help="listen port (overrides the config)")
+            cmd.add_argument("--workers", type=int, default=1,
+                             help="processes behind the one port (PostgreSQL only above 1; docs/host.md)")
         if name == "import-readings":
             cmd.add_argument("file", type=Path, help="CSV export of the meter-reading system")
         if name == "journal":

@@ -74,12 +74,19 @@ def register_kiosk(conn: Connection, kiosk_id: str) -> bool:
     return True
 
 
-_ADVANCE = update(kiosks).where(kiosks.c.kiosk_id == bindparam("k_id")) \
+# Conditional: the counter is accepted by this UPDATE, in the message's own
+# transaction, only while it is above the stored one. Two workers (or two
+# connections) with one counter: the second UPDATE waits for the first's row
+# lock, then finds the condition false and changes nothing (rowcount 0), so a
+# counter is never accepted twice even where no SELECT ... FOR UPDATE ran first.
+_ADVANCE = update(kiosks).where(kiosks.c.kiosk_id == bindparam("k_id"),
+                                kiosks.c.last_counter < bindparam("counter")) \
     .values(last_counter=bindparam("counter"))
 
 
-def advance_counter(conn: Connection, kiosk_id: str, counter: int) -> None:
-    conn.execute(_ADVANCE, {"k_id": kiosk_id, "counter": counter})
+def advance_counter(conn: Connection, kiosk_id: str, counter: int) -> bool:
+    """Accept `counter` for the kiosk: False (nothing written) when it is not above the stored one."""
+    return conn.execute(_ADVANCE, {"k_id": kiosk_id, "counter": counter}).rowcount == 1
 
 
 def sign_on(conn: Connection, state: KioskState, tmk: bytes, now: datetime) -> dict[str, object]:

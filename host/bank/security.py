@@ -203,7 +203,9 @@ class SecureChannel:
                 except Refusal as exc:
                     tx.rollback()
                     return _error(exc.status, exc.code, str(exc), key)
-                advance_counter(conn, kiosk_id, counter)
+                if not advance_counter(conn, kiosk_id, counter):    # another worker took it meanwhile
+                    tx.rollback()
+                    return _error(409, "replay", f"counter {counter} was accepted once already", key)
                 tx.commit()
             except BaseException:
                 if tx.is_active:

@@ -8,15 +8,20 @@ from starlette.routing import BaseRoute, Mount
 
 from host.config import HostSettings
 from host.console.pages import console_routes
+from host.console.throttles import SharedSignInGuard
 from host.console.web import PREFIX, Console, SecurityHeaders
 from host.fleet.api import fleet_routes
 from host.fleet.service import Fleet
 from common.clock import Clock
+from host.workers import WorkerRole
 
 
-def management_routes(settings: HostSettings, engine: Engine, clock: Clock) -> list[BaseRoute]:
-    fleet = Fleet(settings, engine, clock=clock)
+def management_routes(settings: HostSettings, engine: Engine, clock: Clock,
+                      worker: WorkerRole | None = None) -> list[BaseRoute]:
+    fleet = Fleet(settings, engine, clock=clock, worker=worker)
     console = Console(settings, engine, fleet, clock=clock)
+    if worker is not None:     # several workers: the lockouts and back-off in the database
+        console.accounts.guard = SharedSignInGuard(engine, settings.console, console.accounts.clock)
     app = Starlette(routes=console_routes(console))
     app.state.console = console
     return [*fleet_routes(fleet), Mount(PREFIX, app=SecurityHeaders(app), name="console")]

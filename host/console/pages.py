@@ -119,7 +119,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
 
     @guarded(console)
     async def fleet_home(request: Request, staff: Staff, form: dict[str, str]) -> Response:
-        fleet.ensure_running()
+        await fleet.ready()
         shown = notice(request, ("cmd.sent_all",))
         return console.render("fleet.html", request, staff=staff, msg=shown["msg"], msg_n=shown["msg_n"],
                               **_fleet_context(request))
@@ -140,7 +140,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
 
     @guarded(console)
     async def kiosk_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
-        fleet.ensure_running()
+        await fleet.ready()
         kiosk_id = _kiosk_or_404(request)
         if kiosk_id is None:
             return console.error(request, staff, 404, "error.not_found")
@@ -199,7 +199,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
 
     @guarded(console)
     async def commands_page(request: Request, staff: Staff, form: dict[str, str]) -> Response:
-        fleet.ensure_running()
+        await fleet.ready()
         lang, now = console.lang(request), console.wall()
         t = i18n.translator(lang)
         batch = request.query_params.get("batch", "")[:32]
@@ -369,7 +369,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
     # --- live -------------------------------------------------------------------------
     @guarded(console)
     async def events(request: Request, staff: Staff, form: dict[str, str]) -> Response:
-        fleet.ensure_running()
+        await fleet.ready()
         return event_stream(console, request, staff)
 
     return [

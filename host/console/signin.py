@@ -78,7 +78,7 @@ def signin_routes(console: Console) -> list[BaseRoute]:
         username, password = form.get("username", "")[:64], form.get("password", "")[:200]
         ip = console.ip(request)
         guard = console.accounts.guard
-        admitted, wait_s = guard.admit(ip)
+        admitted, wait_s = await console.db(guard.admit, ip)     # a read, with several workers
         if admitted != "ok":            # no hash, no database write (but one audit row a minute per address)
             if guard.note_throttled(ip):
                 await console.in_thread(console.audit.record, "sign_in_failed", username=username, ip=ip,

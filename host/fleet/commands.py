@@ -50,7 +50,8 @@ class Command:
         return {"id": self.id, "token": self.token, "name": self.name, "args": self.args}
 
 
-def _from_row(row: Any) -> Command:
+def command_of_row(row: Any) -> Command:
+    """A fleet_commands row as a Command."""
     return Command(row.id, row.kiosk_id, row.token, row.name, json.loads(row.args_json or "{}"), row.batch, row.created_by,
                    row.created_at, row.status, row.delivered_at, row.acked_at, row.result or "")
 
@@ -78,7 +79,7 @@ class CommandBook:
             rows = conn.execute(select(fleet_commands).where(fleet_commands.c.status.in_(OPEN))
                                 .order_by(fleet_commands.c.id)).all()
         for row in rows:
-            command = _from_row(row)
+            command = command_of_row(row)
             self._open.setdefault(command.kiosk_id, []).append(command)
 
     def open_for(self, kiosk_id: str) -> list[Command]:

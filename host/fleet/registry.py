@@ -129,6 +129,31 @@ class FleetRegistry:
                 alert = Alert(record.kiosk_id, "offline", "", row.offline_since)
                 record.alerts[alert.key] = alert
 
+    # --- shared mode (host.fleet.shared): the database's state, taken in ----------------
+    def replace(self, record: KioskRecord) -> None:
+        """A heartbeat judged and written by this worker (SharedFleet.heartbeat)."""
+        old = self.records.get(record.kiosk_id)
+        if old is None or record.hb_counter < old.hb_counter:     # a later one was taken in first
+            return
+        record.version, record.last_seen_mono = old.version, self.clock.mono()
+        self.records[record.kiosk_id] = record
+        self._touch(record)
+        self._seen.add(record.kiosk_id)
+
+    def reload(self, row: Any) -> bool:
+        """A fleet_kiosks row another worker (or the sweep) wrote; False if this
+        registry holds the same or a later state already."""
+        old = self.records.get(row.kiosk_id)
+        counter = int(row.hb_counter or 0)
+        if old is None or counter < old.hb_counter or \
+                (counter == old.hb_counter and row.offline_since == old.offline_since):
+            return False
+        self.records[row.kiosk_id] = KioskRecord(row.kiosk_id, self.settings.default_interval_s, version=old.version)
+        self.restore(row)
+        self._touch(self.records[row.kiosk_id])
+        self._seen.add(row.kiosk_id)
+        return True
+
     # --- heartbeats ----------------------------------------------------------------
     def counter_floor(self, kiosk_id: str) -> int:
         return self.records[kiosk_id].hb_counter

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,16 +20,20 @@ from host.bank.security import BadRequest, Reply, encode, mac_ok, read_envelope
 from host.config import HostSettings
 from common.clock import Clock, SystemClock
 from host.fleet.commands import Command, CommandBook
-from host.fleet.events import EventBus
+from host.fleet.events import Event, EventBus
 from host.fleet.keys import KeyCache
-from host.fleet.model import BadHeartbeat, parse_acks, parse_interval, parse_status
+from host.fleet.model import Ack, BadHeartbeat, KioskStatus, parse_acks, parse_interval, parse_status
+from host.fleet.relay import Listener
+from host.fleet.shared import SharedFleet
 from host.fleet.registry import FleetEvent, FleetRegistry
 from host.config.fleet import FleetSettings
 from host.fleet.store import FleetStore, KioskSnapshot
+from host.workers import WorkerRole
 from common.crypto import mac_x919
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+LISTEN_WAIT_S = 2.0      # a console page waits this long at most for its worker's LISTEN
 
 
 def _reply(status: int, body: dict[str, Any], key: bytes | None = None) -> Reply:
@@ -45,8 +50,9 @@ def _error(status: int, code: str, message: str, key: bytes | None = None) -> Re
 
 class Fleet:
     def __init__(self, settings: HostSettings, engine: Engine, *, fleet_settings: FleetSettings | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, worker: WorkerRole | None = None) -> None:
         self.engine = engine
+        self.worker = worker      # one of several processes: the state is shared (host.fleet.shared)
         self.settings = fleet_settings or getattr(settings, "fleet", None) or FleetSettings()
         self.clock = clock or SystemClock()
         self.bus = EventBus()
@@ -58,7 +64,13 @@ class Fleet:
         self.store = FleetStore(engine)
         for row in self.store.prepare(self.kiosk_ids):
             self.registry.restore(row)
-        self.commands.restore()
+        # several workers: the database is the fleet's state (host.fleet.shared); open
+        # commands then live in their rows only, never in this process's CommandBook
+        self.shared = None if worker is None else \
+            SharedFleet(engine, self.settings, self.clock, origin=f"{worker.index}/{os.getpid()}")
+        self._listener: Listener | None = None
+        if self.shared is None:
+            self.commands.restore()
         self._inline_db = engine.dialect.name == "sqlite"   # point reads on SQLite: cheaper than a thread hop
         self._task: asyncio.Task[None] | None = None
         self._flush_lock: asyncio.Lock | None = None
@@ -73,6 +85,34 @@ class Fleet:
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             self._flush_lock = asyncio.Lock()
             self._task = loop.create_task(self._background(), name="fleet-background")
+            if self.shared is not None and self.engine.dialect.name == "postgresql":
+                if self._listener is not None:
+                    self._listener.close()
+                self._listener = Listener(self.engine, self.shared.origin, loop, self._from_other_worker)
+
+    async def ready(self) -> None:
+        """Before a console page: running, and with several workers caught up with the database."""
+        self.ensure_running()
+        if self._listener is not None and not self._listener.ready.is_set():   # a page's events from now on
+            await run_in_threadpool(self._listener.ready.wait, LISTEN_WAIT_S)
+        if self.shared is not None:
+            await self.sync()
+
+    async def sync(self) -> None:
+        """Shared mode: take in the rows other workers (or the sweep) changed."""
+        assert self.shared is not None
+        known = {k: (r.hb_counter, r.offline_since) for k, r in self.registry.records.items()}
+        for row in await self._db(self.shared.changed_rows, known):
+            self.registry.reload(row)
+
+    def close(self) -> None:
+        """Stop listening for the other workers' events (a stopping worker, a test)."""
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def _from_other_worker(self, event: Event) -> None:
+        self.bus.publish(event.kind, event.data)
 
     async def _background(self) -> None:
         while True:
@@ -83,6 +123,9 @@ class Fleet:
                 log.exception("fleet background pass failed")
 
     async def tick(self) -> None:
+        if self.shared is not None:
+            await self._shared_tick()
+            return
         self.registry.sweep()
         changed, seen = self.registry.take_changes()
         if changed or seen:
@@ -90,6 +133,23 @@ class Fleet:
         if self.clock.mono() - self._last_flush >= self.settings.flush_interval_s:
             self.commands.expire(self.settings.command_expiry_s)
             await self.flush()
+
+    async def _shared_tick(self) -> None:
+        """Several workers: catch up, and in worker 0 the offline sweep and command expiry."""
+        assert self.shared is not None and self.worker is not None
+        await self.sync()
+        if self.worker.sweeps:
+            events = await self._db(self.shared.sweep)
+            if self.clock.mono() - self._last_flush >= self.settings.flush_interval_s:
+                self._last_flush = self.clock.mono()
+                events += await self._db(self.shared.expire, self.settings.command_expiry_s)
+            for event in events:
+                self.bus.publish(event.kind, event.data)
+            if events:
+                await self.sync()
+        changed, seen = self.registry.take_changes()
+        if changed or seen:
+            self.bus.publish("rows", (changed, seen))
 
     async def flush(self) -> None:
         """Write down what changed (in a worker thread)."""
@@ -141,7 +201,7 @@ class Fleet:
                 return _error(401, "bad_mac", "the message MAC does not verify", key.mak)
         mak = key.mak
         floor = self.registry.counter_floor(kiosk_id) or key.bank_counter
-        if counter <= floor:
+        if counter <= floor:       # (several workers: this one's floor may be behind; the database decides)
             return _error(409, "replay", f"counter {counter} is not above the last accepted {floor}", mak)
         if body.get("type") != "heartbeat":
             return _error(400, "bad_request", 'type must be "heartbeat"', mak)
@@ -151,6 +211,8 @@ class Fleet:
             acks = parse_acks(body.get("acks"))
         except BadHeartbeat as exc:
             return _error(400, "bad_request", str(exc), mak)
+        if self.shared is not None and mak is not None:
+            return await self._shared_heartbeat(kiosk_id, counter, key.bank_counter, status, interval, acks, mak)
         self.registry.records[kiosk_id].hb_counter = counter   # before any await: a replay racing us is refused
 
         owned = self.commands.owned_acks(kiosk_id, acks)
@@ -161,11 +223,29 @@ class Fleet:
         commands = self.commands.deliver(kiosk_id)
         return _reply(200, {"acked": [a.command_id for a in acks], "commands": [c.wire() for c in commands]}, mak)
 
+    async def _shared_heartbeat(self, kiosk_id: str, counter: int, bank_floor: int, status: KioskStatus,
+                                interval: float, acks: list[Ack], mak: bytes) -> Reply:
+        assert self.shared is not None
+        beat = await self._db(self.shared.heartbeat, kiosk_id, counter, bank_floor, status, interval, acks)
+        if beat.record is None:
+            return _error(409, "replay", f"counter {counter} is not above the last accepted {beat.floor}", mak)
+        self.registry.replace(beat.record)
+        for event in beat.events:
+            self.bus.publish(event.kind, event.data)
+        return _reply(200, {"acked": [a.command_id for a in acks], "commands": [c.wire() for c in beat.commands]},
+                      mak)
+
     # --- staff ------------------------------------------------------------------
     async def send(self, kiosk_ids: list[str], name: str, args: dict[str, Any], by: str) -> list[Command]:
         unknown = [k for k in kiosk_ids if k not in self.keys.tmks]
         if unknown:
             raise ValueError(f"not in the fleet: {', '.join(unknown[:5])}")
         commands = await run_in_threadpool(self.commands.create, kiosk_ids, name, args, by)
-        self.commands.enqueue(commands)
+        if self.shared is None:
+            self.commands.enqueue(commands)
+            return commands
+        events = [Event("command", c) for c in commands]     # rows only: any worker delivers them
+        for event in events:
+            self.bus.publish(event.kind, event.data)
+        await run_in_threadpool(self.shared.announce, events)
         return commands

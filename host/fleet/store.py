@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Connection, Engine
 
 from host.db import write_transaction
 from host.fleet.registry import FleetEvent, KioskRecord
@@ -61,6 +62,19 @@ class KioskSnapshot:
                 json.dumps(self.status.to_json(), ensure_ascii=False, separators=(",", ":"))}
 
 
+def update_kiosks(conn: Connection, kiosks: list[KioskSnapshot]) -> None:
+    rows = [k.row() for k in kiosks]
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(_UPDATE_KIOSK_SQLITE, rows)
+    else:
+        conn.execute(_UPDATE_KIOSK, rows)
+
+
+def history_rows(history: list[FleetEvent]) -> list[dict[str, Any]]:
+    return [{"kiosk_id": e.kiosk_id, "at": e.at, "kind": e.kind, "subject": e.subject or None,
+             "state": e.state or None, "detail": e.detail or None} for e in history]
+
+
 class FleetStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -71,7 +85,9 @@ class FleetStore:
         with write_transaction(self.engine) as conn:
             known = set(conn.execute(select(fleet_kiosks.c.kiosk_id)).scalars())
             missing = [{"kiosk_id": k, "hb_counter": 0} for k in kiosk_ids if k not in known]
-            if missing:
+            if missing and conn.dialect.name == "postgresql":   # workers starting together: one inserts
+                conn.execute(pg_insert(fleet_kiosks).on_conflict_do_nothing(index_elements=["kiosk_id"]), missing)
+            elif missing:
                 conn.execute(insert(fleet_kiosks), missing)
             return list(conn.execute(select(fleet_kiosks)))
 
@@ -81,15 +97,9 @@ class FleetStore:
         if kiosks or history:
             with write_transaction(self.engine) as conn:
                 if kiosks:
-                    rows = [k.row() for k in kiosks]
-                    if conn.dialect.name == "sqlite":
-                        conn.exec_driver_sql(_UPDATE_KIOSK_SQLITE, rows)
-                    else:
-                        conn.execute(_UPDATE_KIOSK, rows)
+                    update_kiosks(conn, kiosks)
                 if history:
-                    conn.execute(insert(fleet_events), [
-                        {"kiosk_id": e.kiosk_id, "at": e.at, "kind": e.kind, "subject": e.subject or None,
-                         "state": e.state or None, "detail": e.detail or None} for e in history])
+                    conn.execute(insert(fleet_events), history_rows(history))
         CommandBook.save_states(self.engine, command_states)
 
     def history(self, kiosk_id: str, limit: int = 100) -> list[FleetEvent]:

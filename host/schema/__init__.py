@@ -7,7 +7,7 @@
     fleet    kiosks' last reports, history, commands                         (host.fleet)
     onecard  one-card registry and mirror, its transactions, staff flags     (host.onecard)
     onecard_blacklist  unpaid-fee listings, their versioned changes, last run  (host.unpaid_fees)
-    console  staff accounts, sessions, audit log                             (host.console)
+    console  staff accounts, sessions, audit log, sign-in throttles          (host.console)
     meters   prepaid meters and their user cards, meter sales               (host.meters)
 
 An area's table module imports only the metadata (import contract
@@ -32,7 +32,7 @@ from host.schema.metadata import metadata
 __all__ = ["REVISION", "create_tables", "drop_tables", "has_host_tables", "metadata"]
 
 # The Alembic revision these tables are: host.migrations' head.
-REVISION = "0006"
+REVISION = "0008"
 
 # Alembic's own bookkeeping table, as Alembic creates it, on a MetaData of its
 # own (it is not a host table: migrations' compare leaves it out). Declared here

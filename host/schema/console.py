@@ -44,3 +44,16 @@ staff_audit = Table(
     Column("ip", String(64)),
     Index("ix_staff_audit_at", "at"),
 )
+
+# The sign-in throttles of several workers (host.console.throttles; one process keeps
+# them in memory): a (name, address) row counts wrong passwords and holds its lock,
+# an address row (name "") its failures and back-off. Rows outlive nothing important:
+# a quiet window makes them stale, and they are pruned then.
+signin_throttles = Table(
+    "signin_throttles", metadata,
+    Column("name", String(80), primary_key=True),      # "u:" + user name as typed, or "*": the address's own row
+    Column("source", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", Float, nullable=False),     # epoch seconds
+    Column("until", Float),                            # locked (pair) / blocked (address) until
+)

@@ -33,7 +33,7 @@ def run_host_command(args: argparse.Namespace) -> int:
     from host import cli as host_cli   # deferred: SQLAlchemy and the host load in ~0.25 s
 
     if args.host_command == "serve":
-        return host_cli.serve(args.config, db_override=args.db, port=args.port)
+        return host_cli.serve(args.config, db_override=args.db, port=args.port, workers=args.workers)
     if args.host_command == "migrate":
         return host_cli.migrate(args.config, db_override=args.db)
     if args.host_command == "journal":

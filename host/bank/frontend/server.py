@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from contextlib import suppress
 from typing import Final
 
@@ -42,8 +43,12 @@ class BankFrontEnd:
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.Task[None]] = set()
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._connection, self.link.host, self.link.port)
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """`sock`: a socket already listening (several workers share one: host.workers)."""
+        if sock is not None:
+            self._server = await asyncio.start_server(self._connection, sock=sock)
+        else:
+            self._server = await asyncio.start_server(self._connection, self.link.host, self.link.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
