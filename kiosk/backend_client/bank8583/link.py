@@ -6,9 +6,11 @@ request never left (`BankUnavailable`); once it is written, a timeout, a cut
 connection or a malformed reply is "no reply" (`BankNoReply`, reason 98).
 
 With `settings.tls` the connection is TLS (kiosk/backend_client/bank8583/tls.py);
-a handshake that fails — the front-end's certificate does not verify, or the
-front-end refuses ours — is `BankTlsFailed`, a `BankUnavailable`: the frame
-never reached the front-end.
+a handshake that fails — the front-end's certificate or host name does not
+verify — is `BankTlsFailed`, a `BankUnavailable`: no frame left. A front-end
+refusing our client certificate under TLS 1.3 does so after our side of the
+handshake is done and the frame written: we see the connection closed with no
+reply, "no reply" like any other (docs/bank-link.md "TLS on the link").
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ import ssl
 from common.bank8583.errors import WireError
 from common.bank8583.framing import LEN_SIZE, frame_length
 from kiosk.backend_client.bank8583.settings import LinkSettings
-from kiosk.backend_client.bank8583.tls import refused_by_peer
 from kiosk.domain.errors import BankNoReply, BankTlsFailed, BankUnavailable
 
 log = logging.getLogger(__name__)
@@ -78,11 +79,6 @@ class Link:
         except TimeoutError as exc:
             await self.close()
             raise BankNoReply(NO_REPLY, "no reply in time") from exc
-        except ssl.SSLError as exc:
-            await self.close()
-            if refused_by_peer(exc):   # its handshake alert: it never opened the session our frame went into
-                raise BankTlsFailed(f"bank front-end refused this kiosk's certificate: {exc.reason}") from exc
-            raise BankNoReply(NO_REPLY, f"TLS failed after sending: {exc!r}") from exc
         except (OSError, asyncio.IncompleteReadError, WireError) as exc:
             await self.close()
             raise BankNoReply(NO_REPLY, f"no usable reply: {exc!r}") from exc

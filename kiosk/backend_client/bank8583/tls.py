@@ -8,15 +8,6 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
-# A handshake alert of these kinds is the front-end refusing this kiosk's
-# certificate (or its lack of one) before it read any frame: under TLS 1.3 the
-# client learns it only when it reads the reply, after its request was
-# written into a session the front-end never opened.
-REFUSED_BY_PEER = frozenset({"TLSV13_ALERT_CERTIFICATE_REQUIRED", "SSLV3_ALERT_BAD_CERTIFICATE",
-                             "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
-                             "SSLV3_ALERT_CERTIFICATE_EXPIRED", "SSLV3_ALERT_CERTIFICATE_REVOKED",
-                             "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE", "TLSV1_ALERT_ACCESS_DENIED"})
-
 
 @dataclass(frozen=True)
 class LinkTls:
@@ -32,7 +23,3 @@ class LinkTls:
             context.load_cert_chain(self.client_cert, self.client_key)
         return context
 
-
-def refused_by_peer(exc: BaseException) -> bool:
-    """The front-end's handshake alert about our certificate (see REFUSED_BY_PEER)."""
-    return isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in REFUSED_BY_PEER
