@@ -75,7 +75,8 @@ class WalletSettings:
 class BankLinkSettings:
     """[bank]: the ISO 8583 link to the bank front-end (docs/bank-link.md
     "Configuring the kiosk"). Off loopback it may run without TLS: banks use
-    private lines and the track travels encrypted under the TDK."""
+    private lines and the track travels encrypted under the TDK; `link_tls`
+    puts it inside TLS ("TLS on the link")."""
 
     host: str
     port: int
@@ -89,6 +90,10 @@ class BankLinkSettings:
     connect_timeout_s: float = 3.0
     reply_timeout_s: float = 15.0
     settle_at: str = ""               # "HH:MM": the daily settlement (kiosk clock); "" none
+    link_tls: bool = False            # TLS around the link, the front-end verified
+    link_ca_file: str = ""            # its CA (PEM); "": the system's store
+    link_client_cert: str = ""        # with link_client_key: our certificate, for mutual TLS
+    link_client_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -214,7 +219,36 @@ def _bank(section: Section) -> BankLinkSettings:
         connect_timeout_s=section.get("connect_timeout_s", float, 3.0, check=positive),
         reply_timeout_s=section.get("reply_timeout_s", float, 15.0, check=positive),
         settle_at=section.get("settle_at", str, "", check=_hhmm),
+        **_link_tls(section),
     )
+
+
+def _link_tls(section: Section) -> dict[str, Any]:
+    """[bank] link_tls and its files: the CA and the client certificate only with
+    link_tls, the certificate and its key together; all loaded now, so a wrong
+    path fails at start naming the key, not at the first sign-on."""
+    tls = section.get("link_tls", bool, False)
+    files = {name: section.get(name, str, "") for name in ("link_ca_file", "link_client_cert", "link_client_key")}
+    for name, value in files.items():
+        if value and not tls:
+            raise section.error(name, "applies only with link_tls = true")
+    cert, key = files["link_client_cert"], files["link_client_key"]
+    if bool(cert) != bool(key):
+        raise section.error("link_client_key" if cert else "link_client_cert",
+                            "link_client_cert and link_client_key go together (PEM files)")
+    files = {name: str(resolve_path(value)) if value else "" for name, value in files.items()}
+    if not tls:
+        return {"link_tls": False, **files}
+    try:
+        context = ssl.create_default_context(cafile=files["link_ca_file"] or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise section.error("link_ca_file", f"cannot be read as PEM CA certificates ({exc})") from None
+    if cert:
+        try:
+            context.load_cert_chain(files["link_client_cert"], files["link_client_key"])
+        except (OSError, ssl.SSLError) as exc:
+            raise section.error("link_client_cert", f"cannot load the certificate and its key ({exc})") from None
+    return {"link_tls": tls, **files}
 
 
 def _money(section: Section, name: str, default: Money) -> Money:

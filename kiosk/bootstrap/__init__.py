@@ -209,6 +209,7 @@ def _bank_link(settings: KioskSettings, journal: Journal, pinpad: PinPad, clock:
     from common.bank8583.framing import Header, Tpdu
     from kiosk.backend_client.bank8583.client import BankLink
     from kiosk.backend_client.bank8583.settings import LinkSettings
+    from kiosk.backend_client.bank8583.tls import LinkTls
     from kiosk.devices.ports import KeySlot
 
     b = settings.bank
@@ -220,7 +221,8 @@ def _bank_link(settings: KioskSettings, journal: Journal, pinpad: PinPad, clock:
         host=b.host, port=b.port, terminal_id=b.terminal_id, merchant_id=b.merchant_id, tmk=settings.tmk,
         tpdu=Tpdu(b.tpdu_destination, b.tpdu_source), header=Header(version=b.software_version),
         mac_algorithm="x919" if b.mac == "x919" else "ecb", persistent=b.persistent,
-        connect_timeout_s=b.connect_timeout_s, reply_timeout_s=b.reply_timeout_s)
+        connect_timeout_s=b.connect_timeout_s, reply_timeout_s=b.reply_timeout_s,
+        tls=LinkTls(b.link_ca_file, b.link_client_cert, b.link_client_key) if b.link_tls else None)
 
     async def load_pik(wrapped: bytes, check_value: bytes) -> None:
         await pinpad.load_pin_key(KeySlot.BANK, wrapped, check_value[:3])

@@ -125,6 +125,12 @@ class BankUnavailable(HostUnavailable):
         self.message_key = "bank.rc.97" if code == "97" else "bank.rc.96"
 
 
+class BankTlsFailed(BankUnavailable):
+    """[bank] link_tls: the TLS handshake failed — the front-end's certificate
+    or host name did not verify against the configured CA, or the front-end
+    refused this kiosk's certificate. A link failure: nothing was sent."""
+
+
 class BankReversalPending(HostUnavailable):
     """A reversal (0400) is not acknowledged yet: the link sends nothing new
     until it is (BANK-8583.md §4). This request never left."""

@@ -203,6 +203,20 @@ def start_front_end(server: Any, settings: Any, engine: Any, clock: Any) -> None
     server.bank_port = server.bank.port
 
 
+def tls_front_end(server: Any, cert: Any, key: Any, client_ca: Any = "") -> FrontEndThread:
+    """Beside a test host's plain front-end (start_front_end), a second one on
+    the same database, TLS only ([bank] link_tls_cert/link_tls_key, and
+    link_client_ca when given), on a free port; stop() it at teardown."""
+    import dataclasses
+
+    from host.bank.frontend import BankFrontEnd
+
+    settings = server.settings
+    link = dataclasses.replace(settings.bank_link, port=0, tls=(str(cert), str(key)),
+                               client_ca=str(client_ca) if client_ca else "")
+    return FrontEndThread(BankFrontEnd(settings, link, server.engine, server.clock)).start()
+
+
 def with_terminals(settings: Any, *kiosk_ids: str) -> Any:
     """`settings` whose [bank] names a front-end (on a free port) with the
     terminals KIOSK001, KIOSK002, … of `kiosk_ids`: the test configs of host_env name none."""

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import socket
 import socketserver
+import ssl
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -176,6 +178,11 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         sock: socket.socket = self.request
+        if isinstance(sock, ssl.SSLSocket):
+            try:
+                sock.do_handshake()
+            except OSError:            # the client did not trust us, or spoke plain TCP: nothing read
+                return
         while True:   # one exchange per connection by default; more when the client keeps it
             prefix = self._read(LEN_SIZE)
             if prefix is None:
@@ -197,18 +204,35 @@ class _Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     peer: BankPeer
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self) -> tuple[Any, Any]:
+        sock, address = super().get_request()
+        if self.tls is None:
+            return sock, address
+        # the handshake on the handler's thread, not the accept loop's
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+
+@contextmanager
+def serving(tls: ssl.SSLContext | None = None) -> Iterator[BankPeer]:
+    """A peer on a free loopback port, inside TLS with `tls` (a server context)."""
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.peer, server.tls = BankPeer(port=server.server_address[1]), tls
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="bank-peer",
+                              daemon=True)
+    thread.start()
+    try:
+        yield server.peer
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
 def bank_peer() -> Iterator[BankPeer]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.peer = BankPeer(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="bank-peer",
-                              daemon=True)
-    thread.start()
-    yield server.peer
-    server.shutdown()
-    server.server_close()
+    with serving() as peer:
+        yield peer
 
 
 # --- the client under test ------------------------------------------------------------

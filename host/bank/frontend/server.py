@@ -10,12 +10,19 @@ closed; a whole frame (LEN and body) must arrive within `link_read_timeout_s`
 of its first byte being awaited, so a slow-loris connection is cut; a frame
 that does not parse closes the connection without a reply; at most
 MAX_CONNECTIONS connections are served at once, more are closed at accept.
-The database work of a frame runs on a worker thread, never on the loop."""
+The database work of a frame runs on a worker thread, never on the loop.
+
+With `[bank] link_tls_cert`/`link_tls_key` the link is TLS only (1.2 or
+later; with `link_client_ca` the terminal's certificate is required): each
+accepted connection does its handshake first, within `link_read_timeout_s`,
+and one that fails (a plain-TCP terminal, an unknown client certificate) is
+logged and closed before a byte of it is read as a frame."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
+import ssl
 from contextlib import suppress
 from typing import Final
 
@@ -26,6 +33,7 @@ from common.bank8583.framing import LEN_SIZE, frame_length
 from common.clock import Clock
 from host.bank.frontend.dispatch import FrontEndHandler
 from host.config import BankLink, HostSettings
+from host.config.bank import server_context
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,9 @@ class BankFrontEnd:
         self.port = link.port
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.Task[None]] = set()
+        # built once, at construction: a certificate that no longer loads fails here, not per connection
+        self._tls: ssl.SSLContext | None = (server_context(*link.tls, link.client_ca)
+                                            if link.tls is not None else None)
 
     async def start(self, sock: socket.socket | None = None) -> None:
         """`sock`: a socket already listening (several workers share one: host.workers)."""
@@ -68,6 +79,8 @@ class BankFrontEnd:
             return
         self._open.add(task)
         try:
+            if self._tls is not None and not await self._handshake(writer):
+                return
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.CancelledError):
             pass
@@ -76,6 +89,19 @@ class BankFrontEnd:
             writer.close()
             with suppress(Exception):
                 await writer.wait_closed()
+
+    async def _handshake(self, writer: asyncio.StreamWriter) -> bool:
+        """TLS on an accepted connection; False (logged) when it fails: the peer
+        spoke plain TCP, did not trust our certificate, or had none we accept."""
+        assert self._tls is not None
+        peer = writer.get_extra_info("peername")
+        try:
+            await writer.start_tls(self._tls, ssl_handshake_timeout=self.link.read_timeout_s)
+        except (OSError, TimeoutError) as exc:   # ssl.SSLError is an OSError
+            log.warning("bank link: TLS handshake with %s failed (%s): connection closed", peer,
+                        getattr(exc, "reason", None) or exc.__class__.__name__)
+            return False
+        return True
 
     async def _read_frame(self, reader: asyncio.StreamReader) -> bytes | None:
         """One whole frame, or None: the peer closed, was too slow, or sent a

@@ -4,16 +4,24 @@ A failure is typed by what it says about the request: a connection that could
 not be opened (or a frame that could not be written on a fresh one) means the
 request never left (`BankUnavailable`); once it is written, a timeout, a cut
 connection or a malformed reply is "no reply" (`BankNoReply`, reason 98).
+
+With `settings.tls` the connection is TLS (kiosk/backend_client/bank8583/tls.py);
+a handshake that fails — the front-end's certificate or host name does not
+verify — is `BankTlsFailed`, a `BankUnavailable`: no frame left. A front-end
+refusing our client certificate under TLS 1.3 does so after our side of the
+handshake is done and the frame written: we see the connection closed with no
+reply, "no reply" like any other (docs/bank-link.md "TLS on the link").
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 
 from common.bank8583.errors import WireError
 from common.bank8583.framing import LEN_SIZE, frame_length
 from kiosk.backend_client.bank8583.settings import LinkSettings
-from kiosk.domain.errors import BankNoReply, BankUnavailable
+from kiosk.domain.errors import BankNoReply, BankTlsFailed, BankUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +32,7 @@ class Link:
     def __init__(self, settings: LinkSettings) -> None:
         self._settings = settings
         self._conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._tls: ssl.SSLContext | None = settings.tls.context() if settings.tls is not None else None
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -44,8 +53,12 @@ class Link:
                 return self._conn
             await self.close()
         try:
-            async with asyncio.timeout(s.connect_timeout_s):
-                self._conn = await asyncio.open_connection(s.host, s.port)
+            async with asyncio.timeout(s.connect_timeout_s):   # the TLS handshake included
+                self._conn = await asyncio.open_connection(
+                    s.host, s.port, ssl=self._tls, server_hostname=s.host if self._tls else None)
+        except ssl.SSLError as exc:
+            detail = ": ".join(str(part) for part in (exc.reason, getattr(exc, "verify_message", None)) if part)
+            raise BankTlsFailed(f"TLS to bank front-end {s.host}:{s.port} failed ({detail or exc!r})") from exc
         except (OSError, TimeoutError) as exc:
             raise BankUnavailable(f"bank front-end {s.host}:{s.port} not reachable: {exc!r}") from exc
         return self._conn

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from common.bank8583.framing import Header, Tpdu
 from common.bank8583.mac import MacAlgorithm
+from kiosk.backend_client.bank8583.tls import LinkTls
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,5 @@ class LinkSettings:
     # LEN above this is refused before a byte of the body is read: the largest
     # message of the page (a sign-on reply, a settlement) is under 300 bytes.
     max_frame: int = 2048
+    # None: plain TCP (the contract's link); else TLS around it, peer verified
+    tls: LinkTls | None = None
