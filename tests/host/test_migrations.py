@@ -23,11 +23,12 @@ from tests.support.host_env import SEED_TODAY
 pytestmark = pytest.mark.backends(*BACKENDS)
 
 # The tables revisions 0002 (the ISO 8583 bank link), 0003 (the one-card),
-# 0004 (prepaid meters) and 0005 (the one-card's unpaid-fee blacklist) added
+# 0004 (prepaid meters), 0005 (the one-card's unpaid-fee blacklist) and 0007 (transfers) added
 ADDED_AFTER_0001 = frozenset({"bank_link_sessions", "bank_link_journal", "bank_link_settlements",
                               "bank_link_uploads", "bank_link_counters",
                               "onecards", "onecard_txns", "onecard_flags", "prepaid_meters", "meter_sales",
-                              "onecard_unpaid", "onecard_blacklist", "onecard_blacklist_runs"})
+                              "onecard_unpaid", "onecard_blacklist", "onecard_blacklist_runs",
+                              "transfers", "transfer_legs"})
 
 
 @pytest.fixture
@@ -74,9 +75,9 @@ def made_before_migrations(engine: Engine, settings: HostSettings) -> None:
     """What the release before migrations did: create_all (its create_tables, which
     also added indexes create_all had made already) and the demo seed; no alembic_version.
     That release's schema is today's less the tables revisions after 0001 added
-    (0002, 0003 and 0005 only added tables); when a revision changes a table of 0001, replace
+    (0002, 0003, 0005 and 0007 only added tables); when a revision changes a table of 0001, replace
     this with a frozen copy of that release's database."""
-    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0005"
+    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0007"
     metadata.create_all(engine, tables=[t for t in metadata.sorted_tables if t.name not in ADDED_AFTER_0001])
     # that release had neither one-cards nor prepaid meters: its seed, today's without them
     seed_demo(engine, settings, 2000, today=SEED_TODAY, meters=False, onecards=False)
@@ -110,7 +111,7 @@ def test_kiosk_host_migrate_upgrades_an_old_database(engine_of: Engine, settings
 
     assert cli.migrate(host_toml, db_override=db_url) == 0
 
-    assert "stamped and upgraded at revision 0005" in capsys.readouterr().out
+    assert "stamped and upgraded at revision 0007" in capsys.readouterr().out
     assert census(engine_of) == upgraded(before)
     assert migrations.state(engine_of) == "current"
 
