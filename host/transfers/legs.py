@@ -108,10 +108,13 @@ def handle_credit(conn: Connection, message: Message, ctx: Context) -> dict[str,
         return {"txn_id": txn.txn_id, "result": "declined", "code": f"transfer_{txn.state}"}
     last = store.credit_leg(conn, txn.id)
     if last is not None and last.state == "authorised":
-        if (last.balance_before, last.counter) != (balance, counter) or txn.dst_kind != CPU:
-            # an attempt the card has not yet been proven to apply or not: its proof first
+        if (last.balance_before, last.counter) != (balance, counter):
+            # the card moved since that attempt: its proof first (confirm), never a guess
             return {"txn_id": txn.txn_id, "result": "declined", "code": "credit_pending"}
-        store.set_leg(conn, last.id, state="cancelled", resolved_at=ctx.now)   # the card re-initialised: void
+        # the card's figures are those from before the attempt (a CPU card's online counter
+        # rises with every load): it never applied it, and a new attempt replaces it
+        resolve_onecard_leg(conn, last.leg_txn_id, "cancelled", ctx.now, message.kiosk_id, "superseded")
+        store.set_leg(conn, last.id, state="cancelled", resolved_at=ctx.now)
     attempt = 1 + len([leg for leg in store.legs(conn, txn.id) if leg.leg == store.CREDIT])
     leg_txn_id = f"{txn.txn_id}:C{attempt}"
     leg = {"transfer_id": txn.id, "leg": store.CREDIT, "leg_txn_id": leg_txn_id, "card_kind": txn.dst_kind,

@@ -107,3 +107,41 @@ def in_flight(env: OneCardEnv) -> int:
 def held(env: OneCardEnv, cpu_cards: list[SimCard], onecards: list[VirtualM1Card]) -> int:
     """What the cards hold plus what is owed between them: constant across transfers."""
     return sum(c.ed + c.ep for c in cpu_cards) + sum(purse(c) for c in onecards) + in_flight(env)
+
+
+class RecordingReader:
+    """An IcReader whose sessions keep every exchange (hex, upper case) in `log`."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name = inner, inner.name
+        self.log: list[tuple[str, str]] = []
+
+    def connect(self) -> Any:
+        return _RecordingTransport(self.inner.connect(), self.log)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class _RecordingTransport:
+    def __init__(self, inner: Any, log: list[tuple[str, str]]) -> None:
+        self.inner, self.log = inner, log
+
+    def transmit(self, apdu: bytes) -> bytes:
+        try:
+            answer = self.inner.transmit(apdu)
+        except Exception:
+            self.log.append((apdu.hex().upper(), "pulled"))
+            raise
+        self.log.append((apdu.hex().upper(), answer.hex().upper()))
+        return bytes(answer)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def recording(service: Any) -> dict[str, RecordingReader]:
+    """Put recorders in front of the transfer service's readers."""
+    readers = {name: RecordingReader(reader) for name, reader in service._readers.items()}  # noqa: SLF001
+    service._readers = readers  # noqa: SLF001 - the test's own view of the same readers
+    return readers
