@@ -18,6 +18,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -303,19 +304,40 @@ class TransferService:
 
     # --- owed at a presentation (any kiosk) ------------------------------------------------
     async def settle_owed(self, card: TransferCard) -> tuple[str, ...]:
-        """Credits owed to this card, made now (it must stay in its reader)."""
+        """What the host holds open for this card (it must stay in its reader),
+        settled now: a debit in doubt (the card's proof decides: proven → the
+        credit is owed to the other card; not applied → cancelled) and a credit
+        owed (an earlier attempt's proof first, then the credit made). The ids
+        of the transfers settled."""
         done: list[str] = []
         for owed in await self.session.with_sign_on(lambda: self.client.owed(card.kind, card.card)):  # type: ignore[arg-type]
-            if owed["role"] != "credit":
-                continue
-            txn_id = owed["txn_id"]
-            if self.journal.get(txn_id) is None:     # another kiosk's transfer, finished here
+            txn_id, leg, role = owed["txn_id"], owed["leg"], owed["role"]
+            wallet = owed["dst_wallet"] if role == "credit" else owed["src_wallet"]
+            here = replace(card, wallet=Wallet[wallet] if wallet else None)
+            if self.journal.get(txn_id) is None:     # another kiosk's transfer, settled here
+                other = {"kind": "", "card": "", "reader": "", "wallet": None}
                 self.journal.transfer_record(txn_id, amount_fen=owed["amount_fen"], detail={
-                    "src": {"kind": "", "card": "", "reader": "", "wallet": owed["src_wallet"]},
-                    "dst": _card_json(card), "found_at_presentation": True})
-            self.journal.set_state(txn_id, "credit_owed", dst=_card_json(card))
-            if (await self._credit(txn_id)).state == "completed":
-                done.append(txn_id)
+                    "src": _card_json(here) if role == "debit" else other,
+                    "dst": _card_json(here) if role == "credit" else other, "found_at_presentation": True})
+            side = "src" if role == "debit" else "dst"
+            self.journal.set_state(txn_id, f"{role}_torn", **{side: _card_json(here)})
+            if leg is not None and leg["state"] == "authorised":
+                self.journal.set_state(txn_id, f"{role}_torn", **{f"{side}_balance": leg["balance_before"],
+                                                                  f"{side}_counter": leg["counter"]})
+                if await self._applied(self._entry(txn_id), role, here.reader, here):
+                    await self._send(txn_id)
+                    done.append(txn_id)
+                    continue
+                if role == "debit":
+                    self.journal.set_state(txn_id, "cancelling", reason="the source did not apply the debit")
+                    await self._send(txn_id)
+                    done.append(txn_id)
+                    continue
+                await self.session.with_sign_on(lambda: self.client.cancel(txn_id, "credit not applied"))
+            if role == "credit":
+                self.journal.set_state(txn_id, "credit_owed")
+                if (await self._credit(txn_id)).state == "completed":
+                    done.append(txn_id)
         return tuple(done)
 
     # --- the settling task's part ------------------------------------------------------------

@@ -21,7 +21,12 @@ from kiosk.domain.errors import CardTorn
 from tests.support.onecard_host import purse, virtual
 from tests.support.onecard_kiosks import OneCardWorld
 from tests.support.transfers import recording
+from kiosk.backend_client.transfers import TransferClient
+from kiosk.devices.pcsc import PcscReader
 from kiosk.devices.sim.cpu_card import VirtualCpuCard
+from kiosk.services.transfer import TransferService
+from tests.support.onecard_kiosks import OTHER_TERMINAL
+from tests.support.wallets import OTHER_KIOSK, OTHER_TMK
 from tests.support.wallets import LI, ZHANG, card, insert, remove
 
 FUNDED = DEMO_ONECARDS[0]
@@ -247,5 +252,47 @@ async def test_onecard_leg_torn_at_each_write_adds_up(onecard_world: OneCardWorl
     with w.host.engine.connect() as conn:
         mirror = conn.execute(text("SELECT balance_fen FROM onecards WHERE uid = :u"), {"u": FUNDED.uid}).scalar_one()
     assert mirror == purse(one)
+    await remove(w.kiosk, "contact")
+    await remove(w.kiosk, "contactless")
+
+
+def kiosk_b(w: OneCardWorld) -> TransferService:
+    """The fixture's second kiosk (its own journal, channel and sign-on) with a transfer service on the
+    same two readers."""
+    other = w.other
+    readers = {name: PcscReader(reader.name) for name, reader in w.kiosk.transfers._readers.items()}  # noqa: SLF001
+    return TransferService(kiosk_id=OTHER_KIOSK, term_id=OTHER_TERMINAL, journal=other.journal,
+                           client=TransferClient(other.client._bank, OTHER_TMK),  # noqa: SLF001
+                           onecard=other.client, session=other.session, settling=other.settling, readers=readers,
+                           limits=w.kiosk.transfers.limits, now=w.kiosk.clock.now)
+
+
+LEFT = [("debit", "after"), ("credit", "before"), ("credit", "after")]
+
+
+@pytest.mark.parametrize("leg,verdict", LEFT, ids=[f"{leg}-{v}" for leg, v in LEFT])
+async def test_a_card_not_back_is_settled_at_its_next_presentation_at_another_kiosk(
+        onecard_world: OneCardWorld, leg: str, verdict: str) -> None:
+    """The resident walks away from a torn transfer: the debit's proof and the credit owed are
+    settled when each card is next presented, here at kiosk B."""
+    w = onecard_world
+    src, dst = await two_cpu_cards(w)
+    before = total(w)
+    serial, reader = (ZHANG.serial, "contact") if leg == "debit" else (LI.serial, "contactless")
+    _pull_cpu(w, serial, 0x54 if leg == "debit" else 0x52, verdict)
+    with pytest.raises(CardTorn):
+        await w.kiosk.transfers.transfer(src, dst, AMOUNT)
+    txn_id = w.kiosk.transfers.torn.txn_id
+    w.kiosk.transfers.abandon_torn()
+    await remove(w.kiosk, reader)
+    await insert(w.kiosk, serial, reader)
+    b = kiosk_b(w)
+    if leg == "debit":       # the source at kiosk B: its proof shows the debit; the credit is then owed to LI
+        assert await b.settle_owed(await b.card_in("contact")) == (txn_id,)
+        assert host_transfer(w, txn_id) == "debited"
+    assert await b.settle_owed(await b.card_in("contactless")) == (txn_id,)
+    assert host_transfer(w, txn_id) == "completed" and total(w) == before
+    assert card(w.kiosk, LI.serial).balance(Wallet.EP) == dst.balance.fen + 1_000
+    assert await b.settle_owed(await b.card_in("contactless")) == ()
     await remove(w.kiosk, "contact")
     await remove(w.kiosk, "contactless")
