@@ -351,6 +351,7 @@ def _add_transfers(kiosk: Kiosk, readers: dict[str, Any]) -> None:
         kiosk_id=settings.kiosk_id, term_id=settings.wallet.terminal_id, journal=kiosk.journal,
         client=TransferClient(kiosk.bank, settings.tmk), onecard=OneCardClient(kiosk.bank, settings.tmk),
         session=kiosk.session, settling=kiosk.settler, readers=readers, now=kiosk.clock.now,
+        printer=kiosk.devices.printer if kiosk.devices is not None else None, estate=settings.estate_name,
         # shown to the resident; the host's [transfer] section rules (its defaults)
         limits=TransferLimits(per_transfer=Money(200_000), per_card_day=Money(500_000)))
 

@@ -26,15 +26,18 @@ from common.epurse import TxnType, Wallet
 from common.money import Money
 from kiosk.backend_client.onecard import OneCardClient
 from kiosk.backend_client.transfers import TransferClient
-from kiosk.devices.ports import IcReader
+from kiosk.devices.ports import IcReader, ReceiptPrinter
 from kiosk.domain.errors import (CardTorn, KioskError, NotTheSameCard, OneCardRefused, OutcomeUnknown,
                                  PaymentsSuspended, ReaderFault)
 from kiosk.services.journal import Journal, JournalEntry
 from kiosk.services.journal_transfers import TRANSFER_KIND
+from kiosk.services.receipts import print_logged
+from kiosk.services.transfer_receipt import transfer_receipt
+from kiosk.domain.receipt import Receipt
 from kiosk.services.ports import HostSessionPort, SettlingPort
 from kiosk.services.transfer_cards import CpuSession, OneCardLeg, is_onecard, open_cpu
 from kiosk.services.transfer_view import (CPU, ONECARD, TornTransfer, TransferCard, TransferLimits,
-                                          TransferOutcome, pair_refusal)
+                                          TransferOutcome, card_from_json, card_json, pair_refusal)
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +45,10 @@ log = logging.getLogger(__name__)
 class TransferService:
     def __init__(self, *, kiosk_id: str, term_id: bytes, journal: Journal, client: TransferClient,
                  onecard: OneCardClient, session: HostSessionPort, settling: SettlingPort,
-                 readers: Mapping[str, IcReader], limits: TransferLimits, now: Callable[[], datetime]) -> None:
+                 readers: Mapping[str, IcReader], limits: TransferLimits, now: Callable[[], datetime],
+                 printer: ReceiptPrinter | None = None, estate: str = "") -> None:
         self.kiosk_id, self.term_id, self.journal, self.client = kiosk_id, term_id, journal, client
+        self.printer, self.estate = printer, estate
         self.onecard, self.session, self.settling, self._readers = onecard, session, settling, readers
         self.limits, self._now = limits, now
         self._leg_id = ""                           # the one-card leg the purse's steps belong to
@@ -84,6 +89,21 @@ class TransferService:
             return TransferCard(CPU, s.serial, reader, wallet, Money(await asyncio.to_thread(s.balance, wallet)))
         finally:
             await asyncio.to_thread(s.close)
+
+    async def scan(self) -> tuple[list[TransferCard], tuple[str, ...]]:
+        """The cards in the readers now (a CPU card's purse, EP), each read and
+        what it has open settled (credits owed made, debits in doubt decided):
+        the cards as they now stand and the transfers settled."""
+        found: list[TransferCard] = []
+        settled: list[str] = []
+        for reader in self.readers:
+            if not await asyncio.to_thread(self._reader(reader).card_present):
+                continue
+            card = await self.card_in(reader)
+            done = await self.settle_owed(card)
+            found.append(await self.card_in(reader) if done else card)
+            settled += done
+        return found, tuple(settled)
 
     async def _open_onecard(self, reader: str, expect: str | None = None) -> OneCardLeg:
         leg = await asyncio.to_thread(OneCardLeg, self._reader(reader), self._on_step)
@@ -127,7 +147,7 @@ class TransferService:
                                    "src_card": src.card, "dst_kind": dst.kind, "dst_card": dst.card}
         if dst.wallet is not None:
             request["dst_wallet"] = dst.wallet.name
-        detail: dict[str, Any] = {"src": _card_json(src), "dst": _card_json(dst), "at": now.isoformat()}
+        detail: dict[str, Any] = {"src": card_json(src), "dst": card_json(dst), "at": now.isoformat()}
         cpu: CpuSession | None = None
         one: OneCardLeg | None = None
         try:
@@ -188,7 +208,7 @@ class TransferService:
     async def _credit(self, txn_id: str, card_pin: str | None = None) -> TransferOutcome:
         """The destination's credit: asked of the host with the card's figures, written, proven."""
         entry = self._entry(txn_id)
-        src, dst, amount = _card(entry.detail["src"]), _card(entry.detail["dst"]), Money(entry.amount_fen)
+        dst, amount = card_from_json(entry.detail["dst"]), Money(entry.amount_fen)
         if entry.state not in ("debited", "credit_owed"):
             return self._outcome(txn_id)
         now = self._stamp()
@@ -234,7 +254,6 @@ class TransferService:
                 if held is not None:
                     await asyncio.to_thread(held.close)
         await self._send(txn_id)
-        del src
         return self._outcome(txn_id)
 
     # --- a card torn here: the same card back --------------------------------------------
@@ -317,10 +336,10 @@ class TransferService:
             if self.journal.get(txn_id) is None:     # another kiosk's transfer, settled here
                 other = {"kind": "", "card": "", "reader": "", "wallet": None}
                 self.journal.transfer_record(txn_id, amount_fen=owed["amount_fen"], detail={
-                    "src": _card_json(here) if role == "debit" else other,
-                    "dst": _card_json(here) if role == "credit" else other, "found_at_presentation": True})
+                    "src": card_json(here) if role == "debit" else other,
+                    "dst": card_json(here) if role == "credit" else other, "found_at_presentation": True})
             side = "src" if role == "debit" else "dst"
-            self.journal.set_state(txn_id, f"{role}_torn", **{side: _card_json(here)})
+            self.journal.set_state(txn_id, f"{role}_torn", **{side: card_json(here)})
             if leg is not None and leg["state"] == "authorised":
                 self.journal.set_state(txn_id, f"{role}_torn", **{f"{side}_balance": leg["balance_before"],
                                                                   f"{side}_counter": leg["counter"]})
@@ -339,6 +358,16 @@ class TransferService:
                 if (await self._credit(txn_id)).state == "completed":
                     done.append(txn_id)
         return tuple(done)
+
+    # --- receipts ----------------------------------------------------------------------
+    def receipt_for(self, txn_id: str, *, reprint: bool = False) -> Receipt:
+        return transfer_receipt(self._entry(txn_id), self.estate, self.kiosk_id, reprint=reprint)
+
+    async def print_receipt(self, txn_id: str) -> bool:
+        """True if printed; a failure is logged, never raised (receipts can be reprinted)."""
+        if self.printer is None:
+            return False
+        return await print_logged(self.printer, self.receipt_for(txn_id))
 
     # --- the settling task's part ------------------------------------------------------------
     async def _send(self, txn_id: str) -> None:
@@ -388,7 +417,7 @@ class TransferService:
         state = {"debited": "credit_owed", "confirming": "completed"}.get(e.state, e.state)
         if state not in ("completed", "declined", "cancelled", "credit_owed"):
             state = "credit_owed" if "src_balance_after" in d else "cancelled"
-        return TransferOutcome(txn_id, state, Money(e.amount_fen), _card(d["src"]), _card(d["dst"]),
+        return TransferOutcome(txn_id, state, Money(e.amount_fen), card_from_json(d["src"]), card_from_json(d["dst"]),
                                decline_code=str(d.get("code", "")), reference=str(d.get("reference", "")),
                                src_balance_after=Money(int(d["src_balance_after"])) if "src_balance_after" in d
                                else None,
@@ -398,12 +427,3 @@ class TransferService:
     def _on_step(self, uid: bytes, step: Any, amount: int) -> None:
         self.journal.onecard_step(self._leg_id, uid.hex().upper(), int(step), amount)
 
-
-def _card_json(card: TransferCard) -> dict[str, Any]:
-    return {"kind": card.kind, "card": card.card, "reader": card.reader,
-            "wallet": card.wallet.name if card.wallet is not None else None}
-
-
-def _card(d: dict[str, Any]) -> TransferCard:
-    return TransferCard(str(d["kind"]), str(d["card"]), str(d.get("reader", "")),
-                        Wallet[d["wallet"]] if d.get("wallet") else None)

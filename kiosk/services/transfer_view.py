@@ -3,6 +3,7 @@ can take part, the limits, the pairs allowed and the outcome."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from common.epurse import Wallet
 from common.money import Money
@@ -69,3 +70,14 @@ class TornTransfer:
     txn_id: str
     leg: str                        # debit | credit
     card: TransferCard
+
+
+def card_json(card: TransferCard) -> dict[str, Any]:
+    """A side of a transfer as the journal keeps it."""
+    return {"kind": card.kind, "card": card.card, "reader": card.reader,
+            "wallet": card.wallet.name if card.wallet is not None else None}
+
+
+def card_from_json(d: dict[str, Any]) -> TransferCard:
+    return TransferCard(str(d["kind"]), str(d["card"]), str(d.get("reader", "")),
+                        Wallet[d["wallet"]] if d.get("wallet") else None)
