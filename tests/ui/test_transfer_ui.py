@@ -48,3 +48,53 @@ async def test_a_transfer_and_a_torn_one_by_touch(kiosk_app: Any, ui_host: Any, 
     new = app.kiosk.sims.printer.receipts[receipts:]
     assert len(new) == 2 and all("转账凭条" in r.text for r in new)
     assert all(f"****{CARD_HOLDER[-4:]}" in r.text and f"****{OTHER_CARD[-4:]}" in r.text for r in new)
+
+
+RESOLUTIONS = [(1024, 768), (1280, 800), (1920, 1080), (1080, 1920)]
+
+
+@pytest.mark.parametrize("width,height", RESOLUTIONS, ids=[f"{w}x{h}" for w, h in RESOLUTIONS])
+async def test_transfer_screens_fit(kiosk_app: Any, artifacts: Any, width: int, height: int) -> None:
+    """Each transfer screen, staged through the flow's properties with its longest texts, in both
+    languages at every supported resolution: nothing clipped, nothing outside the kiosk area."""
+    from kivy.core.window import Window
+
+    from common.money import Money
+    from kiosk.demo.bench.panel import BENCH_WIDTH
+    from kiosk.demo.touch import frames, wait_for
+    from kiosk.services.transfer_view import TransferCard
+    from tests.support.layout import layout_problems
+
+    app = kiosk_app
+    Window.size = (width + BENCH_WIDTH, height)
+    await wait_for(lambda: tuple(map(round, app.kiosk_area.size)) == (width, height), timeout_s=10, what="resize")
+    steps = app.flow.transfers
+    steps.cards = [TransferCard("cpu", CARD_HOLDER, "contact", Wallet.ED, Money(4_990_000)),
+                   TransferCard("onecard", "B1C20001", "contactless", None, Money(16_777_215))]
+    steps.src, steps.dst, steps.settled = 0, 1, 2
+    steps.limits_text, steps.amount, steps.amount_text = Money(200_000).display(), Money(50_000), "¥500.00"
+    steps.from_text, steps.to_text, steps.tear_card = "****0001", "****0001", "****0001"
+    steps.dst_after, steps.reference, steps.receipt_state = "¥167,772.15", "T26112100001", "not_printed"
+    stages = [("transfer", {}), ("transfer_amount", {}), ("transfer_confirm", {}), ("transfer_processing", {}),
+              ("transfer_result", {"result_kind": "approved", "result_title": "transfer.result.done.title",
+                                   "result_body": "transfer.result.done"}),
+              ("transfer_result", {"result_kind": "unknown", "result_title": "transfer.result.owed.title",
+                                   "result_body": "transfer.result.owed"}),
+              ("transfer_result", {"result_kind": "declined", "result_title": "transfer.result.declined.title",
+                                   "result_body": "transfer.decline.onecard_to_bank"}),
+              ("transfer_tear", {})]
+    problems: list[str] = []
+    for n, (screen, props) in enumerate(stages):
+        for key, value in props.items():
+            setattr(steps, key, value)
+        app.flow.screen = screen
+        for lang in ("zh", "en"):
+            app.lang = lang
+            await frames(3)
+            app.kiosk_area.export_to_png(str(artifacts / f"{width}x{height}-{n}-{screen}-{lang}.png"))
+            problems += [f"{width}x{height} {screen} {lang}: {p}"
+                         for p in layout_problems(app.kiosk_area, app.kiosk_area)]
+    app.lang = "zh"
+    steps.reset()
+    app.flow.screen = "idle"
+    assert not problems, "\n".join(problems)
