@@ -22,6 +22,7 @@ from host.api_spec import Operation, describe, enum, obj
 from host.bank.api import bank_routes
 from host.cards.api import card_routes
 from host.onecard.api import onecard_routes
+from host.transfers.api import transfer_routes
 from host.meters.api import meter_routes
 from host.bill_lookup import bill_routes
 from host.config import HostSettings
@@ -89,6 +90,7 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
         *bank_routes(settings, engine, clock),   # payments, keys, backup copies (docs/payments.md)
         *card_routes(settings, engine, clock),   # IC wallet card centre (docs/cards.md §5)
         *onecard_routes(settings, engine, clock),   # the estate one-card (docs/onecard.md)
+        *transfer_routes(settings, engine, clock),   # money between two cards (docs/cards.md "Transfers")
         *meter_routes(settings, engine, clock),  # prepaid meter vending (docs/meters.md)
         *management_routes(settings, engine, clock, worker),   # heartbeats + staff console (docs/console.md)
     ]

@@ -17,6 +17,7 @@ from host.config.console import ConsoleSettings, load_console_settings
 from host.config.fleet import FleetSettings, load_fleet_settings
 from host.config.meters import MeterSettings, load_meter_settings
 from host.config.onecard import OneCardSettings, load_onecard_settings
+from host.config.transfers import TransferSettings, load_transfer_settings
 from common.settings import (CONFIG_DIR, ConfigError, demo_flag, hex_key, load_toml, PROJECT_ROOT, Section,
                              resolve_path, site_key)
 
@@ -84,6 +85,7 @@ class HostSettings:
     # [meters] masters and [prepaid_tariffs.*] (host.meters); None: the host vends no units
     meters: MeterSettings | None = None
     onecard: OneCardSettings = field(default_factory=OneCardSettings)  # [onecard]: the unpaid-fee blacklist
+    transfer: TransferSettings = field(default_factory=TransferSettings)  # [transfer]: card-to-card limits
     source: str = ""
 
     def tmk(self, kiosk_id: str) -> bytes | None:
@@ -293,6 +295,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
     meters = load_meter_settings(root, _distinct_keys(root, "meters", ("mkp", "mkr", "mku"), demo=demo), _tiers)
     fleet = load_fleet_settings(root.section("fleet"))
     onecard = load_onecard_settings(root.section("onecard"))
+    transfer = load_transfer_settings(root.section("transfer"))
     tls = _tls(host)
     console = load_console_settings(root.section("console"), https=tls is not None)
 
@@ -321,7 +324,7 @@ def load_host_settings(path: Path | str = DEMO_HOST_CONFIG) -> HostSettings:
         estate_name=estate.strip(), listen_host=listen_host, listen_port=port, tls=tls,
         database_url=resolve_db_url(url), due_days=due_days, late_fee_daily_rate=rate,
         tariffs=tuple(tariffs), kiosks=kiosks, issuer_keys=issuer_keys, onecard_keys=onecard_keys, bank=bank,
-        bank_link=bank_link, fleet=fleet, console=console, meters=meters, onecard=onecard,
+        bank_link=bank_link, fleet=fleet, console=console, meters=meters, onecard=onecard, transfer=transfer,
         source=str(path),
     )
 

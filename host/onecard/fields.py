@@ -19,7 +19,8 @@ UID = hex_bytes(4)
 BALANCE = integer(0, MAX_AMOUNT)
 COUNT = integer(0, COUNT_MODULO - 1)
 KEYS = obj({"key_under_tmk": hex_bytes(16), "kcv": hex_bytes(3), "sectors": {"type": "string"}})
-FINISH = nullable(obj({"txn_id": TXN_ID, "kind": enum("load", "bill"), "action": enum("confirm", "cancel"),
+FINISH = nullable(obj({"txn_id": TXN_ID, "kind": enum("load", "bill", "xfer_out", "xfer_in"),  # xfer: a transfer's leg
+                       "action": enum("confirm", "cancel"),
                        "amount_fen": integer(1, MAX_AMOUNT)}))
 CARD_STATE: JSON = {"uid": UID, "balance_fen": BALANCE, "count": COUNT}
 

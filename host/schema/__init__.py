@@ -8,6 +8,7 @@
     onecard  one-card registry and mirror, its transactions, staff flags     (host.onecard)
     onecard_blacklist  unpaid-fee listings, their versioned changes, last run  (host.unpaid_fees)
     console  staff accounts, sessions, audit log, sign-in throttles          (host.console)
+    transfers  money between two cards: one transfer, its legs                (host.transfers)
     meters   prepaid meters and their user cards, meter sales               (host.meters)
 
 An area's table module imports only the metadata (import contract
@@ -26,7 +27,7 @@ from __future__ import annotations
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, delete, inspect, insert
 from sqlalchemy.engine import Engine
 
-from host.schema import bank, cards, console, estate, fleet, meters, onecard, onecard_blacklist  # noqa: F401
+from host.schema import bank, cards, console, estate, fleet, meters, onecard, onecard_blacklist, transfers  # noqa: F401
 from host.schema.metadata import metadata
 
 __all__ = ["REVISION", "create_tables", "drop_tables", "has_host_tables", "metadata"]

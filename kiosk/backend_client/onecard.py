@@ -32,7 +32,7 @@ class KeyDelivery(TypedDict):
 class Finish(TypedDict):
     """A pending operation the card's figures prove applied (confirm) or not (cancel)."""
     txn_id: str
-    kind: OneCardKind
+    kind: OneCardKind | Literal["xfer_out", "xfer_in"]     # a transfer's leg (docs/cards.md "Transfers")
     action: Literal["confirm", "cancel"]
     amount_fen: int
 

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from kiosk.services.onecard import OneCardService
     from kiosk.services.meter import MeterService
     from kiosk.services.onecard_blacklist import OneCardBlacklistService
+    from kiosk.services.transfer import TransferService
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Kiosk:
     onecard: OneCardService | None = None   # the estate one-card, on the contactless reader (docs/onecard.md)
     meters: MeterService | None = None      # prepaid meters, on the wallet's IC readers (docs/meters.md)
     onecard_blacklist: OneCardBlacklistService | None = None   # its unpaid-fee blacklist (docs/onecard.md)
+    transfers: TransferService | None = None   # money between two IC cards (docs/cards.md "Transfers")
     fleet: FleetService | None = None      # heartbeats and staff commands (docs/console.md)
     bank_settlement: BankSettlementService | None = None   # daily and on staff's command (docs/bank-link.md)
     journal: Journal | None = None
@@ -89,6 +91,8 @@ class Kiosk:
             self.wallet.recover_at_start()   # before the settling task starts
         if self.onecard is not None:
             self.onecard.recover_at_start()
+        if self.transfers is not None:
+            self.transfers.recover_at_start()
         if self.meters is not None:
             self.meters.recover_at_start()   # before payments turn their own intents into reversals
         if self.payments is not None:
@@ -331,6 +335,27 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
         journal=kiosk.journal, client=OneCardClient(kiosk.bank, settings.tmk), session=kiosk.session,
         onecard=kiosk.onecard, payments=kiosk.payments, bills=kiosk.bills, now=kiosk.clock.now)
     kiosk.settler.add_periodic(kiosk.onecard_blacklist.refresh_quietly)
+    _add_transfers(kiosk, readers)
+
+
+def _add_transfers(kiosk: Kiosk, readers: dict[str, Any]) -> None:
+    """Transfers between two IC cards, on the wallet's readers (docs/cards.md "Transfers")."""
+    from common.money import Money
+    from kiosk.backend_client.onecard import OneCardClient
+    from kiosk.backend_client.transfers import TransferClient
+    from kiosk.services.transfer import TransferService
+    from kiosk.services.transfer_view import TransferLimits
+
+    settings = kiosk.settings
+    assert settings.wallet is not None and kiosk.journal is not None and kiosk.bank is not None
+    assert kiosk.session is not None and kiosk.settler is not None
+    kiosk.transfers = TransferService(
+        kiosk_id=settings.kiosk_id, term_id=settings.wallet.terminal_id, journal=kiosk.journal,
+        client=TransferClient(kiosk.bank, settings.tmk), onecard=OneCardClient(kiosk.bank, settings.tmk),
+        session=kiosk.session, settling=kiosk.settler, readers=readers, now=kiosk.clock.now,
+        printer=kiosk.devices.printer if kiosk.devices is not None else None, estate=settings.estate_name,
+        # shown to the resident; the host's [transfer] section rules (its defaults)
+        limits=TransferLimits(per_transfer=Money(200_000), per_card_day=Money(500_000)))
 
 
 def _add_meters(kiosk: Kiosk) -> None:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.onecard import OneCardService
     from kiosk.services.meter import MeterService
+    from kiosk.services.transfer import TransferService
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet import WalletService
 
@@ -92,6 +93,8 @@ class KioskCore(Protocol):
     def onecard(self) -> OneCardService | None: ...
     @property
     def meters(self) -> MeterService | None: ...
+    @property
+    def transfers(self) -> TransferService | None: ...
 
     async def start(self) -> None: ...
     def warm_up(self) -> None: ...
@@ -131,6 +134,11 @@ CARD_SCREENS = {
     "onecard_bill": "kiosk.screens.card_services.onecard_screens:OneCardBillScreen",
     "onecard_result": "kiosk.screens.card_services.onecard_screens:OneCardResultScreen",
     "onecard_refused": "kiosk.screens.card_services.onecard_screens:OneCardRefusedScreen",
+    # 转账 transfers between two IC cards (docs/cards.md §7)
+    **{name: f"kiosk.screens.card_services.transfer_screens:{cls}" for name, cls in (
+        ("transfer", "TransferScreen"), ("transfer_amount", "TransferAmountScreen"),
+        ("transfer_confirm", "TransferConfirmScreen"), ("transfer_processing", "TransferProcessingScreen"),
+        ("transfer_result", "TransferResultScreen"), ("transfer_tear", "TransferTearScreen"))},
 }
 
 
@@ -163,7 +171,7 @@ class KioskApp(App):
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
         self.flow = Flows(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet, kiosk.bank_cards,
-                          onecard=kiosk.onecard, meters=kiosk.meters)
+                          onecard=kiosk.onecard, meters=kiosk.meters, transfers=getattr(kiosk, "transfers", None))
         self.timer: IdleTimer | None = None
         self.restart_requested = False     # the runner starts the app again once it stopped
         kiosk.on_restart = self.request_restart

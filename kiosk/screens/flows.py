@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from kiosk.services.onecard import OneCardService
     from kiosk.services.meter import MeterService
     from kiosk.services.payment import PaymentService
+    from kiosk.services.transfer import TransferService
     from kiosk.services.wallet import WalletService
 
 
@@ -35,11 +36,12 @@ class Flows(Navigator):
     cards = ObjectProperty(None, allownone=True)  # CardServices, when the IC wallet is configured
     bankcards = ObjectProperty(None)              # BankServices (银行卡服务); offered with a bank link
     meters = ObjectProperty(None)                 # MeterPurchase (购电 / 购水 / 购气); offered with the meter service
+    transfers = ObjectProperty(None, allownone=True)   # TransferSteps (转账), with the IC wallet's transfer service
 
     def __init__(self, bills: BillService, spawn: Spawn, payments: PaymentService | None = None,
                  wallet: WalletService | None = None, fleet: FleetService | None = None,
                  bank_cards: BankCardServices | None = None, onecard: OneCardService | None = None,
-                 meters: MeterService | None = None,
+                 meters: MeterService | None = None, transfers: TransferService | None = None,
                  **kwargs: Any) -> None:
         super().__init__(spawn, fleet, **kwargs)
         self._payments = payments
@@ -54,6 +56,11 @@ class Flows(Navigator):
             self.cards = CardServices(self, self.bank, wallet, payments, spawn, onecard=onecard, bills=bills)
             self.register(self.cards, name="card", start=self.cards.start)
             self.payment.pay_by_wallet_with = self.cards.pay_bill
+            if transfers is not None:       # 转账, reached from card services (card_insert)
+                from kiosk.screens.card_services.transfer import TransferSteps
+
+                self.transfers = TransferSteps(self, transfers, spawn)
+                self.register(self.transfers, name="transfer", start=self.transfers.start)
         # always there for the screens to bind to; offered on the idle screen only with the bank link
         self.bankcards = BankServices(self, self.bank, bank_cards, spawn)
         if bank_cards is not None and payments is not None:

@@ -66,20 +66,27 @@ class Screen(StrEnum):
     METER_PAY = "meter_pay"
     METER_PROCESSING = "meter_processing"
     METER_RESULT = "meter_result"
+    TRANSFER = "transfer"                        # 转账: money between two IC cards (card_services/transfer.py)
+    TRANSFER_AMOUNT = "transfer_amount"
+    TRANSFER_CONFIRM = "transfer_confirm"
+    TRANSFER_PROCESSING = "transfer_processing"
+    TRANSFER_RESULT = "transfer_result"
+    TRANSFER_TEAR = "transfer_tear"
 
 
 # nothing may leave these screens: the bank or the card is answering, or a torn card is awaited
 NO_LEAVING = frozenset({Screen.PROCESSING, Screen.CARD_PROCESSING, Screen.CARD_TEAR, Screen.BANKCARD_PROCESSING,
-                        Screen.METER_PROCESSING})
+                        Screen.METER_PROCESSING, Screen.TRANSFER_PROCESSING, Screen.TRANSFER_TEAR})
 # nothing is under way on these screens: a staff command may run (the fleet's safe point)
 AT_REST = frozenset({Screen.IDLE, Screen.ENTRY, Screen.BILL, Screen.MESSAGE, Screen.RESULT, Screen.CARD_RESULT,
                      Screen.OUT_OF_SERVICE, Screen.BANKCARD_CHOOSE, Screen.BANKCARD_RESULT,
-                     Screen.ONECARD_RESULT, Screen.ONECARD_REFUSED, Screen.METER_RESULT})
+                     Screen.ONECARD_RESULT, Screen.ONECARD_REFUSED, Screen.METER_RESULT, Screen.TRANSFER_RESULT})
 # out of service takes over these at once; the others finish first (a result is read to its end)
 OUT_OF_SERVICE_AT_ONCE = frozenset({Screen.IDLE, Screen.ENTRY, Screen.BILL})
 # no idle countdown: the bank's or the card's answer is always awaited; a torn card has its own
 NO_COUNTDOWN = frozenset({Screen.IDLE, Screen.PROCESSING, Screen.CARD_PROCESSING, Screen.CARD_TEAR,
-                          Screen.OUT_OF_SERVICE, Screen.BANKCARD_PROCESSING, Screen.METER_PROCESSING})
+                          Screen.OUT_OF_SERVICE, Screen.BANKCARD_PROCESSING, Screen.METER_PROCESSING,
+                          Screen.TRANSFER_PROCESSING, Screen.TRANSFER_TEAR})
 
 
 @dataclass(frozen=True, slots=True)

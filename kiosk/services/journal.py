@@ -29,6 +29,7 @@ from kiosk.services.journal_meters import METER_SCHEMA, MeterSaleRecords
 from kiosk.services.journal_onecard import ONECARD_SCHEMA, OneCardRecords
 from kiosk.services.journal_onecard_blacklist import ONECARD_BLACKLIST_SCHEMA, OneCardBlacklistRecords
 from kiosk.services.journal_settlement import SETTLEMENT_SCHEMA, SettlementRecords
+from kiosk.services.journal_transfers import TRANSFER_SCHEMA, TransferRecords
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counter (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL);
@@ -71,7 +72,8 @@ class JournalEntry:
     updated_at: str
 
 
-class Journal(BankLinkRecords, OneCardRecords, OneCardBlacklistRecords, MeterSaleRecords, SettlementRecords):
+class Journal(BankLinkRecords, OneCardRecords, OneCardBlacklistRecords, MeterSaleRecords, SettlementRecords,
+              TransferRecords):
     """The kiosk's journal; the bank link's records (STAN, batch, reversals owed,
     debits) are BankLinkRecords' (journal_bank8583.py), the one-card's steps
     OneCardRecords' (journal_onecard.py), the one-card blacklist
@@ -96,6 +98,7 @@ class Journal(BankLinkRecords, OneCardRecords, OneCardBlacklistRecords, MeterSal
         self._db.executescript(METER_SCHEMA)
         self._db.executescript(ONECARD_BLACKLIST_SCHEMA)
         self._db.executescript(SETTLEMENT_SCHEMA)
+        self._db.executescript(TRANSFER_SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO counter (id, value) VALUES (1, 0)")
         self._db.execute("INSERT OR IGNORE INTO blacklist_version (id, value) VALUES (1, 0)")
 

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS onecard_steps (   -- each purse step, journaled befor
 CREATE INDEX IF NOT EXISTS onecard_steps_txn ON onecard_steps(txn_id);
 """
 
-ONECARD_KINDS = ("onecard_load", "onecard_bill")
+# a transfer's one-card leg, when a presentation (any kiosk) finishes it: docs/cards.md "Transfers"
+ONECARD_KINDS = ("onecard_load", "onecard_bill", "onecard_xfer_out", "onecard_xfer_in")
 
 
 class OneCardRecords:

@@ -24,13 +24,13 @@ from tests.support.host_env import SEED_TODAY
 pytestmark = pytest.mark.backends(*BACKENDS)
 
 # The tables revisions 0002 (the ISO 8583 bank link), 0003 (the one-card),
-# 0004 (prepaid meters), 0005 (the one-card's unpaid-fee blacklist) and 0008 (the
+# 0004 (prepaid meters), 0005 (the one-card's unpaid-fee blacklist), 0007 (transfers) and 0008 (the
 # sign-in throttles of several workers) added
 ADDED_AFTER_0001 = frozenset({"bank_link_sessions", "bank_link_journal", "bank_link_settlements",
                               "bank_link_uploads", "bank_link_counters",
                               "onecards", "onecard_txns", "onecard_flags", "prepaid_meters", "meter_sales",
                               "onecard_unpaid", "onecard_blacklist", "onecard_blacklist_runs",
-                              "signin_throttles"})
+                              "signin_throttles", "transfers", "transfer_legs"})
 # Indexes revision 0006 added to tables of 0001 (the console's link queries)
 INDEXES_ADDED_AFTER_0001 = ("ix_property_backups_reference",)
 # The table revision 0006 dropped with its rows (the JSON bank payments', unwritten
@@ -103,7 +103,7 @@ def made_before_migrations(engine: Engine, settings: HostSettings) -> None:
     """What the release before migrations did: create_all (its create_tables, which
     also added indexes create_all had made already) and the demo seed; no alembic_version.
     That release's schema is today's less the tables revisions after 0001 added
-    (0002-0005 and 0008 only added tables) and the indexes 0006 added, plus `bank_txns`,
+    (0002-0005, 0007 and 0008 only added tables) and the indexes 0006 added, plus `bank_txns`,
     which 0006 dropped (with a JSON-era payment in it); when a revision changes a
     column of a table of 0001, replace this with a frozen copy of that release's database."""
     assert migrations.LEGACY_REVISION == "0001" and REVISION == "0008"

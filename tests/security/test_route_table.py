@@ -42,6 +42,8 @@ SIGNED = {("POST", path): SIGNED_MAK for path in (
 SIGNED[("POST", "/api/v1/bank/sign-on")] = SIGNED_TMK
 SIGNED.update({("POST", f"/api/v1/meters/{name}"): SIGNED_MAK     # prepaid meter vending (docs/meters.md)
                for name in ("check", "authorise", "sign-write", "confirm", "cancel")})
+SIGNED.update({("POST", f"/api/v1/transfers/{name}"): SIGNED_MAK     # money between two cards (docs/cards.md)
+               for name in ("authorise", "debit", "credit", "confirm", "cancel", "owed")})
 # staff pages: the least role that may (host.schema.console.ROLES: viewer < operator < admin)
 STAFF = {
     ("GET", "/console/"): "viewer", ("GET", "/console/fleet/table"): "viewer",

@@ -41,9 +41,14 @@ async def test_tour_visits_every_screen(kiosk_app: Any, ui_host: Any, artifacts:
                      "meter-insert", "meter-number", "meter-card", "meter-card-en", "meter-quantity-kwh",
                      "meter-quantity-yuan", "meter-pay", "meter-pay-en", "meter-result", "meter-result-en",
                      "meter-not-applied", "meter-not-applied-en", "meter-bench-before", "meter-bench-applied",
-                     "meter-bench-low", "meter-bench-closed", "meter-card-cut", "meter-bench-open-again"]
+                     "meter-bench-low", "meter-bench-closed", "meter-card-cut", "meter-bench-open-again",
+                     # 转账 (kiosk/demo/tour/transfer.py, run last)
+                     *(f"{name}-{lang}" for name in ("transfer-cards", "transfer-amount", "transfer-confirm",
+                                                     "transfer-result", "transfer-tear", "transfer-tear-finished")
+                       for lang in ("zh", "en"))]
     assert all(p.stat().st_size > 10_000 for p in shots)
     assert ui_host.running
     # the bill by bank card, two loads (one torn and finished) and the bill from the passbook;
-    # the bank card's balance slip; the one-card's two loads (one torn and finished); two meter purchases
-    assert len(kiosk_app.kiosk.sims.printer.receipts) == 9
+    # the bank card's balance slip; the one-card's two loads (one torn and finished); two meter purchases;
+    # two transfers (one torn and finished)
+    assert len(kiosk_app.kiosk.sims.printer.receipts) == 11

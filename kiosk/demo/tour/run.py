@@ -21,6 +21,7 @@ from kiosk.demo.tour.cards import card_tour
 from kiosk.demo.tour.meter import meter_tour
 from kiosk.demo.tour.cast import BILL_HOUSE, PAID_HOUSE, UNKNOWN_HOUSE
 from kiosk.demo.tour.onecard import onecard_tour
+from kiosk.demo.tour.transfer import transfer_tour
 from kiosk.demo.tour.payment import pay_tour
 from kiosk.demo.tour.screens import go_home, lookup, set_out_of_service, show, snapshot, type_house, wait_started
 from kiosk.demo.touch import frames, tap, wait_for
@@ -124,6 +125,8 @@ async def run_tour(app: KioskApp, out_dir: Path, *, bill_house: str = BILL_HOUSE
             await onecard_tour(app, shot)            # the estate one-card, after every other leg
         if app.flow.offers("meter") and has_bench(app):
             await meter_tour(app, shot)
+        if app.flow.transfers is not None and has_bench(app):
+            await transfer_tour(app, shot)           # 转账, last: the earlier shots keep their numbers
     finally:
         app.stop()
     log.info("tour: %d screenshots in %s", len(shots), out_dir)

@@ -1,0 +1,429 @@
+"""Money between two IC cards (转账; docs/cards.md "Transfers"): the source's
+debit first (a CPU card's purchase under the host's MAC1, proven by its TAC
+and MAC2; a one-card's tear-safe purse debit, record type 08), then the
+destination's credit (a CPU card's load under the host's MAC2, proven by its
+TAC; a one-card's purse credit, record type 07). The host records one
+transfer with both legs and rules on each from the card's proof.
+
+Journal first (journal_transfers.py): the transfer before its authorise
+leaves, each card write before it is sent. A card that leaves during its write
+is torn: the same card back, its proof decides (GET TRANSACTION PROVE, or the
+one-card's figures after its own recovery); never a guess. A source debited
+whose destination was not credited: the credit is owed, and made when the
+destination is next presented for a transfer, at any kiosk (`settle_owed`).
+Bank pairs are not here: they are the wallet's load and unload."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Literal
+
+from common.epurse import TxnType, Wallet
+from common.money import Money
+from kiosk.backend_client.onecard import OneCardClient
+from kiosk.backend_client.transfers import TransferClient
+from kiosk.devices.ports import IcReader, ReceiptPrinter
+from kiosk.domain.errors import (CardTorn, KioskError, NotTheSameCard, OneCardRefused, OutcomeUnknown,
+                                 PaymentsSuspended, ReaderFault)
+from kiosk.services.journal import Journal, JournalEntry
+from kiosk.services.journal_transfers import TRANSFER_KIND
+from kiosk.services.receipts import print_logged
+from kiosk.services.transfer_receipt import transfer_receipt
+from kiosk.domain.receipt import Receipt
+from kiosk.services.ports import HostSessionPort, SettlingPort
+from kiosk.services.transfer_cards import CpuSession, OneCardLeg, is_onecard, open_cpu
+from kiosk.services.transfer_view import (CPU, ONECARD, TornTransfer, TransferCard, TransferLimits,
+                                          TransferOutcome, card_from_json, card_json, pair_refusal)
+
+log = logging.getLogger(__name__)
+
+
+class TransferService:
+    def __init__(self, *, kiosk_id: str, term_id: bytes, journal: Journal, client: TransferClient,
+                 onecard: OneCardClient, session: HostSessionPort, settling: SettlingPort,
+                 readers: Mapping[str, IcReader], limits: TransferLimits, now: Callable[[], datetime],
+                 printer: ReceiptPrinter | None = None, estate: str = "") -> None:
+        self.kiosk_id, self.term_id, self.journal, self.client = kiosk_id, term_id, journal, client
+        self.printer, self.estate = printer, estate
+        self.onecard, self.session, self.settling, self._readers = onecard, session, settling, readers
+        self.limits, self._now = limits, now
+        self._leg_id = ""                           # the one-card leg the purse's steps belong to
+        self.torn: TornTransfer | None = None       # a card that left during its write, awaited here
+        settling.add_settler(self.settle)
+
+    @property
+    def readers(self) -> tuple[str, ...]:
+        return tuple(self._readers)
+
+    def _reader(self, name: str) -> IcReader:
+        try:
+            return self._readers[name]
+        except KeyError:
+            raise ReaderFault(f"no IC card reader named {name!r}") from None
+
+    def recover_at_start(self) -> None:
+        """A crash: an authorise that may have left is cancelled (no card was
+        written before its approval); a write under way waits for its card."""
+        for entry in self._entries("sending"):
+            self.journal.set_state(entry.txn_id, "cancelling", reason="kiosk restarted")
+        for entry in self._entries("debiting", "crediting"):
+            self.journal.set_state(entry.txn_id, entry.state.replace("ing", "_torn"), reason="kiosk restarted")
+
+    # --- the cards ------------------------------------------------------------------
+    async def card_in(self, reader: str, wallet: Wallet = Wallet.EP) -> TransferCard:
+        """The card in a reader as a transfer's side (a CPU card's `wallet`)."""
+        await self.session.ensure_signed_on()
+        if await asyncio.to_thread(is_onecard, self._reader(reader)):
+            leg = await self._open_onecard(reader)
+            try:
+                balance, _ = leg.figures()
+                return TransferCard(ONECARD, leg.uid, reader, None, Money(balance))
+            finally:
+                await asyncio.to_thread(leg.close)
+        s = await asyncio.to_thread(open_cpu, self._reader(reader))
+        try:
+            return TransferCard(CPU, s.serial, reader, wallet, Money(await asyncio.to_thread(s.balance, wallet)))
+        finally:
+            await asyncio.to_thread(s.close)
+
+    async def scan(self) -> tuple[list[TransferCard], tuple[str, ...]]:
+        """The cards in the readers now (a CPU card's purse, EP), each read and
+        what it has open settled (credits owed made, debits in doubt decided):
+        the cards as they now stand and the transfers settled."""
+        found: list[TransferCard] = []
+        settled: list[str] = []
+        for reader in self.readers:
+            if not await asyncio.to_thread(self._reader(reader).card_present):
+                continue
+            card = await self.card_in(reader)
+            done = await self.settle_owed(card)
+            found.append(await self.card_in(reader) if done else card)
+            settled += done
+        return found, tuple(settled)
+
+    async def _open_onecard(self, reader: str, expect: str | None = None) -> OneCardLeg:
+        leg = await asyncio.to_thread(OneCardLeg, self._reader(reader), self._on_step)
+        try:
+            if expect is not None and leg.uid != expect:
+                raise NotTheSameCard(leg.uid)
+            keys = await self.onecard.keys(leg.uid)
+            if keys is None:
+                raise OneCardRefused(leg.uid, "unknown_onecard")
+            leg.add_keys(keys)
+            p = await asyncio.to_thread(leg.present, self.term_id, self._stamp())
+            if p.refused or p.info is None or p.balance is None:
+                raise OneCardRefused(leg.uid, "mirror_mismatch")
+        except BaseException:
+            await asyncio.to_thread(leg.close)
+            raise
+        return leg
+
+    def _stamp(self) -> datetime:
+        return self._now().replace(microsecond=0)
+
+    # --- a transfer -------------------------------------------------------------------
+    async def transfer(self, src: TransferCard, dst: TransferCard, amount: Money,
+                       card_pin: str | None = None) -> TransferOutcome:
+        """Move `amount` from `src` to `dst` (both in their readers). A refused
+        pair or a host decline is an outcome; CardTorn when a card left during
+        its write (`torn` says which: put the same card back)."""
+        if amount.fen <= 0:
+            raise ValueError("an amount is at least 0.01")
+        refusal = pair_refusal(src, dst)
+        if refusal is not None:
+            return TransferOutcome("", "declined", amount, src, dst, decline_code=refusal.split(".")[1])
+        if amount > self.limits.per_transfer:     # before any card is touched; the host rules on the rest
+            return TransferOutcome("", "declined", amount, src, dst, decline_code="transfer_limit")
+        if self.settling.suspended:
+            raise PaymentsSuspended("a reversal or a confirmation is pending")
+        await self.session.ensure_signed_on()
+        now = self._stamp()
+        txn_id = f"{self.kiosk_id}-X{now:%Y%m%d%H%M%S}-{secrets.token_hex(3).upper()}"
+        request: dict[str, Any] = {"txn_id": txn_id, "amount_fen": amount.fen, "src_kind": src.kind,
+                                   "src_card": src.card, "dst_kind": dst.kind, "dst_card": dst.card}
+        if dst.wallet is not None:
+            request["dst_wallet"] = dst.wallet.name
+        detail: dict[str, Any] = {"src": card_json(src), "dst": card_json(dst), "at": now.isoformat()}
+        cpu: CpuSession | None = None
+        one: OneCardLeg | None = None
+        try:
+            if src.kind == CPU:
+                assert src.wallet is not None
+                cpu = await asyncio.to_thread(open_cpu, self._reader(src.reader), src.card)
+                init = await asyncio.to_thread(cpu.init_debit, src.wallet, amount.fen, self.term_id, card_pin)
+                term_txn_no = self.journal.next_counter() & 0xFFFFFFFF
+                request.update(src_wallet=src.wallet.name, src_balance_fen=init.balance, src_counter=init.counter,
+                               src_random=init.random.hex().upper(), src_term_txn_no=term_txn_no,
+                               term_id=self.term_id.hex().upper(), when=f"{now:%Y%m%d%H%M%S}")
+                detail.update(src_balance=init.balance, src_counter=init.counter, term_txn_no=term_txn_no,
+                              src_type=int(TxnType.purchase(src.wallet)))
+            else:
+                one = await self._open_onecard(src.reader, src.card)
+                balance, count = one.figures()
+                request.update(src_balance_fen=balance, src_counter=count)
+                detail.update(src_balance=balance, src_counter=count)
+            self.journal.transfer_record(txn_id, amount_fen=amount.fen, detail=detail)
+            reply, keys = await self.settling.send_journaled(
+                txn_id, lambda: self.client.authorise(request), undo="cancelling",
+                renewed="working keys renewed: try again")
+            if reply["result"] != "approved":
+                code = str(reply.get("code", "declined"))
+                self.journal.set_state(txn_id, "declined", code=code)
+                return TransferOutcome(txn_id, "declined", amount, src, dst, decline_code=code)
+            self.journal.set_state(txn_id, "debiting", reference=reply.get("reference", ""))
+            self.journal.transfer_step(txn_id, src.card, "debit", amount.fen)
+            try:
+                if cpu is not None:
+                    tac, mac2 = await asyncio.to_thread(cpu.debit, int(request["src_term_txn_no"]), now,
+                                                        bytes.fromhex(reply["mac1"]))
+                    proof: dict[str, Any] = {"tac": tac.hex().upper(), "mac2": mac2.hex().upper()}
+                    after = int(request["src_balance_fen"]) - amount.fen
+                else:
+                    assert one is not None
+                    one.add_keys(keys)
+                    self._leg_id = str(reply.get("leg_txn_id", ""))
+                    result = await asyncio.to_thread(one.write, False, amount.fen, self.term_id, now)
+                    proof, after = {"balance_fen": result.balance_after, "card_counter": result.count}, \
+                        result.balance_after
+            except KioskError as exc:
+                self._tear(txn_id, "debit", src, exc)
+            self.journal.set_state(txn_id, "confirming", step="debit", proof=proof, src_balance_after=after)
+        finally:
+            self._leg_id = ""
+            for held in (cpu, one):
+                if held is not None:
+                    await asyncio.to_thread(held.close)
+        await self._send(txn_id)
+        return await self._credit(txn_id, card_pin)
+
+    def _tear(self, txn_id: str, leg: str, card: TransferCard, exc: Exception) -> None:
+        self.journal.set_state(txn_id, f"{leg}_torn", reason=type(exc).__name__)
+        self.torn = TornTransfer(txn_id, leg, card)
+        raise CardTorn(card.card, f"{card.kind} card {card.card} left during the {leg} of {txn_id}") from exc
+
+    async def _credit(self, txn_id: str, card_pin: str | None = None) -> TransferOutcome:
+        """The destination's credit: asked of the host with the card's figures, written, proven."""
+        entry = self._entry(txn_id)
+        dst, amount = card_from_json(entry.detail["dst"]), Money(entry.amount_fen)
+        if entry.state not in ("debited", "credit_owed"):
+            return self._outcome(txn_id)
+        now = self._stamp()
+        cpu: CpuSession | None = None
+        one: OneCardLeg | None = None
+        try:
+            if dst.kind == CPU:
+                assert dst.wallet is not None
+                cpu = await asyncio.to_thread(open_cpu, self._reader(dst.reader), dst.card)
+                init = await asyncio.to_thread(cpu.init_credit, dst.wallet, amount.fen, self.term_id, card_pin)
+                figures: dict[str, Any] = {"balance_fen": init.balance, "card_counter": init.counter,
+                                           "random": init.random.hex().upper(), "mac1": init.mac1.hex().upper(),
+                                           "term_id": self.term_id.hex().upper(), "when": f"{now:%Y%m%d%H%M%S}"}
+            else:
+                one = await self._open_onecard(dst.reader, dst.card)
+                balance, count = one.figures()
+                figures = {"balance_fen": balance, "card_counter": count}
+            reply, keys = await self.session.with_sign_on(lambda: self.client.credit(txn_id, figures))
+            if reply["result"] != "approved":
+                self.journal.set_state(txn_id, "credit_owed", code=str(reply.get("code", "")))
+                return self._outcome(txn_id)
+            self.journal.set_state(txn_id, "crediting", dst_balance=figures["balance_fen"],
+                                   dst_counter=figures["card_counter"], leg=reply.get("leg_txn_id", ""))
+            self.journal.transfer_step(txn_id, dst.card, "credit", amount.fen)
+            try:
+                if cpu is not None:
+                    tac = await asyncio.to_thread(cpu.credit, now, bytes.fromhex(reply["mac2"]))
+                    proof: dict[str, Any] = {"tac": tac.hex().upper()}
+                    after = int(figures["balance_fen"]) + amount.fen
+                else:
+                    assert one is not None
+                    one.add_keys(keys)
+                    self._leg_id = str(reply.get("leg_txn_id", ""))
+                    result = await asyncio.to_thread(one.write, True, amount.fen, self.term_id, now)
+                    proof, after = {"balance_fen": result.balance_after, "card_counter": result.count}, \
+                        result.balance_after
+            except KioskError as exc:
+                self._tear(txn_id, "credit", dst, exc)
+            self.journal.set_state(txn_id, "confirming", step="credit", proof=proof, dst_balance_after=after)
+        finally:
+            self._leg_id = ""
+            for held in (cpu, one):
+                if held is not None:
+                    await asyncio.to_thread(held.close)
+        await self._send(txn_id)
+        return self._outcome(txn_id)
+
+    # --- a card torn here: the same card back --------------------------------------------
+    async def resume_torn(self, reader: str, card_pin: str | None = None) -> TransferOutcome:
+        """The torn card is back in `reader`: its proof decides the torn leg;
+        then the transfer goes on (a debit proven → the credit; a credit not
+        applied → tried again). NotTheSameCard for another card."""
+        torn = self.torn
+        if torn is None:
+            raise OutcomeUnknown("no transfer awaits its card")
+        entry = self._entry(torn.txn_id)
+        applied = await self._applied(entry, torn.leg, reader, torn.card)
+        self.torn = None
+        if torn.leg == "debit":
+            if not applied:
+                self.journal.set_state(torn.txn_id, "cancelling", reason="the source did not apply the debit")
+                await self._send(torn.txn_id)
+                return self._outcome(torn.txn_id)
+            await self._send(torn.txn_id)
+        elif not applied:
+            self.journal.set_state(torn.txn_id, "credit_owed", reason="the destination did not apply the credit")
+            await self.session.with_sign_on(lambda: self.client.cancel(torn.txn_id, "credit not applied"))
+        else:
+            await self._send(torn.txn_id)
+            return self._outcome(torn.txn_id)
+        return await self._credit(torn.txn_id, card_pin)
+
+    async def _applied(self, entry: JournalEntry, leg: str, reader: str, card: TransferCard) -> bool:
+        """Whether the card applied its leg, from its own proof; journaled `confirming` if it did."""
+        d, amount = entry.detail, entry.amount_fen
+        before = int(d["src_balance" if leg == "debit" else "dst_balance"])
+        counter = int(d["src_counter" if leg == "debit" else "dst_counter"])
+        if card.kind == CPU:
+            assert card.wallet is not None
+            s = await asyncio.to_thread(open_cpu, self._reader(reader), card.card)
+            try:
+                txn_type = TxnType.purchase(card.wallet) if leg == "debit" else TxnType.load(card.wallet)
+                found = await asyncio.to_thread(s.proof, txn_type, counter)
+            finally:
+                await asyncio.to_thread(s.close)
+            if found is None:
+                return False
+            mac2, tac = found
+            proof: dict[str, Any] = {"tac": tac.hex().upper(), "mac2": mac2.hex().upper()} if leg == "debit" \
+                else {"tac": tac.hex().upper()}
+            after = before - amount if leg == "debit" else before + amount
+        else:
+            one = await self._open_onecard(reader, card.card)      # its own recovery runs here
+            try:
+                balance, count = one.figures()
+            finally:
+                await asyncio.to_thread(one.close)
+            after = before - amount if leg == "debit" else before + amount
+            if (balance, count) == (before, counter):
+                return False
+            if (balance, count) != (after, (counter + 1) % 65536):
+                raise OutcomeUnknown(f"one-card {card.card} holds {balance} after {count}: staff must look")
+            proof = {"balance_fen": balance, "card_counter": count}
+        self.journal.set_state(entry.txn_id, "confirming", step=leg, proof=proof,
+                               **{"src_balance_after" if leg == "debit" else "dst_balance_after": after})
+        return True
+
+    def abandon_torn(self) -> None:
+        """The card did not come back: a torn debit is settled when the source is
+        next presented; a torn credit when the destination is (the credit is owed)."""
+        self.torn = None
+
+    # --- owed at a presentation (any kiosk) ------------------------------------------------
+    async def settle_owed(self, card: TransferCard) -> tuple[str, ...]:
+        """What the host holds open for this card (it must stay in its reader),
+        settled now: a debit in doubt (the card's proof decides: proven → the
+        credit is owed to the other card; not applied → cancelled) and a credit
+        owed (an earlier attempt's proof first, then the credit made). The ids
+        of the transfers settled."""
+        done: list[str] = []
+        for owed in await self.session.with_sign_on(lambda: self.client.owed(card.kind, card.card)):  # type: ignore[arg-type]
+            txn_id, leg, role = owed["txn_id"], owed["leg"], owed["role"]
+            wallet = owed["dst_wallet"] if role == "credit" else owed["src_wallet"]
+            here = replace(card, wallet=Wallet[wallet] if wallet else None)
+            if self.journal.get(txn_id) is None:     # another kiosk's transfer, settled here
+                other = {"kind": "", "card": "", "reader": "", "wallet": None}
+                self.journal.transfer_record(txn_id, amount_fen=owed["amount_fen"], detail={
+                    "src": card_json(here) if role == "debit" else other,
+                    "dst": card_json(here) if role == "credit" else other, "found_at_presentation": True})
+            side = "src" if role == "debit" else "dst"
+            self.journal.set_state(txn_id, f"{role}_torn", **{side: card_json(here)})
+            if leg is not None and leg["state"] == "authorised":
+                self.journal.set_state(txn_id, f"{role}_torn", **{f"{side}_balance": leg["balance_before"],
+                                                                  f"{side}_counter": leg["counter"]})
+                if await self._applied(self._entry(txn_id), role, here.reader, here):
+                    await self._send(txn_id)
+                    done.append(txn_id)
+                    continue
+                if role == "debit":
+                    self.journal.set_state(txn_id, "cancelling", reason="the source did not apply the debit")
+                    await self._send(txn_id)
+                    done.append(txn_id)
+                    continue
+                await self.session.with_sign_on(lambda: self.client.cancel(txn_id, "credit not applied"))
+            if role == "credit":
+                self.journal.set_state(txn_id, "credit_owed")
+                if (await self._credit(txn_id)).state == "completed":
+                    done.append(txn_id)
+        return tuple(done)
+
+    # --- receipts ----------------------------------------------------------------------
+    def receipt_for(self, txn_id: str, *, reprint: bool = False) -> Receipt:
+        return transfer_receipt(self._entry(txn_id), self.estate, self.kiosk_id, reprint=reprint)
+
+    async def print_receipt(self, txn_id: str) -> bool:
+        """True if printed; a failure is logged, never raised (receipts can be reprinted)."""
+        if self.printer is None:
+            return False
+        return await print_logged(self.printer, self.receipt_for(txn_id))
+
+    # --- the settling task's part ------------------------------------------------------------
+    async def _send(self, txn_id: str) -> None:
+        entry = self._entry(txn_id)
+        try:
+            await self._send_entry(entry)
+        except KioskError as exc:
+            log.warning("transfer %s: %s not acknowledged yet: %s", txn_id, entry.state, exc)
+            self.settling.wake()
+
+    async def _send_entry(self, entry: JournalEntry) -> None:
+        txn_id, d = entry.txn_id, entry.detail
+        if entry.state == "confirming":
+            step: Literal["debit", "confirm"] = "debit" if d.get("step") == "debit" else "confirm"
+            status = await self.session.with_sign_on(lambda: self.client.proof(step, txn_id, d["proof"]))
+            self.journal.set_state(txn_id, "debited" if step == "debit" and status == "debited" else "completed")
+        elif entry.state == "cancelling":
+            status = await self.session.with_sign_on(lambda: self.client.cancel(
+                txn_id, str(d.get("reason", "the source did not apply it"))))
+            self.journal.set_state(txn_id, "credit_owed" if status == "credit_owed" else "cancelled",
+                                   cancel=status)
+
+    async def settle(self) -> bool:
+        """Send the proofs and cancels owed; True when none is left."""
+        done = True
+        for entry in self._entries("confirming", "cancelling"):
+            try:
+                await self._send_entry(entry)
+            except KioskError as exc:
+                log.info("transfer %s %s not acknowledged yet: %s", entry.state, entry.txn_id, exc)
+                self.settling.wake()
+                done = False
+        return done
+
+    def _entries(self, *states: str) -> list[JournalEntry]:
+        return [e for e in self.journal.in_state(*states) if e.kind == TRANSFER_KIND]
+
+    def _entry(self, txn_id: str) -> JournalEntry:
+        entry = self.journal.get(txn_id)
+        if entry is None or entry.kind != TRANSFER_KIND:
+            raise KeyError(f"no transfer {txn_id}")
+        return entry
+
+    def _outcome(self, txn_id: str) -> TransferOutcome:
+        e = self._entry(txn_id)
+        d = e.detail
+        state = {"debited": "credit_owed", "confirming": "completed"}.get(e.state, e.state)
+        if state not in ("completed", "declined", "cancelled", "credit_owed"):
+            state = "credit_owed" if "src_balance_after" in d else "cancelled"
+        return TransferOutcome(txn_id, state, Money(e.amount_fen), card_from_json(d["src"]), card_from_json(d["dst"]),
+                               decline_code=str(d.get("code", "")), reference=str(d.get("reference", "")),
+                               src_balance_after=Money(int(d["src_balance_after"])) if "src_balance_after" in d
+                               else None,
+                               dst_balance_after=Money(int(d["dst_balance_after"])) if "dst_balance_after" in d
+                               else None)
+
+    def _on_step(self, uid: bytes, step: Any, amount: int) -> None:
+        self.journal.onecard_step(self._leg_id, uid.hex().upper(), int(step), amount)
+
