@@ -65,8 +65,9 @@ def _free_port() -> int:
 class PgServer:
     """One private cluster: start() it, make databases, stop() it (removes the directory)."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
         bin_dir = find_bin_dir()
+        self.durable = durable     # fsync on, as a production server (benchmarks/bench_payments.py)
         assert bin_dir is not None, missing_reason()
         self.bin_dir = bin_dir
         self.folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
@@ -95,8 +96,9 @@ class PgServer:
         # fsync off: a test server's data need not survive a power cut, and 2 shared
         # cores should not wait for the disk; max_connections for hosts' pools side by side
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.folder} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
-                   "-c shared_buffers=64MB")
+                   "-c max_connections=300 -c shared_buffers=64MB")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
                   "-w", "-t", "60", "start")
         return self
