@@ -65,12 +65,15 @@ def _free_port() -> int:
 class PgServer:
     """One private cluster: start() it, make databases, stop() it (removes the directory)."""
 
-    def __init__(self, durable: bool = False) -> None:
+    def __init__(self, durable: bool = False, parent: Path | None = None) -> None:
+        """`durable`: fsync on, as a production server; `parent`: where its
+        folder goes (the server's user must be able to reach it) — both for
+        benchmarks/bench_payments.py, on the project's disk."""
         bin_dir = find_bin_dir()
-        self.durable = durable     # fsync on, as a production server (benchmarks/bench_payments.py)
+        self.durable = durable
         assert bin_dir is not None, missing_reason()
         self.bin_dir = bin_dir
-        self.folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-", dir=parent))
         self.data = self.folder / "data"
         self.port = 0
         self._names = itertools.count(1)
