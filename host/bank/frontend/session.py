@@ -125,8 +125,10 @@ def next_rrn(conn: Connection, day: date) -> str:
     commit need not wait for the disk (synchronous_commit off): WAL is flushed
     in order, so the request's own durable commit, later, makes the bump
     durable too, and no reply goes out before it. A request rolled back leaves
-    a gap in the numbers, never a repeat. On SQLite (one writer) it stays in
-    the request's transaction."""
+    a gap in the numbers, never a repeat. (The one reply whose request writes
+    nothing, a repeated reversal's 00, does not wait for that flush: after a
+    server crash within the WAL writer's delay its number could come again.)
+    On SQLite (one writer) it stays in the request's transaction."""
     if conn.dialect.name == "postgresql":
         with conn.engine.connect() as side, side.begin():
             side.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
