@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Protocol
 
 from Crypto.Cipher import DES, DES3
@@ -24,8 +25,12 @@ class _BlockCipher(Protocol):
     def decrypt(self, ciphertext: bytes, /) -> bytes: ...
 
 
+@lru_cache(maxsize=1024)
 def _des3(key: bytes) -> _BlockCipher:
     # pycryptodome refuses keys whose halves are equal (degenerate 3DES); so do we.
+    # Cached: setting up the key schedule costs several times one block's
+    # encryption, and a link's MAK, TDK and PIK serve every message of a session
+    # (ECB objects keep no state between calls, so one serves every thread).
     try:
         return DES3.new(key, DES3.MODE_ECB)
     except ValueError as exc:

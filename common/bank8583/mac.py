@@ -50,9 +50,10 @@ class EcbSteps:
 
 def ecb_steps(mak: bytes, mab: bytes) -> EcbSteps:
     padded = pad(mab)
-    r = bytes(8)
-    for at in range(0, len(padded), 8):
-        r = _xor(r, padded[at:at + 8])
+    folded = 0
+    for at in range(0, len(padded), 8):     # XOR the blocks as 64-bit integers: one step per block
+        folded ^= int.from_bytes(padded[at:at + 8], "big")
+    r = folded.to_bytes(8, "big")
     text = r.hex().upper().encode("ascii")
     a, b = text[:8], text[8:]
     c = ecb_encrypt(mak, a)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from functools import lru_cache
+from typing import Any
 
 from Crypto.Cipher import AES, DES3
 
@@ -56,11 +58,16 @@ def validation_data(pan: str) -> str:
     return pan[-13:-1].ljust(16, "F")
 
 
+@lru_cache(maxsize=16)
+def _pvk_cipher(pvk: bytes) -> Any:
+    return DES3.new(pvk, DES3.MODE_ECB)   # set up once per PVK (ECB keeps no state between calls)
+
+
 def ibm3624_natural_pin(pvk: bytes, validation: str, length: int, table: str = DECIMALISATION) -> str:
     """IBM 3624: encrypt the 16 hex digits of validation data under the PVK
     (double-length 3DES, ECB), decimalise the result digit by digit with
     `table`, keep the leftmost `length` digits."""
-    encrypted = DES3.new(pvk, DES3.MODE_ECB).encrypt(bytes.fromhex(validation)).hex().upper()
+    encrypted = _pvk_cipher(pvk).encrypt(bytes.fromhex(validation)).hex().upper()
     return "".join(table[int(digit, 16)] for digit in encrypted)[:length]
 
 

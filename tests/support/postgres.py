@@ -65,11 +65,15 @@ def _free_port() -> int:
 class PgServer:
     """One private cluster: start() it, make databases, stop() it (removes the directory)."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False, parent: Path | None = None) -> None:
+        """`durable`: fsync on, as a production server; `parent`: where its
+        folder goes (the server's user must be able to reach it) — both for
+        benchmarks/bench_payments.py, on the project's disk."""
         bin_dir = find_bin_dir()
+        self.durable = durable
         assert bin_dir is not None, missing_reason()
         self.bin_dir = bin_dir
-        self.folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
+        self.folder = Path(tempfile.mkdtemp(prefix="kiosk-pg-", dir=parent))
         self.data = self.folder / "data"
         self.port = 0
         self._names = itertools.count(1)
@@ -95,8 +99,9 @@ class PgServer:
         # fsync off: a test server's data need not survive a power cut, and 2 shared
         # cores should not wait for the disk; max_connections for hosts' pools side by side
         options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} -c unix_socket_directories={self.folder} "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
-                   "-c shared_buffers=64MB")
+                   "-c max_connections=300 -c shared_buffers=64MB")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-o", options,
                   "-w", "-t", "60", "start")
         return self

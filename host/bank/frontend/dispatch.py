@@ -36,6 +36,7 @@ from host.bank.frontend.exchange import (
 )
 from host.config import BankLink, HostSettings
 from host.db import retrying, write_transaction
+from host.group_commit import GroupCommitter
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,31 @@ class Outcome:
     processing: str            # header digit 6
 
 
-class FrontEndHandler:
-    """What the TCP server calls for each frame, on a worker thread."""
+class _Refused(Exception):
+    """A Malformed request's outcome (96), raised so that its writes roll back."""
 
-    def __init__(self, settings: HostSettings, link: BankLink, engine: Engine, clock: Clock) -> None:
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.answer.code)
+        self.outcome = outcome
+
+
+class FrontEndHandler:
+    """What the TCP server calls for each frame, on a worker thread. On SQLite
+    the requests of concurrent terminals share commits (host.group_commit:
+    one fsync for several, each answered once durable); `group_commit=False`
+    gives each its own transaction, as on PostgreSQL (docs/performance.md)."""
+
+    def __init__(self, settings: HostSettings, link: BankLink, engine: Engine, clock: Clock,
+                 group_commit: bool | None = None) -> None:
         self.settings, self.link, self.engine, self.clock = settings, link, engine, clock
+        if group_commit is None:
+            group_commit = engine.dialect.name == "sqlite"
+        self.group = GroupCommitter(engine, "bank-link-writer") if group_commit else None
+
+    def close(self) -> None:
+        """Stop the group-commit writer (after what is queued)."""
+        if self.group is not None:
+            self.group.close()
 
     def handle(self, data: bytes) -> bytes | None:
         try:
@@ -149,30 +170,44 @@ class FrontEndHandler:
         return self._reply(parsed, outcome)
 
     def _once(self, parsed: Parsed, terminal: str, kiosk_id: str, tmk: bytes) -> Outcome:
+        """One request in one transaction: its own, or its place in the group
+        commit's next batch (its own savepoint there). Either way the outcome
+        comes back only once the commit is durable."""
+        def work(conn: Connection) -> Outcome:
+            return self._in_transaction(conn, parsed, terminal, kiosk_id, tmk)
+        try:
+            if self.group is not None:
+                return self.group.run(work)
+            with write_transaction(self.engine) as conn:
+                return work(conn)
+        except _Refused as refused:     # rolled back (the transaction, or the job's savepoint)
+            return refused.outcome
+
+    def _in_transaction(self, conn: Connection, parsed: Parsed, terminal: str, kiosk_id: str,
+                        tmk: bytes) -> Outcome:
         request, verified = parsed.message, None
         stale = False
         try:
-            with write_transaction(self.engine) as conn:
-                now = self.clock.now()
-                session = sessions.load_session(conn, terminal, kiosk_id, tmk)
-                ex = Exchange(request, self.settings, terminal, kiosk_id, tmk, session, None, now)
-                if request.mti == "0800":
-                    answer, _ = _sign_on(conn, ex)
-                    return Outcome(answer, None, "0")
-                keys = session.keys if session is not None else None
-                if session is None or keys is None:
-                    return Outcome(Answer(MAC_ERROR), None, "3")
-                try:
-                    parsed.verify_mac(keys.mak, self.link.mac)
-                except BadMac:
-                    return Outcome(Answer(MAC_ERROR), None, "3")
-                verified = keys.mak
-                stale = session.business_day != now.date()
-                answer = _route(request)(conn, Exchange(request, self.settings, terminal, kiosk_id, tmk, session,
-                                                        keys, now))
+            now = self.clock.now()
+            session = sessions.load_session(conn, terminal, kiosk_id, tmk)
+            ex = Exchange(request, self.settings, terminal, kiosk_id, tmk, session, None, now)
+            if request.mti == "0800":
+                answer, _ = _sign_on(conn, ex)
+                return Outcome(answer, None, "0")
+            keys = session.keys if session is not None else None
+            if session is None or keys is None:
+                return Outcome(Answer(MAC_ERROR), None, "3")
+            try:
+                parsed.verify_mac(keys.mak, self.link.mac)
+            except BadMac:
+                return Outcome(Answer(MAC_ERROR), None, "3")
+            verified = keys.mak
+            stale = session.business_day != now.date()
+            answer = _route(request)(conn, Exchange(request, self.settings, terminal, kiosk_id, tmk, session,
+                                                    keys, now))
         except Malformed as exc:
             log.info("bank link: %s of terminal %s refused: %s", request.mti, terminal, exc)
-            return Outcome(Answer(MALFUNCTION), verified, "3" if stale else "0")
+            raise _Refused(Outcome(Answer(MALFUNCTION), verified, "3" if stale else "0")) from None
         return Outcome(answer, verified, "3" if stale or answer.code in (PIN_ERROR, MAC_ERROR) else "0")
 
     def _reply(self, parsed: Parsed, outcome: Outcome) -> bytes:

@@ -101,11 +101,17 @@ def _duplicate(conn: Connection, ex: Exchange, batch: str, stan: str) -> bool:
     return conn.execute(_ENTRY, {"t": ex.terminal_id, "b": batch, "s": stan}).first() is not None
 
 
+# built once: `.values(**row)` per call costs more than the insert itself
+_JOURNAL = insert(bank_link_journal).values({c: bindparam(c) for c in (
+    "terminal_id", "batch", "stan", "kind", "state", "code", "account_id", "masked_pan", "amount_fen", "rrn",
+    "auth_code", "bill_ref", "business_day", "created_at")})
+
+
 def _journal(conn: Connection, ex: Exchange, *, batch: str, stan: str, kind: str, code: str,
              decision: BankDecision | None, amount_fen: int, rrn: str, auth_code: str | None = None,
              bill_ref: str | None = None) -> None:
     account = decision.account if decision is not None else None
-    conn.execute(insert(bank_link_journal).values(
+    conn.execute(_JOURNAL, dict(
         terminal_id=ex.terminal_id, batch=batch, stan=stan, kind=kind,
         state="approved" if code == APPROVED else "declined", code=code,
         account_id=account.id if account is not None else None,

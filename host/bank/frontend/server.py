@@ -70,6 +70,7 @@ class BankFrontEnd:
             with suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
+            await asyncio.to_thread(self.handler.close)   # the group-commit writer, after its last batch
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
