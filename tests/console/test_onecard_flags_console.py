@@ -5,6 +5,7 @@ the office has dealt with the card (CSRF, audited); a viewer only looks."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -56,3 +57,25 @@ def test_a_bad_or_unknown_flag_is_a_clear_4xx(console_host: ConsoleHost) -> None
     assert duty.post("/console/onecard-flags/abc/clear").status_code == 400
     assert duty.post("/console/onecard-flags/99999/clear").status_code == 404
     assert console_host.staff().get("/console/onecard-flags").status_code == 303      # signed out: sign in
+
+
+async def test_the_page_in_a_browser(start_console_host: Any) -> None:
+    """Headless Chromium, as an operator: the flagged card, then Clear; screenshots in tests/artifacts/console."""
+    from playwright.async_api import expect
+
+    from tests.console.test_console_browser import shot, sign_in
+    from tests.support.browser import chromium
+
+    host = start_console_host()
+    flag_id = _flag(host, ROLLED_BACK, "mirror_mismatch", "card 12000 fen after 5, mirror 8000 fen after 6")
+    async with chromium() as browser:
+        page = await sign_in(browser, host, "duty")
+        await page.click("text=一卡通异常")                           # the nav's link
+        await expect(page.locator(f"#flag-{flag_id}")).to_contain_text("****0003")
+        await expect(page.locator(f"#flag-{flag_id}")).to_contain_text("¥120.00")
+        await shot(page, "onecard-flags.png")
+        await page.click(f"#flag-{flag_id} button")
+        await expect(page.locator("#ocfl-done")).to_contain_text("****0003")
+        await shot(page, "onecard-flags-cleared.png")
+        await page.context.close()
+    assert _cleared(host, flag_id)
