@@ -15,7 +15,7 @@ from host.db import write_transaction
 from host.schema.console import staff_audit
 
 ACTIONS = ("sign_in", "sign_in_failed", "sign_out", "command_sent", "export", "user_added", "user_changed",
-           "payment_settled", "meter_card_lost", "meter_card_reissued")
+           "payment_settled", "meter_card_lost", "meter_card_reissued", "onecard_flag_cleared")
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from host.console.kiosk_view import (
 from host.console.live import event_stream
 from host.console.meters_view import meter_query, meter_routes, meter_sales_context
 from host.console.onecard_blacklist import onecard_blacklist_routes
+from host.console.onecard_flags import onecard_flag_routes
 from host.console.settlement_view import last_settlement
 from host.console.signin import signin_routes
 from host.console.reconciliation import recent_days, reconcile
@@ -387,6 +388,7 @@ def console_routes(console: Console) -> list[BaseRoute]:
         Route("/bank-journal.csv", bank_journal_csv, methods=["GET"]),
         Route("/reconciliation", reconciliation_page, methods=["GET"]),
         *onecard_blacklist_routes(console),     # the one-card unpaid-fee blacklist
+        *onecard_flag_routes(console),          # one-cards flagged for the property office
         *meter_routes(console, _day),           # prepaid meters: cards lost / reissued, sales CSV
         Route("/reconciliation/settle", settle_from_bank, methods=["POST"]),
         Route("/audit", audit_page, methods=["GET"]),

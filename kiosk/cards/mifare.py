@@ -22,6 +22,33 @@ SW_FAILED = 0x6300
 KEY_SLOT = 0x00          # the reader's volatile key slot
 
 
+# PC/SC Part 3 §3.1.3.2.3: a contactless storage card's ATR, as the reader
+# builds it: 3B 8F 80 01, historical bytes 80 4F 0C (application identifier
+# presence, 12 bytes) RID A0 00 00 03 06, the standard SS, the card name NN NN,
+# 4 RFU bytes 00, and TCK (XOR of T0 … the last historical byte).
+_PART3_HEAD = bytes.fromhex("3B8F8001804F0CA000000306")
+STANDARD_14443A_3 = 0x03
+CARD_NAME_CLASSIC_1K = 0x0001
+
+
+def storage_card_name(atr: bytes) -> tuple[int, int] | None:
+    """(standard, card name) of a PC/SC Part 3 storage card ATR; None for any
+    other ATR (a CPU card's carries its own historical bytes) or a bad TCK."""
+    if len(atr) != 20 or not atr.startswith(_PART3_HEAD) or any(atr[15:19]):
+        return None
+    tck = 0
+    for byte in atr[1:19]:
+        tck ^= byte
+    if tck != atr[19]:
+        return None
+    return atr[12], int.from_bytes(atr[13:15], "big")
+
+
+def is_classic_1k_atr(atr: bytes) -> bool:
+    """Whether the reader reports a MIFARE Classic 1K (ISO 14443A part 3, name 0001)."""
+    return storage_card_name(atr) == (STANDARD_14443A_3, CARD_NAME_CLASSIC_1K)
+
+
 class ValueOp(IntEnum):
     INCREMENT = 0x01
     DECREMENT = 0x02

@@ -121,12 +121,18 @@ class PcscReader:
         return state is not None
 
     def connect(self) -> PcscTransport:
-        """Connect in shared mode, T=0 or T=1 as the card offers."""
+        """Connect in shared mode, T=0 or T=1 as the card offers; the transport
+        carries the card's ATR (SCardStatus), which tells a storage card the
+        reader emulates (PC/SC Part 3: a MIFARE Classic) from a CPU card."""
         hresult, hcard, protocol = sc.SCardConnect(self._context(), self.name, sc.SCARD_SHARE_SHARED,
                                                    sc.SCARD_PROTOCOL_T0 | sc.SCARD_PROTOCOL_T1)
         if hresult != sc.SCARD_S_SUCCESS:
             raise self.error(hresult, "SCardConnect")
-        return PcscTransport(self, hcard, protocol)
+        status = sc.SCardStatus(hcard)
+        if status[0] != sc.SCARD_S_SUCCESS:
+            sc.SCardDisconnect(hcard, sc.SCARD_LEAVE_CARD)
+            raise self.error(status[0], "SCardStatus")
+        return PcscTransport(self, hcard, protocol, bytes(status[4]))
 
     def close(self) -> None:
         self._drop_context()
@@ -141,8 +147,9 @@ class PcscReader:
 class PcscTransport:
     """An open connection to the card: `transmit(apdu) -> data ‖ SW1 SW2`."""
 
-    def __init__(self, reader: PcscReader, hcard: int, protocol: int) -> None:
+    def __init__(self, reader: PcscReader, hcard: int, protocol: int, atr: bytes = b"") -> None:
         self.reader = reader
+        self.atr = atr                  # the card's answer to reset, as the reader reports it
         self._hcard: int | None = hcard
         self._protocol = protocol
         self._lock = threading.Lock()

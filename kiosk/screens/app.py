@@ -171,7 +171,9 @@ class KioskApp(App):
         self.lang = self.settings.language if self.settings.language in LANGUAGES else "zh"
         self._tasks: set[asyncio.Task[Any]] = set()
         self.flow = Flows(kiosk.bills, self.spawn, kiosk.payments, kiosk.wallet, kiosk.fleet, kiosk.bank_cards,
-                          onecard=kiosk.onecard, meters=kiosk.meters, transfers=getattr(kiosk, "transfers", None))
+                          onecard=kiosk.onecard, meters=kiosk.meters, transfers=getattr(kiosk, "transfers", None),
+                          # (getattr: a kiosk built without the one-card has no such attribute in older fakes)
+                          onecard_blacklist=getattr(kiosk, "onecard_blacklist", None))
         self.timer: IdleTimer | None = None
         self.restart_requested = False     # the runner starts the app again once it stopped
         kiosk.on_restart = self.request_restart

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from kiosk.services.bank_card_services import BankCardServices
     from kiosk.services.fleet.service import FleetService
     from kiosk.services.onecard import OneCardService
+    from kiosk.services.onecard_blacklist import OneCardBlacklistService
     from kiosk.services.meter import MeterService
     from kiosk.services.payment import PaymentService
     from kiosk.services.transfer import TransferService
@@ -42,6 +43,7 @@ class Flows(Navigator):
                  wallet: WalletService | None = None, fleet: FleetService | None = None,
                  bank_cards: BankCardServices | None = None, onecard: OneCardService | None = None,
                  meters: MeterService | None = None, transfers: TransferService | None = None,
+                 onecard_blacklist: OneCardBlacklistService | None = None,
                  **kwargs: Any) -> None:
         super().__init__(spawn, fleet, **kwargs)
         self._payments = payments
@@ -53,7 +55,8 @@ class Flows(Navigator):
         if wallet is not None:
             from kiosk.screens.card_services.flow import CardServices   # only with the IC wallet: it loads the card code
 
-            self.cards = CardServices(self, self.bank, wallet, payments, spawn, onecard=onecard, bills=bills)
+            self.cards = CardServices(self, self.bank, wallet, payments, spawn, onecard=onecard, bills=bills,
+                                      onecard_blacklist=onecard_blacklist)
             self.register(self.cards, name="card", start=self.cards.start)
             self.payment.pay_by_wallet_with = self.cards.pay_bill
             if transfers is not None:       # 转账, reached from card services (card_insert)

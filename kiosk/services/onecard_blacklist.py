@@ -94,15 +94,23 @@ class OneCardBlacklistService:
             log.info("one-card blacklist not refreshed: %s", exc)
 
     # --- a card at the kiosk --------------------------------------------------------------
-    async def present(self) -> OneCardView | UnpaidFeeRefusal:
-        """The card on the reader: its view, or, listed for unpaid fees, why
-        (any other refusal is raised as OneCardRefused)."""
+    async def present(self) -> OneCardView | UnpaidFeeRefusal | UnblockOutcome:
+        """The card on the reader: its view; listed for unpaid fees, why (and
+        what paying here pays); refused as blacklisted although the list no
+        longer has it (its arrears were paid, the card pulled before its flag
+        was cleared, or paid elsewhere), released at once: the host decides in
+        `onecard/unblock`, and the outcome carries the card's view. Any other
+        refusal is raised as OneCardRefused."""
         try:
             return await self.onecard.present()
         except OneCardRefused as exc:
             if exc.code != "blacklisted":
                 raise
-            return await self.why(exc.uid)
+            refusal = await self.why(exc.uid)
+            if refusal.since:                 # still listed: why, and the offer to pay
+                return refusal
+            released = await self.unblock()
+            return released if released.view is not None else refusal
 
     async def why(self, uid: str) -> UnpaidFeeRefusal:
         listed = self.journal.onecard_listed(uid)
@@ -110,7 +118,12 @@ class OneCardBlacklistService:
             await self.refresh_quietly()
             listed = self.journal.onecard_listed(uid)
         house = listed.house_no if listed is not None else ""
-        bill = await self.bills.lookup(house) if house else None
+        bill = None
+        if house:
+            try:
+                bill = await self.bills.lookup(house)
+            except Exception as exc:  # noqa: BLE001 - the reason is still shown; only the offer waits
+                log.info("one-card %s: the arrears of %s not looked up: %s", uid, house, exc)
         return UnpaidFeeRefusal(uid, house, listed.since if listed else "", Money(listed.amount_fen if listed else 0),
                                 bill if bill is not None and not bill.nothing_due else None)
 
@@ -125,8 +138,18 @@ class OneCardBlacklistService:
             payment = await self.payments.pay(bill, swipe, pin_block)
             if not payment.approved:
                 return UnblockOutcome(payment, False, False, None)
-        outcome = await self.unblock()
+        try:
+            outcome = await self.unblock()
+        except Exception as exc:  # noqa: BLE001 - the arrears are paid whatever the card does now
+            # the card pulled (or the link lost) before its flag was cleared: the host
+            # no longer lists it, so its next presentation, at any kiosk, clears it (present)
+            log.warning("one-card: arrears paid, the card's flag not yet cleared: %s", exc)
+            return UnblockOutcome(payment, False, False, None)     # not known here: the next tap asks
         return dataclasses.replace(outcome, payment=payment)
+
+    async def print_receipt(self, txn_id: str) -> bool:
+        """The arrears' receipt: the bill payment's own."""
+        return await self.payments.print_receipt(txn_id)
 
     async def unblock(self) -> UnblockOutcome:
         """Clear the black flag of the card on the reader if the host no longer

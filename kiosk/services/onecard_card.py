@@ -11,7 +11,7 @@ from common.onecard import DEMO_MAP, RECORD_SLOTS, KeyType, MalformedBlock, Sect
 from common.onecard_blocks import Record
 from kiosk.backend_client.onecard import SessionKeyRing
 from kiosk.cards.apdu import ApduTransport
-from kiosk.cards.mifare import MifareClassic
+from kiosk.cards.mifare import MifareClassic, is_classic_1k_atr
 from kiosk.cards.mifare_purse import OneCardPurse, Presentation, Step, StepHook
 from kiosk.devices.ports import IcReader
 from kiosk.domain.errors import CardFault, KioskError
@@ -109,13 +109,17 @@ def open_session(reader: IcReader, hook: StepHook) -> CardSession:
 
 
 def is_onecard(reader: IcReader) -> bool:
-    """A one-card, not a CPU card: a MIFARE Classic answers the reader's GET
-    DATA (UID) with 4 bytes and 90 00; our CPU cards refuse class FF (6E 00).
-    (A real reader also answers GET DATA for a contactless CPU card, with a
-    4- or 7-byte UID; telling those apart by the ATR needs the port to expose
-    it: docs/onecard.md "Not yet".)"""
+    """A one-card, not a CPU card. By the ATR when the transport carries one
+    (PcscTransport: a real reader reports a MIFARE Classic 1K as a PC/SC Part 3
+    storage card, a contactless CPU card with its own historical bytes; a real
+    reader answers GET DATA for both, so the answer alone cannot tell them).
+    Without an ATR: a MIFARE Classic answers the reader's GET DATA (UID) with 4
+    bytes and 90 00; our CPU cards refuse class FF (6E 00)."""
     transport = reader.connect()
     try:
+        atr = getattr(transport, "atr", b"")     # not part of ApduTransport: in-process transports have none
+        if atr:
+            return is_classic_1k_atr(atr)
         answer = transport.transmit(_UID_APDU)
     finally:
         close = getattr(transport, "close", None)

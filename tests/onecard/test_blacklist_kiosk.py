@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, time
 
+import pytest
 from sqlalchemy import text
 
 from common.money import Money
@@ -18,7 +19,9 @@ from host.billing import due_date, period_of, shift_period
 from host.config import load_host_settings
 from host.db import write_transaction
 from host.unpaid_fees import refresh
-from kiosk.services.onecard_blacklist import UnpaidFeeRefusal
+from kiosk.domain.errors import HostUnavailable
+from kiosk.services.onecard_blacklist import UnblockOutcome, UnpaidFeeRefusal
+from kiosk.services.onecard_card import OneCardView
 from tests.support.clocks import TODAY
 from tests.support.onecard_host import BLACK, FUNDED
 from tests.support.onecard_kiosks import OneCardWorld
@@ -117,4 +120,75 @@ async def test_a_card_still_listed_gets_no_unblock_key(onecard_world: OneCardWor
     outcome = await service.unblock()
     assert (outcome.lifted, outcome.card_cleared, outcome.view) == (False, False, None)
     assert _black_flag(card) == BLACK_LISTED
+    await remove(w.kiosk, "contactless")
+
+
+async def _paid_then_pulled(w: OneCardWorld) -> None:
+    """The bill payment goes through, then the card leaves before its flag is written."""
+    service = w.kiosk.onecard_blacklist
+    assert service is not None
+    pay = service.payments.pay
+
+    async def pay_then_pull(*args, **kwargs):  # type: ignore[no-untyped-def]
+        outcome = await pay(*args, **kwargs)
+        await remove(w.kiosk, "contactless")
+        return outcome
+
+    service.payments.pay = pay_then_pull  # type: ignore[method-assign]
+
+
+async def test_a_card_pulled_before_its_flag_is_cleared_is_released_at_the_next_presentation(
+        onecard_world: OneCardWorld) -> None:
+    w = onecard_world
+    service = w.kiosk.onecard_blacklist
+    assert service is not None
+    _list_on_host(w)
+    card = await _tap(w, BLACK)
+    await _paid_then_pulled(w)
+    swiped = await swipe(w.kiosk, GOOD.track2)
+    outcome = await service.pay_arrears_and_unblock(swiped, await enter_pin(w.kiosk, swiped, GOOD.pin))
+    assert outcome.payment is not None and outcome.payment.approved        # the arrears are paid
+    assert (outcome.card_cleared, outcome.view, outcome.message_key) == (False, None, "onecard.unblock_pending")
+    assert _black_flag(card) == BLACK_LISTED                               # the card left first
+    with w.host.engine.connect() as conn:                                  # but the host no longer lists it
+        assert not conn.execute(text("SELECT black FROM onecards WHERE uid = :u"), {"u": BLACK.uid}).scalar_one()
+
+    await insert(w.kiosk, card.serial, "contactless")                      # the next tap
+    answer = await service.present()
+    assert isinstance(answer, UnblockOutcome) and answer.card_cleared and answer.view is not None
+    assert answer.view.uid == BLACK.uid and _black_flag(card) == BLACK_OK
+    assert isinstance(await service.present(), OneCardView)                # and from then on, simply accepted
+    await remove(w.kiosk, "contactless")
+
+
+async def test_a_declined_payment_leaves_the_card_listed_and_nothing_moved(onecard_world: OneCardWorld) -> None:
+    w = onecard_world
+    service = w.kiosk.onecard_blacklist
+    assert service is not None
+    _list_on_host(w)
+    card = await _tap(w, BLACK)
+    before = _sums(w)
+    swiped = await swipe(w.kiosk, GOOD.track2)
+    outcome = await service.pay_arrears_and_unblock(swiped, await enter_pin(w.kiosk, swiped, "999999"))
+    assert outcome.payment is not None and outcome.payment.decline_code == "wrong_pin"
+    assert (outcome.lifted, outcome.card_cleared, outcome.view) == (False, False, None)
+    assert outcome.message_key == "onecard.arrears_declined"
+    assert _sums(w) == before and _black_flag(card) == BLACK_LISTED
+    assert isinstance(await service.present(), UnpaidFeeRefusal)           # still refused, with why
+    await remove(w.kiosk, "contactless")
+
+
+async def test_the_bank_link_down_pays_nothing_and_the_card_stays_listed(onecard_world: OneCardWorld) -> None:
+    w = onecard_world
+    service = w.kiosk.onecard_blacklist
+    assert service is not None
+    _list_on_host(w)
+    card = await _tap(w, BLACK)
+    before = _sums(w)
+    swiped = await swipe(w.kiosk, GOOD.track2)
+    block = await enter_pin(w.kiosk, swiped, GOOD.pin)
+    w.host.bank.stop()                                                     # the bank's front-end gone
+    with pytest.raises(HostUnavailable):
+        await service.pay_arrears_and_unblock(swiped, block)
+    assert _sums(w) == before and _black_flag(card) == BLACK_LISTED
     await remove(w.kiosk, "contactless")

@@ -57,6 +57,7 @@ STAFF = {
     ("GET", "/console/meters"): "viewer", ("GET", "/console/meter-sales.csv"): "viewer",
     ("POST", "/console/meters/{meter_no}/report-lost"): "operator",
     ("POST", "/console/meters/{meter_no}/reissue"): "operator",
+    ("GET", "/console/onecard-flags"): "viewer", ("POST", "/console/onecard-flags/{flag_id}/clear"): "operator",
     ("GET", "/console/audit"): "admin",
     ("POST", "/console/reconciliation/settle"): "operator",
     ("GET", "/console/users"): "admin", ("POST", "/console/users"): "admin",
@@ -64,7 +65,7 @@ STAFF = {
     ("POST", "/console/logout"): "viewer",
 }
 FILL = {"house_no": "3-2-1202", "kiosk_id": DEMO_KIOSK, "username": "admin", "lang": "en", "path": "console.css",
-        "meter_no": "310100012345"}
+        "meter_no": "310100012345", "flag_id": "1"}
 
 
 def concrete(path: str) -> str:

@@ -148,7 +148,7 @@ ONECARD_STATES: list[tuple[str, dict[str, Any]]] = [
                         "reference": "", "receipt_state": ""}),
     ("onecard_refused", {"refused_code": "needs_staff", "refused_uid": "B1C20003"}),
     ("onecard_refused", {"refused_code": "blacklisted", "refused_uid": "B1C20002",
-                         "arrears_offer": lambda uid, house: None}),   # the next helper's hook, shown
+                         "arrears_offer": lambda uid, house: None}),   # why, and the offer (onecard_arrears.py)
 ]
 
 
@@ -171,6 +171,8 @@ async def test_onecard_screens_fit(kiosk_app: Any, artifacts: Any) -> None:
         await wait_for(lambda: tuple(map(round, app.kiosk_area.size)) == (width, height), timeout_s=10,
                        what=f"kiosk area {width}x{height}")
         steps.view, steps.bill, cards.op, cards.amount_typed = staged_view(), bill, "onecard_load", "99999.99"
+        arrears = steps.arrears                                 # the widest reason and amount to pay
+        arrears.since, arrears.owed, arrears.due = "2026-10-01", "¥99,999.99", "¥199,999.99"
         for n, (screen, props) in enumerate(ONECARD_STATES):
             for key, value in props.items():
                 setattr(steps, key, value)
@@ -183,6 +185,7 @@ async def test_onecard_screens_fit(kiosk_app: Any, artifacts: Any) -> None:
                              for p in layout_problems(app.kiosk_area, app.kiosk_area)]
         assert steps.view is not None
         app.lang = "zh"
-    steps.arrears_offer = None
+    steps.arrears_offer = arrears.offer
+    arrears.reset()
     flow.screen = "idle"
     assert not problems, "\n".join(problems)

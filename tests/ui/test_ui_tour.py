@@ -11,8 +11,10 @@ pytestmark = pytest.mark.ui
 @pytest.mark.kiosk_wallet
 @pytest.mark.timeout(360)   # ~50 s alone; the tour is long and the cores are shared
 async def test_tour_visits_every_screen(kiosk_app: Any, ui_host: Any, artifacts: Any) -> None:
+    from host.onecard.blacklist import run_refresh
     from kiosk.demo.tour.run import run_tour
 
+    run_refresh(ui_host.engine, ui_host.settings, ui_host.clock)   # as `kiosk host serve` does at start
     shots = await run_tour(kiosk_app, artifacts / "tour")
     names = [p.stem.split("-", 1)[1] for p in shots]
     for caught_if_slow in ("processing", "card-processing"):   # shown only if the host was slow enough
@@ -36,7 +38,9 @@ async def test_tour_visits_every_screen(kiosk_app: Any, ui_host: Any, artifacts:
                      *(f"{name}-{lang}" for name in ("onecard", "onecard-load-amount", "onecard-load-result",
                                                      "onecard-records", "onecard-bill", "onecard-tear",
                                                      "onecard-tear-finished", "onecard-refused-office",
-                                                     "onecard-refused-blacklisted") for lang in ("zh", "en")),
+                                                     # 3-2-1202's arrears were paid by bank card above:
+                                                     # its listed card is released at the tap
+                                                     "onecard-released") for lang in ("zh", "en")),
                      # 购电 / 购水 / 购气 (kiosk/demo/tour/meter.py, run last)
                      "meter-insert", "meter-number", "meter-card", "meter-card-en", "meter-quantity-kwh",
                      "meter-quantity-yuan", "meter-pay", "meter-pay-en", "meter-result", "meter-result-en",

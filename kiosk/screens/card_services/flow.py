@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from common.bank_card import CardSwipe
     from kiosk.services.bills import BillService
     from kiosk.services.onecard import OneCardService
+    from kiosk.services.onecard_blacklist import OneCardBlacklistService
     from kiosk.services.payment import PaymentService
     from kiosk.services.wallet_view import WalletOutcome
     from kiosk.services.wallet import WalletService
@@ -49,7 +50,7 @@ class CardServices(CardPinEntry, CardReading, AmountEntry, TearWait, CardOutcome
 
     def __init__(self, nav: Navigator, bank: BankCardStep, wallet: WalletService, payments: PaymentService | None,
                  spawn: Spawn, *, onecard: OneCardService | None = None, bills: BillService | None = None,
-                 **kwargs: Any) -> None:
+                 onecard_blacklist: OneCardBlacklistService | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.nav = nav
         self.bank = bank
@@ -61,8 +62,8 @@ class CardServices(CardPinEntry, CardReading, AmountEntry, TearWait, CardOutcome
         self._lookup_again: Callable[[], None] | None = None   # the bill changed: its flow looks it up again
         self._swipe: CardSwipe | None = None  # the bank card (load / unload), in memory only
         # the estate one-card, tapped on the contactless reader (onecard.py)
-        self.onecard = OneCardSteps(nav, bank, onecard, bills, wallet.limits, spawn, self) \
-            if onecard is not None else None
+        self.onecard = OneCardSteps(nav, bank, onecard, bills, wallet.limits, spawn, self,
+                                    blacklist=onecard_blacklist) if onecard is not None else None
 
     # --- entry points ---------------------------------------------------------------
     def start(self, op: str = "view") -> None:

@@ -29,12 +29,14 @@ from kiosk.screens import card_view
 from kiosk.screens.bank_card import BankCardFor, BankCardRequest, BankCardStep
 from kiosk.screens.messages import CARD_CENTRE, Decline, Outcome, decline_for, log_failure
 from kiosk.screens.navigation import Message, Navigator, Screen, Spawn
+from kiosk.services.onecard_blacklist import UnpaidFeeRefusal
 
 if TYPE_CHECKING:
     from common.bank_card import CardSwipe
     from kiosk.domain.bill import HouseholdBill
     from kiosk.services.bills import BillService
     from kiosk.services.onecard import OneCardOutcome, OneCardService
+    from kiosk.services.onecard_blacklist import OneCardBlacklistService
     from kiosk.services.wallet_view import WalletLimits
 
 log = logging.getLogger(__name__)
@@ -59,22 +61,29 @@ class OneCardSteps(Outcome):
     result_balance = StringProperty("")              # the purse after the write
     masked_pan = StringProperty("")                  # a load's bank card
     refused_code = StringProperty("")                # the host's refusal code (onecard_refused)
-    # The unpaid-fee blacklist's "pay the arrears now" (issue 14, deliverable 5; another
-    # helper's): set it to a callable taking the refused card's UID and house, and the
-    # refusal of a blacklisted card offers it. None: the refusal only says why.
+    # The unpaid-fee blacklist's "pay the arrears now": a callable taking the refused
+    # card's UID and house (OneCardArrears.offer, set with the blacklist service); the
+    # refusal of a blacklisted card offers it when there is a bill. None: it only says why.
     arrears_offer = ObjectProperty(None, allownone=True)
+    arrears = ObjectProperty(None, allownone=True)   # OneCardArrears (onecard_arrears.py), or None
     refused_uid = StringProperty("")
     refused_house = StringProperty("")
 
     result_screen = Screen.ONECARD_RESULT
 
     def __init__(self, nav: Navigator, bank: BankCardStep, service: OneCardService, bills: BillService | None,
-                 limits: WalletLimits, spawn: Spawn, owner: Any, **kwargs: Any) -> None:
+                 limits: WalletLimits, spawn: Spawn, owner: Any, *,
+                 blacklist: OneCardBlacklistService | None = None, **kwargs: Any) -> None:
         """`owner`: the CardServices (flow.py) whose processing, tear and
-        messages this part uses."""
+        messages this part uses; `blacklist`: the unpaid-fee blacklist, whose
+        refusal offers to pay the arrears (onecard_arrears.py)."""
         super().__init__(**kwargs)
         self.nav, self.bank, self.service, self.bills, self.limits = nav, bank, service, bills, limits
         self._spawn, self._owner = spawn, owner
+        if blacklist is not None:
+            from kiosk.screens.card_services.onecard_arrears import OneCardArrears
+            self.arrears = OneCardArrears(self, bank, blacklist)
+            self.arrears_offer = self.arrears.offer
         self._swipe: CardSwipe | None = None
         self._amount = Money(0)
         self._gen = 0
@@ -92,7 +101,7 @@ class OneCardSteps(Outcome):
     async def read(self, gen: int, pay: HouseholdBill | None = None) -> None:
         """Present the card (the host checks it; a torn operation is finished)."""
         try:
-            view = await self.service.present()
+            view = await (self.arrears.present() if self.arrears is not None else self.service.present())
         except OneCardRefused as exc:
             if gen == self._owner._gen:
                 self._refused(exc)
@@ -103,8 +112,12 @@ class OneCardSteps(Outcome):
             return
         if gen != self._owner._gen:
             return
-        self.view = view
         self.nav.dispatch("on_activity")
+        if isinstance(view, UnpaidFeeRefusal):   # listed: why, and the offer to pay the arrears
+            assert self.arrears is not None
+            self.arrears.refused(view)
+            return
+        self.view = view
         if pay is not None:                   # paying a bill from the bill screen: the card pays it
             self._show_bill(pay)
         else:
@@ -307,6 +320,8 @@ class OneCardSteps(Outcome):
         self.busy = False
         self.kind = self.amount_text = self.result_balance = self.masked_pan = ""
         self.refused_code = self.refused_uid = self.refused_house = ""
+        if self.arrears is not None:
+            self.arrears.reset()
         self.forget_approval()
 
 
