@@ -14,7 +14,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from host import faults
 
 T = TypeVar("T")
 
@@ -106,6 +109,15 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
+def is_outage(exc: BaseException) -> bool:
+    """The database is not there (restarting, unreachable, the connection cut,
+    the pool exhausted), as opposed to a statement's own error: the caller
+    answers "try again" (HTTP 503, 8583 96), never a 500."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout, WriterBusy)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
 def retrying(work: Callable[[], T], attempts: int = RETRY_ATTEMPTS) -> T:
     """`work()` (one whole transaction), run again after a serialisation failure
     or deadlock, at most `attempts` times in all, with a short random pause (the
@@ -131,8 +143,10 @@ def make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
         # READ COMMITTED with row locks (the write discipline above); a pool sized
         # for the server's worker threads, each holding one connection at a time
-        return create_engine(url, pool_pre_ping=True, hide_parameters=True, isolation_level="READ COMMITTED",
-                             pool_size=10, max_overflow=30)
+        pg = create_engine(url, pool_pre_ping=True, hide_parameters=True, isolation_level="READ COMMITTED",
+                           pool_size=10, max_overflow=30)
+        faults.install(pg)          # tests only (host.faults): nothing without KIOSK_HOST_FAULTS
+        return pg
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +154,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
+    faults.install(engine)
     return engine
 
 
