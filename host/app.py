@@ -61,6 +61,7 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
     # every table whoever opened the database: an empty one is created at head, one
     # whose schema is not this release's is refused (SchemaNotCurrent: `kiosk host migrate`).
     migrations.ready(engine)
+    faults.install(engine)      # tests only (host.faults): nothing without KIOSK_HOST_FAULTS
     # SQLite in WAL mode: the health check is a sub-millisecond local read that
     # never waits on a writer, so it runs on the event loop. A networked database
     # (PostgreSQL) can stall, so there the blocking call goes to the thread pool.

@@ -17,8 +17,6 @@ from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from host import faults
-
 T = TypeVar("T")
 
 
@@ -143,10 +141,8 @@ def make_engine(url: str) -> Engine:
     if make_url(url).get_backend_name() != "sqlite":
         # READ COMMITTED with row locks (the write discipline above); a pool sized
         # for the server's worker threads, each holding one connection at a time
-        pg = create_engine(url, pool_pre_ping=True, hide_parameters=True, isolation_level="READ COMMITTED",
-                           pool_size=10, max_overflow=30)
-        faults.install(pg)          # tests only (host.faults): nothing without KIOSK_HOST_FAULTS
-        return pg
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True, isolation_level="READ COMMITTED",
+                             pool_size=10, max_overflow=30)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +150,6 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _sqlite_begin)
-    faults.install(engine)
     return engine
 
 
