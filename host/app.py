@@ -11,6 +11,8 @@ import os
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.concurrency import run_in_threadpool
@@ -29,6 +31,9 @@ from host.config import HostSettings
 from host.console.mount import management_routes
 from host.openapi import OPENAPI_PATH, openapi_document
 from host import migrations
+from host import faults
+from host.db import WriterBusy, is_outage
+from host.faults import FaultScope
 from host.workers import WORKER_HEADER_ENV, WorkerHeader, WorkerRole
 from common.clock import Clock, SystemClock
 
@@ -56,6 +61,7 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
     # every table whoever opened the database: an empty one is created at head, one
     # whose schema is not this release's is refused (SchemaNotCurrent: `kiosk host migrate`).
     migrations.ready(engine)
+    faults.install(engine)      # tests only (host.faults): nothing without KIOSK_HOST_FAULTS
     # SQLite in WAL mode: the health check is a sub-millisecond local read that
     # never waits on a writer, so it runs on the event loop. A networked database
     # (PostgreSQL) can stall, so there the blocking call goes to the thread pool.
@@ -76,6 +82,16 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
 
     async def server_error(_: Request, exc: Exception) -> JSONResponse:
         return _error(500, "internal_error", type(exc).__name__)
+
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        # PostgreSQL restarting or unreachable (docs/host.md "Faults"): the kiosk
+        # retries later; the traceback goes to the log, never into the reply
+        if not is_outage(exc):
+            log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+            return _error(500, "internal_error", type(exc).__name__)
+        log.warning("%s %s: the database is unavailable (%s)", request.method, request.url.path,
+                    type(exc).__name__)
+        return _error(503, "database_unavailable", "the host's database is not answering; try again")
 
     described: list[bytes] = []
 
@@ -99,4 +115,8 @@ def create_app(settings: HostSettings, engine: Engine, *, clock: Clock | None = 
     middleware = []
     if worker is not None and os.environ.get(WORKER_HEADER_ENV):    # tests only: which worker answered
         middleware.append(Middleware(WorkerHeader, role=worker))
-    return Starlette(routes=routes, exception_handlers={500: server_error}, middleware=middleware)
+    if faults.armed():                          # tests only: fault points (host.faults)
+        middleware.append(Middleware(FaultScope))
+    handlers = {500: server_error, DBAPIError: database_error, PoolTimeout: database_error,
+                WriterBusy: database_error}
+    return Starlette(routes=routes, exception_handlers=handlers, middleware=middleware)

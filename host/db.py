@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Table, create_engine, event
 from sqlalchemy.engine import Connection, CursorResult, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 T = TypeVar("T")
 
@@ -104,6 +105,15 @@ RETRY_ATTEMPTS = 5
 def is_transient(exc: BaseException) -> bool:
     """A serialisation failure or deadlock: the database rolled the transaction back, nothing was written."""
     return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def is_outage(exc: BaseException) -> bool:
+    """The database is not there (restarting, unreachable, the connection cut,
+    the pool exhausted), as opposed to a statement's own error: the caller
+    answers "try again" (HTTP 503, 8583 96), never a 500."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout, WriterBusy)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def retrying(work: Callable[[], T], attempts: int = RETRY_ATTEMPTS) -> T:

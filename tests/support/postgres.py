@@ -106,6 +106,12 @@ class PgServer:
                   "-w", "-t", "60", "start")
         return self
 
+    def restart(self, mode: str = "fast") -> None:
+        """`pg_ctl restart -m mode` (same options): every connection is cut, the
+        server is back when this returns (tests/host/test_worker_faults.py)."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-m", mode,
+                  "-w", "-t", "60", "restart")
+
     def stop(self) -> None:
         if self.port:
             try:

@@ -101,18 +101,21 @@ class WorkersHost:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         out, err = self.proc.communicate(timeout=20)
-        return self.proc.returncode, out, err
+        return self.proc.returncode, out or "", err or ""
 
 
-def start(folder: Path, db_url: str, count: int = 2) -> WorkersHost:
-    """`python -m host serve --workers count` on db_url; returns once it answers."""
+def start(folder: Path, db_url: str, count: int = 2, env: dict[str, str] | None = None,
+          log: Path | None = None) -> WorkersHost:
+    """`python -m host serve --workers count` on db_url (`env`: more of the
+    environment, e.g. host.faults' KIOSK_HOST_FAULTS); returns once it answers."""
     http_port, bank_port = free_port(), free_port()
     toml = folder / "host.toml"
     toml.write_text(workers_toml(http_port, bank_port), encoding="utf-8")
-    env = {**os.environ, "KIOSK_HOST_WORKER_HEADER": "1", "PYTHONPATH": str(PROJECT_ROOT)}
+    env = {**os.environ, "KIOSK_HOST_WORKER_HEADER": "1", "PYTHONPATH": str(PROJECT_ROOT), **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "host", "--config", str(toml), "--db", db_url, "serve",
-                             "--workers", str(count)], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                             "--workers", str(count)], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE if log is None else log.open("w"),   # `log`: a file, a pipe
+                            stderr=subprocess.PIPE if log is None else subprocess.STDOUT, text=True)  # never fills
     host = WorkersHost(proc, f"http://127.0.0.1:{http_port}", bank_port, db_url, toml)
     deadline = time.monotonic() + 30
     while True:

@@ -34,8 +34,9 @@ from host.bank.frontend.exchange import (
     APPROVED, MAC_ERROR, MALFUNCTION, NOT_REGISTERED, PIN_ERROR, Answer, Exchange, Malformed, clock_fields,
     reply_mti, session_batch,
 )
+from host import faults
 from host.config import BankLink, HostSettings
-from host.db import retrying, write_transaction
+from host.db import is_outage, retrying, write_transaction
 from host.group_commit import GroupCommitter
 
 log = logging.getLogger(__name__)
@@ -162,11 +163,17 @@ class FrontEndHandler:
         if kiosk_id is None or tmk is None:
             outcome = Outcome(Answer(NOT_REGISTERED), None, "0")
         else:
-            try:
-                outcome = retrying(lambda: self._once(parsed, terminal, kiosk_id, tmk))
-            except Exception:   # noqa: BLE001 - the terminal gets 96 (nothing charged: rolled back)
-                log.exception("bank link: %s of terminal %s failed", message.mti, terminal)
-                outcome = Outcome(Answer(MALFUNCTION), None, "0")
+            with faults.scope(f"bank.{message.mti}"):      # test-only fault points (host.faults)
+                try:
+                    outcome = retrying(lambda: self._once(parsed, terminal, kiosk_id, tmk))
+                except Exception as exc:   # noqa: BLE001 - the terminal gets 96 (nothing charged: rolled back)
+                    if is_outage(exc):     # PostgreSQL restarting: said, not a traceback per frame
+                        log.warning("bank link: %s of terminal %s: the database is unavailable (%s)",
+                                    message.mti, terminal, type(exc).__name__)
+                    else:
+                        log.exception("bank link: %s of terminal %s failed", message.mti, terminal)
+                    outcome = Outcome(Answer(MALFUNCTION), None, "0")
+                faults.point("before_reply")
         return self._reply(parsed, outcome)
 
     def _once(self, parsed: Parsed, terminal: str, kiosk_id: str, tmk: bytes) -> Outcome:
