@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchlib import parse_args, work_dir  # noqa: E402
-from bench_heartbeats import ADMIN, cpu_seconds, fleet_keys, heartbeat, kiosk_id, pct, status  # noqa: E402
+from bench_heartbeats import ADMIN, fleet_keys, heartbeat, kiosk_id, pct, status  # noqa: E402
 from common.crypto import wrap_key  # noqa: E402
 
 
@@ -109,12 +109,15 @@ def process_tree(pid: int) -> list[int]:
 
 
 def tree_cpu(pids: list[int]) -> float:
+    """User+system seconds of these processes and of their children they have
+    reaped (PostgreSQL's backends come and go with the pools' connections)."""
     total = 0.0
     for pid in pids:
         try:
-            total += cpu_seconds(pid)
-        except (OSError, ValueError, IndexError):
-            pass            # exited meanwhile
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue            # exited meanwhile
+        total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
     return total
 
 
@@ -124,6 +127,7 @@ async def generate(port: int, first: int, last: int, total: int, interval: float
     """Heartbeats at t0 + interval * i / total (+ rounds); latencies by phase: the
     phase of a heartbeat is the first bound its planned time is below."""
     phases: list[list[float]] = [[] for _ in bounds]
+    done: list[float] = []      # when each reply was read (wall clock): the heartbeats answered in a window
     lags: list[float] = []
     errors: dict[str, int] = {}
     end = bounds[-1]
@@ -144,6 +148,7 @@ async def generate(port: int, first: int, last: int, total: int, interval: float
                 else:
                     phase = next(n for n, b in enumerate(bounds) if planned < b)
                     phases[phase].append(elapsed)
+                    done.append(time.time())
                     if phase:
                         lags.append(lag)
             except OSError as exc:
@@ -152,7 +157,7 @@ async def generate(port: int, first: int, last: int, total: int, interval: float
 
     cpu0 = time.process_time()
     await asyncio.gather(*(kiosk(first + n, mak) for n, (_, _, mak) in enumerate(keys)))
-    return {"phases": phases, "lags": lags, "errors": errors, "cpu_s": time.process_time() - cpu0}
+    return {"phases": phases, "done": done, "lags": lags, "errors": errors, "cpu_s": time.process_time() - cpu0}
 
 
 # --- the console ----------------------------------------------------------------------
@@ -234,9 +239,9 @@ def run(args: argparse.Namespace, url: str, folder: Path) -> None:
         time.sleep(max(0.0, warm_end - time.time()))
         tree = process_tree(host.pid)
         pg = process_tree(PG_PID[0]) if PG_PID else []
-        cpu0, pg0, wall0, load0 = tree_cpu(tree), tree_cpu(pg), time.monotonic(), os.getloadavg()[0]
+        cpu0, pg0, wall0, load0 = tree_cpu(tree), tree_cpu(pg), time.time(), os.getloadavg()[0]
         time.sleep(max(0.0, quiet_end - time.time()))
-        cpu, pg_cpu, wall = tree_cpu(tree) - cpu0, tree_cpu(pg) - pg0, time.monotonic() - wall0
+        cpu, pg_cpu, wall1 = tree_cpu(tree) - cpu0, tree_cpu(pg) - pg0, time.time()
         load1 = os.getloadavg()[0]
         pages = console_samples(f"http://127.0.0.1:{port}", cookie, args.page_samples, end - 0.5)
         results = []
@@ -250,11 +255,12 @@ def run(args: argparse.Namespace, url: str, folder: Path) -> None:
                 gen.wait()
         host.terminate()
         host.wait(timeout=60)
-    report(args, results, cpu, pg_cpu, wall, (load0, load1), pages, len(tree))
+    report(args, results, cpu, pg_cpu, (wall0, wall1), (load0, load1), pages, len(tree))
 
 
-def report(args: argparse.Namespace, results: list[dict[str, Any]], cpu: float, pg_cpu: float, wall: float,
-           load: tuple[float, float], pages: dict[str, list[float]], processes: int) -> None:
+def report(args: argparse.Namespace, results: list[dict[str, Any]], cpu: float, pg_cpu: float,
+           window: tuple[float, float], load: tuple[float, float], pages: dict[str, list[float]],
+           processes: int) -> None:
     errors: dict[str, int] = {}
     for r in results:
         for k, v in r["errors"].items():
@@ -269,10 +275,13 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], cpu: float, 
         if lat:
             print(f"  {label}: {len(lat)} heartbeats, latency ms p50 {pct(lat, 50):.2f}  p90 {pct(lat, 90):.2f}  "
                   f"p99 {pct(lat, 99):.2f}  max {max(lat):.1f}")
-    if quiet:
+    wall = window[1] - window[0]
+    answered = sum(1 for r in results for t in r["done"] if window[0] <= t < window[1])
+    print(f"  answered during the measured rounds: {answered / wall:.0f}/s")
+    if answered:
         print(f"  host CPU ({processes} processes: supervisor + workers) {cpu / wall * 100:.0f}% of one core = "
-              f"{cpu / len(quiet) * 1000:.2f} ms per heartbeat; PostgreSQL {pg_cpu / wall * 100:.0f}% = "
-              f"{pg_cpu / len(quiet) * 1000:.2f} ms per heartbeat")
+              f"{cpu / answered * 1000:.2f} ms per heartbeat answered; PostgreSQL {pg_cpu / wall * 100:.0f}% = "
+              f"{pg_cpu / answered * 1000:.2f} ms per heartbeat")
     print(f"  load generator: {args.generators} processes, {gen_cpu:.1f} s CPU over the whole run; "
           f"its lag p99 {pct(lags, 99) if lags else 0:.1f} ms (figures hold while it is small)")
     print(f"  machine load average (1 min) {load[0]:.2f} at the start of the measured rounds, {load[1]:.2f} at their end "

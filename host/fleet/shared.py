@@ -6,10 +6,10 @@ in shared mode the database is the fleet's state and each worker's registry
 is a cache of it, for the console:
 
 - a heartbeat is one transaction: its counter is accepted by a conditional
-  UPDATE (`hb_counter < :c`, rowcount 1: two workers never both accept one),
-  which also locks the kiosk's row; the previous state is read under that
-  lock, the change is judged by the same registry code as in one process (on
-  a scratch registry of that one kiosk), and the row, its history lines,
+  UPDATE (`hb_counter < :c`, a row returned: two workers never both accept one),
+  which also locks the kiosk's row and returns its previous state (RETURNING:
+  one round trip); the change is judged by the same registry code as in one
+  process (on a scratch registry of that one kiosk), and the row, its history lines,
   acknowledgements and the delivery of queued commands are written, all
   before the reply;
 - a command is claimed for delivery by `UPDATE … WHERE status = 'queued'`
@@ -57,7 +57,8 @@ _C = fleet_commands.c
 _COUNTER = bindparam("counter", type_=BigInteger)
 _ACCEPT = update(fleet_kiosks).where(
     _K.kiosk_id == bindparam("k_id"), _K.hb_counter < _COUNTER,
-    or_(_K.hb_counter > 0, bindparam("bank", type_=BigInteger) < _COUNTER)).values(hb_counter=_COUNTER)
+    or_(_K.hb_counter > 0, bindparam("bank", type_=BigInteger) < _COUNTER)).values(hb_counter=_COUNTER) \
+    .returning(*fleet_kiosks.c)       # the row as it was, but for the counter: no SELECT after it
 # PostgreSQL: the row's change stamp for the workers' cursor (one id per transaction)
 _XID = literal_column("pg_current_xact_id()::text::bigint", BigInteger)
 _ACCEPT_PG = _ACCEPT.values(changed_xid=_XID)
@@ -106,10 +107,11 @@ class SharedFleet:
     def heartbeat(self, kiosk_id: str, counter: int, bank_floor: int, status: KioskStatus, interval_s: float,
                   acks: list[Ack]) -> Beat:
         with write_transaction(self.engine) as conn:
-            accepted = conn.execute(_ACCEPT_PG if self._pg else _ACCEPT, {"k_id": kiosk_id, "counter": counter, "bank": bank_floor}).rowcount
-            row = conn.execute(select(fleet_kiosks).where(_K.kiosk_id == kiosk_id)).one()
-            if accepted != 1:
-                return Beat(floor=int(row.hb_counter) or bank_floor)
+            row = conn.execute(_ACCEPT_PG if self._pg else _ACCEPT,
+                               {"k_id": kiosk_id, "counter": counter, "bank": bank_floor}).first()
+            if row is None:       # refused: a replay, or not above the bank channel's counter
+                floor = conn.execute(select(_K.hb_counter).where(_K.kiosk_id == kiosk_id)).scalar_one()
+                return Beat(floor=int(floor) or bank_floor)
             bus = _Collect()
             scratch = FleetRegistry(self.settings, [kiosk_id], self.clock, bus)
             scratch.restore(row)
