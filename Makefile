@@ -61,6 +61,7 @@ bench: setup
 	.venv/bin/python benchmarks/bench_wallet_load.py
 	.venv/bin/python benchmarks/bench_payments.py
 	.venv/bin/python benchmarks/bench_heartbeats.py
+	.venv/bin/python benchmarks/bench_fleet_workers.py
 	.venv/bin/python benchmarks/bench_console_queries.py
 
 clean:

@@ -49,7 +49,9 @@ class WorkerRole:
 
 
 class WorkerHeader:
-    """ASGI middleware: X-Host-Worker on every HTTP reply (tests only, WORKER_HEADER_ENV)."""
+    """ASGI middleware: X-Host-Worker on every HTTP reply (tests only, WORKER_HEADER_ENV),
+    and Server-Timing `app;dur=<ms>`: from the request to its reply's start, for
+    benchmarks/bench_fleet_workers.py (a console page is rendered before it starts)."""
 
     def __init__(self, app: ASGIApp, role: WorkerRole) -> None:
         self.app = app
@@ -60,9 +62,13 @@ class WorkerHeader:
             await self.app(scope, receive, send)
             return
 
+        start = time.perf_counter()
+
         async def tagged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"x-host-worker", self.value)]}
+                took = f"app;dur={(time.perf_counter() - start) * 1000:.2f}".encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"x-host-worker", self.value),
+                                                  (b"server-timing", took)]}
             await send(message)
         await self.app(scope, receive, tagged)
 

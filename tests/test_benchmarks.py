@@ -21,6 +21,8 @@ from typing import IO
 
 import pytest
 
+from tests.support.postgres import missing_reason
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = sorted((ROOT / "benchmarks").glob("bench_*.py"))
 TIMEOUT_S = 180
@@ -112,6 +114,8 @@ def _tail(text: str, chars: int = 4000) -> str:
 @pytest.mark.timeout(TIMEOUT_S + 60)
 @pytest.mark.parametrize("bench", BENCHMARKS, ids=[b.stem for b in BENCHMARKS])
 def test_benchmark_runs_in_quick_mode(bench: Path) -> None:
+    if bench.stem == "bench_fleet_workers" and (reason := missing_reason()) is not None:
+        pytest.skip(reason)       # it measures `--workers N` on PostgreSQL only
     # a short path, not tmp_path: Chromium's and pcscd's sockets live under it (108 bytes at most)
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         _run_and_check(bench, Path(folder))

@@ -34,6 +34,10 @@ from common.crypto import mac_x919
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 LISTEN_WAIT_S = 2.0      # a console page waits this long at most for its worker's LISTEN
+# several workers: heartbeat transactions in flight per worker, below the engine's
+# pool_size (host.db): more would open and close overflow connections (a
+# PostgreSQL backend started per heartbeat) and crowd the GIL with threads
+SHARED_HEARTBEATS_AT_ONCE = 8
 
 
 def _reply(status: int, body: dict[str, Any], key: bytes | None = None) -> Reply:
@@ -74,6 +78,7 @@ class Fleet:
         self._inline_db = engine.dialect.name == "sqlite"   # point reads on SQLite: cheaper than a thread hop
         self._task: asyncio.Task[None] | None = None
         self._flush_lock: asyncio.Lock | None = None
+        self._beat_slots: asyncio.Semaphore | None = None
         self._last_flush = self.clock.mono()
 
     # --- background: sweep, live tick, flush ---------------------------------------
@@ -84,6 +89,7 @@ class Fleet:
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._task.get_loop() is not loop:
             self._flush_lock = asyncio.Lock()
+            self._beat_slots = asyncio.Semaphore(SHARED_HEARTBEATS_AT_ONCE)
             self._task = loop.create_task(self._background(), name="fleet-background")
             if self.shared is not None and self.engine.dialect.name == "postgresql":
                 if self._listener is not None:
@@ -225,8 +231,9 @@ class Fleet:
 
     async def _shared_heartbeat(self, kiosk_id: str, counter: int, bank_floor: int, status: KioskStatus,
                                 interval: float, acks: list[Ack], mak: bytes) -> Reply:
-        assert self.shared is not None
-        beat = await self._db(self.shared.heartbeat, kiosk_id, counter, bank_floor, status, interval, acks)
+        assert self.shared is not None and self._beat_slots is not None
+        async with self._beat_slots:
+            beat = await self._db(self.shared.heartbeat, kiosk_id, counter, bank_floor, status, interval, acks)
         if beat.record is None:
             return _error(409, "replay", f"counter {counter} is not above the last accepted {beat.floor}", mak)
         self.registry.replace(beat.record)

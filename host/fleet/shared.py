@@ -6,10 +6,10 @@ in shared mode the database is the fleet's state and each worker's registry
 is a cache of it, for the console:
 
 - a heartbeat is one transaction: its counter is accepted by a conditional
-  UPDATE (`hb_counter < :c`, rowcount 1: two workers never both accept one),
-  which also locks the kiosk's row; the previous state is read under that
-  lock, the change is judged by the same registry code as in one process (on
-  a scratch registry of that one kiosk), and the row, its history lines,
+  UPDATE (`hb_counter < :c`, a row returned: two workers never both accept one),
+  which also locks the kiosk's row and returns its previous state (RETURNING:
+  one round trip); the change is judged by the same registry code as in one
+  process (on a scratch registry of that one kiosk), and the row, its history lines,
   acknowledgements and the delivery of queued commands are written, all
   before the reply;
 - a command is claimed for delivery by `UPDATE … WHERE status = 'queued'`
@@ -18,18 +18,25 @@ is a cache of it, for the console:
   heartbeat reaches;
 - offline detection and command expiry run in worker 0 only, each change by
   a conditional UPDATE;
-- a worker's registry catches up with the rows (`sync`: a light scan of
-  counters and offline times, then the changed rows in full) on every tick
-  and before a console page is rendered;
+- a worker's registry catches up with the rows (`sync`) on every tick and
+  before a console page is rendered. On PostgreSQL by a change cursor: every
+  write of a row sets `changed_xid` to its transaction's id, and a catch-up
+  reads the rows with `changed_xid >= horizon`, the horizon being the oldest
+  transaction still running when the previous catch-up began (its snapshot's
+  xmin): whatever committed before is in that read, whatever was running is
+  read again next time; rows this worker holds already are skipped. The first
+  catch-up (and SQLite, tests only) is a light scan of counters and offline
+  times of all rows, then the changed rows in full;
 - what a live page shows at once (alerts, history lines, commands) goes to
   the other workers by NOTIFY (relay.py), sent in the same transaction."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, insert, or_, select, update
+from sqlalchemy import BigInteger, and_, bindparam, insert, literal_column, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
 from common.clock import Clock
@@ -50,7 +57,12 @@ _C = fleet_commands.c
 _COUNTER = bindparam("counter", type_=BigInteger)
 _ACCEPT = update(fleet_kiosks).where(
     _K.kiosk_id == bindparam("k_id"), _K.hb_counter < _COUNTER,
-    or_(_K.hb_counter > 0, bindparam("bank", type_=BigInteger) < _COUNTER)).values(hb_counter=_COUNTER)
+    or_(_K.hb_counter > 0, bindparam("bank", type_=BigInteger) < _COUNTER)).values(hb_counter=_COUNTER) \
+    .returning(*fleet_kiosks.c)       # the row as it was, but for the counter: no SELECT after it
+# PostgreSQL: the row's change stamp for the workers' cursor (one id per transaction)
+_XID = literal_column("pg_current_xact_id()::text::bigint", BigInteger)
+_ACCEPT_PG = _ACCEPT.values(changed_xid=_XID)
+_HORIZON = text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
 _LIGHT = select(_K.kiosk_id, _K.hb_counter, _K.offline_since)
 _CLAIM = update(fleet_commands).where(_C.id == bindparam("c_id"), _C.status == "queued") \
     .values(status="delivered", delivered_at=bindparam("at"))
@@ -83,6 +95,9 @@ class Beat:
 class SharedFleet:
     def __init__(self, engine: Engine, settings: FleetSettings, clock: Clock, origin: str) -> None:
         self.engine, self.settings, self.clock, self.origin = engine, settings, clock, origin
+        self._pg = engine.dialect.name == "postgresql"
+        self._horizon: int | None = None      # the change cursor (PostgreSQL): None until the first scan
+        self._catching_up = threading.Lock()  # a tick's and a page's catch-up: one at a time, in order
 
     def _notify(self, conn: Connection, events: Iterable[Event]) -> None:
         if conn.dialect.name == "postgresql":
@@ -92,10 +107,11 @@ class SharedFleet:
     def heartbeat(self, kiosk_id: str, counter: int, bank_floor: int, status: KioskStatus, interval_s: float,
                   acks: list[Ack]) -> Beat:
         with write_transaction(self.engine) as conn:
-            accepted = conn.execute(_ACCEPT, {"k_id": kiosk_id, "counter": counter, "bank": bank_floor}).rowcount
-            row = conn.execute(select(fleet_kiosks).where(_K.kiosk_id == kiosk_id)).one()
-            if accepted != 1:
-                return Beat(floor=int(row.hb_counter) or bank_floor)
+            row = conn.execute(_ACCEPT_PG if self._pg else _ACCEPT,
+                               {"k_id": kiosk_id, "counter": counter, "bank": bank_floor}).first()
+            if row is None:       # refused: a replay, or not above the bank channel's counter
+                floor = conn.execute(select(_K.hb_counter).where(_K.kiosk_id == kiosk_id)).scalar_one()
+                return Beat(floor=int(floor) or bank_floor)
             bus = _Collect()
             scratch = FleetRegistry(self.settings, [kiosk_id], self.clock, bus)
             scratch.restore(row)
@@ -151,7 +167,14 @@ class SharedFleet:
     # --- catching up (blocking) -------------------------------------------------
     def changed_rows(self, known: dict[str, tuple[int, float | None]]) -> list[Any]:
         """The fleet_kiosks rows whose counter or offline time differs from `known`."""
-        with self.engine.connect() as conn:
+        with self._catching_up, self.engine.connect() as conn:
+            if self._pg:
+                horizon = int(conn.execute(_HORIZON).scalar_one())   # before the read: see the docstring above
+                if self._horizon is not None:
+                    since = conn.execute(select(fleet_kiosks).where(_K.changed_xid >= self._horizon)).all()
+                    self._horizon = horizon
+                    return [r for r in since if (int(r.hb_counter or 0), r.offline_since) != known.get(r.kiosk_id)]
+                self._horizon = horizon
             ids = [r.kiosk_id for r in conn.execute(_LIGHT)
                    if (int(r.hb_counter or 0), r.offline_since) != known.get(r.kiosk_id)]
             rows: list[Any] = []
@@ -177,9 +200,10 @@ class SharedFleet:
             if since > now:
                 continue
             with write_transaction(self.engine) as conn:
-                done = conn.execute(update(fleet_kiosks).where(
-                    _K.kiosk_id == row.kiosk_id, _K.offline_since.is_(None), _K.last_seen == row.last_seen)
-                    .values(offline_since=since)).rowcount
+                offline = update(fleet_kiosks).where(
+                    _K.kiosk_id == row.kiosk_id, _K.offline_since.is_(None), _K.last_seen == row.last_seen) \
+                    .values(offline_since=since)
+                done = conn.execute(offline.values(changed_xid=_XID) if self._pg else offline).rowcount
                 if done != 1:
                     continue
                 line = FleetEvent(row.kiosk_id, since, "offline", detail=str(round(since - row.last_seen)))

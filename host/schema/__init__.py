@@ -33,7 +33,7 @@ from host.schema.metadata import metadata
 __all__ = ["REVISION", "create_tables", "drop_tables", "has_host_tables", "metadata"]
 
 # The Alembic revision these tables are: host.migrations' head.
-REVISION = "0008"
+REVISION = "0009"
 
 # Alembic's own bookkeeping table, as Alembic creates it, on a MetaData of its
 # own (it is not a host table: migrations' compare leaves it out). Declared here

@@ -17,6 +17,10 @@ fleet_kiosks = Table(
     Column("offline_since", Float),           # when it was declared offline (None while online)
     Column("interval_s", Float),
     Column("status_json", Text),              # the last report, as validated
+    # several workers on PostgreSQL: the transaction that last changed the row
+    # (pg_current_xact_id()), the workers' change cursor (host.fleet.shared); NULL otherwise
+    Column("changed_xid", BigInteger),
+    Index("ix_fleet_kiosks_changed_xid", "changed_xid"),
 )
 
 fleet_events = Table(

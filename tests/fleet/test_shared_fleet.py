@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from common.clock import ManualClock
@@ -23,9 +23,10 @@ from host.config.fleet import FleetSettings
 from host.db import make_engine, write_transaction
 from host.fleet.service import HEARTBEAT_PATH, Fleet
 from host.schema import create_tables
-from host.schema.fleet import fleet_commands, fleet_events
+from host.fleet.shared import _XID
+from host.schema.fleet import fleet_commands, fleet_events, fleet_kiosks
 from host.workers import WorkerRole
-from tests.support.databases import BACKENDS, Databases
+from tests.support.databases import BACKENDS, POSTGRESQL, Databases
 from tests.support.fleet import FLEET_HOST_TOML, TMKS, status
 
 pytestmark = pytest.mark.backends(*BACKENDS)
@@ -135,3 +136,29 @@ async def test_a_command_expires_once_unless_a_heartbeat_claimed_it(
     with engine.connect() as conn:
         states = dict(conn.execute(select(fleet_commands.c.id, fleet_commands.c.status)).all())
     assert states == {stale.id: "done", claimed.id: "delivered", late.id: "expired"}
+
+
+def _change(conn: Any, kiosk_id: str, counter: int) -> None:
+    conn.execute(update(fleet_kiosks).where(fleet_kiosks.c.kiosk_id == kiosk_id)
+                 .values(hb_counter=counter, changed_xid=_XID))
+
+
+async def test_a_catch_up_reads_the_rows_changed_since_even_one_committed_late(
+        workers: tuple[Fleet, Fleet, ManualClock, Beat], engine: Engine, backend: str) -> None:
+    if backend != POSTGRESQL:
+        pytest.skip("the change cursor is PostgreSQL's (several workers run on PostgreSQL only)")
+    _, one, _, _ = workers
+    assert one.shared is not None
+    known = {k: (0, None) for k in TMKS}
+    assert one.shared.changed_rows(known) == []        # the first catch-up: every row, none changed
+    with engine.connect() as late:                     # a transaction that began before, commits after
+        _change(late, "KIOSK-B", 7)
+        with engine.begin() as conn:
+            _change(conn, "KIOSK-A", 5)
+        assert [r.kiosk_id for r in one.shared.changed_rows(known)] == ["KIOSK-A"]
+        known["KIOSK-A"] = (5, None)
+        late.commit()
+    # B's transaction id is below A's: a cursor at the highest id seen would skip it for ever
+    assert [(r.kiosk_id, r.hb_counter) for r in one.shared.changed_rows(known)] == [("KIOSK-B", 7)]
+    known["KIOSK-B"] = (7, None)
+    assert one.shared.changed_rows(known) == []

@@ -31,8 +31,10 @@ ADDED_AFTER_0001 = frozenset({"bank_link_sessions", "bank_link_journal", "bank_l
                               "onecards", "onecard_txns", "onecard_flags", "prepaid_meters", "meter_sales",
                               "onecard_unpaid", "onecard_blacklist", "onecard_blacklist_runs",
                               "signin_throttles", "transfers", "transfer_legs"})
-# Indexes revision 0006 added to tables of 0001 (the console's link queries)
-INDEXES_ADDED_AFTER_0001 = ("ix_property_backups_reference",)
+# Indexes revision 0006 added to tables of 0001 (the console's link queries), and 0009's
+INDEXES_ADDED_AFTER_0001 = ("ix_property_backups_reference", "ix_fleet_kiosks_changed_xid")
+# Columns later revisions added to tables of 0001: 0009, the fleet's change cursor
+COLUMNS_ADDED_AFTER_0001 = (("fleet_kiosks", "changed_xid"),)
 # The table revision 0006 dropped with its rows (the JSON bank payments', unwritten
 # since issue 16), as 0001 made it, on a MetaData of its own: the old database has it.
 _OLD = MetaData()
@@ -103,14 +105,17 @@ def made_before_migrations(engine: Engine, settings: HostSettings) -> None:
     """What the release before migrations did: create_all (its create_tables, which
     also added indexes create_all had made already) and the demo seed; no alembic_version.
     That release's schema is today's less the tables revisions after 0001 added
-    (0002-0005, 0007 and 0008 only added tables) and the indexes 0006 added, plus `bank_txns`,
-    which 0006 dropped (with a JSON-era payment in it); when a revision changes a
-    column of a table of 0001, replace this with a frozen copy of that release's database."""
-    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0008"
+    (0002-0005, 0007 and 0008 only added tables), the indexes 0006 added and the column
+    0009 added (dropped again here), plus `bank_txns`, which 0006 dropped (with a JSON-era
+    payment in it); when a revision changes a column of a table of 0001 (more than
+    adding one), replace this with a frozen copy of that release's database."""
+    assert migrations.LEGACY_REVISION == "0001" and REVISION == "0009"
     metadata.create_all(engine, tables=[t for t in metadata.sorted_tables if t.name not in ADDED_AFTER_0001])
     with engine.begin() as conn:
         for name in INDEXES_ADDED_AFTER_0001:
             conn.execute(text(f"DROP INDEX {name}"))
+        for table, column in COLUMNS_ADDED_AFTER_0001:
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
     BANK_TXNS_0001.create(engine)
     # that release had neither one-cards nor prepaid meters: its seed, today's without them
     seed_demo(engine, settings, 2000, today=SEED_TODAY, meters=False, onecards=False)
