@@ -56,9 +56,12 @@ class KeyCache:
 
     def load(self, kiosk_id: str) -> KioskKey:
         """Read the kiosk's row (blocking: the caller picks the thread)."""
-        self._loaded_at[kiosk_id] = self.clock()
         with self.engine.connect() as conn:
             row = conn.execute(_ROW, {"kiosk_id": kiosk_id}).first()
+        # stamped only once the row is read: a read that failed (the database
+        # restarting) must not throttle the next heartbeat's reload into a
+        # "not signed on" 401; it tries again and gets the outage's 503
+        self._loaded_at[kiosk_id] = self.clock()
         if row is None or not row.mak_under_tmk:
             key = KioskKey(0 if row is None else row.key_version, None, 0 if row is None else row.last_counter)
         else:

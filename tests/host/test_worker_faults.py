@@ -240,12 +240,10 @@ def test_postgresql_restarted_under_load_fails_cleanly_and_recovers(
         for thread in threads:
             thread.join(20)
         beater.close()
-    # Known gap, left to host/fleet/ (outside this change): a heartbeat during
-    # the restart is sometimes answered 401 not_signed_on (the fleet's key
-    # lookup), not 503; the kiosk signs on again. Any other status fails.
+    # (a failed key read used to throttle the next reload into 401 not_signed_on:
+    # host.fleet.keys stamps the reload only once the row is read)
     odd = [b for _, s, b in replies if s not in (200, 503)]
-    assert all(json.loads(b)["error"] == "not_signed_on" for b in odd), odd
-    assert {s for _, s, _ in replies} <= {200, 401, 503}
+    assert not odd, odd
     for _, status, body in replies:
         assert b"Traceback" not in body
         if status == 503:
