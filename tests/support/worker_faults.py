@@ -3,6 +3,8 @@ a `serve --workers` subprocess, a link exchange that may get no reply (its
 worker was killed), and the kiosk's answer to that: the reversal."""
 from __future__ import annotations
 
+import time
+
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +34,22 @@ def pay_or_none(terminal: Terminal, house_no: str, bill: dict[str, Any], card: A
         return None
 
 
-def reverse(terminal: Terminal, stan: str, fen: int, tries: int = 50) -> str:
+def reverse(terminal: Terminal, stan: str, fen: int, timeout_s: float = 20.0) -> str:
     """The kiosk's 0400 for a purchase in doubt (reason 98: no reply), sent
-    again until answered: 39 of the answer."""
-    for _ in range(tries):
+    again until answered 00, as the kiosk does: 39 of the answer. Paced, and
+    bounded by time, not by tries: while the database restarts every try is
+    answered 96 at once, and fifty tries in a row used to run out before it was back."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
         try:
             reply = terminal.reversal(stan, fen, reason="98")
         except (AssertionError, OSError):
+            time.sleep(0.05)
             continue
         code = reply.message.text(39)
         if code == "00":
             return code
+        time.sleep(0.05)
     raise AssertionError(f"the reversal of {stan} was never acknowledged")
 
 
