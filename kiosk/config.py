@@ -72,6 +72,16 @@ class WalletSettings:
 
 
 @dataclass(frozen=True)
+class TransferSettings:
+    """[transfer]: the transfer limits the kiosk shows and checks before a card
+    is touched (docs/cards.md §7); the host's own [transfer] rules, so keep the
+    two the same. Defaults: the host's."""
+
+    per_transfer_fen: int = 200_000      # 2,000.00 yuan in one transfer
+    per_card_day_fen: int = 500_000      # 5,000.00 yuan out of one card in one business day
+
+
+@dataclass(frozen=True)
 class BankLinkSettings:
     """[bank]: the ISO 8583 link to the bank front-end (docs/bank-link.md
     "Configuring the kiosk"). Off loopback it may run without TLS: banks use
@@ -109,6 +119,7 @@ class KioskSettings:
     journal_path: str = "var/kiosk/journal.sqlite3"
     devices: dict[str, DeviceSettings] = field(default_factory=dict)
     wallet: WalletSettings | None = None   # None: no [wallet] section, no IC card services
+    transfer: TransferSettings = field(default_factory=TransferSettings)
     fleet: FleetSettings = field(default_factory=FleetSettings)
     bank: BankLinkSettings | None = None   # None: no [bank] section, no bill payments (the look-up only)
     source: str = ""
@@ -139,6 +150,7 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
     security = root.section("security")
     journal = root.section("journal")
     wallet = root.section("wallet")
+    transfer = root.section("transfer")
     fleet = root.section("fleet")
     bank = root.section("bank")
     devices_section = root.section("devices")
@@ -173,12 +185,13 @@ def load_kiosk_settings(path: Path | str = DEMO_KIOSK_CONFIG) -> KioskSettings:
         journal_path=str(resolve_path(journal.get("path", str, "var/kiosk/journal.sqlite3"))),
         devices=devices,
         wallet=_wallet(wallet) if "wallet" in root.data else None,
+        transfer=_transfer(transfer),
         fleet=FleetSettings(heartbeat_interval_s=fleet.get(
             "heartbeat_interval_s", float, 15.0, check=lambda v: None if 1 <= v <= 3600 else "must be 1..3600 seconds")),
         bank=_bank(bank) if "bank" in root.data else None,
         source=str(path),
     )
-    for section in (kiosk, display, host, security, journal, wallet, fleet, bank, devices_section, *device_sections, root):
+    for section in (kiosk, display, host, security, journal, wallet, transfer, fleet, bank, devices_section, *device_sections, root):
         section.reject_unknown()
     return settings
 
@@ -281,3 +294,12 @@ def _wallet(section: Section) -> WalletSettings:
             raise section.error("presets", f"each must be an amount in quotes within {low.yuan}..{high.yuan}")
         amounts.append(amount)
     return WalletSettings(bytes.fromhex(term), low, high, tuple(amounts))
+
+
+def _transfer(section: Section) -> TransferSettings:
+    def fen(value: int) -> str | None:       # a one-card purse's 3 bytes bound every transfer
+        return None if 1 <= value <= 16_777_215 else "must be 1..16777215 fen"
+    default = TransferSettings()
+    return TransferSettings(
+        per_transfer_fen=section.get("per_transfer_fen", int, default.per_transfer_fen, check=fen),
+        per_card_day_fen=section.get("per_card_day_fen", int, default.per_card_day_fen, check=fen))

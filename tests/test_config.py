@@ -30,6 +30,9 @@ def test_shipped_configs_load(tmp_path):
     assert demo.bank is not None and (demo.bank.host, demo.bank.port, demo.bank.terminal_id) == \
         ("127.0.0.1", 8583, "KIOSK001")
     assert (demo.bank.tpdu_destination, demo.bank.tpdu_source, demo.bank.settle_at) == ("0003", "0000", "23:30")
+    # the transfer limits shown: the host's defaults, in both shipped configs
+    assert (demo.transfer.per_transfer_fen, demo.transfer.per_card_day_fen) == (200_000, 500_000) == (
+        site.transfer.per_transfer_fen, site.transfer.per_card_day_fen)
 
 
 SECURITY = "[security]\ntmk = '" + "1032547698BADCFE0123456789ABCDEF" + "'\n"
@@ -51,6 +54,8 @@ SECURITY = "[security]\ntmk = '" + "1032547698BADCFE0123456789ABCDEF" + "'\n"
      "must be str"),
     ("[kiosk]\nid='K'\nestate_name='x'\n[devices.card_reader]\nspeed=9600\n", "devices.card_reader.speed",
      "unknown key"),
+    ("[kiosk]\nid='K'\nestate_name='x'\n[transfer]\nper_transfer_fen=0\n", "transfer.per_transfer_fen",
+     "1..16777215 fen"),
     ("[kiosk]\nestate_name='x'\n", "kiosk.id", "is required"),
     ("[kiosk]\nid='K'\nestate_name='x'\nlanguage='fr'\n", "kiosk.language", "must be one of zh, en"),
     ("[kiosk]\nid='K'\nestate_name='x'\nidle_timeout_s='60'\n", "kiosk.idle_timeout_s", "must be int"),

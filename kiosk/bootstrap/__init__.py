@@ -354,8 +354,15 @@ def _add_transfers(kiosk: Kiosk, readers: dict[str, Any]) -> None:
         client=TransferClient(kiosk.bank, settings.tmk), onecard=OneCardClient(kiosk.bank, settings.tmk),
         session=kiosk.session, settling=kiosk.settler, readers=readers, now=kiosk.clock.now,
         printer=kiosk.devices.printer if kiosk.devices is not None else None, estate=settings.estate_name,
-        # shown to the resident; the host's [transfer] section rules (its defaults)
-        limits=TransferLimits(per_transfer=Money(200_000), per_card_day=Money(500_000)))
+        # the kiosk's [transfer]: shown to the resident, checked before a card is touched; the host rules
+        limits=TransferLimits(per_transfer=Money(settings.transfer.per_transfer_fen),
+                              per_card_day=Money(settings.transfer.per_card_day_fen)))
+    if kiosk.wallet is not None:
+        # not yet: kiosk.wallet.at_presentation(kiosk.transfers.owed_at_presentation) (the card screen's
+        # presentation settling credits owed) made that presentation too slow (docs/cards.md §7 "Not yet")
+        # the bank card as a side: the wallet's load / unload and the one-card's load, reused
+        from kiosk.services.transfer_bank import BankPairs
+        kiosk.transfers.bank_pairs = BankPairs(kiosk.wallet, kiosk.onecard)
 
 
 def _add_meters(kiosk: Kiosk) -> None:

@@ -62,7 +62,7 @@ class Flows(Navigator):
             if transfers is not None:       # 转账, reached from card services (card_insert)
                 from kiosk.screens.card_services.transfer import TransferSteps
 
-                self.transfers = TransferSteps(self, transfers, spawn)
+                self.transfers = TransferSteps(self, transfers, spawn, self.bank)
                 self.register(self.transfers, name="transfer", start=self.transfers.start)
         # always there for the screens to bind to; offered on the idle screen only with the bank link
         self.bankcards = BankServices(self, self.bank, bank_cards, spawn)

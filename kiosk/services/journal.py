@@ -221,12 +221,15 @@ class Journal(BankLinkRecords, OneCardRecords, OneCardBlacklistRecords, MeterSal
         """Transactions of business day `day` (YYYY-MM-DD) that reached the host;
         `approved_fen` is the day's takings. A transaction's day is the one the
         host booked it on (its reply says), else the kiosk's date when it started:
-        one sent at 23:59:59 and booked after midnight counts on the next day."""
+        one sent at 23:59:59 and booked after midnight counts on the next day.
+        A transfer between two IC cards (kind `transfer`) is not counted: it
+        moves no money into or out of the estate (a bank pair is a load or an
+        unload, and those are)."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT state, COUNT(*), COALESCE(SUM(amount_fen), 0) FROM txns"
                 " WHERE COALESCE(json_extract(detail, '$.business_day'), substr(created_at, 1, 10)) = ?"
-                " GROUP BY state", (day,)).fetchall()
+                " AND kind != 'transfer' GROUP BY state", (day,)).fetchall()
 
         def total(states: tuple[str, ...]) -> tuple[int, int]:
             picked = [(n, fen) for state, n, fen in rows if state in states]

@@ -10,15 +10,16 @@ leaves, each card write before it is sent. A card that leaves during its write
 is torn: the same card back, its proof decides (GET TRANSACTION PROVE, or the
 one-card's figures after its own recovery); never a guess. A source debited
 whose destination was not credited: the credit is owed, and made when the
-destination is next presented for a transfer, at any kiosk (`settle_owed`).
-Bank pairs are not here: they are the wallet's load and unload."""
+destination is next presented, at any kiosk (`settle_owed`). The torn card
+back and what is owed at a presentation: transfer_proofs.py.
+Bank pairs are not here: they are the wallet's load and unload
+(transfer_bank.py)."""
 from __future__ import annotations
 
 import asyncio
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -27,14 +28,15 @@ from common.money import Money
 from kiosk.backend_client.onecard import OneCardClient
 from kiosk.backend_client.transfers import TransferClient
 from kiosk.devices.ports import IcReader, ReceiptPrinter
-from kiosk.domain.errors import (CardTorn, KioskError, NotTheSameCard, OneCardRefused, OutcomeUnknown,
-                                 PaymentsSuspended, ReaderFault)
+from kiosk.domain.errors import (CardTorn, KioskError, NotTheSameCard, OneCardRefused, PaymentsSuspended, ReaderFault)
 from kiosk.services.journal import Journal, JournalEntry
 from kiosk.services.journal_transfers import TRANSFER_KIND
 from kiosk.services.receipts import print_logged
-from kiosk.services.transfer_receipt import transfer_receipt
+from kiosk.services.transfer_proofs import TransferProofs
+from kiosk.services.transfer_receipt import bank_pair_receipt, transfer_receipt
 from kiosk.domain.receipt import Receipt
 from kiosk.services.ports import HostSessionPort, SettlingPort
+from kiosk.services.transfer_bank import BankPairs
 from kiosk.services.transfer_cards import CpuSession, OneCardLeg, is_onecard, open_cpu
 from kiosk.services.transfer_view import (CPU, ONECARD, TornTransfer, TransferCard, TransferLimits,
                                           TransferOutcome, card_from_json, card_json, pair_refusal)
@@ -42,7 +44,7 @@ from kiosk.services.transfer_view import (CPU, ONECARD, TornTransfer, TransferCa
 log = logging.getLogger(__name__)
 
 
-class TransferService:
+class TransferService(TransferProofs):
     def __init__(self, *, kiosk_id: str, term_id: bytes, journal: Journal, client: TransferClient,
                  onecard: OneCardClient, session: HostSessionPort, settling: SettlingPort,
                  readers: Mapping[str, IcReader], limits: TransferLimits, now: Callable[[], datetime],
@@ -51,6 +53,7 @@ class TransferService:
         self.printer, self.estate = printer, estate
         self.onecard, self.session, self.settling, self._readers = onecard, session, settling, readers
         self.limits, self._now = limits, now
+        self.bank_pairs: BankPairs | None = None   # the bank card as a side (transfer_bank.py), set by bootstrap
         self._leg_id = ""                           # the one-card leg the purse's steps belong to
         self.torn: TornTransfer | None = None       # a card that left during its write, awaited here
         settling.add_settler(self.settle)
@@ -256,111 +259,12 @@ class TransferService:
         await self._send(txn_id)
         return self._outcome(txn_id)
 
-    # --- a card torn here: the same card back --------------------------------------------
-    async def resume_torn(self, reader: str, card_pin: str | None = None) -> TransferOutcome:
-        """The torn card is back in `reader`: its proof decides the torn leg;
-        then the transfer goes on (a debit proven → the credit; a credit not
-        applied → tried again). NotTheSameCard for another card."""
-        torn = self.torn
-        if torn is None:
-            raise OutcomeUnknown("no transfer awaits its card")
-        entry = self._entry(torn.txn_id)
-        applied = await self._applied(entry, torn.leg, reader, torn.card)
-        self.torn = None
-        if torn.leg == "debit":
-            if not applied:
-                self.journal.set_state(torn.txn_id, "cancelling", reason="the source did not apply the debit")
-                await self._send(torn.txn_id)
-                return self._outcome(torn.txn_id)
-            await self._send(torn.txn_id)
-        elif not applied:
-            self.journal.set_state(torn.txn_id, "credit_owed", reason="the destination did not apply the credit")
-            await self.session.with_sign_on(lambda: self.client.cancel(torn.txn_id, "credit not applied"))
-        else:
-            await self._send(torn.txn_id)
-            return self._outcome(torn.txn_id)
-        return await self._credit(torn.txn_id, card_pin)
-
-    async def _applied(self, entry: JournalEntry, leg: str, reader: str, card: TransferCard) -> bool:
-        """Whether the card applied its leg, from its own proof; journaled `confirming` if it did."""
-        d, amount = entry.detail, entry.amount_fen
-        before = int(d["src_balance" if leg == "debit" else "dst_balance"])
-        counter = int(d["src_counter" if leg == "debit" else "dst_counter"])
-        if card.kind == CPU:
-            assert card.wallet is not None
-            s = await asyncio.to_thread(open_cpu, self._reader(reader), card.card)
-            try:
-                txn_type = TxnType.purchase(card.wallet) if leg == "debit" else TxnType.load(card.wallet)
-                found = await asyncio.to_thread(s.proof, txn_type, counter)
-            finally:
-                await asyncio.to_thread(s.close)
-            if found is None:
-                return False
-            mac2, tac = found
-            proof: dict[str, Any] = {"tac": tac.hex().upper(), "mac2": mac2.hex().upper()} if leg == "debit" \
-                else {"tac": tac.hex().upper()}
-            after = before - amount if leg == "debit" else before + amount
-        else:
-            one = await self._open_onecard(reader, card.card)      # its own recovery runs here
-            try:
-                balance, count = one.figures()
-            finally:
-                await asyncio.to_thread(one.close)
-            after = before - amount if leg == "debit" else before + amount
-            if (balance, count) == (before, counter):
-                return False
-            if (balance, count) != (after, (counter + 1) % 65536):
-                raise OutcomeUnknown(f"one-card {card.card} holds {balance} after {count}: staff must look")
-            proof = {"balance_fen": balance, "card_counter": count}
-        self.journal.set_state(entry.txn_id, "confirming", step=leg, proof=proof,
-                               **{"src_balance_after" if leg == "debit" else "dst_balance_after": after})
-        return True
-
-    def abandon_torn(self) -> None:
-        """The card did not come back: a torn debit is settled when the source is
-        next presented; a torn credit when the destination is (the credit is owed)."""
-        self.torn = None
-
-    # --- owed at a presentation (any kiosk) ------------------------------------------------
-    async def settle_owed(self, card: TransferCard) -> tuple[str, ...]:
-        """What the host holds open for this card (it must stay in its reader),
-        settled now: a debit in doubt (the card's proof decides: proven → the
-        credit is owed to the other card; not applied → cancelled) and a credit
-        owed (an earlier attempt's proof first, then the credit made). The ids
-        of the transfers settled."""
-        done: list[str] = []
-        for owed in await self.session.with_sign_on(lambda: self.client.owed(card.kind, card.card)):  # type: ignore[arg-type]
-            txn_id, leg, role = owed["txn_id"], owed["leg"], owed["role"]
-            wallet = owed["dst_wallet"] if role == "credit" else owed["src_wallet"]
-            here = replace(card, wallet=Wallet[wallet] if wallet else None)
-            if self.journal.get(txn_id) is None:     # another kiosk's transfer, settled here
-                other = {"kind": "", "card": "", "reader": "", "wallet": None}
-                self.journal.transfer_record(txn_id, amount_fen=owed["amount_fen"], detail={
-                    "src": card_json(here) if role == "debit" else other,
-                    "dst": card_json(here) if role == "credit" else other, "found_at_presentation": True})
-            side = "src" if role == "debit" else "dst"
-            self.journal.set_state(txn_id, f"{role}_torn", **{side: card_json(here)})
-            if leg is not None and leg["state"] == "authorised":
-                self.journal.set_state(txn_id, f"{role}_torn", **{f"{side}_balance": leg["balance_before"],
-                                                                  f"{side}_counter": leg["counter"]})
-                if await self._applied(self._entry(txn_id), role, here.reader, here):
-                    await self._send(txn_id)
-                    done.append(txn_id)
-                    continue
-                if role == "debit":
-                    self.journal.set_state(txn_id, "cancelling", reason="the source did not apply the debit")
-                    await self._send(txn_id)
-                    done.append(txn_id)
-                    continue
-                await self.session.with_sign_on(lambda: self.client.cancel(txn_id, "credit not applied"))
-            if role == "credit":
-                self.journal.set_state(txn_id, "credit_owed")
-                if (await self._credit(txn_id)).state == "completed":
-                    done.append(txn_id)
-        return tuple(done)
-
     # --- receipts ----------------------------------------------------------------------
     def receipt_for(self, txn_id: str, *, reprint: bool = False) -> Receipt:
+        """A transfer's receipt; a bank pair's (its load's or unload's entry) in the same words."""
+        entry = self.journal.get(txn_id)
+        if entry is not None and entry.kind != TRANSFER_KIND:
+            return bank_pair_receipt(entry, self.estate, self.kiosk_id, reprint=reprint)
         return transfer_receipt(self._entry(txn_id), self.estate, self.kiosk_id, reprint=reprint)
 
     async def print_receipt(self, txn_id: str) -> bool:

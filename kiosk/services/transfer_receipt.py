@@ -35,3 +35,28 @@ def transfer_receipt(entry: JournalEntry, estate: str, kiosk_id: str, *, reprint
                    total=Money(entry.amount_fen), masked_pan="", txn_id=entry.txn_id,
                    reference=str(d.get("reference", "")), auth_code="", reprint=reprint,
                    title=tr("transfer.receipt.title", lang), extra=tuple(extra))
+
+
+def bank_pair_receipt(entry: JournalEntry, estate: str, kiosk_id: str, *, reprint: bool = False) -> Receipt:
+    """A bank pair's receipt, as a transfer's: from the wallet's load / unload entry or the
+    one-card's load entry (transfer_bank.py), both cards masked, the IC card's balance after."""
+    if entry.state not in ("completed", "confirming"):
+        raise KeyError(f"no completed transfer {entry.txn_id}")
+    d, lang = entry.detail, RECEIPT_LANGUAGE
+    if entry.kind == "onecard_load":
+        ic, after = {"kind": "onecard", "card": d.get("uid", "")}, d.get("balance_after")
+    elif entry.kind in ("wallet_load", "wallet_unload"):
+        ic, after = {"kind": "cpu", "card": d.get("serial", "")}, d.get("new_balance")
+    else:
+        raise KeyError(f"no bank pair {entry.txn_id}")
+    bank = f"{tr('transfer.kind.bank', lang)} {entry.masked_pan}"
+    src, dst = (masked_card(ic), bank) if entry.kind == "wallet_unload" else (bank, masked_card(ic))
+    extra = [f"{tr('transfer.receipt.from', lang)}: {src}", f"{tr('transfer.receipt.to', lang)}: {dst}"]
+    if after is not None:
+        key = "transfer.receipt.from_balance" if entry.kind == "wallet_unload" else "transfer.receipt.to_balance"
+        extra.append(f"{tr(key, lang)}: {Money(int(after)).yuan}")
+    return Receipt(estate=estate, kiosk_id=kiosk_id, when=datetime.fromisoformat(str(d.get("at", entry.created_at))),
+                   house_no="", items=(ReceiptItem(tr("transfer.receipt.item", lang), Money(entry.amount_fen)),),
+                   total=Money(entry.amount_fen), masked_pan=entry.masked_pan, txn_id=entry.txn_id,
+                   reference=str(d.get("reference", "")), auth_code="", reprint=reprint,
+                   title=tr("transfer.receipt.title", lang), extra=tuple(extra))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from kiosk.backend_client.cards import CardCentreClient, SeenReply
@@ -53,6 +53,8 @@ class WalletService:
         self._watch = watch
         self._now = now
         self._blacklist_at = 0.0
+        # run at each presentation before the card is read (the transfers' credits owed)
+        self._at_presentation: list[Callable[[str], Awaitable[tuple[str, ...]]]] = []
         self.cards = CardAccess(readers, limits)
         self.wallet_settling = WalletSettling(journal=journal, centre=centre, session=session, settling=settling,
                                               now=now)
@@ -75,7 +77,16 @@ class WalletService:
         return self.cards.reader(reader).card_present()
 
     # --- present a card ---------------------------------------------------------------
+    def at_presentation(self, hook: Callable[[str], Awaitable[tuple[str, ...]]]) -> None:
+        """`hook(reader)` runs at every presentation before the card is read (so
+        the balances shown include what it settled); it returns the ids it
+        settled. TransferService.owed_at_presentation: credits owed to this card."""
+        self._at_presentation.append(hook)
+
     async def present(self, reader: str) -> CardView:
+        settled: tuple[str, ...] = ()
+        for hook in self._at_presentation:
+            settled += await hook(reader)
         session = await asyncio.to_thread(self.cards.open, reader, None)
         try:
             seen = await self._tell_seen(session.serial)
@@ -87,7 +98,7 @@ class WalletService:
                     self.journal.apply_blacklist(self.journal.blacklist_version(), [(session.serial, listed)])
             if listed:
                 raise CardBlacklisted(session.serial)
-            resolved = []
+            resolved = list(settled)
             for pending in seen["pending"] if seen is not None else []:
                 if await self.wallet_settling.resolve_pending(session, pending):
                     resolved.append(str(pending["txn_id"]))

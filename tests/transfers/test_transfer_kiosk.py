@@ -296,3 +296,37 @@ async def test_a_card_not_back_is_settled_at_its_next_presentation_at_another_ki
     assert await b.settle_owed(await b.card_in("contactless")) == ()
     await remove(w.kiosk, "contact")
     await remove(w.kiosk, "contactless")
+
+
+async def test_a_credit_owed_is_made_at_the_card_screens_presentation_at_another_kiosk(
+        onecard_world: OneCardWorld) -> None:
+    """The resident walks away after the debit (the destination pulled before its credit): the
+    destination read for the plain card screen at kiosk B (its WalletService.present, the
+    transfer service's hook on it) gets its credit, and the screen's balance shows it."""
+    from kiosk.backend_client.cards import CardCentreClient
+    from kiosk.services.wallet import WalletService
+
+    w = onecard_world
+    src, dst = await two_cpu_cards(w)
+    before = total(w)
+    _pull_cpu(w, LI.serial, 0x52, "before")
+    with pytest.raises(CardTorn):
+        await w.kiosk.transfers.transfer(src, dst, AMOUNT)
+    txn_id = w.kiosk.transfers.torn.txn_id
+    w.kiosk.transfers.abandon_torn()
+    await remove(w.kiosk, "contactless")
+    await insert(w.kiosk, LI.serial, "contactless")
+    assert host_transfer(w, txn_id) == "debited"
+    b, a = kiosk_b(w), w.kiosk.wallet
+    wallet_b = WalletService(kiosk_id=OTHER_KIOSK, estate="", term_id=OTHER_TERMINAL, journal=w.other.journal,
+                             centre=CardCentreClient(w.other.client._bank), session=w.other.session,  # noqa: SLF001
+                             settling=w.other.settling, readers=b._readers, pinpad=a.pinpad,  # noqa: SLF001
+                             printer=a.printer, limits=a.limits, now=w.kiosk.clock.now)
+    wallet_b.at_presentation(b.owed_at_presentation)
+    view = await wallet_b.present("contactless")
+    assert txn_id in view.resolved and view.ep_balance == dst.balance + AMOUNT
+    assert host_transfer(w, txn_id) == "completed" and total(w) == before
+    assert card(w.kiosk, LI.serial).balance(Wallet.EP) == dst.balance.fen + 1_000
+    assert (await wallet_b.present("contactless")).resolved == ()
+    await remove(w.kiosk, "contact")
+    await remove(w.kiosk, "contactless")

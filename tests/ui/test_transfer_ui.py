@@ -50,6 +50,44 @@ async def test_a_transfer_and_a_torn_one_by_touch(kiosk_app: Any, ui_host: Any, 
     assert all(f"****{CARD_HOLDER[-4:]}" in r.text and f"****{OTHER_CARD[-4:]}" in r.text for r in new)
 
 
+@pytest.mark.timeout(120)
+async def test_a_bank_card_to_a_cpu_card_from_the_transfer_screen(kiosk_app: Any, ui_host: Any) -> None:
+    """The bank card as From (swipe + PIN after the confirmation), 李娜's card as To: the
+    wallet's load runs; the card holds it, the receipt names both cards masked."""
+    import asyncio
+
+    from kiosk.demo.tour.bench import enter_pin, ic_card, swipe
+    from kiosk.demo.tour.cast import PAY_CARD, PAY_PIN
+    from kiosk.demo.tour.screens import go_home, show
+    from kiosk.demo.tour.transfer import choose, open_transfer, wait_receipt
+    from kiosk.demo.touch import tap
+
+    app = kiosk_app
+    cards, printer = app.kiosk.sims.ic_cards, app.kiosk.sims.printer
+    before, receipts = cards[OTHER_CARD].balance(Wallet.EP), len(printer.receipts)
+    await open_transfer(app)
+    confirm = await choose(app, "", OTHER_CARD, "10.00")            # "": the bank card's row
+    await tap(confirm.ids.confirm)
+    await show(app, "swipe")
+    await swipe(app, PAY_CARD)
+    await show(app, "pin")
+    await enter_pin(app, PAY_PIN)
+    await show(app, "transfer_result", timeout_s=30)
+    steps = app.flow.transfers
+    assert steps.result_kind == "approved", steps.result_body
+    await wait_receipt(app)
+    assert cards[OTHER_CARD].balance(Wallet.EP) == before + 1_000
+    await asyncio.to_thread(printer.wait_for_receipt, 10)
+    (receipt,) = printer.receipts[receipts:]
+    assert "转账凭条" in receipt.text and f"****{OTHER_CARD[-4:]}" in receipt.text
+    assert "622202" in receipt.text and OTHER_CARD not in receipt.text and "6222021000000000017" not in receipt.text
+    await tap(app.screen("transfer_result").ids.done)
+    await show(app, "idle")
+    await ic_card(app, CARD_HOLDER, "remove")
+    await ic_card(app, OTHER_CARD, "remove")
+    await go_home(app)
+
+
 RESOLUTIONS = [(1024, 768), (1080, 1920)]   # the smallest landscape and the portrait: the tightest fits
 
 
@@ -70,7 +108,8 @@ async def test_transfer_screens_fit(kiosk_app: Any, artifacts: Any, width: int, 
     await wait_for(lambda: tuple(map(round, app.kiosk_area.size)) == (width, height), timeout_s=10, what="resize")
     steps = app.flow.transfers
     steps.cards = [TransferCard("cpu", CARD_HOLDER, "contact", Wallet.ED, Money(4_990_000)),
-                   TransferCard("onecard", "B1C20001", "contactless", None, Money(16_777_215))]
+                   TransferCard("onecard", "B1C20001", "contactless", None, Money(16_777_215)),
+                   TransferCard("bank", "")]
     steps.src, steps.dst, steps.settled = 0, 1, 2
     steps.limits_text, steps.amount, steps.amount_text = Money(200_000).display(), Money(50_000), "¥500.00"
     steps.from_text, steps.to_text, steps.tear_card = "****0001", "****0001", "****0001"

@@ -33,13 +33,15 @@ async def open_transfer(app: KioskApp) -> Any:
     await pcsc_sees(app, "contact")
     await pcsc_sees(app, "contactless")
     steps = app.flow.transfers
+    def ic_cards() -> int:             # the bank card's row is always there
+        return sum(1 for c in steps.cards if c.kind != "bank")
     for _ in range(5):                 # the first read may have run before both cards were in
         await wait_for(lambda: not steps.reading, timeout_s=30, what="the cards read")
-        if len(steps.cards) == 2:
+        if ic_cards() == 2:
             break
         await tap(screen.ids.rescan)
         await frames(2)
-    await wait_for(lambda: not steps.reading and len(steps.cards) == 2, timeout_s=30, what="both cards read")
+    await wait_for(lambda: not steps.reading and ic_cards() == 2, timeout_s=30, what="both cards read")
     await frames(3)
     return screen
 
@@ -56,6 +58,7 @@ async def pcsc_sees(app: KioskApp, reader: str) -> None:
 
 
 def card_row(app: KioskApp, serial: str) -> Any:
+    """The row of the card `serial` ("": the bank card's)."""
     index = next(i for i, c in enumerate(app.flow.transfers.cards) if c.card == serial)
     return find(app.screen("transfer"), lambda w: isinstance(w, TransferCardRow) and w.index == index)
 

@@ -9,9 +9,13 @@ answers to screens.
                                                    ├─ "it is back" ─▶ transfer_result (as the card proves it)
                                                    └─ "I don't have it" ─▶ message (settled next time)
 
-The bank card pairs are the card screen's 圈存 and 圈提 (the wallet's load and
-unload); the transfer screen says so, and that a one-card is not paid out to a
-bank card (the property office does that)."""
+The bank card is offered as a side too ("Bank card (swipe + PIN)"): From the
+bank card, the confirmation leads to the shared swipe and PIN step, then the
+wallet's load or the one-card's load runs (BankPairs, transfer_bank.py); its
+tear is the same tear screen. The passbook → bank pair needs the card PIN and
+the passbook (ED), which these screens do not ask for yet: the card screen's
+圈提 does it. A one-card is not paid out to a bank card (the property office
+does that)."""
 from __future__ import annotations
 
 import logging
@@ -23,10 +27,12 @@ from kivy.properties import BooleanProperty, ListProperty, NumericProperty, Obje
 from common.errors import KeyedError
 from common.money import Money
 from kiosk.domain.errors import CardRemoved, CardTorn, NotTheSameCard, PaymentsSuspended
+from kiosk.screens.bank_card import BankCardFor, BankCardRequest, BankCardStep
 from kiosk.screens.messages import Outcome, log_failure
 from kiosk.screens.navigation import Message, Navigator, Screen, Spawn
 
 if TYPE_CHECKING:
+    from common.bank_card import CardSwipe
     from kiosk.services.transfer import TransferService
     from kiosk.services.transfer_view import TransferCard, TransferOutcome
 
@@ -55,9 +61,10 @@ class TransferSteps(Outcome):
     actions = frozenset({"transfer_again"})
     result_screen = Screen.TRANSFER_RESULT
 
-    def __init__(self, nav: Navigator, service: TransferService, spawn: Spawn, **kwargs: Any) -> None:
+    def __init__(self, nav: Navigator, service: TransferService, spawn: Spawn, bank: BankCardStep | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.nav, self.service, self._spawn = nav, service, spawn
+        self.nav, self.service, self._spawn, self.bank = nav, service, spawn, bank
         self._gen = 0
         self._txn_id = ""
 
@@ -84,10 +91,15 @@ class TransferSteps(Outcome):
         if gen != self._gen:
             return
         self.reading = False
+        if self.bank is not None and self.service.bank_pairs is not None:
+            from kiosk.services.transfer_view import BANK, TransferCard
+            cards = [*cards, TransferCard(BANK, "")]     # swiped (and its PIN typed) after the confirmation
         self.cards, self.settled = cards, len(settled)
 
     def card_label(self, card: TransferCard, lang: str, with_balance: bool = True) -> str:
         from kiosk.i18n import tr
+        if card.kind == "bank" and not card.card:
+            return tr("transfer.bank_side", lang)
         balance = f" ({card.balance.display()})" if card.balance is not None and with_balance else ""
         return f"{tr('transfer.kind.' + card.kind, lang)} {card.masked}{balance}"
 
@@ -111,6 +123,8 @@ class TransferSteps(Outcome):
         limits = self.service.limits
         src = self.cards[self.src]
         high = min(limits.per_transfer, src.balance) if src.balance is not None else limits.per_transfer
+        if self.cards[self.dst].kind == "bank" or src.kind == "bank":   # a load's or an unload's bounds too
+            high = min(high, self.service.bank_pairs.wallet.limits.max_load) if self.service.bank_pairs else high
         self._high = high
         self.limits_text = high.display()
         self.amount, self.amount_text = None, ""
@@ -127,7 +141,7 @@ class TransferSteps(Outcome):
     def to_confirm(self, lang: str) -> None:
         if self.amount is None or not self.can_go_on:
             return
-        self.from_text, self.to_text = self.cards[self.src].masked, self.cards[self.dst].masked
+        self.from_text, self.to_text = self.cards[self.src].masked or "bank", self.cards[self.dst].masked or "bank"
         self.nav.screen = Screen.TRANSFER_CONFIRM
 
     def side_text(self, side: str, lang: str, with_balance: bool = True) -> str:
@@ -142,12 +156,47 @@ class TransferSteps(Outcome):
         if self.amount is None or not self.can_go_on:
             return
         src, dst, amount = self.cards[self.src], self.cards[self.dst], self.amount
+        if "bank" in (src.kind, dst.kind):
+            self._to_bank_card(src, dst, amount)
+            return
         self.nav.screen = Screen.TRANSFER_PROCESSING
         self._run(self._transfer(self._gen, src, dst, amount))
 
-    async def _transfer(self, gen: int, src: TransferCard, dst: TransferCard, amount: Money) -> None:
+    # --- a bank pair: the shared swipe and PIN step, then the load / unload ---------------------
+    def _to_bank_card(self, src: TransferCard, dst: TransferCard, amount: Money) -> None:
+        from kiosk.services.transfer_view import pair_refusal
+        refusal = pair_refusal(src, dst)
+        if refusal is not None or self.bank is None:     # said before anyone swipes
+            self.show_result("declined", "transfer.result.declined.title",
+                             f"transfer.decline.{refusal.split('.')[1]}" if refusal else "transfer.decline.other")
+            return
+        ic = dst if src.kind == "bank" else src
+        self.bank.start(BankCardRequest(
+            BankCardFor("load" if src.kind == "bank" else "unload", amount.display(), card_tail=ic.card[-4:],
+                        card_wallet=ic.wallet.name if ic.wallet is not None else "EP"),
+            done=lambda swipe, block: self._bank_done(src, dst, amount, swipe, block),
+            back=self._back_from_bank, unavailable=self._unavailable, fail_back_to=Screen.TRANSFER_CONFIRM,
+            with_pin=src.kind == "bank"))
+
+    def _bank_done(self, src: TransferCard, dst: TransferCard, amount: Money, swipe: CardSwipe,
+                   pin_block: bytes | None) -> None:
+        pairs = self.service.bank_pairs
+        assert pairs is not None
+        self.nav.screen = Screen.TRANSFER_PROCESSING
+        self._run(self._transfer(self._gen, src, dst, amount, pairs.transfer(src, dst, amount, swipe, pin_block)))
+
+    def _back_from_bank(self) -> None:
+        self.nav.screen = Screen.TRANSFER_CONFIRM
+
+    def _unavailable(self) -> None:
+        if self.bank is not None:
+            self.bank.drop()
+        self.show_result("unavailable", "card.result.unavailable.title", "card.result.unavailable")
+
+    async def _transfer(self, gen: int, src: TransferCard, dst: TransferCard, amount: Money,
+                        running: Coroutine[Any, Any, TransferOutcome] | None = None) -> None:
         try:
-            outcome = await self.service.transfer(src, dst, amount)
+            outcome = await (running if running is not None else self.service.transfer(src, dst, amount))
         except CardTorn:
             if gen == self._gen:
                 self._torn()
@@ -161,20 +210,28 @@ class TransferSteps(Outcome):
 
     def _torn(self) -> None:
         torn = self.service.torn
-        self.tear_card = torn.card.masked if torn is not None else ""
+        pairs = self.service.bank_pairs
+        bank_torn = pairs.torn_card if pairs is not None else None
+        self.tear_card = torn.card.masked if torn is not None else bank_torn.masked if bank_torn is not None else ""
         self.nav.screen = Screen.TRANSFER_TEAR
 
     def card_back(self) -> None:
         """The tear screen's "it is back": the card's proof decides."""
         torn = self.service.torn
-        if torn is None:
+        pairs = self.service.bank_pairs
+        bank_torn = pairs.torn_card if pairs is not None else None
+        if torn is None and bank_torn is None:
             return
         self.nav.screen = Screen.TRANSFER_PROCESSING
-        self._run(self._resume(self._gen, torn.card.reader))
+        self._run(self._resume(self._gen, torn.card.reader if torn is not None else bank_torn.reader if
+                               bank_torn is not None else "", torn is None))
 
-    async def _resume(self, gen: int, reader: str) -> None:
+    async def _resume(self, gen: int, reader: str, bank_pair: bool = False) -> None:
         try:
-            outcome = await self.service.resume_torn(reader)
+            if bank_pair and self.service.bank_pairs is not None:
+                outcome = await self.service.bank_pairs.resume_torn(reader)
+            else:
+                outcome = await self.service.resume_torn(reader)
         except CardTorn:
             if gen == self._gen:
                 self._torn()
@@ -193,6 +250,8 @@ class TransferSteps(Outcome):
     def give_up(self) -> None:
         """The tear screen's "I don't have it": settled when the card is next presented."""
         self.service.abandon_torn()
+        if self.service.bank_pairs is not None and self.service.bank_pairs.torn_card is not None:
+            self._run(self.service.bank_pairs.abandon_torn())
         self.nav.show(Message("transfer.tear.later.title", "transfer.tear.later", action="home", tone="info"))
 
     async def _show(self, outcome: TransferOutcome) -> None:
