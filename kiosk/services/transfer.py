@@ -187,21 +187,30 @@ class TransferService(TransferProofs):
                     after = int(request["src_balance_fen"]) - amount.fen
                 else:
                     assert one is not None
-                    one.add_keys(keys)
-                    self._leg_id = str(reply.get("leg_txn_id", ""))
-                    result = await asyncio.to_thread(one.write, False, amount.fen, self.term_id, now)
-                    proof, after = {"balance_fen": result.balance_after, "card_counter": result.count}, \
-                        result.balance_after
+                    proof, after = await self._write_onecard(one, keys, str(reply.get("leg_txn_id", "")), False,
+                                                               amount.fen, now)
             except KioskError as exc:
                 self._tear(txn_id, "debit", src, exc)
             self.journal.set_state(txn_id, "confirming", step="debit", proof=proof, src_balance_after=after)
         finally:
-            self._leg_id = ""
-            for held in (cpu, one):
-                if held is not None:
-                    await asyncio.to_thread(held.close)
+            await self._release(cpu, one)
         await self._send(txn_id)
         return await self._credit(txn_id, card_pin)
+
+    async def _write_onecard(self, one: OneCardLeg, keys: Any, leg_txn_id: str, credit: bool, fen: int,
+                             now: datetime) -> tuple[dict[str, Any], int]:
+        """A one-card leg's purse write with the keys the host sent: its proof and the balance after."""
+        one.add_keys(keys)
+        self._leg_id = leg_txn_id
+        result = await asyncio.to_thread(one.write, credit, fen, self.term_id, now)
+        return {"balance_fen": result.balance_after, "card_counter": result.count}, result.balance_after
+
+    async def _release(self, *held: CpuSession | OneCardLeg | None) -> None:
+        """The cards' sessions of a leg closed, whatever happened."""
+        self._leg_id = ""
+        for card in held:
+            if card is not None:
+                await asyncio.to_thread(card.close)
 
     def _tear(self, txn_id: str, leg: str, card: TransferCard, exc: Exception) -> None:
         self.journal.set_state(txn_id, f"{leg}_torn", reason=type(exc).__name__)
@@ -243,19 +252,13 @@ class TransferService(TransferProofs):
                     after = int(figures["balance_fen"]) + amount.fen
                 else:
                     assert one is not None
-                    one.add_keys(keys)
-                    self._leg_id = str(reply.get("leg_txn_id", ""))
-                    result = await asyncio.to_thread(one.write, True, amount.fen, self.term_id, now)
-                    proof, after = {"balance_fen": result.balance_after, "card_counter": result.count}, \
-                        result.balance_after
+                    proof, after = await self._write_onecard(one, keys, str(reply.get("leg_txn_id", "")), True,
+                                                               amount.fen, now)
             except KioskError as exc:
                 self._tear(txn_id, "credit", dst, exc)
             self.journal.set_state(txn_id, "confirming", step="credit", proof=proof, dst_balance_after=after)
         finally:
-            self._leg_id = ""
-            for held in (cpu, one):
-                if held is not None:
-                    await asyncio.to_thread(held.close)
+            await self._release(cpu, one)
         await self._send(txn_id)
         return self._outcome(txn_id)
 
