@@ -11,8 +11,6 @@ from sqlalchemy.engine import Engine
 
 from host.config.console import ConsoleSettings
 from host.console.throttles import SharedSignInGuard
-from host.db import make_engine
-from host.schema import create_tables
 from tests.support.databases import BACKENDS, Databases
 
 pytestmark = pytest.mark.backends(*BACKENDS)
@@ -28,19 +26,10 @@ class Clock:
         return self.now
 
 
-def _empty(url: str) -> None:
-    engine = make_engine(url)
-    create_tables(engine)
-    engine.dispose()
-
-
 @pytest.fixture
 def engine(backend: str, databases: Databases, tmp_path: Path) -> Iterator[Engine]:
-    url = databases.fresh(backend, "throttles", _empty, tmp_path)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    databases.release(url)
+    with databases.empty(backend, tmp_path) as engine:
+        yield engine
 
 
 def test_a_lock_counted_on_one_worker_holds_on_the_other(engine: Engine) -> None:

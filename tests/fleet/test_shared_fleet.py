@@ -20,9 +20,8 @@ from common.crypto import request_mac, tdes_decrypt
 from host.bank.keys import load_kiosk, sign_on
 from host.config import load_host_settings
 from host.config.fleet import FleetSettings
-from host.db import make_engine, write_transaction
+from host.db import write_transaction
 from host.fleet.service import HEARTBEAT_PATH, Fleet
-from host.schema import create_tables
 from host.fleet.shared import _XID
 from host.schema.fleet import fleet_commands, fleet_events, fleet_kiosks
 from host.workers import WorkerRole
@@ -35,19 +34,10 @@ KIOSK = "KIOSK-A"
 SETTINGS = FleetSettings(sweep_interval_s=60, flush_interval_s=1)
 
 
-def _empty(url: str) -> None:
-    engine = make_engine(url)
-    create_tables(engine)
-    engine.dispose()
-
-
 @pytest.fixture
 def engine(backend: str, databases: Databases, tmp_path: Path) -> Iterator[Engine]:
-    url = databases.fresh(backend, "sharedfleet", _empty, tmp_path)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    databases.release(url)
+    with databases.empty(backend, tmp_path) as engine:
+        yield engine
 
 
 Beat = Callable[..., tuple[bytes, str]]

@@ -13,29 +13,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from host.bank.keys import advance_counter, register_kiosk
-from host.db import make_engine
-from host.schema import create_tables
 from tests.support.databases import BACKENDS, POSTGRESQL, Databases
 from tests.support.fleet import wait_until
 
 pytestmark = pytest.mark.backends(*BACKENDS)
 
 
-def _empty(url: str) -> None:
-    engine = make_engine(url)
-    create_tables(engine)
-    engine.dispose()
-
-
 @pytest.fixture
 def engine(backend: str, databases: Databases, tmp_path: Path) -> Iterator[Engine]:
-    url = databases.fresh(backend, "counters", _empty, tmp_path)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        register_kiosk(conn, "KIOSK-R")
-    yield engine
-    engine.dispose()
-    databases.release(url)
+    with databases.empty(backend, tmp_path) as engine:
+        with engine.begin() as conn:
+            register_kiosk(conn, "KIOSK-R")
+        yield engine
 
 
 def test_a_counter_is_accepted_once_and_never_below(engine: Engine) -> None:

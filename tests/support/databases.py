@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import Engine
 
+from host.db import make_engine
+from host.schema import create_tables
 from tests.support.postgres import PgServer, missing_reason
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
@@ -70,6 +74,18 @@ class Databases:
             return f"sqlite:///{db}"
         return self.pg.url(self.pg.create_database(key, template=template))
 
+    @contextmanager
+    def empty(self, backend: str, folder: Path) -> Iterator[Engine]:
+        """An engine on a new database holding the host's tables at head and no
+        row (one template per backend for every module that wants one)."""
+        url = self.fresh(backend, "empty", _create_empty, folder)
+        engine = make_engine(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            self.release(url)
+
     def release(self, url: str) -> None:
         """Drop a PostgreSQL database `fresh` made, once its host has stopped (a
         session makes a hundred; the disk need not hold them all). SQLite files go
@@ -81,3 +97,9 @@ class Databases:
         if self._pg is not None:
             self._pg.stop()
             self._pg = None
+
+
+def _create_empty(url: str) -> None:
+    engine = make_engine(url)
+    create_tables(engine)
+    engine.dispose()
