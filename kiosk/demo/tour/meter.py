@@ -14,7 +14,7 @@ from kiosk import ui_env  # noqa: F401  (Kivy's environment, before Kivy loads)
 from kiosk.demo.bench.meter import MeterRow
 from kiosk.demo.tour.bench import bench, bench_tap, press_pad, swipe
 from kiosk.demo.tour.cast import PAY_CARD, PAY_PIN
-from kiosk.demo.tour.screens import go_home, show
+from kiosk.demo.tour.screens import go_home, receipt_settled, show
 from kiosk.demo.touch import find, frames, tap, wait_for
 from kiosk.screens.meter import MeterKey, MeterPreset
 
@@ -98,7 +98,7 @@ async def pay_by_bank_card(app: KioskApp, *, wait_result: bool = True) -> Any:
     if not wait_result:
         return None
     result = await show(app, "meter_result", timeout_s=30)
-    await wait_for(lambda: app.flow.meters.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
+    await receipt_settled(app.flow.meters)
     return result
 
 

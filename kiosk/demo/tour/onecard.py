@@ -12,7 +12,7 @@ from kiosk import ui_env  # noqa: F401  (Kivy's environment, before Kivy loads)
 
 from kiosk.demo.tour.bench import bench, bench_tap, ic_card, press_pad, swipe
 from kiosk.demo.tour.cast import PAY_CARD, PAY_PIN
-from kiosk.demo.tour.screens import go_home, show
+from kiosk.demo.tour.screens import go_home, receipt_settled, shoot_both, show
 from kiosk.demo.touch import find, frames, tap, wait_for
 from kiosk.screens.card_widgets import PresetButton
 
@@ -53,21 +53,13 @@ async def load_to_pin(app: KioskApp, yuan: str) -> None:
 
 
 async def wait_receipt(app: KioskApp) -> None:
-    steps = app.flow.cards.onecard
-    await wait_for(lambda: steps.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
-    await frames(3)
+    await receipt_settled(app.flow.cards.onecard)
 
 
 async def onecard_tour(app: KioskApp, shot: Any) -> None:
     """Every one-card screen, each in zh and en."""
     async def both(name: str) -> None:
-        await frames(3)
-        shot(f"{name}-zh")
-        app.toggle_language()
-        await frames(3)
-        shot(f"{name}-en")
-        app.toggle_language()
-        await frames(2)
+        await shoot_both(app, shot, name)
 
     await open_onecard(app, FUNDED_ONECARD)
     await both("onecard")

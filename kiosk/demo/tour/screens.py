@@ -15,6 +15,23 @@ if TYPE_CHECKING:
     from kiosk.screens.app import KioskApp
 
 
+async def shoot_both(app: KioskApp, shot: Any, name: str) -> None:
+    """The shot `name-zh`, then `name-en` (and the language back)."""
+    await frames(3)
+    shot(f"{name}-zh")
+    app.toggle_language()
+    await frames(3)
+    shot(f"{name}-en")
+    app.toggle_language()
+    await frames(2)
+
+
+async def receipt_settled(steps: Any) -> None:
+    """A flow's receipt printed or given up (its `receipt_state` past printing)."""
+    await wait_for(lambda: steps.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
+    await frames(3)
+
+
 async def wait_started(app: KioskApp, timeout_s: float = 20.0) -> None:
     await wait_for(lambda: app.screens is not None and app.root is not None and app.root.parent is not None,
                    timeout_s=timeout_s, what="the app to start")

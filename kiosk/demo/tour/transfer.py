@@ -11,7 +11,7 @@ from kiosk import ui_env  # noqa: F401  (Kivy's environment, before Kivy loads)
 
 from kiosk.demo.tour.bench import bench, bench_tap, ic_card
 from kiosk.demo.tour.cast import CARD_HOLDER, OTHER_CARD
-from kiosk.demo.tour.screens import go_home, show
+from kiosk.demo.tour.screens import go_home, receipt_settled, shoot_both, show
 from kiosk.demo.touch import find, frames, tap, wait_for
 from kiosk.screens.card_services.transfer_screens import TransferCardRow, TransferPreset
 
@@ -81,20 +81,12 @@ async def choose(app: KioskApp, src: str, dst: str, yuan: str, on_amount: Any = 
 
 
 async def wait_receipt(app: KioskApp) -> None:
-    steps = app.flow.transfers
-    await wait_for(lambda: steps.receipt_state not in ("", "printing"), timeout_s=15, what="the receipt")
-    await frames(3)
+    await receipt_settled(app.flow.transfers)
 
 
 async def transfer_tour(app: KioskApp, shot: Any) -> None:
     async def both(name: str) -> None:
-        await frames(3)
-        shot(f"{name}-zh")
-        app.toggle_language()
-        await frames(3)
-        shot(f"{name}-en")
-        app.toggle_language()
-        await frames(2)
+        await shoot_both(app, shot, name)
 
     await open_transfer(app)
     await both("transfer-cards")
