@@ -38,7 +38,7 @@ from kiosk.domain.receipt import Receipt
 from kiosk.services.ports import HostSessionPort, SettlingPort
 from kiosk.services.transfer_bank import BankPairs
 from kiosk.services.transfer_cards import CpuSession, OneCardLeg, is_onecard, open_cpu
-from kiosk.services.transfer_view import (CPU, ONECARD, TornTransfer, TransferCard, TransferLimits,
+from kiosk.services.transfer_view import (BANK, CPU, ONECARD, TornTransfer, TransferCard, TransferLimits,
                                           TransferOutcome, card_from_json, card_json, pair_refusal)
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,15 @@ class TransferService(TransferProofs):
             self.journal.set_state(entry.txn_id, entry.state.replace("ing", "_torn"), reason="kiosk restarted")
 
     # --- the cards ------------------------------------------------------------------
+    def ceiling(self, src: TransferCard, dst: TransferCard) -> Money:
+        """The most a resident may move from `src` to `dst` here: the per-transfer
+        limit and the source's balance, and for a bank pair (a load or an unload)
+        the wallet's load bound too. The host checks its own limits again."""
+        high = self.limits.per_transfer if src.balance is None else min(self.limits.per_transfer, src.balance)
+        if BANK in (src.kind, dst.kind) and self.bank_pairs is not None:
+            high = min(high, self.bank_pairs.wallet.limits.max_load)
+        return high
+
     async def card_in(self, reader: str, wallet: Wallet = Wallet.EP) -> TransferCard:
         """The card in a reader as a transfer's side (a CPU card's `wallet`)."""
         await self.session.ensure_signed_on()

@@ -120,12 +120,7 @@ class TransferSteps(Outcome):
     def to_amount(self) -> None:
         if not self.can_go_on:
             return
-        limits = self.service.limits
-        src = self.cards[self.src]
-        high = min(limits.per_transfer, src.balance) if src.balance is not None else limits.per_transfer
-        if self.cards[self.dst].kind == "bank" or src.kind == "bank":   # a load's or an unload's bounds too
-            high = min(high, self.service.bank_pairs.wallet.limits.max_load) if self.service.bank_pairs else high
-        self._high = high
+        self._high = high = self.service.ceiling(self.cards[self.src], self.cards[self.dst])
         self.limits_text = high.display()
         self.amount, self.amount_text = None, ""
         self.nav.screen = Screen.TRANSFER_AMOUNT
