@@ -310,6 +310,9 @@ def _add_wallet(kiosk: Kiosk, pcscd: Any) -> None:
             assert sims.pcscd is not None     # a "sim" reader: start_virtual_cards started it above
             pcsc_name = sims.pcscd.reader_names[i]
         readers[name] = PcscReader(pcsc_name)
+    # each reader holds a PC/SC context (a pcscd thread) until closed; pcscd
+    # refuses every client once it holds 200 (seen in CI: "Access denied")
+    kiosk.closers.extend(reader.close for reader in readers.values())
     by_pcsc_name = {reader.name: name for name, reader in readers.items()}
 
     def watch(on_event: Callable[[str, bool], None]) -> None:

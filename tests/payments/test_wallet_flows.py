@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tests.support.payments import enter_pin, GOOD, LOW_BALANCE, settled, swipe
-from tests.support.wallets import (card, CHEN_FULL, insert, LI, LIU_LISTED, remove, type_card_pin,
+from tests.support.payments import enter_pin, GOOD, kiosk_settings, LOW_BALANCE, settled, swipe
+from tests.support.wallets import (card, CHEN_FULL, insert, LI, LIU_LISTED, remove, type_card_pin, until,
                                    WANG_BLOCKED, world, ZHANG)
 
 from common.epurse import TxnType, Wallet
+from kiosk.bootstrap import build
 from kiosk.devices.sim.network import LinkMode
 from kiosk.domain.errors import (
     CardBlacklisted,
@@ -33,6 +34,21 @@ HOUSE = "2-1-601"   # the current month only, in the demo estate
 async def bank_card(kiosk, demo=GOOD, pin=None):
     swiped = await swipe(kiosk, demo.track2)
     return swiped, await enter_pin(kiosk, swiped, pin or demo.pin, checked_by="card_centre")
+
+
+async def test_a_closed_kiosk_leaves_no_pc_sc_context_behind(tmp_path, link, pcscd):
+    """Each reader's PC/SC context is a pcscd thread until it is released, and
+    pcscd refuses every client past 200: CI once went red half-way through the
+    suite with "Access denied" because every kiosk a test built kept two."""
+    before = pcscd.threads()
+    kiosk = build(kiosk_settings(tmp_path, link.url, wallet=True, bank_port=link.bank_port), pcscd=pcscd,
+                  with_fleet=False)
+    await kiosk.start()
+    for reader in ("contact", "contactless"):
+        assert not await asyncio.to_thread(kiosk.wallet.card_present, reader)
+    assert pcscd.threads() >= before + 2      # the count sees the readers' contexts
+    await kiosk.aclose()
+    await until(lambda: pcscd.threads() <= before, what="pcscd's threads for the kiosk's contexts to end")
 
 
 async def test_presenting_a_card_shows_balances_history_and_holder(wk, host):

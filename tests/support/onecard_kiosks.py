@@ -19,7 +19,6 @@ from kiosk.backend_client.bank import BankClient
 from kiosk.backend_client.onecard import OneCardClient
 from kiosk.backend_client.signed import MessageCounter, SignedChannel
 from kiosk.bootstrap import Kiosk, build
-from kiosk.devices.pcsc import PcscReader
 from kiosk.devices.sim.m1_card import VirtualM1Card
 from kiosk.devices.sim.network import FaultyLink
 from kiosk.services.journal import Journal
@@ -94,7 +93,7 @@ async def onecard_world(tmp_path: Path, onecard_host: Any, pcscd: Any) -> AsyncI
     settling = SettlingService(journal=other_journal, bank=bank, reverser=NoBankLink(), session=session)
     other = OneCardService(kiosk_id=OTHER_KIOSK, term_id=OTHER_TERMINAL, journal=other_journal,
                            client=OneCardClient(bank, OTHER_TMK), session=session, settling=settling,
-                           reader=PcscReader(kiosk.onecard.reader.name), now=kiosk.clock.now)  # type: ignore[attr-defined]
+                           reader=kiosk.onecard.reader, now=kiosk.clock.now)   # kiosk A's reader: a PC/SC context each is a pcscd thread
     world = OneCardWorld(onecard_host, kiosk, other, [])
     try:
         yield world

@@ -22,7 +22,6 @@ from tests.support.onecard_host import purse, virtual
 from tests.support.onecard_kiosks import OneCardWorld
 from tests.support.transfers import recording
 from kiosk.backend_client.transfers import TransferClient
-from kiosk.devices.pcsc import PcscReader
 from kiosk.devices.sim.cpu_card import VirtualCpuCard
 from kiosk.services.transfer import TransferService
 from tests.support.onecard_kiosks import OTHER_TERMINAL
@@ -260,7 +259,7 @@ def kiosk_b(w: OneCardWorld) -> TransferService:
     """The fixture's second kiosk (its own journal, channel and sign-on) with a transfer service on the
     same two readers."""
     other = w.other
-    readers = {name: PcscReader(reader.name) for name, reader in w.kiosk.transfers._readers.items()}  # noqa: SLF001
+    readers = dict(w.kiosk.transfers._readers)   # noqa: SLF001 - the same readers (a PC/SC context is not the kiosk's state)
     return TransferService(kiosk_id=OTHER_KIOSK, term_id=OTHER_TERMINAL, journal=other.journal,
                            client=TransferClient(other.client._bank, OTHER_TMK),  # noqa: SLF001
                            onecard=other.client, session=other.session, settling=other.settling, readers=readers,

@@ -119,6 +119,12 @@ class PrivatePcscd:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    def threads(self) -> int:
+        """pcscd's thread count: one per PC/SC context a client holds, plus its
+        own few (Linux /proc). It refuses every new client at 200."""
+        assert self.pid is not None, "pcscd is not running"
+        return len(os.listdir(f"/proc/{self.pid}/task"))
+
     def info(self) -> PcscdInfo:
         return PcscdInfo(self.ports, str(self.socket_path))
 
