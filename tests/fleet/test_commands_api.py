@@ -3,11 +3,16 @@ result committed before the kiosk is told to forget it, and a kiosk can only
 acknowledge its own commands."""
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from tests.support.databases import BACKENDS
 from tests.support.fleet_env import FleetHost
 from tests.support.fleet import wait_until
 from host.schema.fleet import fleet_commands
+
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 def _row(host: FleetHost, command_id: int):  # type: ignore[no-untyped-def]

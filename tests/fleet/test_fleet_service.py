@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from tests.support.databases import BACKENDS
 from tests.support.fleet_env import FleetHost
 from tests.support.fleet import headless_kiosk, HeadlessKiosk, TMKS
 from host.schema.fleet import fleet_commands
@@ -22,6 +23,7 @@ from kiosk.domain.errors import OutOfService
 from kiosk.services.fleet.commands import CommandOutcome
 from kiosk.services.fleet.service import FleetService
 
+pytestmark = pytest.mark.backends(*BACKENDS)
 INTERVAL = 0.2
 
 

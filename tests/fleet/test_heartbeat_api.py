@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import event, select
 
+from tests.support.databases import BACKENDS
 from tests.support.fleet_env import FleetHost
 from tests.support.fleet import SignedKiosk, status, TMKS, wait_until
 from host.schema.fleet import fleet_kiosks
 from common.crypto import request_mac
 
+pytestmark = pytest.mark.backends(*BACKENDS)
 HEARTBEAT = "/api/v1/fleet/heartbeat"
 
 

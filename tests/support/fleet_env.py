@@ -1,9 +1,12 @@
 """Fleet fixtures (a pytest plugin, registered in tests/conftest.py): a real host (host.app under uvicorn on loopback) on an
-empty database with a three-kiosk fleet, and kiosks that sign their messages."""
+empty database of the test's backend (SQLite unless the module is marked
+`pytest.mark.backends(*BACKENDS)`; tests/support/databases.py) with a three-kiosk
+fleet, and kiosks that sign their messages."""
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,32 +54,30 @@ def fleet_settings(folder: Path, **fleet: Any) -> HostSettings:
 
 
 @pytest.fixture
-def start_fleet_host(tmp_path: Path) -> Iterator[Callable[..., FleetHost]]:
+def start_fleet_host(tmp_path: Path, databases: Any, backend: str) -> Iterator[Callable[..., FleetHost]]:
     from host.app import create_app
-    from host.db import make_engine
-    from host.schema import create_tables
     from host.server import HostServer
     started: list[FleetHost] = []
+    # the databases are disposed and dropped after every server has stopped (PostgreSQL drops
+    # no database a connection is still open on); LIFO: the last opened goes first
+    with ExitStack() as databases_held:
+        def start(**fleet: Any) -> FleetHost:
+            folder = tmp_path / f"host{len(started)}"
+            folder.mkdir()
+            settings = fleet_settings(folder, **fleet)
+            engine = databases_held.enter_context(databases.empty(backend, folder))   # a copy of the empty template
+            app = create_app(settings, engine, clock=running_from(TODAY))
+            server = HostServer(app)
+            server.start()
+            host = FleetHost(server.url, settings, engine, server, app, [])
+            started.append(host)
+            return host
 
-    def start(**fleet: Any) -> FleetHost:
-        folder = tmp_path / f"host{len(started)}"
-        folder.mkdir()
-        settings = fleet_settings(folder, **fleet)
-        engine = make_engine(f"sqlite:///{folder / 'host.sqlite3'}")
-        create_tables(engine)
-        app = create_app(settings, engine, clock=running_from(TODAY))
-        server = HostServer(app)
-        server.start()
-        host = FleetHost(server.url, settings, engine, server, app, [])
-        started.append(host)
-        return host
-
-    yield start
-    for host in started:
-        for kiosk in host.kiosks:
-            kiosk.close()
-        host.server.stop()
-        host.engine.dispose()
+        yield start
+        for host in started:
+            for kiosk in host.kiosks:
+                kiosk.close()
+            host.server.stop()
 
 
 @pytest.fixture
