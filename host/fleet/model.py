@@ -22,6 +22,12 @@ _BATCH = re.compile(r"^\d{6}$", re.ASCII)
 _AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$", re.ASCII)
 SETTLE_TRIGGERS = ("schedule", "console")
 MAX_DEVICES = 12
+# what no database here stores as text: NUL (PostgreSQL refuses it; SQLite would keep
+# it) and a lone UTF-16 surrogate (JSON's "\ud800" decodes to one -- a kiosk's OSError
+# about an undecodable file name carries them -- and neither driver can encode it).
+# A free text is kept, so they become U+FFFD: the same stored text on both backends,
+# never a 500 on an acknowledgement nor a flush that fails on every pass.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 MAX_ACKS = 50
 
 
@@ -161,7 +167,7 @@ def _text(value: Any, name: str, max_len: int) -> str:
         return ""
     if not isinstance(value, str) or len(value) > max_len:
         raise BadHeartbeat(f"{name} must be a string of at most {max_len} characters")
-    return value
+    return _UNSTORABLE.sub("\ufffd", value)
 
 
 @overload

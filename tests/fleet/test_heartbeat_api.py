@@ -12,7 +12,7 @@ from sqlalchemy import event, select
 from tests.support.databases import BACKENDS
 from tests.support.fleet_env import FleetHost
 from tests.support.fleet import SignedKiosk, status, TMKS, wait_until
-from host.schema.fleet import fleet_kiosks
+from host.schema.fleet import fleet_commands, fleet_events, fleet_kiosks
 from common.crypto import request_mac
 
 pytestmark = pytest.mark.backends(*BACKENDS)
@@ -123,6 +123,39 @@ def test_malformed_reports_are_refused_under_the_key(fleet_host: FleetHost) -> N
     assert kiosk.send(HEARTBEAT, b"not json", None).status == 400
     too_big = kiosk.body({"type": "heartbeat", "pad": "x" * 70_000})
     assert kiosk.send(HEARTBEAT, too_big, kiosk.mak).status == 413
+
+
+def test_texts_no_database_can_hold_are_kept_legibly(start_fleet_host) -> None:  # type: ignore[no-untyped-def]
+    """A NUL (PostgreSQL refuses it in text; SQLite keeps it) or a lone UTF-16
+    surrogate (JSON's "\\ud800": neither driver encodes it) in a kiosk's free text
+    is stored as U+FFFD: the acknowledgement is no 500 and the flush is not stuck."""
+    host = start_fleet_host(flush_interval_s=0.1)
+    kiosk = host.kiosk("KIOSK-A")
+    (command,) = host.send_command(["KIOSK-A"], "print_test")
+    kiosk.heartbeat()                                          # delivered
+
+    def escaped(raw: bytes) -> bytes:                          # as a kiosk's ensure_ascii JSON carries them
+        return raw.replace(b"<NUL>", b"\\u0000").replace(b"<SUR>", b"\\udc80")
+    ack = kiosk.heartbeat_body(acks=[{"id": command.id, "status": "failed", "result": "lid<NUL>open<SUR>"}])
+    reply = kiosk.send(HEARTBEAT, escaped(ack), kiosk.mak)
+    assert reply.status == 200 and reply.json["acked"] == [command.id]
+    with host.engine.connect() as conn:
+        row = conn.execute(select(fleet_commands).where(fleet_commands.c.id == command.id)).one()
+    assert (row.status, row.result) == ("failed", "lid\ufffdopen\ufffd")
+
+    report = kiosk.heartbeat_body(devices={"printer": {"state": "fault", "reason": "jam<NUL>"}},
+                                  last_error={"message": "no file /var/<SUR>", "at": "x<NUL>"})
+    assert kiosk.send(HEARTBEAT, escaped(report), kiosk.mak).status == 200
+
+    def written() -> object:
+        with host.engine.connect() as conn:
+            counter = conn.execute(select(fleet_kiosks.c.hb_counter).where(fleet_kiosks.c.kiosk_id == "KIOSK-A"))
+            if counter.scalar_one() != kiosk.counter:
+                return None
+            return conn.execute(select(fleet_events.c.kind, fleet_events.c.state, fleet_events.c.detail)
+                                .where(fleet_events.c.kind.in_(["device", "error"])).order_by(fleet_events.c.id)).all()
+    events = wait_until(written, what="the periodic flush")
+    assert [tuple(e) for e in events] == [("device", "fault", "jam\ufffd"), ("error", "x\ufffd", "no file /var/\ufffd")]
 
 
 def test_heartbeats_cost_no_database_statement(start_fleet_host) -> None:  # type: ignore[no-untyped-def]
