@@ -73,7 +73,7 @@ def test_one_command_to_every_kiosk(fleet_host: FleetHost) -> None:
 
 
 def test_commands_wait_for_a_kiosk_that_is_away_and_expire_if_it_never_comes(start_fleet_host) -> None:  # type: ignore[no-untyped-def]
-    host = start_fleet_host(command_expiry_s=0.3, flush_interval_s=0.1)
+    host = start_fleet_host(command_expiry_s=0.3, flush_interval_s=0.1, sweep_interval_s=0.05)
     (command,) = host.send_command(["KIOSK-C"], "print_test")
     host.kiosk("KIOSK-A").heartbeat()           # any request starts the fleet's background pass
     wait_until(lambda: _row(host, command.id).status == "expired", what="the command to expire")

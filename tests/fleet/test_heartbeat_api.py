@@ -129,7 +129,7 @@ def test_texts_no_database_can_hold_are_kept_legibly(start_fleet_host) -> None: 
     """A NUL (PostgreSQL refuses it in text; SQLite keeps it) or a lone UTF-16
     surrogate (JSON's "\\ud800": neither driver encodes it) in a kiosk's free text
     is stored as U+FFFD: the acknowledgement is no 500 and the flush is not stuck."""
-    host = start_fleet_host(flush_interval_s=0.1)
+    host = start_fleet_host(flush_interval_s=0.1, sweep_interval_s=0.05)   # the background pass: often
     kiosk = host.kiosk("KIOSK-A")
     (command,) = host.send_command(["KIOSK-A"], "print_test")
     kiosk.heartbeat()                                          # delivered
@@ -180,7 +180,7 @@ def test_fleet_state_is_written_down_and_survives_a_restart(start_fleet_host) ->
     from host.console.mount import console_of
     from host.server import HostServer
 
-    host = start_fleet_host(flush_interval_s=0.2)
+    host = start_fleet_host(flush_interval_s=0.1, sweep_interval_s=0.05)   # written within ~0.15 s
     kiosk = host.kiosk("KIOSK-A")
     last = kiosk.heartbeat_body(screen="entry")
     assert kiosk.send(HEARTBEAT, last, kiosk.mak).status == 200
