@@ -58,7 +58,8 @@ class SpareDatabases:
     """The fleet hosts' empty databases. SQLite: a file copied when asked. PostgreSQL:
     the next one is copied (CREATE DATABASE … TEMPLATE: ~0.1 s idle, ~1 s on a busy
     machine) in a thread while the test that took this one runs -- a fleet test
-    mostly waits on loopback HTTP -- so a test does not wait for its copy."""
+    mostly waits on loopback HTTP -- so a test does not wait for its copy; a used
+    one is dropped in that thread as well."""
 
     def __init__(self, databases: Any) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -85,8 +86,13 @@ class SpareDatabases:
         self._next = self._copier.submit(self._copy, backend, folder)
         return url
 
+    def release(self, url: str) -> None:
+        """Drop a used database in the copier's thread too (SQLite's file goes with tmp_path)."""
+        if not url.startswith("sqlite"):
+            self._copier.submit(self.databases.release, url)
+
     def close(self) -> None:
-        """Before the server stops: the copy in flight finished and dropped."""
+        """Before the server stops: the copy in flight finished and dropped, every drop done."""
         if self._next is not None:
             try:
                 self.databases.release(self._next.result())
@@ -116,7 +122,7 @@ def start_fleet_host(tmp_path: Path, spare_databases: SpareDatabases, backend: s
             folder.mkdir()
             settings = fleet_settings(folder, **fleet)
             url = spare_databases.take(backend, folder)
-            databases_held.callback(spare_databases.databases.release, url)
+            databases_held.callback(spare_databases.release, url)
             engine = make_engine(url)
             databases_held.callback(engine.dispose)
             app = create_app(settings, engine, clock=running_from(TODAY))
