@@ -21,6 +21,9 @@ from playwright.async_api import Browser, Page, expect
 
 from tests.support.browser import chromium
 from tests.support.console_env import USERS, ConsoleHost
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
 INTERVAL = 0.5          # the kiosk's heartbeat: offline after 3 x 0.5 s + 0.25 s

@@ -9,11 +9,15 @@ import json
 from collections.abc import Iterator
 
 import httpx
+import pytest
 from tests.support.fleet import wait_until
 from sqlalchemy import delete
 
 from tests.support.console_env import ConsoleHost
 from host.schema.bank import property_backups, property_ledger
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 def sse_events(stream: httpx.Response) -> Iterator[tuple[str, dict]]:

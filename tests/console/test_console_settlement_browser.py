@@ -20,6 +20,9 @@ from kiosk.services.bank_settlement import BankSettlementService
 from tests.console.test_console_browser import LIVE_TIMEOUT_MS, browser, host, shot, sign_in  # noqa: F401 (fixtures)
 from tests.support.console_env import ConsoleHost
 from tests.support.fleet import TMKS, HeadlessKiosk, headless_kiosk
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 class ScriptedLink:

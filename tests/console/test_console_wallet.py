@@ -33,6 +33,9 @@ from kiosk.cards.epurse import EPurse
 from common.epurse import Wallet
 from kiosk.devices.sim.cpu_card import VirtualCpuCard
 from common.demo_cards import DemoCard, DemoIcCard, load_test_cards
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 _CARDS = load_test_cards()
 GOOD = next(c for c in _CARDS.cards if c.pan == "6222021000000000017")     # 622202*********0017

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from host.db import write_transaction
@@ -14,6 +15,9 @@ from host.onecard.registry import flag
 from host.schema.onecard import onecard_flags
 from tests.support.clocks import TODAY
 from tests.support.console_env import ConsoleHost
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 ROLLED_BACK = "B1C20003"     # 赵敏, 2-2-902: the card holds 120.00 after 5, the mirror 80.00 after 6
 
