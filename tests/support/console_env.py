@@ -263,9 +263,11 @@ def start_console_host(console_template: tuple[Any, Payments], console_builds: d
         clock = running_from(today)
         app = create_app(settings, engine, clock=clock)
         host = ConsoleHost("", settings, engine, None, app, payments, [], [], clock)
+        # FAST for the demo accounts too (a host without staff): three at the production
+        # cost took ~6 s of a test about whether they exist
+        host.console.accounts = accounts = Accounts(engine, settings.console, cost=FAST,
+                                                    clock=host.console.clock.wall)
         if users:
-            host.console.accounts = accounts = Accounts(engine, settings.console, cost=FAST,
-                                                        clock=host.console.clock.wall)
             for name, (password, role) in USERS.items():
                 accounts.add(name, password, role, display_name=f"{role} {name}", by="test")
         host.server = HostServer(app)
