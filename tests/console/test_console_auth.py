@@ -5,10 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 
+import pytest
 from sqlalchemy import select
 
 from tests.support.console_env import USERS, ConsoleHost
 from host.schema.console import staff_sessions, staff_users
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 def test_pages_need_a_sign_in_and_come_back_after_it(console_host: ConsoleHost) -> None:

@@ -16,19 +16,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from tests.support.fleet import headless_kiosk, HeadlessKiosk, TMKS
 from playwright.async_api import Browser, Page, expect
 
 from tests.support.browser import chromium
 from tests.support.console_env import USERS, ConsoleHost
+from tests.support.databases import BACKENDS
+
+# one event loop for the module: its Chromium (a module fixture) lives in it
+pytestmark = [pytest.mark.backends(*BACKENDS), pytest.mark.asyncio(loop_scope="module")]
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
 INTERVAL = 0.5          # the kiosk's heartbeat: offline after 3 x 0.5 s + 0.25 s
 LIVE_TIMEOUT_MS = 10_000
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the module's tests on both backends (starting Playwright's
+    driver and Chromium is ~1.5 s a time); each test signs in in a context of its own."""
     async with chromium() as browser:
         yield browser
 
@@ -38,7 +45,7 @@ def host(start_console_host: Any) -> ConsoleHost:
     return start_console_host(fleet={"sweep_interval_s": 0.1, "flush_interval_s": 0.5})
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def kiosk(host: ConsoleHost, tmp_path: Path) -> AsyncIterator[HeadlessKiosk]:
     folder = tmp_path / "kiosk-a"
     folder.mkdir()

@@ -10,6 +10,9 @@ import pytest
 
 from tests.support.console_env import ConsoleHost
 from host.console.fleet_view import FILTERS
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 def test_every_page_renders_every_text_in_both_languages(console_host: ConsoleHost,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, expect
 
 from common.bank8583.fields import Totals
@@ -20,6 +21,10 @@ from kiosk.services.bank_settlement import BankSettlementService
 from tests.console.test_console_browser import LIVE_TIMEOUT_MS, browser, host, shot, sign_in  # noqa: F401 (fixtures)
 from tests.support.console_env import ConsoleHost
 from tests.support.fleet import TMKS, HeadlessKiosk, headless_kiosk
+from tests.support.databases import BACKENDS
+
+# the module's loop: test_console_browser's Chromium fixture is one per module
+pytestmark = [pytest.mark.backends(*BACKENDS), pytest.mark.asyncio(loop_scope="module")]
 
 
 class ScriptedLink:
@@ -33,7 +38,7 @@ class ScriptedLink:
         return Settlement("000007", Totals(Money(250_00), 2), balanced=False, uploaded=2)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def kiosk(host: ConsoleHost, tmp_path: Path) -> AsyncIterator[tuple[HeadlessKiosk, ScriptedLink]]:  # noqa: F811
     folder = tmp_path / "kiosk-a"
     folder.mkdir()

@@ -21,7 +21,7 @@ from tests.support.fleet import SignedKiosk
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from tests.support.console_env import ConsoleHost
+from tests.support.console_env import ConsoleHost, building_on
 from tests.support.clocks import TODAY
 from host.bank.journal import WALLET_LOAD, WALLET_LOAD_REVERSAL, WALLET_UNLOAD
 from host.billing import household_bill
@@ -33,6 +33,9 @@ from kiosk.cards.epurse import EPurse
 from common.epurse import Wallet
 from kiosk.devices.sim.cpu_card import VirtualCpuCard
 from common.demo_cards import DemoCard, DemoIcCard, load_test_cards
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 _CARDS = load_test_cards()
 GOOD = next(c for c in _CARDS.cards if c.pan == "6222021000000000017")     # 622202*********0017
@@ -148,29 +151,52 @@ def _purse(demo: DemoIcCard, folder: Path) -> EPurse:
     return purse
 
 
-@pytest.fixture
-def wallet_day(console_host: ConsoleHost, tmp_path: Path) -> WalletDay:
+LOAD, REVERSED, UNLOAD, PURCHASE, PENDING, DECLINED = (f"W-{name}" for name in (
+    "LOAD-1", "LOAD-2", "UNLOAD-1", "PAY-1", "LOAD-3", "LOAD-4"))
+
+
+def _wallet_day(host: ConsoleHost, folder: Path) -> int:
     """The template's card payments plus a day of wallet transactions on two
     kiosks, with the kiosks' copies of the settled ones (a kiosk copies no
-    decline and nothing still pending: neither is missing its copy)."""
-    a, b = WalletKiosk(console_host.kiosk("KIOSK-A")), WalletKiosk(console_host.kiosk("KIOSK-B"))
-    zhang, chen = _purse(ZHANG, tmp_path / "cards"), _purse(CHEN, tmp_path / "cards")
-    load, reversed_, unload, purchase, pending, declined = (f"W-{name}" for name in (
-        "LOAD-1", "LOAD-2", "UNLOAD-1", "PAY-1", "LOAD-3", "LOAD-4"))
-
-    ref = a.load(load, zhang, ZHANG.serial, 10_000)["reference"]
-    a.backup(load, "wallet_load", "completed", 10_000, ZHANG.serial, masked_pan="622202*********0017", reference=ref)
-    ref = a.load(reversed_, zhang, ZHANG.serial, 5_000, finish="cancel")["reference"]
-    a.backup(reversed_, "wallet_load", "cancelled", 5_000, ZHANG.serial, masked_pan="622202*********0017",
+    decline and nothing still pending: neither is missing its copy); the
+    purchase's amount."""
+    a, b = WalletKiosk(host.kiosk("KIOSK-A")), WalletKiosk(host.kiosk("KIOSK-B"))
+    zhang, chen = _purse(ZHANG, folder), _purse(CHEN, folder)
+    ref = a.load(LOAD, zhang, ZHANG.serial, 10_000)["reference"]
+    a.backup(LOAD, "wallet_load", "completed", 10_000, ZHANG.serial, masked_pan="622202*********0017", reference=ref)
+    ref = a.load(REVERSED, zhang, ZHANG.serial, 5_000, finish="cancel")["reference"]
+    a.backup(REVERSED, "wallet_load", "cancelled", 5_000, ZHANG.serial, masked_pan="622202*********0017",
              reference=ref)
-    a.unload(unload, zhang, ZHANG.serial, 20_000)
-    a.backup(unload, "wallet_unload", "completed", 20_000, ZHANG.serial, masked_pan="621483******0008")
-    amount, periods = _bill(console_host, "2-2-902")
-    ref = b.purchase(purchase, chen, CHEN.serial, "2-2-902", amount, periods)
-    b.backup(purchase, "wallet_purchase", "completed", amount, CHEN.serial, house_no="2-2-902", reference=ref)
-    b.load(pending, zhang, ZHANG.serial, 2_000, finish=None)
-    assert b.load(declined, zhang, ZHANG.serial, 3_000, pin="000000")["code"] == "wrong_pin"
-    return WalletDay(console_host, load, reversed_, unload, purchase, pending, declined, amount)
+    a.unload(UNLOAD, zhang, ZHANG.serial, 20_000)
+    a.backup(UNLOAD, "wallet_unload", "completed", 20_000, ZHANG.serial, masked_pan="621483******0008")
+    amount, periods = _bill(host, "2-2-902")
+    ref = b.purchase(PURCHASE, chen, CHEN.serial, "2-2-902", amount, periods)
+    b.backup(PURCHASE, "wallet_purchase", "completed", amount, CHEN.serial, house_no="2-2-902", reference=ref)
+    b.load(PENDING, zhang, ZHANG.serial, 2_000, finish=None)
+    assert b.load(DECLINED, zhang, ZHANG.serial, 3_000, pin="000000")["code"] == "wrong_pin"
+    return amount
+
+
+@pytest.fixture(scope="session")
+def wallet_template(console_builds: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+                    ) -> tuple[tuple[str, Callable[[str], None]], dict[str, int]]:
+    """The wallet day as a template on the console's (built once per backend, then
+    copied per test as the console's is: ~0.2 s a test, not the ~2 s of the day's
+    17 signed requests): (key, build) for start_console_host, and the purchase's amount."""
+    made: dict[str, int] = {}
+
+    def build(url: str) -> None:
+        with building_on(url, TODAY, console_builds["payments"]) as host:
+            made["purchase_fen"] = _wallet_day(host, tmp_path_factory.mktemp("wallet-cards"))
+    return ("console_wallet", build), made
+
+
+@pytest.fixture
+def wallet_day(start_console_host: Callable[..., ConsoleHost],
+               wallet_template: tuple[tuple[str, Callable[[str], None]], dict[str, int]]) -> WalletDay:
+    template, made = wallet_template
+    host = start_console_host(template=template)
+    return WalletDay(host, LOAD, REVERSED, UNLOAD, PURCHASE, PENDING, DECLINED, made["purchase_fen"])
 
 
 def _untranslated(page: str) -> list[str]:

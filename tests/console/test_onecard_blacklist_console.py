@@ -8,12 +8,17 @@ import csv
 import io
 from datetime import date, datetime, time, timedelta
 
+import pytest
+
 from common.clock import ManualClock
 from host.console.onecard_blacklist import blacklist_csv
 from host.onecard.blacklist import run_refresh
 from host.unpaid_fees import Listing, listings
 from tests.support.clocks import TODAY
 from tests.support.console_env import ConsoleHost
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
 def test_viewers_see_the_list_and_export_it_for_the_doors(console_host: ConsoleHost) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from host.db import write_transaction
@@ -14,6 +15,10 @@ from host.onecard.registry import flag
 from host.schema.onecard import onecard_flags
 from tests.support.clocks import TODAY
 from tests.support.console_env import ConsoleHost
+from tests.support.databases import BACKENDS
+from tests.console.test_console_browser import browser  # noqa: F401 (a fixture: one Chromium for the module)
+
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 ROLLED_BACK = "B1C20003"     # 赵敏, 2-2-902: the card holds 120.00 after 5, the mirror 80.00 after 6
 
@@ -59,23 +64,22 @@ def test_a_bad_or_unknown_flag_is_a_clear_4xx(console_host: ConsoleHost) -> None
     assert console_host.staff().get("/console/onecard-flags").status_code == 303      # signed out: sign in
 
 
-async def test_the_page_in_a_browser(start_console_host: Any) -> None:
+@pytest.mark.asyncio(loop_scope="module")      # the loop of the module's Chromium (test_console_browser's fixture)
+async def test_the_page_in_a_browser(start_console_host: Any, browser: Any) -> None:  # noqa: F811
     """Headless Chromium, as an operator: the flagged card, then Clear; screenshots in tests/artifacts/console."""
     from playwright.async_api import expect
 
     from tests.console.test_console_browser import shot, sign_in
-    from tests.support.browser import chromium
 
     host = start_console_host()
     flag_id = _flag(host, ROLLED_BACK, "mirror_mismatch", "card 12000 fen after 5, mirror 8000 fen after 6")
-    async with chromium() as browser:
-        page = await sign_in(browser, host, "duty")
-        await page.click("text=一卡通异常")                           # the nav's link
-        await expect(page.locator(f"#flag-{flag_id}")).to_contain_text("****0003")
-        await expect(page.locator(f"#flag-{flag_id}")).to_contain_text("¥120.00")
-        await shot(page, "onecard-flags.png")
-        await page.click(f"#flag-{flag_id} button")
-        await expect(page.locator("#ocfl-done")).to_contain_text("****0003")
-        await shot(page, "onecard-flags-cleared.png")
-        await page.context.close()
+    page = await sign_in(browser, host, "duty")
+    await page.click("text=一卡通异常")                           # the nav's link
+    await expect(page.locator(f"#flag-{flag_id}")).to_contain_text("****0003")
+    await expect(page.locator(f"#flag-{flag_id}")).to_contain_text("¥120.00")
+    await shot(page, "onecard-flags.png")
+    await page.click(f"#flag-{flag_id} button")
+    await expect(page.locator("#ocfl-done")).to_contain_text("****0003")
+    await shot(page, "onecard-flags-cleared.png")
+    await page.context.close()
     assert _cleared(host, flag_id)

@@ -9,6 +9,7 @@ import dataclasses
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,6 +19,7 @@ import httpx
 import pytest
 from tests.support.bank8583 import Terminal, start_front_end
 from tests.support.clocks import running_from
+from tests.support.databases import Base
 from tests.support.fleet import SignedKiosk, TMKS
 from sqlalchemy.engine import Engine
 
@@ -245,9 +247,15 @@ def start_console_host(console_template: tuple[Any, Payments], console_builds: d
     from host.server import HostServer
     started: list[ConsoleHost] = []
 
-    def start(fleet: dict[str, Any] | None = None, users: bool = True, **console: Any) -> ConsoleHost:
+    def start(fleet: dict[str, Any] | None = None, users: bool = True, template: Base | None = None,
+              **console: Any) -> ConsoleHost:
+        """`template`: a module's own template (key, build) on top of the console's, for a
+        day of its own that every test starts from (built once per backend, not per test)."""
         _, payments = console_template
-        url = databases.fresh(backend, "console", console_builds["build"], tmp_path, f"host{len(started)}.sqlite3")
+        base: Base = ("console", console_builds["build"])
+        key, build = template or base
+        url = databases.fresh(backend, key, build, tmp_path, f"host{len(started)}.sqlite3",
+                              base if template else None)
         settings = dataclasses.replace(console_settings(**console), database_url=url)
         if fleet:
             settings = dataclasses.replace(settings, fleet=dataclasses.replace(settings.fleet, **fleet))
@@ -255,9 +263,11 @@ def start_console_host(console_template: tuple[Any, Payments], console_builds: d
         clock = running_from(today)
         app = create_app(settings, engine, clock=clock)
         host = ConsoleHost("", settings, engine, None, app, payments, [], [], clock)
+        # FAST for the demo accounts too (a host without staff): three at the production
+        # cost took ~6 s of a test about whether they exist
+        host.console.accounts = accounts = Accounts(engine, settings.console, cost=FAST,
+                                                    clock=host.console.clock.wall)
         if users:
-            host.console.accounts = accounts = Accounts(engine, settings.console, cost=FAST,
-                                                        clock=host.console.clock.wall)
             for name, (password, role) in USERS.items():
                 accounts.add(name, password, role, display_name=f"{role} {name}", by="test")
         host.server = HostServer(app)
@@ -277,6 +287,30 @@ def start_console_host(console_template: tuple[Any, Payments], console_builds: d
         host.server.stop()
         host.engine.dispose()
         databases.release(host.settings.database_url)
+
+
+@contextmanager
+def building_on(url: str, today: date, payments: Payments) -> Iterator[ConsoleHost]:
+    """A host (no staff) on a template being built, for a `template` build to drive
+    as the kiosks would; stopped, its kiosks closed and its engine disposed after
+    (PostgreSQL copies a template only while nobody is connected to it)."""
+    from host.app import create_app
+    from host.db import make_engine
+    from host.server import HostServer
+    settings = dataclasses.replace(console_settings(), database_url=url)
+    engine = make_engine(url)
+    clock = running_from(today)
+    app = create_app(settings, engine, clock=clock)
+    host = ConsoleHost("", settings, engine, HostServer(app), app, payments, [], [], clock)
+    host.server.start()
+    host.url = host.server.url
+    try:
+        yield host
+    finally:
+        for kiosk in host.kiosks:
+            kiosk.close()
+        host.server.stop()
+        engine.dispose()
 
 
 @pytest.fixture

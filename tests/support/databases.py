@@ -29,6 +29,8 @@ from tests.support.postgres import PgServer, missing_reason
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
 BACKENDS = [SQLITE, POSTGRESQL]
+# a template another is built on: its key and its build
+Base = tuple[str, Callable[[str], None]]
 
 
 class Databases:
@@ -50,24 +52,28 @@ class Databases:
                 self._pg = PgServer().start()
             return self._pg
 
-    def template(self, backend: str, key: str, build: Callable[[str], None]) -> Any:
-        """The template `key` of `backend` (a file path or a database name), built on first use."""
+    def template(self, backend: str, key: str, build: Callable[[str], None], base: Base | None = None) -> Any:
+        """The template `key` of `backend` (a file path or a database name), built on first use;
+        with `base` (another template's key and build), `build` starts from a copy of that one."""
         with self._lock:
             if (backend, key) not in self._templates:
+                below = self.template(backend, *base) if base is not None else None
                 if backend == SQLITE:
                     path = self._tmp.mktemp(f"{key}-template") / "host.sqlite3"
+                    if below is not None:
+                        shutil.copyfile(below, path)
                     build(f"sqlite:///{path}")
                     self._templates[backend, key] = path
                 else:
-                    name = self.pg.create_database(f"{key}_template")
+                    name = self.pg.create_database(f"{key}_template", template=below or "template0")
                     build(self.pg.url(name))
                     self._templates[backend, key] = name
             return self._templates[backend, key]
 
     def fresh(self, backend: str, key: str, build: Callable[[str], None], folder: Path,
-              filename: str = "host.sqlite3") -> str:
-        """The URL of a new database holding a copy of template `key`."""
-        template = self.template(backend, key, build)
+              filename: str = "host.sqlite3", base: Base | None = None) -> str:
+        """The URL of a new database holding a copy of template `key` (built on `base`, if given)."""
+        template = self.template(backend, key, build, base)
         if backend == SQLITE:
             db = folder / filename
             shutil.copyfile(template, db)
