@@ -360,9 +360,13 @@ def _add_transfers(kiosk: Kiosk, readers: dict[str, Any]) -> None:
         # the kiosk's [transfer]: shown to the resident, checked before a card is touched; the host rules
         limits=TransferLimits(per_transfer=Money(settings.transfer.per_transfer_fen),
                               per_card_day=Money(settings.transfer.per_card_day_fen)))
+    # the card screens' presentations settle what transfers left owed to the card (one `owed`
+    # message; the card touched only when something is owed; docs/cards.md "Faults"); the
+    # one-card's reader is the one the transfers call "contactless" (_add_wallet)
+    if kiosk.onecard is not None:
+        kiosk.onecard.at_presentation(kiosk.transfers.owed_at_presentation, "contactless")
     if kiosk.wallet is not None:
-        # not yet: kiosk.wallet.at_presentation(kiosk.transfers.owed_at_presentation) (the card screen's
-        # presentation settling credits owed) made that presentation too slow (docs/cards.md §7 "Not yet")
+        kiosk.wallet.at_presentation(kiosk.transfers.owed_at_presentation)
         # the bank card as a side: the wallet's load / unload and the one-card's load, reused
         from kiosk.services.transfer_bank import BankPairs
         kiosk.transfers.bank_pairs = BankPairs(kiosk.wallet, kiosk.onecard)

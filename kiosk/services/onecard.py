@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from common.bank_card import CardSwipe
@@ -36,6 +36,11 @@ from kiosk.services.ports import HostSessionPort, SettlingPort
 from kiosk.services.receipts import bill_periods, print_logged
 
 log = logging.getLogger(__name__)
+
+# as WalletService's: asked with (card kind, card, reader), touching no card; None, or
+# the settling to run with the card once this presentation's session is closed
+Settle = Callable[[], Awaitable[tuple[str, ...]]]
+PresentationHook = Callable[[str, str, str], Awaitable[Settle | None]]
 
 _TXN_TYPE = {"load": TxnType.LOAD, "bill": TxnType.BILL_PAYMENT}
 
@@ -73,6 +78,7 @@ class OneCardService:
         self.printer, self.estate = printer, estate
         self._txn_id = ""            # the operation the purse's steps belong to ('' a presentation)
         self.torn: TornOneCard | None = None   # a card that left during its write, awaited here
+        self._at_presentation: list[tuple[PresentationHook, str]] = []   # (hook, its name for our reader)
         settling.add_settler(self.settle)
 
     def recover_at_start(self) -> None:
@@ -88,15 +94,35 @@ class OneCardService:
         return await asyncio.to_thread(is_onecard, self.reader)
 
     # --- presentation ---------------------------------------------------------------
+    def at_presentation(self, hook: PresentationHook, reader: str) -> None:
+        """`hook("onecard", uid, reader)` runs after every presentation, `reader`
+        being this service's reader as the hook names it; as WalletService's: it
+        touches no card, and a settling it hands back runs with the card (the
+        presentation's session closed), then the card is presented again so the
+        balance shown includes it. Bootstrap wires TransferService.owed_at_presentation."""
+        self._at_presentation.append((hook, reader))
+
     async def present(self) -> OneCardView:
-        """Read the card, have the host check it, finish what it rules on."""
+        """Read the card, have the host check it, finish what it rules on; then
+        what the presentation hooks settle (the transfers' credits owed)."""
+        view = await self._present_once()
+        settling = [settle for hook, reader in self._at_presentation
+                    if (settle := await hook("onecard", view.uid, reader)) is not None]
+        if not settling:
+            return view
+        settled = view.settled
+        for settle in settling:
+            settled += await settle()
+        again = await self._present_once()
+        return replace(again, settled=settled + again.settled)
+
+    async def _present_once(self) -> OneCardView:
         await self.session.ensure_signed_on()
         card = await self._open()
         try:
-            view = await self._presented(card, records=True)
+            return await self._presented(card, records=True)
         finally:
             await asyncio.to_thread(card.close)
-        return view
 
     async def _open(self) -> CardSession:
         self._txn_id = ""

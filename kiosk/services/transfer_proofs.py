@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 from common.epurse import TxnType, Wallet
-from kiosk.backend_client.transfers import TransferClient
+from kiosk.backend_client.transfers import Owed, TransferClient
 from kiosk.devices.ports import IcReader
 from kiosk.domain.errors import KioskError, OutcomeUnknown
 from kiosk.services.journal import Journal, JournalEntry
@@ -22,6 +23,10 @@ from kiosk.services.transfer_cards import OneCardLeg, open_cpu
 from kiosk.services.transfer_view import CPU, TornTransfer, TransferCard, TransferOutcome, card_json
 
 log = logging.getLogger(__name__)
+
+# what owed_at_presentation hands back when something is owed: run with the card in
+# its reader (no other session open on it); the ids of the transfers it settled
+Settle = Callable[[], Awaitable[tuple[str, ...]]]
 
 
 class TransferProofs:
@@ -118,16 +123,34 @@ class TransferProofs:
         self.torn = None
 
     # --- owed at a presentation (any kiosk) ------------------------------------------------
-    async def owed_at_presentation(self, reader: str) -> tuple[str, ...]:
+    async def owed_at_presentation(self, kind: str, card: str, reader: str) -> Settle | None:
         """A card presented outside the transfer flow (the card screen's read,
-        WalletService.at_presentation): settle_owed for it, as the transfer
-        screen does. A failure (the host out of reach, a card pulled) is logged
-        and the presentation goes on: what is owed stays owed for the next one."""
+        WalletService / OneCardService.at_presentation), by what that read found:
+        one `owed` message and no card I/O. None when nothing is owed (or the host
+        is out of reach: logged, what is owed stays owed for the next presentation);
+        else the settling, for the presenter to run once its own card session is
+        closed (it opens the card itself, as settle_owed does). A failure there
+        (a card pulled, the host gone) is logged and the presentation goes on."""
         try:
-            return await self.settle_owed(await self.card_in(reader))
+            await self.session.ensure_signed_on()
+            owed = await self.session.with_sign_on(lambda: self.client.owed(kind, card))  # type: ignore[arg-type]
         except KioskError as exc:
-            log.warning("transfers owed to the card in %s not settled now: %s", reader, exc)
-            return ()
+            log.warning("transfers owed to %s card %s not asked now: %s", kind, card, exc)
+            return None
+        if not owed:
+            return None
+        here = TransferCard(kind, card, reader)
+
+        async def settle() -> tuple[str, ...]:
+            try:
+                return await self._settle_owed(here, owed)
+            except KioskError as exc:
+                # a card pulled mid-write is not awaited here: the card screen does not
+                # ask for it back; its next presentation decides from its proof
+                self.torn = None
+                log.warning("transfers owed to %s card %s not settled now: %s", kind, card, exc)
+                return ()
+        return settle
 
     async def settle_owed(self, card: TransferCard) -> tuple[str, ...]:
         """What the host holds open for this card (it must stay in its reader),
@@ -135,14 +158,18 @@ class TransferProofs:
         credit is owed to the other card; not applied → cancelled) and a credit
         owed (an earlier attempt's proof first, then the credit made). The ids
         of the transfers settled."""
+        owed = await self.session.with_sign_on(lambda: self.client.owed(card.kind, card.card))  # type: ignore[arg-type]
+        return await self._settle_owed(card, owed)
+
+    async def _settle_owed(self, card: TransferCard, owed: list[Owed]) -> tuple[str, ...]:
         done: list[str] = []
-        for owed in await self.session.with_sign_on(lambda: self.client.owed(card.kind, card.card)):  # type: ignore[arg-type]
-            txn_id, leg, role = owed["txn_id"], owed["leg"], owed["role"]
-            wallet = owed["dst_wallet"] if role == "credit" else owed["src_wallet"]
+        for one in owed:
+            txn_id, leg, role = one["txn_id"], one["leg"], one["role"]
+            wallet = one["dst_wallet"] if role == "credit" else one["src_wallet"]
             here = replace(card, wallet=Wallet[wallet] if wallet else None)
             if self.journal.get(txn_id) is None:     # another kiosk's transfer, settled here
                 other = {"kind": "", "card": "", "reader": "", "wallet": None}
-                self.journal.transfer_record(txn_id, amount_fen=owed["amount_fen"], detail={
+                self.journal.transfer_record(txn_id, amount_fen=one["amount_fen"], detail={
                     "src": card_json(here) if role == "debit" else other,
                     "dst": card_json(here) if role == "credit" else other, "found_at_presentation": True})
             side = "src" if role == "debit" else "dst"

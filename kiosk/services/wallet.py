@@ -34,6 +34,11 @@ from kiosk.services.wallet_view import CardView, TornTxn, WalletLimits, WalletOu
 
 log = logging.getLogger(__name__)
 
+# asked at a presentation with (card kind, card, reader), touching no card: None, or
+# the settling to run with the card once the presenter's session is closed (transfer_proofs.Settle)
+Settle = Callable[[], Awaitable[tuple[str, ...]]]
+PresentationHook = Callable[[str, str, str], Awaitable[Settle | None]]
+
 BLACKLIST_REFRESH_S = 300.0
 
 
@@ -53,8 +58,8 @@ class WalletService:
         self._watch = watch
         self._now = now
         self._blacklist_at = 0.0
-        # run at each presentation before the card is read (the transfers' credits owed)
-        self._at_presentation: list[Callable[[str], Awaitable[tuple[str, ...]]]] = []
+        # asked at each presentation with the card read (the transfers' credits owed)
+        self._at_presentation: list[PresentationHook] = []
         self.cards = CardAccess(readers, limits)
         self.wallet_settling = WalletSettling(journal=journal, centre=centre, session=session, settling=settling,
                                               now=now)
@@ -77,17 +82,18 @@ class WalletService:
         return self.cards.reader(reader).card_present()
 
     # --- present a card ---------------------------------------------------------------
-    def at_presentation(self, hook: Callable[[str], Awaitable[tuple[str, ...]]]) -> None:
-        """`hook(reader)` runs at every presentation before the card is read (so
-        the balances shown include what it settled); it returns the ids it
-        settled. TransferService.owed_at_presentation: credits owed to this card."""
+    def at_presentation(self, hook: PresentationHook) -> None:
+        """`hook("cpu", serial, reader)` runs at every presentation with the serial
+        the wallet's own session read, and touches no card: None when nothing is
+        to be done, else a settling that runs once that session is closed (it
+        opens the card itself); the card is then read again, so the balances
+        shown include what it settled (the ids it returns). Bootstrap wires
+        TransferService.owed_at_presentation: the transfers' credits owed."""
         self._at_presentation.append(hook)
 
     async def present(self, reader: str) -> CardView:
-        settled: tuple[str, ...] = ()
-        for hook in self._at_presentation:
-            settled += await hook(reader)
         session = await asyncio.to_thread(self.cards.open, reader, None)
+        settling: list[Settle] = []
         try:
             seen = await self._tell_seen(session.serial)
             if seen is None:   # the card centre is out of reach: the downloaded list decides
@@ -98,12 +104,23 @@ class WalletService:
                     self.journal.apply_blacklist(self.journal.blacklist_version(), [(session.serial, listed)])
             if listed:
                 raise CardBlacklisted(session.serial)
-            resolved = list(settled)
+            resolved: tuple[str, ...] = ()
             for pending in seen["pending"] if seen is not None else []:
                 if await self.wallet_settling.resolve_pending(session, pending):
-                    resolved.append(str(pending["txn_id"]))
+                    resolved += (str(pending["txn_id"]),)
             holder = str(seen.get("holder", "")) if seen is not None else ""
-            return await asyncio.to_thread(self.cards.read_view, session, reader, holder, tuple(resolved))
+            for hook in self._at_presentation:
+                if (settle := await hook("cpu", session.serial, reader)) is not None:
+                    settling.append(settle)
+            if not settling:   # the usual case: the view from this same session, no card I/O added
+                return await asyncio.to_thread(self.cards.read_view, session, reader, holder, resolved)
+        finally:
+            await asyncio.to_thread(session.close)
+        for settle in settling:
+            resolved += await settle()
+        session = await asyncio.to_thread(self.cards.open, reader, session.serial)
+        try:
+            return await asyncio.to_thread(self.cards.read_view, session, reader, holder, resolved)
         finally:
             await asyncio.to_thread(session.close)
 

@@ -39,6 +39,7 @@ class OneCardWorld:
     kiosk: Kiosk
     other: OneCardService        # kiosk B
     cards: list[VirtualM1Card]
+    link: FaultyLink | None = None   # kiosk A's link to the host (a test may take it down)
 
     def money(self) -> dict[str, int]:
         with self.host.engine.connect() as conn:
@@ -94,7 +95,7 @@ async def onecard_world(tmp_path: Path, onecard_host: Any, pcscd: Any) -> AsyncI
     other = OneCardService(kiosk_id=OTHER_KIOSK, term_id=OTHER_TERMINAL, journal=other_journal,
                            client=OneCardClient(bank, OTHER_TMK), session=session, settling=settling,
                            reader=kiosk.onecard.reader, now=kiosk.clock.now)   # kiosk A's reader: a PC/SC context each is a pcscd thread
-    world = OneCardWorld(onecard_host, kiosk, other, [])
+    world = OneCardWorld(onecard_host, kiosk, other, [], link)
     try:
         yield world
     finally:

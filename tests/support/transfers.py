@@ -1,24 +1,37 @@
 """Test helpers for transfers between two cards (docs/cards.md "Transfers"):
 the transfer messages signed like a kiosk's, the host's figures, and the two
 kinds of card driven in the test's process (a CPU SimCard, a virtual one-card
-read and written by the kiosk's purse with only the keys the host sent)."""
+read and written by the kiosk's purse with only the keys the host sent); and
+at the kiosk (tests/transfers/test_transfer_kiosk.py, test_transfer_presentation.py):
+the cards in kiosk A's readers, a card pulled at a write, kiosk B's transfer
+service on the same readers, what the cards and the host hold."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from common.epurse import Wallet
+from common.money import Money
 from common.onecard import TxnType
 from common.onecard_delivery import open_delivery
+from host.onecard.registry import DEMO_ONECARDS
 from host.schema.transfers import transfer_legs, transfers
 from host.transfers.store import in_flight_fen
+from kiosk.backend_client.transfers import TransferClient
 from kiosk.cards.mifare_purse import OneCardPurse, Presentation, PurseResult
+from kiosk.devices.sim.cpu_card import VirtualCpuCard
 from kiosk.devices.sim.m1_card import VirtualM1Card
+from kiosk.services.transfer import TransferService
 from tests.support.card_centre import TERM_ID, WHEN, SimCard, hex_
-from tests.support.onecard_host import SEED_WHEN, TERMINAL, OneCardEnv, _Ring, purse
+from tests.support.onecard_host import SEED_WHEN, TERMINAL, OneCardEnv, _Ring, purse, virtual
+from tests.support.onecard_kiosks import OTHER_TERMINAL, OneCardWorld
+from tests.support.wallets import LI, OTHER_KIOSK, OTHER_TMK, ZHANG, card, insert
 from tests.support.signing import SignedReply
+
+FUNDED = DEMO_ONECARDS[0]
+AMOUNT = Money(1_000)
 
 
 @dataclass
@@ -145,3 +158,62 @@ def recording(service: Any) -> dict[str, RecordingReader]:
     readers = {name: RecordingReader(reader) for name, reader in service._readers.items()}  # noqa: SLF001
     service._readers = readers  # noqa: SLF001 - the test's own view of the same readers
     return readers
+
+
+# --- at the kiosk (the onecard_world fixture) --------------------------------
+def total(w: OneCardWorld) -> int:
+    """What every card holds plus the credits owed between them (the host's transfers in flight)."""
+    with w.host.engine.connect() as conn:
+        owed = int(conn.execute(text("SELECT COALESCE(SUM(amount_fen), 0) FROM transfers WHERE state = 'debited'"))
+                   .scalar_one())
+    cpu = sum(c.balance(Wallet.ED) + c.balance(Wallet.EP) for c in w.kiosk.sims.ic_cards.values()
+              if isinstance(c, VirtualCpuCard))
+    return cpu + sum(purse(c) for c in w.cards) + owed
+
+
+def host_transfer(w: OneCardWorld, txn_id: str) -> str:
+    """The host's state of a transfer."""
+    with w.host.engine.connect() as conn:
+        return str(conn.execute(text("SELECT state FROM transfers WHERE txn_id = :t"), {"t": txn_id}).scalar_one())
+
+
+async def two_cpu_cards(w: OneCardWorld) -> tuple[Any, Any]:
+    """ZHANG in the contact reader, LI in the contactless one, each read as a transfer's side at kiosk A."""
+    await insert(w.kiosk, ZHANG.serial, "contact")
+    await insert(w.kiosk, LI.serial, "contactless")
+    t = w.kiosk.transfers
+    return await t.card_in("contact"), await t.card_in("contactless")
+
+
+async def cpu_and_onecard(w: OneCardWorld) -> tuple[Any, Any]:
+    """ZHANG in the contact reader, the funded one-card in the contactless one, each read at kiosk A."""
+    await insert(w.kiosk, ZHANG.serial, "contact")
+    one = virtual(FUNDED)
+    w.cards.append(one)
+    w.kiosk.sims.ic_cards[one.serial] = one
+    await insert(w.kiosk, one.serial, "contactless")
+    t = w.kiosk.transfers
+    return await t.card_in("contact"), await t.card_in("contactless")
+
+
+def pull_cpu(w: OneCardWorld, serial: str, ins: int, verdict: str) -> None:
+    """The CPU card pulled at its next command INS (0x54 DEBIT, 0x52 CREDIT), `verdict` "before"/"after" it applied."""
+    victim = card(w.kiosk, serial)
+
+    def fault(apdu: bytes) -> str | None:
+        if apdu[0] == 0x80 and apdu[1] == ins:
+            victim.fault = None
+            return verdict
+        return None
+    victim.fault = fault
+
+
+def kiosk_b(w: OneCardWorld) -> TransferService:
+    """The fixture's second kiosk (its own journal, channel and sign-on) with a transfer service on the
+    same two readers."""
+    other = w.other
+    readers = dict(w.kiosk.transfers._readers)   # noqa: SLF001 - the same readers (a PC/SC context is not the kiosk's state)
+    return TransferService(kiosk_id=OTHER_KIOSK, term_id=OTHER_TERMINAL, journal=other.journal,
+                           client=TransferClient(other.client._bank, OTHER_TMK),  # noqa: SLF001
+                           onecard=other.client, session=other.session, settling=other.settling, readers=readers,
+                           limits=w.kiosk.transfers.limits, now=w.kiosk.clock.now)

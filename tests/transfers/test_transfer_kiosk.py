@@ -5,8 +5,6 @@ transfer byte for byte; a card pulled at each card write of each leg, put back:
 the cards plus the credits owed add up to the fen, and the host's mirrors agree."""
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import text
 
@@ -16,58 +14,18 @@ from common.epurse_issuer import (DEMO_ISSUER_KEYS, load_mac1, load_mac2, load_t
 from common.money import Money
 from common.onecard import TxnType as OneCardType
 from common.onecard_blocks import Record
-from host.onecard.registry import DEMO_ONECARDS
 from kiosk.domain.errors import CardTorn
-from tests.support.onecard_host import purse, virtual
+from tests.support.onecard_host import purse
 from tests.support.onecard_kiosks import OneCardWorld
-from tests.support.transfers import recording
-from kiosk.backend_client.transfers import TransferClient
-from kiosk.devices.sim.cpu_card import VirtualCpuCard
-from kiosk.services.transfer import TransferService
-from tests.support.onecard_kiosks import OTHER_TERMINAL
-from tests.support.wallets import OTHER_KIOSK, OTHER_TMK
+from tests.support.transfers import (AMOUNT, FUNDED, cpu_and_onecard, host_transfer, kiosk_b, pull_cpu, recording,
+                                     total, two_cpu_cards)
 from tests.support.wallets import LI, ZHANG, card, insert, remove
-
-FUNDED = DEMO_ONECARDS[0]
-AMOUNT = Money(1_000)
 TERM = bytes.fromhex("000000000001")          # the demo kiosk's [wallet] terminal_id
-
-
-def total(w: OneCardWorld) -> int:
-    """What every card holds plus the credits owed between them (the host's transfers in flight)."""
-    with w.host.engine.connect() as conn:
-        owed = int(conn.execute(text("SELECT COALESCE(SUM(amount_fen), 0) FROM transfers WHERE state = 'debited'"))
-                   .scalar_one())
-    cpu = sum(c.balance(Wallet.ED) + c.balance(Wallet.EP) for c in w.kiosk.sims.ic_cards.values()
-              if isinstance(c, VirtualCpuCard))
-    return cpu + sum(purse(c) for c in w.cards) + owed
-
-
-def host_transfer(w: OneCardWorld, txn_id: str) -> str:
-    with w.host.engine.connect() as conn:
-        return str(conn.execute(text("SELECT state FROM transfers WHERE txn_id = :t"), {"t": txn_id}).scalar_one())
 
 
 def cpu_mirror(w: OneCardWorld, serial: str) -> int:
     with w.host.engine.connect() as conn:
         return int(conn.execute(text("SELECT ep_fen FROM ic_cards WHERE serial = :s"), {"s": serial}).scalar_one())
-
-
-async def two_cpu_cards(w: OneCardWorld) -> tuple[Any, Any]:
-    await insert(w.kiosk, ZHANG.serial, "contact")
-    await insert(w.kiosk, LI.serial, "contactless")
-    t = w.kiosk.transfers
-    return await t.card_in("contact"), await t.card_in("contactless")
-
-
-async def cpu_and_onecard(w: OneCardWorld) -> tuple[Any, Any]:
-    await insert(w.kiosk, ZHANG.serial, "contact")
-    one = virtual(FUNDED)
-    w.cards.append(one)
-    w.kiosk.sims.ic_cards[one.serial] = one
-    await insert(w.kiosk, one.serial, "contactless")
-    t = w.kiosk.transfers
-    return await t.card_in("contact"), await t.card_in("contactless")
 
 
 def cpu_debit_transcript(serial: str, log: list[tuple[str, str]], amount: int, wallet: Wallet) -> list[str]:
@@ -164,17 +122,6 @@ async def test_same_card_and_onecard_to_bank_are_refused(onecard_world: OneCardW
     await remove(w.kiosk, "contactless")
 
 
-def _pull_cpu(w: OneCardWorld, serial: str, ins: int, verdict: str) -> None:
-    victim = card(w.kiosk, serial)
-
-    def fault(apdu: bytes) -> str | None:
-        if apdu[0] == 0x80 and apdu[1] == ins:
-            victim.fault = None
-            return verdict
-        return None
-    victim.fault = fault
-
-
 # (leg, card write, verdict): the CPU source's DEBIT FOR PURCHASE and the CPU
 # destination's CREDIT FOR LOAD, each pulled before the card saw it or after it applied it
 CPU_TEARS = [(leg, v) for leg in ("debit", "credit") for v in ("before", "after")]
@@ -186,7 +133,7 @@ async def test_cpu_to_cpu_torn_at_each_write_adds_up(onecard_world: OneCardWorld
     src, dst = await two_cpu_cards(w)
     before = total(w)
     serial, reader = (ZHANG.serial, "contact") if leg == "debit" else (LI.serial, "contactless")
-    _pull_cpu(w, serial, 0x54 if leg == "debit" else 0x52, verdict)
+    pull_cpu(w, serial, 0x54 if leg == "debit" else 0x52, verdict)
     with pytest.raises(CardTorn):
         await w.kiosk.transfers.transfer(src, dst, AMOUNT)
     torn = w.kiosk.transfers.torn
@@ -255,17 +202,6 @@ async def test_onecard_leg_torn_at_each_write_adds_up(onecard_world: OneCardWorl
     await remove(w.kiosk, "contactless")
 
 
-def kiosk_b(w: OneCardWorld) -> TransferService:
-    """The fixture's second kiosk (its own journal, channel and sign-on) with a transfer service on the
-    same two readers."""
-    other = w.other
-    readers = dict(w.kiosk.transfers._readers)   # noqa: SLF001 - the same readers (a PC/SC context is not the kiosk's state)
-    return TransferService(kiosk_id=OTHER_KIOSK, term_id=OTHER_TERMINAL, journal=other.journal,
-                           client=TransferClient(other.client._bank, OTHER_TMK),  # noqa: SLF001
-                           onecard=other.client, session=other.session, settling=other.settling, readers=readers,
-                           limits=w.kiosk.transfers.limits, now=w.kiosk.clock.now)
-
-
 LEFT = [("debit", "after"), ("credit", "before"), ("credit", "after")]
 
 
@@ -278,7 +214,7 @@ async def test_a_card_not_back_is_settled_at_its_next_presentation_at_another_ki
     src, dst = await two_cpu_cards(w)
     before = total(w)
     serial, reader = (ZHANG.serial, "contact") if leg == "debit" else (LI.serial, "contactless")
-    _pull_cpu(w, serial, 0x54 if leg == "debit" else 0x52, verdict)
+    pull_cpu(w, serial, 0x54 if leg == "debit" else 0x52, verdict)
     with pytest.raises(CardTorn):
         await w.kiosk.transfers.transfer(src, dst, AMOUNT)
     txn_id = w.kiosk.transfers.torn.txn_id
@@ -293,39 +229,5 @@ async def test_a_card_not_back_is_settled_at_its_next_presentation_at_another_ki
     assert host_transfer(w, txn_id) == "completed" and total(w) == before
     assert card(w.kiosk, LI.serial).balance(Wallet.EP) == dst.balance.fen + 1_000
     assert await b.settle_owed(await b.card_in("contactless")) == ()
-    await remove(w.kiosk, "contact")
-    await remove(w.kiosk, "contactless")
-
-
-async def test_a_credit_owed_is_made_at_the_card_screens_presentation_at_another_kiosk(
-        onecard_world: OneCardWorld) -> None:
-    """The resident walks away after the debit (the destination pulled before its credit): the
-    destination read for the plain card screen at kiosk B (its WalletService.present, the
-    transfer service's hook on it) gets its credit, and the screen's balance shows it."""
-    from kiosk.backend_client.cards import CardCentreClient
-    from kiosk.services.wallet import WalletService
-
-    w = onecard_world
-    src, dst = await two_cpu_cards(w)
-    before = total(w)
-    _pull_cpu(w, LI.serial, 0x52, "before")
-    with pytest.raises(CardTorn):
-        await w.kiosk.transfers.transfer(src, dst, AMOUNT)
-    txn_id = w.kiosk.transfers.torn.txn_id
-    w.kiosk.transfers.abandon_torn()
-    await remove(w.kiosk, "contactless")
-    await insert(w.kiosk, LI.serial, "contactless")
-    assert host_transfer(w, txn_id) == "debited"
-    b, a = kiosk_b(w), w.kiosk.wallet
-    wallet_b = WalletService(kiosk_id=OTHER_KIOSK, estate="", term_id=OTHER_TERMINAL, journal=w.other.journal,
-                             centre=CardCentreClient(w.other.client._bank), session=w.other.session,  # noqa: SLF001
-                             settling=w.other.settling, readers=b._readers, pinpad=a.pinpad,  # noqa: SLF001
-                             printer=a.printer, limits=a.limits, now=w.kiosk.clock.now)
-    wallet_b.at_presentation(b.owed_at_presentation)
-    view = await wallet_b.present("contactless")
-    assert txn_id in view.resolved and view.ep_balance == dst.balance + AMOUNT
-    assert host_transfer(w, txn_id) == "completed" and total(w) == before
-    assert card(w.kiosk, LI.serial).balance(Wallet.EP) == dst.balance.fen + 1_000
-    assert (await wallet_b.present("contactless")).resolved == ()
     await remove(w.kiosk, "contact")
     await remove(w.kiosk, "contactless")
