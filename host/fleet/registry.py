@@ -103,6 +103,7 @@ class FleetRegistry:
         self.records: dict[str, KioskRecord] = {
             k: KioskRecord(k, settings.default_interval_s) for k in kiosk_ids}
         self._history: list[FleetEvent] = []     # not yet written down
+        self._writing: list[FleetEvent] = []     # taken by the flush under way, not yet committed
         self._changed: set[str] = set()          # shown differently since the last tick
         self._seen: set[str] = set()             # heartbeats since the last tick
         self.version = 0                         # +1 at every change staff would see
@@ -264,11 +265,17 @@ class FleetRegistry:
 
     # --- what the store and the live pages take ---------------------------------------
     def take_history(self) -> list[FleetEvent]:
+        """The events to write down; they stay in pending_history until `written()`
+        (else a page read during the flush would miss them: in neither place)."""
         history, self._history = self._history, []
+        self._writing = history
         return history
 
+    def written(self) -> None:
+        self._writing = []
+
     def pending_history(self, kiosk_id: str) -> list[FleetEvent]:
-        return [e for e in self._history if e.kiosk_id == kiosk_id]
+        return [e for e in self._writing + self._history if e.kiosk_id == kiosk_id]
 
     def take_dirty(self, *, seen_every_s: float = 0.0) -> list[KioskRecord]:
         """Records to write down: every change, and a kiosk that merely reported

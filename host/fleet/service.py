@@ -165,17 +165,26 @@ class Fleet:
             kiosks = [KioskSnapshot.of(r) for r in self.registry.take_dirty(seen_every_s=self.settings.persist_seen_s)]
             history = self.registry.take_history()
             states = self.commands.take_unsaved()
-            if kiosks or history or states:
-                await run_in_threadpool(self.store.flush, kiosks, history, states)
+            try:
+                if kiosks or history or states:
+                    await run_in_threadpool(self.store.flush, kiosks, history, states)
+            finally:
+                self.registry.written()
 
     def history(self, kiosk_id: str, limit: int = 100) -> list[FleetEvent]:
-        """A kiosk's history, newest first: what is not written down yet, then the store's (blocking)."""
-        return (self.registry.pending_history(kiosk_id)[::-1] + self.store.history(kiosk_id, limit))[:limit]
+        """A kiosk's history, newest first: what is not written down yet, then the store's (blocking).
+        The pending lines are read first: a batch committed in between is then in both, shown once."""
+        pending = self.registry.pending_history(kiosk_id)[::-1]
+        stored = self.store.history(kiosk_id, limit)
+        return ([e for e in pending if e not in stored] + stored)[:limit]
 
     def flush_blocking(self) -> None:
         """For a host that stops outside the loop (tests, CLI)."""
         kiosks = [KioskSnapshot.of(r) for r in self.registry.take_dirty()]
-        self.store.flush(kiosks, self.registry.take_history(), self.commands.take_unsaved())
+        try:
+            self.store.flush(kiosks, self.registry.take_history(), self.commands.take_unsaved())
+        finally:
+            self.registry.written()
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args) if self._inline_db else await run_in_threadpool(fn, *args)
