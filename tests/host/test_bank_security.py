@@ -13,6 +13,10 @@ from tests.support.host_env import BankEnv, OTHER_KIOSK, OTHER_TMK, TEST_TMK
 from host.bank.security import encode
 from common.crypto import kcv, mac_x919, request_mac, tdes_decrypt
 
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 BACKUP = "/api/v1/property/transactions"     # a signed route like every kiosk write
 
 
