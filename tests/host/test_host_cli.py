@@ -55,9 +55,12 @@ def test_seed_refuses_a_seeded_database_unless_fresh(host_toml: Path, db: str,
 
 @pytest.mark.parametrize("instant", INSTANTS.values(), ids=INSTANTS.keys())
 def test_import_prints_problems_by_line_or_the_summary(host_toml: Path, tmp_path: Path, instant: datetime, db: str,
+                                                       backend: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Seeded as of the clock's today (the three months before it), then this
     month's readings imported: months derived from the clock, never written."""
+    if backend == POSTGRESQL and instant != next(iter(INSTANTS.values())):
+        pytest.skip("the months at each awkward instant are the code's arithmetic: one instant on PostgreSQL")
     clock = ManualClock(instant)
     assert cli.seed_demo(host_toml, db, 2000, clock=clock) == 0
     capsys.readouterr()
