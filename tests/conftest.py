@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -89,25 +88,55 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def build_demo_template(url: str) -> None:
+    """The demo estate as `demo_db` holds it (config/host.demo.toml, as of TODAY),
+    on another backend: the PostgreSQL template of `demo_estate`."""
+    from host.config import load_host_settings
+    from host.db import make_engine
+    from host.schema import create_tables
+    from host.seed import seed_demo
+
+    settings = dataclasses.replace(load_host_settings(), database_url=url)
+    engine = make_engine(url)
+    create_tables(engine)
+    seed_demo(engine, settings, today=TODAY)
+    engine.dispose()          # PostgreSQL copies a template only while nobody is connected to it
+
+
 @pytest.fixture(scope="session")
-def start_host(demo_db: Path) -> Callable[[Path], Any]:
+def demo_estate(demo_db: Path, databases: Databases) -> Callable[[str, Path], str]:
+    """`demo_estate(backend, folder)`: the URL of a fresh copy of the demo estate
+    on `backend` -- SQLite: `demo_db` copied to folder/host.sqlite3, as always;
+    PostgreSQL: a database made from the "demo" template (built once per session).
+    `databases.release(url)` when its host has stopped."""
+    def fresh(backend: str, folder: Path) -> str:
+        if backend == SQLITE:
+            db = folder / "host.sqlite3"
+            shutil.copy(demo_db, db)
+            return f"sqlite:///{db}"
+        return databases.fresh(backend, "demo", build_demo_template, folder)
+    return fresh
+
+
+@pytest.fixture(scope="session")
+def start_host(demo_estate: Callable[[str, Path], str]) -> Callable[..., Any]:
     """Start a real host (host.app under uvicorn on a free loopback port, date
-    running from TODAY, or `clock`) on a fresh copy of the demo estate in `folder`. The server
-    carries its `.engine`; stop it and dispose the engine when done."""
+    running from TODAY, or `clock`) on a fresh copy of the demo estate in `folder`
+    (on `backend`, SQLite unless asked). The server carries its `.engine` and
+    `.db_url`; stop it, dispose the engine and `databases.release(server.db_url)` when done."""
     from host.app import create_app
     from host.config import load_host_settings
     from host.db import make_engine
     from host.server import HostServer
     from tests.support.bank8583 import start_front_end
 
-    def start(folder: Path, clock: Any = None) -> Any:
-        db = folder / "host.sqlite3"
-        shutil.copy(demo_db, db)
-        settings = dataclasses.replace(load_host_settings(), database_url=f"sqlite:///{db}")
+    def start(folder: Path, clock: Any = None, backend: str = SQLITE) -> Any:
+        settings = dataclasses.replace(load_host_settings(), database_url=demo_estate(backend, folder))
         engine = make_engine(settings.database_url)
         clock = clock or running_from(TODAY)
         server = HostServer(create_app(settings, engine, clock=clock), "127.0.0.1", 0)
         server.engine, server.settings, server.clock = engine, settings, clock   # tests.support.kiosks.host_bill
+        server.db_url = settings.database_url
         server.start()
         start_front_end(server, settings, engine, clock)   # server.bank, server.bank_port
         return server
@@ -163,19 +192,10 @@ def pcscd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 # --- bank front-end: a private copy of a seeded estate per test, over real HTTP --
 # (here, not in tests/host: tests/security races the bank too)
 def build_bank_template(url: str) -> None:
-    """A seeded database (estate, bank accounts, kiosks), copied by each bank test."""
-    from host.config import load_host_settings
-    from host.db import make_engine
-    from host.schema import create_tables
-    from host.seed import seed_demo
-    from tests.support.host_env import SEED_TODAY, TEST_HOST_TOML
-    with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "host.toml").write_text(TEST_HOST_TOML, encoding="utf-8")
-        settings = load_host_settings(Path(folder) / "host.toml")
-        engine = make_engine(url)
-        create_tables(engine)
-        seed_demo(engine, settings, 2000, today=SEED_TODAY)
-        engine.dispose()          # SQLite: checkpoints the WAL; PostgreSQL: a template has no one connected
+    """A seeded database (estate, bank accounts, kiosks), copied by each bank test
+    (tests/support/host_env.py, where tests/host's `seeded` builds it too)."""
+    from tests.support.host_env import build_bank_template as build
+    build(url)
 
 
 @pytest.fixture(scope="session")

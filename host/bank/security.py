@@ -61,6 +61,34 @@ def _too_deep(value: Any, depth: int = 1) -> bool:
     return False
 
 
+def check_storable(body: dict[str, Any]) -> None:
+    """BadRequest if a string of an authenticated message, key or value, is text
+    no database column may hold: a NUL character (PostgreSQL refuses it in any
+    text value -- it was a 500 there -- where SQLite stored it) or a lone
+    surrogate (`"\\ud800"`: valid JSON, not UTF-8). After the MAC check: an
+    unsigned message is refused as unsigned whatever it holds."""
+    if _unstorable(body):
+        raise BadRequest("a text field holds a NUL character or a lone surrogate")
+
+
+def _unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value or not value.isascii() and _not_utf8(value)
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
+def _not_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def read_envelope(raw: bytes) -> tuple[dict[str, Any], str, int]:
     """A signed kiosk message's JSON object, kiosk id and counter (the bank's and
     the fleet's channels alike); BadRequest saying what is wrong otherwise."""
@@ -196,6 +224,7 @@ class SecureChannel:
                 now = self.clock.now()
                 context = Context(self.settings, state, tmk, now.date(), now)
                 try:
+                    check_storable(body)
                     reply = handler(conn, Message(kiosk_id, counter, body), context)
                 except BadRequest as exc:
                     tx.rollback()

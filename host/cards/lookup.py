@@ -50,4 +50,6 @@ def handle_blacklist(conn: Connection, message: Message, ctx: Context) -> dict[s
     since = message.body.get("since", 0)
     if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2 ** 63:
         raise BadRequest("since must be a blacklist version, an integer >= 0")
-    return registry.blacklist_since(conn, since)
+    # versions are Integer columns (32 bits on PostgreSQL, which refuses a larger
+    # operand: it was a 500); none lies above 2**31 - 1, so the answer is the same
+    return registry.blacklist_since(conn, min(since, 2 ** 31 - 1))

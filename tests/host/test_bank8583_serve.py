@@ -9,10 +9,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from common.settings import PROJECT_ROOT
 from tests.support.bank8583 import TMK, Terminal
+from tests.support.databases import BACKENDS, POSTGRESQL, Databases
 from tests.support.host_env import TARIFFS_AND_BANK
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # `serve` on a new SQLite file and on a new PostgreSQL database
 
 
 def _free_port() -> int:
@@ -21,7 +25,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_starts_the_bank_front_end_beside_the_http_app(tmp_path: Path) -> None:
+def test_serve_starts_the_bank_front_end_beside_the_http_app(tmp_path: Path, backend: str,
+                                                              databases: Databases) -> None:
+    db = databases.pg.url(databases.pg.create_database("serve")) if backend == POSTGRESQL \
+        else str(tmp_path / "h.sqlite3")
     http_port, bank_port = _free_port(), _free_port()
     toml = tmp_path / "host.toml"
     toml.write_text(f"""
@@ -38,7 +45,7 @@ KIOSK001 = "KIOSK-TEST-01"
 [kiosks."KIOSK-TEST-01"]
 tmk = "{TMK.hex().upper()}"
 """, encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, "-m", "host", "--config", str(toml), "--db", str(tmp_path / "h.sqlite3"),
+    proc = subprocess.Popen([sys.executable, "-m", "host", "--config", str(toml), "--db", db,
                              "serve"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
@@ -52,13 +59,12 @@ tmk = "{TMK.hex().upper()}"
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=15)
+    databases.release(db)
     assert proc.returncode == 0, err
     assert f"bank front-end (ISO 8583) on 127.0.0.1:{bank_port}" in out
 
 
 def test_a_terminal_of_no_configured_kiosk_is_a_config_error(tmp_path: Path) -> None:
-    import pytest
-
     from host.config import ConfigError, load_host_settings
 
     toml = tmp_path / "host.toml"

@@ -16,6 +16,10 @@ from host.schema.bank import property_backups
 from tests.support.host_env import BankEnv, EXPIRED, GOOD
 from common.bank_card import mask_pan
 
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 
 def _copy(txn_id: str, **extra: object) -> dict[str, object]:
     return {"txn_id": txn_id, "house_no": "3-2-1202", "amount_fen": 126931, "masked_pan": mask_pan(GOOD.pan),
@@ -131,7 +135,7 @@ def test_journal_csv_has_the_days_lines_with_masked_pans(bank: BankEnv, host_tom
     assert _journal(staff, "yesterday").status_code == 400
     staff.close()
 
-    db = bank.engine.url.database
+    db = bank.engine.url.render_as_string(hide_password=False)      # --db takes a URL
     assert cli.export_journal(host_toml, "2026-11-21", db) == 0
     assert capsys.readouterr().out == response.text
     assert cli.export_journal(host_toml, "21/11/2026", db) == 2

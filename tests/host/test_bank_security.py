@@ -13,6 +13,10 @@ from tests.support.host_env import BankEnv, OTHER_KIOSK, OTHER_TMK, TEST_TMK
 from host.bank.security import encode
 from common.crypto import kcv, mac_x919, request_mac, tdes_decrypt
 
+from tests.support.databases import BACKENDS, SQLITE
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 BACKUP = "/api/v1/property/transactions"     # a signed route like every kiosk write
 
 
@@ -86,6 +90,7 @@ def test_sign_on_needs_the_tmk(bank: BankEnv) -> None:
     (b'{"kiosk_id": "KIOSK-TEST-01", "counter": -1}', "counter"),
     (b'{"kiosk_id": "KIOSK-TEST-01", "counter": true}', "counter"),
 ])
+@pytest.mark.backends(SQLITE)      # refused by the parser, before any database: one backend is enough
 def test_malformed_bodies_are_400(bank: BankEnv, raw: bytes, message: str) -> None:
     before = bank.dump()
     reply = bank.kiosk.send("/api/v1/bank/sign-on", raw, TEST_TMK)

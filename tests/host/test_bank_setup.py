@@ -23,6 +23,10 @@ from tests.support.bank8583 import copy_of, pay_bill
 from tests.support.linked_host import Linked, linked_fixture  # noqa: F401  (the `linked` fixture)
 from common.settings import CONFIG_DIR
 
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 
 def test_fleet_in_the_configs() -> None:
     demo = load_host_settings(DEMO_HOST_CONFIG)

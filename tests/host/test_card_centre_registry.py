@@ -24,6 +24,10 @@ from common.epurse import Wallet
 from common.settings import CONFIG_DIR
 from common.demo_cards import load_test_cards
 
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 
 def test_seed_registers_the_ic_test_cards(seeded: tuple[HostSettings, Engine]) -> None:
     _, engine = seeded
@@ -70,7 +74,7 @@ def test_bad_card_centre_keys(tmp_path: Path, old: str, new: str, key: str, reas
 
 def test_staff_report_a_card_lost_and_unblock_it(cards: CardEnv, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    config, db = host_toml_with_cards(tmp_path), str(cards.engine.url.database)
+    config, db = host_toml_with_cards(tmp_path), cards.engine.url.render_as_string(hide_password=False)
     kiosk = cards.cards
     assert kiosk.blacklist(0).json == {"version": 1, "changes": [{"serial": LIU.serial, "listed": True}]}
     assert kiosk.blacklist(1).json == {"version": 1, "changes": []}

@@ -16,6 +16,10 @@ from host.schema.cards import card_txns
 from tests.support.host_env import OTHER_KIOSK, OTHER_TMK
 from common.epurse import Wallet
 
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 
 def _status(kiosk: CardKiosk, txn_ids: Any) -> dict[str, dict[str, Any]]:
     reply = kiosk.post("status", {"txn_ids": txn_ids})

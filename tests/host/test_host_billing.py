@@ -19,6 +19,10 @@ from tests.support.host_env import write_csv
 from kiosk.backend_client.wire import parse_household_bill
 from common.errors import BadHouseNumber
 
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 # 1-1-101, 89.50 m2. Readings at the end of Jul (opening), Aug, Sep, Oct 2026.
 READINGS = {
     "electricity": ["10000.00", "10180.00", "10234.50", "10456.70"],  # 180.00 | 54.50 | 222.20 kWh

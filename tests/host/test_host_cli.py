@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -16,17 +17,32 @@ from sqlalchemy import select
 from tests.support.clocks import INSTANTS
 from host import cli
 from host.billing import period_of, shift_period
+from host.config import db_url_from_override
 from host.db import make_engine
 from host.schema.estate import households, meters, readings
 from common.clock import ManualClock
 from host.seed import DEMO_HOUSES
 from tests.support.host_env import TEST_HOST_TOML, TEST_KIOSK, TEST_TMK, KioskSigner, write_csv
 from common.settings import PROJECT_ROOT
+from tests.support.databases import BACKENDS, POSTGRESQL, Databases
+
+# the commands on each backend (--db takes a file or a URL); a bad config needs no database
+pytestmark = pytest.mark.backends(*BACKENDS)
 
 
-def test_seed_refuses_a_seeded_database_unless_fresh(host_toml: Path, tmp_path: Path,
+@pytest.fixture
+def db(backend: str, databases: Databases, tmp_path: Path) -> Iterator[str]:
+    """--db for a new, empty database of the test's backend: a SQLite file's path, or a PostgreSQL URL."""
+    if backend != POSTGRESQL:
+        yield str(tmp_path / "cli.sqlite3")
+        return
+    url = databases.pg.url(databases.pg.create_database("cli"))
+    yield url
+    databases.release(url)
+
+
+def test_seed_refuses_a_seeded_database_unless_fresh(host_toml: Path, db: str,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    db = str(tmp_path / "cli.sqlite3")
     assert cli.seed_demo(host_toml, db, 2000) == 0
     out = capsys.readouterr().out
     assert "seeded 2000 households" in out and "3-2-1202" in out
@@ -38,12 +54,14 @@ def test_seed_refuses_a_seeded_database_unless_fresh(host_toml: Path, tmp_path: 
 
 
 @pytest.mark.parametrize("instant", INSTANTS.values(), ids=INSTANTS.keys())
-def test_import_prints_problems_by_line_or_the_summary(host_toml: Path, tmp_path: Path, instant: datetime,
+def test_import_prints_problems_by_line_or_the_summary(host_toml: Path, tmp_path: Path, instant: datetime, db: str,
+                                                       backend: str,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     """Seeded as of the clock's today (the three months before it), then this
     month's readings imported: months derived from the clock, never written."""
+    if backend == POSTGRESQL and instant != next(iter(INSTANTS.values())):
+        pytest.skip("the months at each awkward instant are the code's arithmetic: one instant on PostgreSQL")
     clock = ManualClock(instant)
-    db = str(tmp_path / "cli.sqlite3")
     assert cli.seed_demo(host_toml, db, 2000, clock=clock) == 0
     capsys.readouterr()
     this_month = period_of(instant.date())
@@ -71,7 +89,7 @@ def test_import_prints_problems_by_line_or_the_summary(host_toml: Path, tmp_path
 
 def _last_reading(db: str, house: str, utility: str) -> Decimal:
     """The seeded reading of the month before this one (the seed's figures are its own business)."""
-    engine = make_engine(f"sqlite:///{db}")
+    engine = make_engine(db_url_from_override(db))
     try:
         with engine.connect() as conn:
             value_x100 = conn.execute(
@@ -99,9 +117,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_serve_runs_in_the_foreground_until_terminated(host_toml: Path, tmp_path: Path) -> None:
+def test_serve_runs_in_the_foreground_until_terminated(host_toml: Path, db: str) -> None:
     port = _free_port()   # the config says port 0; --port overrides it
-    db = str(tmp_path / "serve.sqlite3")
     assert cli.seed_demo(host_toml, db, 2000) == 0
     proc = subprocess.Popen([sys.executable, "-m", "host", "--config", str(host_toml), "--db", db,
                              "serve", "--port", str(port)],

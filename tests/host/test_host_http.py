@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -21,10 +21,16 @@ from tests.support.host_env import (OTHER_KIOSK, OTHER_TMK, SEED_TODAY, TEST_KIO
 from tests.support.kiosks import BillKiosk
 from kiosk.domain.errors import HostUnavailable, HouseNotFound
 
+from tests.support.databases import BACKENDS
 
-@pytest.fixture(scope="module")
-def server(seeded: tuple[HostSettings, Engine]) -> Iterator[HostServer]:
-    settings, engine = seeded
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest,
+           seeded_on: Callable[[str], tuple[HostSettings, Engine]]) -> Iterator[HostServer]:
+    """One host per backend for the module (its health reads the database)."""
+    settings, engine = seeded_on(request.param)
     with HostServer(create_app(settings, engine, clock=running_from(SEED_TODAY))) as running:
         yield running
 

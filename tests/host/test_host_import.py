@@ -13,6 +13,10 @@ from host.estate import add_households
 from host.readings_import import ImportRejected, import_readings
 from tests.support.host_env import dump, write_csv
 
+from tests.support.databases import BACKENDS
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 TODAY = date(2026, 11, 5)
 OPENING = ["2026-09,3-2-1202,electricity,10000.00", "2026-09,3-2-1202,water,100.00",
            "2026-09,3-2-1202,gas,50.00", "2026-09,3-2-1201,electricity,500.00"]

@@ -21,20 +21,34 @@ from host.seed import DEMO_HOUSES, AlreadySeeded, seed_demo
 from tests.support.host_env import SEED_TODAY
 from kiosk.backend_client.wire import parse_household_bill
 
+from tests.support.databases import BACKENDS, Databases
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 
 @pytest.fixture(scope="module")
-def replies(seeded: tuple[HostSettings, Engine]) -> dict[str, dict]:
-    settings, engine = seeded
-    with engine.connect() as conn:
-        numbers = conn.execute(select(households.c.house_no)).scalars().all()
-        return {h: household_bill(conn, h, SEED_TODAY, settings) for h in numbers}
+def replies_of() -> dict[str, dict[str, dict]]:
+    return {}
+
+
+@pytest.fixture
+def replies(replies_of: dict[str, dict[str, dict]], seeded: tuple[HostSettings, Engine],
+            backend: str) -> dict[str, dict]:
+    """Every household's bill on the shared seeded estate: read once per backend for the module."""
+    if backend not in replies_of:
+        settings, engine = seeded
+        with engine.connect() as conn:
+            numbers = conn.execute(select(households.c.house_no)).scalars().all()
+            replies_of[backend] = {h: household_bill(conn, h, SEED_TODAY, settings) for h in numbers}
+    return replies_of[backend]
 
 
 def test_size_and_layout(replies: dict[str, dict], seeded: tuple[HostSettings, Engine]) -> None:
     assert len(replies) == 2000
     _, engine = seeded
     with engine.connect() as conn:
-        periods = conn.execute(select(bills.c.period, func.count()).group_by(bills.c.period)).all()
+        periods = conn.execute(select(bills.c.period, func.count()).group_by(bills.c.period)
+                              .order_by(bills.c.period)).all()
     assert periods == [("2026-08", 2000), ("2026-09", 2000), ("2026-10", 2000)]
     areas = [Decimal(r["area_m2"]) for r in replies.values()]
     assert 60 <= min(areas) and max(areas) <= Decimal("180.80")
@@ -99,18 +113,18 @@ def _seed(tmp_path: Path, settings: HostSettings, today: date) -> Engine:
     return engine
 
 
-def test_deterministic_and_refuses_to_seed_twice(tmp_path: Path, settings: HostSettings,
-                                                 seeded: tuple[HostSettings, Engine]) -> None:
-    engine = _seed(tmp_path, settings, SEED_TODAY)
+def test_deterministic_and_refuses_to_seed_twice(tmp_path: Path, settings: HostSettings, databases: Databases,
+                                                 backend: str, seeded: tuple[HostSettings, Engine]) -> None:
     query = select(households.c.house_no, bills.c.period, bills.c.amount_fen, bills.c.paid_at) \
         .join(bills).order_by(households.c.house_no, bills.c.period)
-    with engine.connect() as mine, seeded[1].connect() as shared:
-        assert mine.execute(query).all() == shared.execute(query).all()
-    with pytest.raises(AlreadySeeded):
+    with databases.empty(backend, tmp_path) as engine:
         seed_demo(engine, settings, 2000, today=SEED_TODAY)
-    with pytest.raises(ValueError):
-        seed_demo(engine, settings, 100, today=SEED_TODAY)
-    engine.dispose()
+        with engine.connect() as mine, seeded[1].connect() as shared:
+            assert mine.execute(query).all() == shared.execute(query).all()
+        with pytest.raises(AlreadySeeded):
+            seed_demo(engine, settings, 2000, today=SEED_TODAY)
+        with pytest.raises(ValueError):
+            seed_demo(engine, settings, 100, today=SEED_TODAY)
 
 
 ON_DUE_DAY = {"due-day": datetime(2026, 12, 1, 8, 0)}   # the day after November: September's bill falls due

@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 
 from host.openapi import OPENAPI_PATH
 from tests.support.inprocess import InProcessHost, start_in_process, stop_in_process
+from tests.support.databases import BACKENDS, Databases
 from tests.support.signing import KioskSigner
 
 EXAMPLES = 12          # per route and kind of body: ~20 routes x 3 kinds, ~20 s in all
@@ -39,11 +40,17 @@ JSON_VALUES = st.recursive(
     max_leaves=12)
 
 
-@pytest.fixture(scope="module")
-def host(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessHost]:
-    running = start_in_process(demo_db, tmp_path_factory.mktemp("fuzz"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def host(request: pytest.FixtureRequest, demo_db: Path, demo_estate: Callable[[str, Path], str],
+         databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessHost]:
+    """The demo host in process, once per backend (PostgreSQL is stricter than
+    SQLite about what a column takes: the fuzzed bodies must meet both)."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    url = demo_estate(request.param, folder)
+    running = start_in_process(demo_db, folder, url)
     yield running
     stop_in_process(running)
+    databases.release(url)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +116,7 @@ class Signed:
 
 
 @pytest.fixture(scope="module")
-def seen() -> Counter[tuple[str, int]]:
+def seen(host: InProcessHost) -> Counter[tuple[str, int]]:      # one per backend's host
     return Counter()
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import secrets
-import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,10 @@ from host.config import load_host_settings
 from host.db import make_engine
 from host.server import HostServer
 from tests.support.clocks import TODAY, running_from
+from tests.support.databases import BACKENDS, Databases
 from tests.support.signing import KioskSigner, SignedReply
+
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
 
 BILL = "/api/v1/households/bill"
 KIOSK, TMK = "KIOSK-DEMO-01", bytes.fromhex("7DF0AC87953F75AECD424B5A3BBFF50B")   # config/host.demo.toml
@@ -56,16 +58,17 @@ class Host:
 
 
 @pytest.fixture
-def host(tmp_path: Path, demo_db: Path) -> Iterator[Host]:
-    """The demo host on a copy of the demo estate, with a second kiosk in its fleet."""
-    shutil.copy(demo_db, tmp_path / "host.sqlite3")
+def host(tmp_path: Path, demo_estate: Callable[[str, Path], str], databases: Databases,
+         backend: str) -> Iterator[Host]:
+    """The demo host on a copy of the demo estate (the test's backend), with a second kiosk in its fleet."""
     demo = load_host_settings()
-    settings = dataclasses.replace(demo, database_url=f"sqlite:///{tmp_path / 'host.sqlite3'}",
+    settings = dataclasses.replace(demo, database_url=demo_estate(backend, tmp_path),
                                    kiosks=(*demo.kiosks, (OTHER, OTHER_TMK)))
     engine = make_engine(settings.database_url)
     with HostServer(create_app(settings, engine, clock=running_from(TODAY))) as server:
         yield Host(server, settings, engine)
     engine.dispose()
+    databases.release(settings.database_url)
 
 
 @pytest.fixture

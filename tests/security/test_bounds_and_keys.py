@@ -34,6 +34,7 @@ from host.cards.api import HANDLERS
 from host.config import DEMO_HOST_CONFIG, load_host_settings
 from host.schema.cards import card_txns
 from tests.support.card_centre import TERM_ID, WHEN, hex_
+from tests.support.databases import BACKENDS, Databases
 from common.settings import CONFIG_DIR, ConfigError
 from kiosk.config import DEMO_KIOSK_CONFIG, load_kiosk_settings
 from common.demo_cards import load_test_cards
@@ -45,17 +46,22 @@ DEMO_TMK = bytes.fromhex("7DF0AC87953F75AECD424B5A3BBFF50B")
 GOOD = next(c for c in load_test_cards().cards if c.pan == "6222021000000000017")
 BACKUP = "/api/v1/property/transactions"
 PURCHASE, LOAD = "/api/v1/cards/purchase/authorise", "/api/v1/cards/load/authorise"
+ONECARD_BLACKLIST = "/api/v1/onecard/blacklist"
 
 SIGNED = ["/api/v1/bank/sign-on", "/api/v1/property/transactions", *(f"/api/v1/cards/{path}" for path in HANDLERS),
           "/api/v1/fleet/heartbeat"]
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory, start_host: Callable[[Path], Any]) -> Iterator[Any]:
-    server = start_host(tmp_path_factory.mktemp("bounds-host"))
+@pytest.fixture(scope="module", params=BACKENDS)
+def host(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, start_host: Callable[..., Any],
+         databases: Databases) -> Iterator[Any]:
+    """The demo host, one per backend for the module."""
+    server = start_host(tmp_path_factory.mktemp("bounds-host"), backend=request.param)
     yield server
+    server.bank.stop()
     server.stop()
     server.engine.dispose()
+    databases.release(server.db_url)
 
 
 @pytest.fixture
@@ -84,6 +90,19 @@ def test_deeply_nested_json_is_a_400_on_every_signed_endpoint(host: Any, path: s
         for raw in (b"[" * 5000, b'{"kiosk_id":"KIOSK-DEMO-01","counter":1,"x":' + b"[" * 5000 + b"]" * 5000 + b"}",
                     b'{"kiosk_id":"KIOSK-DEMO-01","counter":1,"x":' + b"[" * 100 + b"]" * 100 + b"}"):
             assert_clean_error(http.post(host.url + path, content=raw, headers={"X-MAC": "00" * 8}), 400)
+
+
+@pytest.mark.parametrize("path", SIGNED)
+def test_text_no_column_can_hold_is_a_400_on_every_signed_endpoint(host: Any, kiosk: KioskSigner, path: str) -> None:
+    """A NUL character (PostgreSQL stores none: it was a 500 there) or a lone
+    surrogate in any string, key or value, of a correctly signed message."""
+    key = kiosk.tmk if path.endswith("/sign-on") else kiosk.mak
+    for fields in ({"txn_id": "T-1\x00"}, {"house_no\x00": "3-2-1202"}, {"txn": {"note": ["\ud800"]}}):
+        kiosk.counter += 1
+        raw = json.dumps({"kiosk_id": DEMO_KIOSK, "counter": kiosk.counter, **fields}).encode()   # \u0000, \ud800
+        reply = kiosk.send(path, raw, key)
+        assert reply.status == 400 and reply.json["error"] == "bad_request", (fields, reply.body)
+        assert "NUL" in reply.json["message"]
 
 
 @pytest.mark.parametrize("path", ["/api/v1/property/transactions", "/api/v1/cards/seen", "/api/v1/fleet/heartbeat"])
@@ -150,6 +169,15 @@ def test_a_backup_copy_amount_beyond_64_bits_is_a_400(host: Any, kiosk: KioskSig
 def test_a_blacklist_version_beyond_64_bits_is_a_400(host: Any, kiosk: KioskSigner) -> None:
     reply = kiosk.post("/api/v1/cards/blacklist", {"since": 2 ** 70})
     assert reply.status == 400 and reply.json["error"] == "bad_request"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/cards/blacklist", ONECARD_BLACKLIST])
+def test_a_blacklist_version_beyond_32_bits_has_no_changes(host: Any, kiosk: KioskSigner, path: str) -> None:
+    """The versions are 32-bit columns: a later `since` is answered (it was a 500 on PostgreSQL)."""
+    now = kiosk.post(path, {"since": 0}).json["version"]
+    for since in (2 ** 31 - 1, 2 ** 31, 2 ** 63 - 1):
+        reply = kiosk.post(path, {"since": since})
+        assert reply.status == 200 and reply.json == {"version": now, "changes": []}, reply.body
 
 
 # --- ASCII digits only ------------------------------------------------------------------

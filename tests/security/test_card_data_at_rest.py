@@ -11,9 +11,8 @@ import dataclasses
 import hashlib
 import re
 import secrets
-import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 from tests.support.clocks import running_from
 from tests.support.bank8583 import Terminal, pay_bill, start_front_end
+from tests.support.databases import BACKENDS, Databases
 from tests.support.signing import KioskSigner
 
 from host.bank.card_guard import pan_in_text
@@ -37,13 +37,15 @@ GOOD = next(c for c in CARDS if c.pan == "6222021000000000017")    # ¥5,000.00,
 LOW = next(c for c in CARDS if c.pan == "6217002000000002")        # ¥50.00, PIN 111111
 HOUSE = "3-2-1202"
 
+pytestmark = pytest.mark.backends(*BACKENDS)   # the bank on SQLite and on PostgreSQL
+
 
 @dataclasses.dataclass
 class Bank:
     settings: HostSettings
     engine: Any
     kiosk: KioskSigner
-    db: Path
+    url: str          # the database: a SQLite file's URL, or a PostgreSQL database's
 
     def bill(self, house: str) -> dict[str, Any]:
         from host.billing import household_bill
@@ -69,14 +71,12 @@ class Bank:
                 bank_accounts.c.pan_hash == pan_hash(self.settings.bank_keys(), pan))).one()
 
 
-def _start(demo_db: Path, folder: Path, today: date, settings: HostSettings | None = None) -> Iterator[Bank]:
+def _start(url: str, today: date, settings: HostSettings | None = None) -> Iterator[Bank]:
     from host.app import create_app
     from host.db import make_engine
     from host.server import HostServer
 
-    db = folder / "host.sqlite3"
-    shutil.copy(demo_db, db)
-    settings = dataclasses.replace(settings or load_host_settings(), database_url=f"sqlite:///{db}")
+    settings = dataclasses.replace(settings or load_host_settings(), database_url=url)
     engine = make_engine(settings.database_url)
     clock = running_from(today)
     server = HostServer(create_app(settings, engine, clock=clock))
@@ -89,7 +89,7 @@ def _start(demo_db: Path, folder: Path, today: date, settings: HostSettings | No
         link = Terminal(server.bank_port, tmk=TMK)
         assert link.sign_on().message.fields[39] == "00"
     try:
-        yield Bank(settings, engine, kiosk, db, today, link)
+        yield Bank(settings, engine, kiosk, url, today, link)
     finally:
         kiosk.close()
         if link is not None:
@@ -99,9 +99,18 @@ def _start(demo_db: Path, folder: Path, today: date, settings: HostSettings | No
 
 
 @pytest.fixture
-def bank(demo_db: Path, tmp_path: Path, today: date) -> Iterator[Bank]:
+def demo_url(demo_estate: Callable[[str, Path], str], databases: Databases, backend: str,
+             tmp_path: Path) -> Iterator[str]:
+    """A copy of the seeded demo estate on the test's backend."""
+    url = demo_estate(backend, tmp_path)
+    yield url
+    databases.release(url)
+
+
+@pytest.fixture
+def bank(demo_url: str, today: date) -> Iterator[Bank]:
     """The demo host (config/host.demo.toml, its [bank] keys) on a copy of the seeded estate."""
-    yield from _start(demo_db, tmp_path, today)
+    yield from _start(demo_url, today)
 
 
 def _forms(pan: str) -> list[str]:
@@ -111,21 +120,37 @@ def _forms(pan: str) -> list[str]:
             base64.urlsafe_b64encode(raw).decode().rstrip("="), " ".join(re.findall(".{1,4}", pan))]
 
 
-def _every_value(db: Path) -> Iterator[tuple[str, str, str]]:
-    """(table, column, text) of every non-null cell of every table in the file."""
-    con = sqlite3.connect(db)
+def _every_value(url: str) -> Iterator[tuple[str, str, str]]:
+    """(table, column, text) of every non-null cell of every table in the database:
+    read from the SQLite file itself, as an attacker with a copy of it would, or
+    every table the PostgreSQL database holds."""
+    if url.startswith("sqlite:///"):
+        con = sqlite3.connect(url.removeprefix("sqlite:///"))
+        try:
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            yield from _cells(tables, lambda table: con.execute(f'SELECT * FROM "{table}"'))
+        finally:
+            con.close()
+        return
+    from sqlalchemy import create_engine, text
+    engine = create_engine(url)
     try:
-        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        assert "bank_accounts" in tables and "bank_link_journal" in tables
-        for table in tables:
-            cursor = con.execute(f'SELECT * FROM "{table}"')
-            columns = [d[0] for d in cursor.description]
-            for row in cursor:
-                for column, value in zip(columns, row):
-                    if value is not None:
-                        yield table, column, value.hex() if isinstance(value, bytes) else str(value)
+        with engine.connect() as conn:
+            tables = list(conn.scalars(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")))
+            yield from _cells(tables, lambda table: conn.exec_driver_sql(f'SELECT * FROM "{table}"').cursor)
     finally:
-        con.close()
+        engine.dispose()
+
+
+def _cells(tables: list[str], select_all: Callable[[str], Any]) -> Iterator[tuple[str, str, str]]:
+    assert "bank_accounts" in tables and "bank_link_journal" in tables
+    for table in tables:
+        cursor = select_all(table)
+        columns = [d[0] for d in cursor.description]
+        for row in cursor:
+            for column, value in zip(columns, row):
+                if value is not None:
+                    yield table, column, value.hex() if isinstance(value, bytes) else str(value)
 
 
 # --- card numbers ----------------------------------------------------------------------
@@ -140,7 +165,7 @@ def test_no_table_of_a_seeded_and_paid_database_holds_a_card_number(bank: Bank) 
     secrets_seen: list[tuple[str, str, str]] = []
     flagged: set[tuple[str, str]] = set()
     scanned = 0
-    for table, column, text in _every_value(bank.db):
+    for table, column, text in _every_value(bank.url):
         scanned += 1
         for card in CARDS:
             if any(form in text for form in _forms(card.pan)):
@@ -149,7 +174,9 @@ def test_no_table_of_a_seeded_and_paid_database_holds_a_card_number(bank: Bank) 
             flagged.add((table, column))
     assert scanned > 10_000 and not secrets_seen
     # the only long Luhn-valid digit runs are the card centre's IC card serials (20 digits)
-    assert flagged <= {("ic_cards", "serial"), ("card_txns", "serial")}, flagged
+    # and, by chance, the hex of a random PAN ciphertext (about 1 value in 110 holds
+    # one: this failed now and then on either backend; its PAN forms are checked above)
+    assert flagged <= {("ic_cards", "serial"), ("card_txns", "serial"), ("bank_accounts", "pan_enc")}, flagged
 
 
 def test_the_accounts_hold_a_keyed_hash_and_the_pan_encrypted(bank: Bank) -> None:
@@ -272,10 +299,10 @@ def test_payments_and_wrong_pin_counting_still_work(bank: Bank) -> None:
     assert bank.pay(LOW, house="2-1-601")[39] == "75"       # the right PIN, too late
 
 
-def test_a_host_with_other_bank_keys_finds_no_account(demo_db: Path, tmp_path: Path, today: date) -> None:
+def test_a_host_with_other_bank_keys_finds_no_account(demo_url: str, today: date) -> None:
     settings = load_host_settings()
     other = dataclasses.replace(settings, bank=BankKeys(*(secrets.token_bytes(16) for _ in range(3))))
-    for bank in _start(demo_db, tmp_path, today, other):
+    for bank in _start(demo_url, today, other):
         assert bank.pay(GOOD)[39] == "14"                 # invalid card: no account under these keys
 
 

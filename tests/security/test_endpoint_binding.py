@@ -9,26 +9,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.databases import BACKENDS, Databases
 from tests.support.fleet import SignedKiosk
 
 from common.crypto import mac_x919, request_mac
 
 KIOSK = "KIOSK-DEMO-01"
 TMK = bytes.fromhex("7DF0AC87953F75AECD424B5A3BBFF50B")   # the demo's published TMK (config/host.demo.toml)
+pytestmark = pytest.mark.backends(*BACKENDS)   # the host on SQLite and on PostgreSQL
+
 HEARTBEAT, BLACKLIST, BACKUP = "/api/v1/fleet/heartbeat", "/api/v1/cards/blacklist", "/api/v1/property/transactions"
 
 
 @pytest.fixture
-def kiosk(tmp_path: Path, start_host: Any) -> Iterator[SignedKiosk]:
-    server = start_host(tmp_path)          # the demo host: bank, card centre and fleet
+def kiosk(tmp_path: Path, start_host: Any, backend: str, databases: Databases) -> Iterator[SignedKiosk]:
+    server = start_host(tmp_path, backend=backend)          # the demo host: bank, card centre and fleet
     kiosk = SignedKiosk(server.url, KIOSK, TMK)
     kiosk.sign_on()
     try:
         yield kiosk
     finally:
         kiosk.close()
+        server.bank.stop()
         server.stop()
         server.engine.dispose()
+        databases.release(server.db_url)
 
 
 def test_a_heartbeat_replayed_to_the_card_centre_is_refused_and_moves_no_counter(kiosk: SignedKiosk) -> None:

@@ -1,6 +1,7 @@
 """Helpers shared by the host tests: a test host config, its kiosks and keys, the bank environment."""
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -63,6 +64,23 @@ TEST_KIOSK = "KIOSK-TEST-01"
 TEST_TMK = bytes.fromhex("0123456789ABCDEFFEDCBA9876543210")
 OTHER_KIOSK = "KIOSK-TEST-02"
 OTHER_TMK = bytes.fromhex("F1E2D3C4B5A69788796A5B4C3D2E1F00")
+
+
+def build_bank_template(url: str) -> None:
+    """The seeded estate of the bank tests and tests/host's `seeded` (TEST_HOST_TOML,
+    2,000 households, bank accounts, kiosks, as of SEED_TODAY): the template
+    "bank" of tests/support/databases.py, built once per backend and session."""
+    from host.config import load_host_settings
+    from host.db import make_engine
+    from host.schema import create_tables
+    from host.seed import seed_demo
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "host.toml").write_text(TEST_HOST_TOML, encoding="utf-8")
+        settings = load_host_settings(Path(folder) / "host.toml")
+        engine = make_engine(url)
+        create_tables(engine)
+        seed_demo(engine, settings, 2000, today=SEED_TODAY)
+        engine.dispose()          # SQLite: checkpoints the WAL; PostgreSQL: a template has no one connected
 
 
 def write_csv(path: Path, lines: list[str], header: str = "period,house_no,utility,reading") -> Path:

@@ -84,17 +84,20 @@ class InProcessHost:
         return self.sessions[role]
 
 
-def start_in_process(demo_db: Path, folder: Path) -> InProcessHost:
+def start_in_process(demo_db: Path, folder: Path, url: str | None = None) -> InProcessHost:
     """The demo host on a fresh copy of the demo estate (demo accounts off: the
-    sign-in page would hash three real passwords). Close `.client` when done."""
+    sign-in page would hash three real passwords), or on the database at `url`
+    (tests/conftest.py `demo_estate`: another backend's copy). Close `.client` when done."""
     from host.app import create_app
     from host.config import load_host_settings
     from host.db import make_engine
 
-    db = folder / "host.sqlite3"
-    shutil.copy(demo_db, db)
+    if url is None:
+        db = folder / "host.sqlite3"
+        shutil.copy(demo_db, db)
+        url = f"sqlite:///{db}"
     settings = load_host_settings()
-    settings = dataclasses.replace(settings, database_url=f"sqlite:///{db}",
+    settings = dataclasses.replace(settings, database_url=url,
                                    console=dataclasses.replace(settings.console, demo_accounts=False))
     engine = make_engine(settings.database_url)
     app = create_app(settings, engine, clock=running_from(TODAY))
