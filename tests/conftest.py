@@ -20,6 +20,14 @@ from tests.support.databases import Databases, POSTGRESQL, SQLITE
 # and the security tests' hosts share one template (tests/support/__init__.py).
 pytest_plugins = ["tests.support.console_env", "tests.support.fleet_env"]
 
+# Kivy windows in tests draw without multisampling: on llvmpipe (Xvfb) a 2x
+# multisampled window costs ~10x the frame time (40-120 ms against 4-10 ms a
+# frame at 1640x800), and the UI tests wait on hundreds of frames. Nothing reads
+# the window's pixels: every screenshot is `export_to_png` (an Fbo, never
+# multisampled), the layout checks are geometry. Set before Kivy's first import,
+# which reads its KCFG_ variables once (docs/performance.md, "The test suite's wall time").
+os.environ.setdefault("KCFG_GRAPHICS_MULTISAMPLES", "0")
+
 if TYPE_CHECKING:       # the host's modules load only when a test asks for a host
     from tests.support.host_env import BankEnv
 
