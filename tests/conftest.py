@@ -19,6 +19,14 @@ from tests.support.databases import Databases, POSTGRESQL, SQLITE
 # and the security tests' hosts share one template (tests/support/__init__.py).
 pytest_plugins = ["tests.support.console_env", "tests.support.fleet_env"]
 
+# Kivy windows in tests draw without multisampling: on llvmpipe (Xvfb) a 2x
+# multisampled window costs ~10x the frame time (40-120 ms against 4-10 ms a
+# frame at 1640x800), and the UI tests wait on hundreds of frames. Nothing reads
+# the window's pixels: every screenshot is `export_to_png` (an Fbo, never
+# multisampled), the layout checks are geometry. Set before Kivy's first import,
+# which reads its KCFG_ variables once (docs/performance.md, "The test suite's wall time").
+os.environ.setdefault("KCFG_GRAPHICS_MULTISAMPLES", "0")
+
 if TYPE_CHECKING:       # the host's modules load only when a test asks for a host
     from tests.support.host_env import BankEnv
 
@@ -27,8 +35,16 @@ if TYPE_CHECKING:       # the host's modules load only when a test asks for a ho
 # pytest-xdist (`make test`: --dist loadfile --no-loadscope-reorder) files are
 # handed to the workers in collection order, so these go first: one of them
 # started last would keep one worker busy long after the other had finished.
+# tests/ui/ sorts last in collection order, so every UI file of more than half
+# a minute is here, and so is every other file of a minute or more (per-file sums
+# of `--durations=0`, 2026-12-05; docs/performance.md "The test suite's wall time").
 SLOW_FILES = ("tests/ui/test_ui_wallet.py", "tests/ui/test_ui_tour.py", "tests/ui/test_ui_payment.py",
-              "tests/ui/test_ui_layout.py")
+              "tests/ui/test_ui_layout.py", "tests/ui/test_ui_flows.py", "tests/test_benchmarks.py",
+              "tests/host/test_card_centre_load.py", "tests/host/test_bank_security.py",
+              "tests/security/test_writes_and_signin.py", "tests/transfers/test_transfer_kiosk.py",
+              "tests/payments/test_wallet_tears.py", "tests/ui/test_bank_card_services.py",
+              "tests/security/test_api_fuzz.py", "tests/ui/test_transfer_ui.py", "tests/ui/test_onecard_ui.py",
+              "tests/ui/test_ui_console.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
