@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -34,13 +34,9 @@ from kiosk.services.onecard_card import CardSession, OneCardView, is_onecard, op
 from kiosk.services.onecard_receipt import onecard_receipt
 from kiosk.services.ports import HostSessionPort, SettlingPort
 from kiosk.services.receipts import bill_periods, print_logged
+from kiosk.services.card_presentation import PresentationHook
 
 log = logging.getLogger(__name__)
-
-# as WalletService's: asked with (card kind, card, reader), touching no card; None, or
-# the settling to run with the card once this presentation's session is closed
-Settle = Callable[[], Awaitable[tuple[str, ...]]]
-PresentationHook = Callable[[str, str, str], Awaitable[Settle | None]]
 
 _TXN_TYPE = {"load": TxnType.LOAD, "bill": TxnType.BILL_PAYMENT}
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -21,12 +20,9 @@ from kiosk.services.journal import Journal, JournalEntry
 from kiosk.services.ports import HostSessionPort
 from kiosk.services.transfer_cards import OneCardLeg, open_cpu
 from kiosk.services.transfer_view import CPU, TornTransfer, TransferCard, TransferOutcome, card_json
+from kiosk.services.card_presentation import Settle
 
 log = logging.getLogger(__name__)
-
-# what owed_at_presentation hands back when something is owed: run with the card in
-# its reader (no other session open on it); the ids of the transfers it settled
-Settle = Callable[[], Awaitable[tuple[str, ...]]]
 
 
 class TransferProofs:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from kiosk.backend_client.cards import CardCentreClient, SeenReply
@@ -31,13 +31,9 @@ from kiosk.services.wallet_money import WalletMoney
 from kiosk.services.wallet_settling import WalletSettling
 from kiosk.services.wallet_tears import TearRecovery
 from kiosk.services.wallet_view import CardView, TornTxn, WalletLimits, WalletOutcome
+from kiosk.services.card_presentation import PresentationHook, Settle
 
 log = logging.getLogger(__name__)
-
-# asked at a presentation with (card kind, card, reader), touching no card: None, or
-# the settling to run with the card once the presenter's session is closed (transfer_proofs.Settle)
-Settle = Callable[[], Awaitable[tuple[str, ...]]]
-PresentationHook = Callable[[str, str, str], Awaitable[Settle | None]]
 
 BLACKLIST_REFRESH_S = 300.0
 
