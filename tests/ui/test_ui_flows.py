@@ -117,8 +117,12 @@ async def test_countdown_returns_to_idle_and_forgets(kiosk_app: Any) -> None:
     await tap(app.screen("idle").ids.lang)       # this resident reads English
     await lookup(app, BILL_HOUSE, "bill")
     bar = app.screen("bill").ids.bar
-    assert bar.ids.countdown.text == tr("common.countdown", "en", seconds=3)
-    await wait_for(lambda: app.idle_remaining <= 2, timeout_s=5, what="the countdown")
+    # the seconds left since the last touch (the look-up's own confirm): 3, or 2 when the
+    # look-up took over a second (seen once on CI's loaded workers)
+    first = app.idle_remaining
+    assert first in (2, 3)
+    assert bar.ids.countdown.text == tr("common.countdown", "en", seconds=first)
+    await wait_for(lambda: app.idle_remaining < first, timeout_s=5, what="the countdown to tick")
     assert bar.ids.countdown.text == tr("common.countdown", "en", seconds=app.idle_remaining)
     await tap(bar.ids.title)                     # any touch starts it again
     assert app.idle_remaining == 3
