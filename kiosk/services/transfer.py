@@ -86,6 +86,27 @@ class TransferService(TransferProofs):
             high = min(high, self.bank_pairs.wallet.limits.max_load)
         return high
 
+    # --- a torn transfer or bank pair: the one card awaited back -------------------------
+    @property
+    def awaited_card(self) -> TransferCard | None:
+        """The card a torn write awaits back: a transfer's (`torn`) or a bank pair's."""
+        if self.torn is not None:
+            return self.torn.card
+        return self.bank_pairs.torn_card if self.bank_pairs is not None else None
+
+    async def resume_awaited(self, reader: str) -> TransferOutcome:
+        """The awaited card is back in `reader`: its proof decides (the transfer's,
+        or for a bank pair the wallet's or one-card's own recovery)."""
+        if self.torn is None and self.bank_pairs is not None and self.bank_pairs.torn_card is not None:
+            return await self.bank_pairs.resume_torn(reader)
+        return await self.resume_torn(reader)
+
+    async def give_up_awaited(self) -> None:
+        """The card did not come back: settled at its next presentation."""
+        self.abandon_torn()
+        if self.bank_pairs is not None and self.bank_pairs.torn_card is not None:
+            await self.bank_pairs.abandon_torn()
+
     async def card_in(self, reader: str, wallet: Wallet = Wallet.EP) -> TransferCard:
         """The card in a reader as a transfer's side (a CPU card's `wallet`)."""
         await self.session.ensure_signed_on()

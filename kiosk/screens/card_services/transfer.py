@@ -204,29 +204,21 @@ class TransferSteps(Outcome):
             await self._show(outcome)
 
     def _torn(self) -> None:
-        torn = self.service.torn
-        pairs = self.service.bank_pairs
-        bank_torn = pairs.torn_card if pairs is not None else None
-        self.tear_card = torn.card.masked if torn is not None else bank_torn.masked if bank_torn is not None else ""
+        awaited = self.service.awaited_card
+        self.tear_card = awaited.masked if awaited is not None else ""
         self.nav.screen = Screen.TRANSFER_TEAR
 
     def card_back(self) -> None:
         """The tear screen's "it is back": the card's proof decides."""
-        torn = self.service.torn
-        pairs = self.service.bank_pairs
-        bank_torn = pairs.torn_card if pairs is not None else None
-        if torn is None and bank_torn is None:
+        awaited = self.service.awaited_card
+        if awaited is None:
             return
         self.nav.screen = Screen.TRANSFER_PROCESSING
-        self._run(self._resume(self._gen, torn.card.reader if torn is not None else bank_torn.reader if
-                               bank_torn is not None else "", torn is None))
+        self._run(self._resume(self._gen, awaited.reader))
 
-    async def _resume(self, gen: int, reader: str, bank_pair: bool = False) -> None:
+    async def _resume(self, gen: int, reader: str) -> None:
         try:
-            if bank_pair and self.service.bank_pairs is not None:
-                outcome = await self.service.bank_pairs.resume_torn(reader)
-            else:
-                outcome = await self.service.resume_torn(reader)
+            outcome = await self.service.resume_awaited(reader)
         except CardTorn:
             if gen == self._gen:
                 self._torn()
@@ -244,9 +236,7 @@ class TransferSteps(Outcome):
 
     def give_up(self) -> None:
         """The tear screen's "I don't have it": settled when the card is next presented."""
-        self.service.abandon_torn()
-        if self.service.bank_pairs is not None and self.service.bank_pairs.torn_card is not None:
-            self._run(self.service.bank_pairs.abandon_torn())
+        self._run(self.service.give_up_awaited())
         self.nav.show(Message("transfer.tear.later.title", "transfer.tear.later", action="home", tone="info"))
 
     async def _show(self, outcome: TransferOutcome) -> None:
