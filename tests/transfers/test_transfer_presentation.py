@@ -42,7 +42,9 @@ async def test_a_credit_owed_is_made_at_the_card_screen_at_another_kiosk_host_do
         await b.transfer(src, dst, AMOUNT)
     assert b.torn is not None
     txn_id = b.torn.txn_id
-    b.abandon_torn()
+    assert b.awaited_card == b.torn.card
+    await b.give_up_awaited()                  # the tear screen's "I don't have it"
+    assert b.awaited_card is None
     await remove(w.kiosk, "contactless")
     await insert(w.kiosk, LI.serial, "contactless")
     assert host_transfer(w, txn_id) == "debited"
@@ -109,7 +111,9 @@ async def test_a_credit_owed_to_a_onecard_is_made_at_the_onecard_screen_at_anoth
         await b.transfer(cpu_card, one_card, AMOUNT)
     assert b.torn is not None
     txn_id = b.torn.txn_id
-    b.abandon_torn()
+    assert b.awaited_card == b.torn.card
+    await b.give_up_awaited()                  # the tear screen's "I don't have it"
+    assert b.awaited_card is None
     await remove(w.kiosk, "contactless")
     await insert(w.kiosk, one.serial, "contactless")
     assert w.kiosk.onecard is not None
